@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cr: in-kernel checkpoint/restart.  See README.md.
+#
+#   make            build cr.ko, crctl and the selftests
+#   make check      set up (cached), build, lint and run every test in a VM
+#   make demo       set up (cached), boot the VM and show cr at work
+#   make bench      print checkpoint/restart throughput figures from the VM
+#
+# Bring your own kernel: make KDIR=/lib/modules/$(uname -r)/build
+# (a Rust-enabled 7.2 build tree; set RUSTC/BINDGEN as it was built with).
+
+TOP := $(CURDIR)
+CR_CACHE ?= $(HOME)/.cache/cr
+export CR_CACHE
+
+# Without KDIR, tools/setup provides (and caches) the test kernel.
+ifeq ($(KDIR),)
+KDIR_FROM_SETUP := 1
+KDIR = $(shell cat $(TOP)/.kdir 2>/dev/null)
+endif
+KSRC ?= $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
+
+RUSTC ?= /usr/bin/rustc
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) RUSTC=$(RUSTC) RUSTDOC=/usr/bin/rustdoc \
+	CLIPPY_DRIVER=/usr/bin/clippy-driver \
+	BINDGEN=$(CR_CACHE)/bindgen/bin/bindgen
+
+all: module crctl selftests
+
+setup:
+ifdef KDIR_FROM_SETUP
+	@tools/setup > .kdir.tmp && mv .kdir.tmp .kdir
+endif
+
+module: setup
+	$(KMAKE) modules
+
+# The module lint: a clean build under clippy, and rustfmt.
+lint: setup
+	$(KMAKE) clean >/dev/null
+	$(KMAKE) CLIPPY=1 modules
+	rustfmt --check --edition 2021 rust/cr_main.rs image/src/lib.rs
+	cd tools/crctl && cargo fmt --check
+
+crctl:
+	cd tools/crctl && cargo build --release --locked
+
+selftests: setup
+	$(MAKE) -C selftests KSRC=$(KSRC)
+
+check:
+	tools/check
+
+demo: all
+	tools/vm/run -- tools/demo.sh
+
+bench: all
+	tools/vm/run --memory 3G -- tools/bench.sh
+
+clean:
+	-$(KMAKE) clean
+	cd tools/crctl && cargo clean
+	cd image && cargo clean
+	$(MAKE) -C selftests clean
+	rm -f .kdir
+
+.PHONY: all setup module lint crctl selftests check demo bench clean

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cr: in-kernel checkpoint/restart of Linux processes.
+ *
+ * The module registers the misc device /dev/cr.  Every command is an ioctl
+ * on an open file of that device and takes one extensible argument struct:
+ *
+ *  - the first member is always "__u32 size", which the caller sets to
+ *    sizeof() the struct as it knows it;
+ *  - a size smaller than the first published version of the struct gives
+ *    EINVAL, a size larger than a page gives E2BIG;
+ *  - a caller newer than the module may pass a bigger struct: the module
+ *    accepts it if every byte it does not know is zero, and fails with E2BIG
+ *    otherwise;
+ *  - unknown flag bits, and every field named __pad or __reserved, must be
+ *    zero (EINVAL otherwise);
+ *  - pointers travel as __u64;
+ *  - the command numbers below encode the size of the first version of each
+ *    struct, but the module matches only the type and number, so a caller
+ *    that grows the struct keeps using the same command;
+ *  - an unknown command gives ENOTTY.
+ *
+ * See Documentation/cr/ioctl.rst for the full reference.
+ */
+#ifndef _UAPI_LINUX_CR_H
+#define _UAPI_LINUX_CR_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define CR_DEVICE "/dev/cr"
+
+/* Module version: (major << 16) | (minor << 8) | patch. */
+#define CR_VERSION(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
+
+/* Features the module supports, reported by CR_IOC_INFO. */
+#define CR_FEATURE_INFO		(1ULL << 0)	/* CR_IOC_INFO */
+#define CR_FEATURE_CHECKPOINT	(1ULL << 1)	/* CR_IOC_CHECKPOINT, single task */
+#define CR_FEATURE_RESTART	(1ULL << 2)	/* CR_IOC_RESTART, single task */
+
+/**
+ * struct cr_info - what the module is and can do
+ * @size:           in: sizeof(struct cr_info)
+ * @flags:          in: must be 0
+ * @module_version: out: CR_VERSION() of the module
+ * @format_version: out: image format version the module writes and reads
+ * @features:       out: CR_FEATURE_* bits
+ * @page_size:      out: the kernel's page size
+ * @__pad:          must be 0
+ */
+struct cr_info {
+	__u32 size;
+	__u32 flags;
+	__u32 module_version;
+	__u32 format_version;
+	__u64 features;
+	__u32 page_size;
+	__u32 __pad;
+};
+#define CR_INFO_SIZE_VER0 32
+
+/* Flags of struct cr_checkpoint_args. */
+#define CR_CHECKPOINT_KILL	(1U << 0) /* SIGKILL the target after a complete dump */
+
+/**
+ * struct cr_checkpoint_args - checkpoint a process into an image
+ * @size:  sizeof(struct cr_checkpoint_args)
+ * @flags: CR_CHECKPOINT_* bits
+ * @pid:   the target, in the caller's pid namespace
+ * @fd:    where the image is written, sequentially (file, pipe or socket)
+ * @logfd: where a human-readable reason is written on failure, or -1
+ * @__pad: must be 0
+ */
+struct cr_checkpoint_args {
+	__u32 size;
+	__u32 flags;
+	__s32 pid;
+	__s32 fd;
+	__s32 logfd;
+	__u32 __pad;
+};
+#define CR_CHECKPOINT_ARGS_SIZE_VER0 24
+
+/* Flags of struct cr_restart_args. */
+#define CR_RESTART_STOPPED	(1U << 0) /* the restored task starts SIGSTOP-ed */
+
+/**
+ * struct cr_restart_args - become the program saved in an image
+ * @size:       sizeof(struct cr_restart_args)
+ * @flags:      CR_RESTART_* bits
+ * @fd:         where the image is read from, sequentially
+ * @logfd:      where a human-readable reason is written on failure, or -1
+ * @prefix:     user pointer to the first @prefix_len bytes of the image, which
+ *              the caller has already read from @fd (0 if none); the module
+ *              reads these before it reads from @fd, and validates them just
+ *              like bytes from @fd
+ * @prefix_len: length of @prefix in bytes
+ *
+ * On success the ioctl does not return to the caller: the caller has become
+ * the restored program, which continues where it was checkpointed.
+ */
+struct cr_restart_args {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__s32 logfd;
+	__u64 prefix;
+	__u64 prefix_len;
+};
+#define CR_RESTART_ARGS_SIZE_VER0 32
+
+#define CR_IOC_MAGIC 0xC1
+
+#define CR_IOC_INFO		_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)
+#define CR_IOC_CHECKPOINT	_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)
+#define CR_IOC_RESTART		_IOW(CR_IOC_MAGIC, 0x02, struct cr_restart_args)
+
+#endif /* _UAPI_LINUX_CR_H */

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! cr: checkpoint/restart of Linux processes.
+//!
+//! Registers the misc device `/dev/cr`. Its ioctls, declared in
+//! `include/uapi/linux/cr.h` and documented in `Documentation/cr/ioctl.rst`,
+//! report what the module can do, checkpoint a process into an image written
+//! to a caller-supplied fd, and turn the caller into the program saved in an
+//! image.
+
+use kernel::{
+    fs::File,
+    ioctl::{_IOC_NR, _IOC_TYPE},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+};
+
+#[path = "../image/src/format.rs"]
+pub mod format;
+
+mod uapi;
+
+module! {
+    type: CrModule,
+    name: "cr",
+    authors: ["The cr developers"],
+    description: "In-kernel checkpoint/restart of Linux processes",
+    license: "GPL",
+}
+
+#[pin_data]
+struct CrModule {
+    #[pin]
+    _miscdev: MiscDeviceRegistration<CrDevice>,
+}
+
+impl kernel::InPlaceModule for CrModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let options = MiscDeviceOptions { name: c"cr" };
+        try_pin_init!(Self {
+            _miscdev <- MiscDeviceRegistration::register(options),
+        })
+    }
+}
+
+/// An open file of `/dev/cr`. It carries no state: every ioctl is complete in
+/// itself.
+struct CrDevice;
+
+#[vtable]
+impl MiscDevice for CrDevice {
+    type Ptr = ();
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
+        Ok(())
+    }
+
+    fn ioctl(_device: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        // Only the type and number select a command: the size bits belong to
+        // the first version of each struct, whose real size travels in its
+        // `size` field (see `uapi::read_args`).
+        if _IOC_TYPE(cmd) != uapi::CR_IOC_MAGIC {
+            return Err(ENOTTY);
+        }
+        match _IOC_NR(cmd) {
+            uapi::CR_IOC_NR_INFO => uapi::info(arg),
+            _ => Err(ENOTTY),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+# tools/env.sh: shared settings, sourced by the setup, build and VM scripts.
+KVER=7.2.12
+KVER_MAJOR=7.2
+KDEB_VERSION=7.2.12-1~bpo13+1
+BINDGEN_VERSION=0.73.2
+VNG_VERSION=1.42
+CR_CACHE=${CR_CACHE:-$HOME/.cache/cr}
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
+KMAKE_ARGS="RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc BINDGEN=$CR_CACHE/bindgen/bin/bindgen"
+CR_EXTRA_CONFIG=${CR_EXTRA_CONFIG:-}
+
+# The build directory is keyed by kernel version and the config fragments.
+cr_kdir() {
+	local h
+	h=$(cat "$TOP/selftests/config" $CR_EXTRA_CONFIG | sha256sum | cut -c1-12)
+	echo "$CR_CACHE/build/linux-$KVER-$h"
+}
