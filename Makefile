@@ -42,6 +42,7 @@ lint: setup
 	$(KMAKE) CLIPPY=1 modules
 	rustfmt --check --edition 2021 rust/cr_main.rs image/src/lib.rs
 	cd tools/crctl && cargo fmt --check
+	cd tools/crctl && cargo fmt --check
 
 crctl:
 	cd tools/crctl && cargo build --release --locked
