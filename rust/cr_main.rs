@@ -18,6 +18,16 @@ use kernel::{
 #[path = "../image/src/format.rs"]
 pub mod format;
 
+mod checkpoint;
+mod files;
+mod kapi;
+mod log;
+mod memory;
+mod regs;
+mod restart;
+mod signals;
+mod stream;
+mod task;
 mod uapi;
 
 module! {
@@ -55,7 +65,7 @@ impl MiscDevice for CrDevice {
         Ok(())
     }
 
-    fn ioctl(_device: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(_device: (), file: &File, cmd: u32, arg: usize) -> Result<isize> {
         // Only the type and number select a command: the size bits belong to
         // the first version of each struct, whose real size travels in its
         // `size` field (see `uapi::read_args`).
@@ -64,6 +74,8 @@ impl MiscDevice for CrDevice {
         }
         match _IOC_NR(cmd) {
             uapi::CR_IOC_NR_INFO => uapi::info(arg),
+            uapi::CR_IOC_NR_CHECKPOINT => checkpoint::ioctl(file, arg),
+            uapi::CR_IOC_NR_RESTART => restart::ioctl(file, arg),
             _ => Err(ENOTTY),
         }
     }

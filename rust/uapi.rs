@@ -17,6 +17,8 @@ use kernel::{
 
 pub(crate) const CR_IOC_MAGIC: u32 = 0xC1;
 pub(crate) const CR_IOC_NR_INFO: u32 = 0x00;
+pub(crate) const CR_IOC_NR_CHECKPOINT: u32 = 0x01;
+pub(crate) const CR_IOC_NR_RESTART: u32 = 0x02;
 
 /// `CR_VERSION(major, minor, patch)`.
 pub(crate) const MODULE_VERSION: u32 = module_version(0, 1, 0);
@@ -27,6 +29,8 @@ const fn module_version(major: u32, minor: u32, patch: u32) -> u32 {
 }
 
 pub(crate) const CR_FEATURE_INFO: u64 = 1 << 0;
+pub(crate) const CR_FEATURE_CHECKPOINT: u64 = 1 << 1;
+pub(crate) const CR_FEATURE_RESTART: u64 = 1 << 2;
 
 /// Largest argument struct a caller may pass.
 const MAX_ARGS_SIZE: usize = PAGE_SIZE;
@@ -70,6 +74,16 @@ impl<const N: usize> Args<N> {
             check_zeroed_user(arg + N, size - N)?;
         }
         Ok(Self { buf, size })
+    }
+
+    pub(crate) fn i32_at(&self, off: usize) -> i32 {
+        self.u32_at(off) as i32
+    }
+
+    pub(crate) fn u64_at(&self, off: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.buf[off..off + 8]);
+        u64::from_ne_bytes(b)
     }
 
     /// The caller's `size` field.
@@ -133,5 +147,5 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
 
 /// The `CR_FEATURE_*` bits this build supports.
 pub(crate) fn features() -> u64 {
-    CR_FEATURE_INFO
+    CR_FEATURE_INFO | CR_FEATURE_CHECKPOINT | CR_FEATURE_RESTART
 }

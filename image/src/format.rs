@@ -53,7 +53,7 @@ pub const NR_GREGS: usize = 27;
 /// Longest kernel release string stored in the header.
 pub const RELEASE_LEN: usize = 64;
 /// Size of the [`Header`] payload.
-pub const HEADER_PAYLOAD: usize = 128;
+pub const HEADER_PAYLOAD: usize = 136;
 
 /// Record types. Numbers are never reused; ranges group subsystems.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -142,11 +142,11 @@ impl RecordType {
             Self::Rlimits => RECORD_HEADER_SIZE + 8 + 16 * RLIM_NLIMITS as usize,
             Self::Regs => RECORD_HEADER_SIZE + 8 * NR_GREGS + 8,
             Self::Xstate => RECORD_HEADER_SIZE + 8 + MAX_XSTATE as usize,
-            Self::File => RECORD_HEADER_SIZE + FILE_FIXED + padded(MAX_PATH),
+            Self::File => RECORD_HEADER_SIZE + FILE_FIXED + 8 + padded(MAX_PATH),
             Self::Mm => {
-                RECORD_HEADER_SIZE + MM_FIXED + 8 * MAX_AUXV_WORDS as usize + padded(MAX_PATH)
+                RECORD_HEADER_SIZE + MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH)
             }
-            Self::Vma => RECORD_HEADER_SIZE + VMA_FIXED + padded(MAX_PATH),
+            Self::Vma => RECORD_HEADER_SIZE + VMA_FIXED + 8 + padded(MAX_PATH),
             Self::Pages => RECORD_HEADER_SIZE + PAGES_FIXED,
             Self::Signals => RECORD_HEADER_SIZE + SIGNALS_PAYLOAD,
             Self::MetaEnd => RECORD_HEADER_SIZE + 16,
@@ -306,7 +306,9 @@ impl<'a> Cursor<'a> {
         if p.contains(&0) {
             return Err(FormatError::BadPath);
         }
-        let pad = padded(4 + len) - 4 - len;
+        // Padding up to the next multiple of 8 of the payload offset (payloads
+        // start 8-byte aligned, so this is 8-byte alignment in the image).
+        let pad = padded(self.pos) - self.pos;
         if self.bytes(pad)?.iter().any(|&b| b != 0) {
             return Err(FormatError::NonZeroPadding);
         }
@@ -670,7 +672,7 @@ impl Header {
 }
 
 /// Size of the [`Task`] payload.
-pub const TASK_PAYLOAD: usize = 136;
+pub const TASK_PAYLOAD: usize = 168;
 
 /// Identity of a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -701,6 +703,18 @@ pub struct Task {
     pub securebits: u32,
     /// Task name.
     pub comm: [u8; COMM_LEN],
+    /// `set_tid_address(2)` pointer.
+    pub clear_child_tid: u64,
+    /// `set_robust_list(2)` head.
+    pub robust_list: u64,
+    /// `set_robust_list(2)` length.
+    pub robust_list_len: u64,
+    /// Registered rseq area (informational: restart does not register it).
+    pub rseq: u64,
+    /// Registered rseq length.
+    pub rseq_len: u32,
+    /// Registered rseq signature.
+    pub rseq_sig: u32,
 }
 
 /// [`Task::flags`]: the task had `PR_SET_NO_NEW_PRIVS`.
@@ -725,6 +739,12 @@ impl Task {
             w.u32(self.securebits);
             w.u32(0);
             w.bytes(&self.comm);
+            w.u64(self.clear_child_tid);
+            w.u64(self.robust_list);
+            w.u64(self.robust_list_len);
+            w.u64(self.rseq);
+            w.u32(self.rseq_len);
+            w.u32(self.rseq_sig);
         })
     }
 
@@ -757,6 +777,12 @@ impl Task {
         t.securebits = c.u32()?;
         c.pad32()?;
         t.comm.copy_from_slice(c.bytes(COMM_LEN)?);
+        t.clear_child_tid = c.u64()?;
+        t.robust_list = c.u64()?;
+        t.robust_list_len = c.u64()?;
+        t.rseq = c.u64()?;
+        t.rseq_len = c.u32()?;
+        t.rseq_sig = c.u32()?;
         c.finish()?;
         if t.pid <= 0 || t.tgid <= 0 || t.ppid < 0 || t.pgid < 0 || t.sid < 0 {
             return Err(FormatError::BadField);
@@ -778,6 +804,7 @@ impl Task {
 }
 
 /// Supplementary groups: a count and that many gids.
+#[derive(Debug, Clone, Copy)]
 pub struct Groups<'a> {
     raw: &'a [u8],
 }
@@ -1007,9 +1034,9 @@ pub struct SigAction {
     pub mask: u64,
 }
 
-/// Signal state of a task.
+/// Signal state of a task, as a view of a record payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signals {
+pub struct Signals<'a> {
     /// Blocked mask (bit `n - 1` for signal `n`).
     pub blocked: u64,
     /// `sigaltstack`: `ss_sp`.
@@ -1018,8 +1045,8 @@ pub struct Signals {
     pub altstack_size: u64,
     /// `sigaltstack`: `ss_flags` (`SS_AUTODISARM` or 0; `SS_DISABLE` if none).
     pub altstack_flags: u32,
-    /// Dispositions of signals 1 to [`NSIG`].
-    pub actions: [SigAction; NSIG as usize],
+    /// The [`NSIG`] dispositions, 32 bytes each.
+    raw: &'a [u8],
 }
 
 /// `SS_DISABLE`.
@@ -1027,16 +1054,24 @@ pub const SS_DISABLE: u32 = 2;
 /// `SS_AUTODISARM`.
 pub const SS_AUTODISARM: u32 = 1 << 31;
 
-impl Signals {
-    /// Encodes the record.
-    pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
+impl<'a> Signals<'a> {
+    /// Encodes the record; `action(i)` gives the disposition of signal
+    /// `i + 1`. (A view plus a callback keeps the 2 KiB table off the
+    /// kernel stack.)
+    pub fn encode(
+        buf: &mut [u8],
+        blocked: u64,
+        altstack: (u64, u64, u32),
+        action: impl Fn(usize) -> SigAction,
+    ) -> Option<usize> {
         encode_record(buf, RecordType::Signals, |w| {
-            w.u64(self.blocked);
-            w.u64(self.altstack_sp);
-            w.u64(self.altstack_size);
-            w.u32(self.altstack_flags);
+            w.u64(blocked);
+            w.u64(altstack.0);
+            w.u64(altstack.1);
+            w.u32(altstack.2);
             w.u32(0);
-            for a in &self.actions {
+            for i in 0..NSIG as usize {
+                let a = action(i);
                 w.u64(a.handler);
                 w.u64(a.flags);
                 w.u64(a.restorer);
@@ -1046,39 +1081,46 @@ impl Signals {
     }
 
     /// Decodes the payload.
-    pub fn decode(p: &[u8]) -> FResult<Self> {
+    pub fn decode(p: &'a [u8]) -> FResult<Self> {
         if p.len() != SIGNALS_PAYLOAD {
             return Err(FormatError::BadLength);
         }
         let mut c = Cursor::new(p);
-        let mut s = Signals {
+        let s = Signals {
             blocked: c.u64()?,
             altstack_sp: c.u64()?,
             altstack_size: c.u64()?,
             altstack_flags: c.u32()?,
-            actions: [SigAction::default(); NSIG as usize],
+            raw: &p[32..],
         };
         c.pad32()?;
-        for a in s.actions.iter_mut() {
-            *a = SigAction {
-                handler: c.u64()?,
-                flags: c.u64()?,
-                restorer: c.u64()?,
-                mask: c.u64()?,
-            };
-        }
         // SIGKILL (9) and SIGSTOP (19) can be neither blocked nor caught.
         let unblockable = (1u64 << 8) | (1u64 << 18);
         if s.blocked & unblockable != 0 {
             return Err(FormatError::BadField);
         }
-        if s.actions[8] != SigAction::default() || s.actions[18] != SigAction::default() {
+        if s.action(8) != SigAction::default() || s.action(18) != SigAction::default() {
             return Err(FormatError::BadField);
         }
         if s.altstack_flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(FormatError::BadField);
         }
         Ok(s)
+    }
+
+    /// Disposition of signal `i + 1` (`i < NSIG`).
+    pub fn action(&self, i: usize) -> SigAction {
+        let w = |k: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&self.raw[i * 32 + k * 8..i * 32 + k * 8 + 8]);
+            u64::from_le_bytes(a)
+        };
+        SigAction {
+            handler: w(0),
+            flags: w(1),
+            restorer: w(2),
+            mask: w(3),
+        }
     }
 }
 
@@ -1244,7 +1286,7 @@ pub const PROT_EXEC: u32 = 4;
 pub const VMA_GROWSDOWN: u32 = 1;
 
 /// Size of the fixed part of the [`Vma`] payload.
-pub const VMA_FIXED: usize = 48;
+pub const VMA_FIXED: usize = 52;
 
 /// One mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1385,10 +1427,19 @@ impl FileKind {
 /// [`FileRec::fd_flags`]: close-on-exec.
 pub const FD_CLOEXEC: u32 = 1;
 
-/// Open flags a file may be reopened with: `O_ACCMODE | O_APPEND |
-/// O_NONBLOCK | O_DSYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC | O_PATH`
-/// are not all accepted; this is the set restart honours.
-pub const FILE_OPEN_FLAGS: u32 = 0o3 | 0o2000 | 0o4000 | 0o10000 | 0o100000 | 0o4010000 | 0o1000000;
+/// Status flags a file is reopened with: `O_ACCMODE | O_APPEND | O_NONBLOCK
+/// | O_DSYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME
+/// | O_SYNC`. Never `O_CREAT`, `O_TRUNC` or `O_EXCL`.
+pub const FILE_OPEN_FLAGS: u32 = 0o3
+    | 0o2000
+    | 0o4000
+    | 0o10000
+    | 0o40000
+    | 0o100000
+    | 0o200000
+    | 0o400000
+    | 0o1000000
+    | 0o4010000;
 
 /// One open file descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1583,8 +1634,8 @@ pub enum Record<'a> {
     Header(Header),
     /// [`Task`].
     Task(Task),
-    /// [`Groups`], as its raw count (gids via [`Groups::decode`]).
-    Groups(u32),
+    /// [`Groups`].
+    Groups(Groups<'a>),
     /// Working directory path.
     Cwd(&'a [u8]),
     /// [`Rlimits`].
@@ -1594,7 +1645,7 @@ pub enum Record<'a> {
     /// xsave area.
     Xstate(&'a [u8]),
     /// [`Signals`].
-    Signals(Signals),
+    Signals(Signals<'a>),
     /// [`Mm`].
     Mm(Mm<'a>),
     /// [`Vma`] and its index.
@@ -1640,6 +1691,7 @@ pub struct Validator {
     last_fd: i64,
     records: u64,
     page_bytes_left: u64,
+    ck_at_record: u64,
 }
 
 /// Bit of [`Validator`]'s `seen` set per singleton record type.
@@ -1686,6 +1738,7 @@ impl Validator {
             last_fd: -1,
             records: 0,
             page_bytes_left: 0,
+            ck_at_record: 0,
         }
     }
 
@@ -1765,6 +1818,9 @@ impl Validator {
             len - RECORD_HEADER_SIZE
         };
         self.check_order(ty)?;
+        if matches!(ty, RecordType::MetaEnd | RecordType::Tail) {
+            self.ck_at_record = self.ck.value();
+        }
         self.consume(b);
         self.cur_ty = Some(ty);
         self.cur_len = h.len;
@@ -1810,7 +1866,7 @@ impl Validator {
     pub fn record<'a>(&mut self, p: &'a [u8]) -> FResult<Record<'a>> {
         let ty = self.cur_ty.ok_or(FormatError::BadOrder)?;
         // MetaEnd and Tail carry checksums of what came before them.
-        let ck_before = self.ck.value();
+        let ck_before = self.ck_at_record;
         let offset_before = self.offset - RECORD_HEADER_SIZE as u64;
         let rec = self.decode(ty, p, ck_before, offset_before)?;
         self.consume(p);
@@ -1841,7 +1897,7 @@ impl Validator {
                 Record::Header(h)
             }
             RecordType::Task => Record::Task(Task::decode(p)?),
-            RecordType::Groups => Record::Groups(Groups::decode(p)?.len() as u32),
+            RecordType::Groups => Record::Groups(Groups::decode(p)?),
             RecordType::Cwd => {
                 let mut c = Cursor::new(p);
                 let path = c.path(false)?;

@@ -10,3 +10,6 @@
 
 #[path = "format.rs"]
 pub mod format;
+
+#[cfg(test)]
+mod tests;

@@ -2,18 +2,38 @@
 
 //! crctl: the userspace companion of the cr checkpoint/restart module.
 
+mod image;
+mod info;
 mod uapi;
 
+use std::ffi::CString;
 use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
+
+use cr_image::format::{Record, VmaKind};
 
 const USAGE: &str = "\
 usage: crctl <command> [options]
 
 commands:
-  info-module            print what the loaded cr module reports (CR_IOC_INFO)
-  help                   this text
+  checkpoint [--kill] [--log FILE] [-o FILE|-] PID
+        write an image of process PID to FILE (default: PID.img), or to
+        stdout with '-o -'. The process keeps running, untouched, unless
+        --kill is given: then it is killed once the image is complete.
+        Reasons for a failure or refusal go to stderr, or to FILE with --log.
+  restart [--stopped] [--log FILE] [-i FILE|-]
+        become the program saved in FILE (or read from stdin with '-i -'):
+        like exec, the restored program has crctl's pid. fds 0-2 that were
+        a terminal or a pipe are crctl's own. --stopped: start it stopped
+        (SIGSTOP), for a debugger or a supervisor to resume.
+  info [--json] FILE|-
+        decode and validate an image without the kernel; names the first bad
+        byte of a broken image.
+  info-module
+        what the loaded cr module reports (version, image format, features)
+  help  this text
 ";
 
 fn main() -> ExitCode {
@@ -22,7 +42,11 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
+    let rest = &args[1..];
     let result = match cmd.as_str() {
+        "checkpoint" => checkpoint(rest),
+        "restart" => restart(rest),
+        "info" => info::run(rest),
         "info-module" => info_module(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -39,6 +63,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// Command-line options: flags, options with a value, and positionals.
+struct Opts {
+    flags: Vec<String>,
+    values: Vec<(String, String)>,
+    positional: Vec<String>,
+}
+
+fn parse(args: &[String], flags: &[&str], valued: &[&str]) -> Result<Opts, String> {
+    let mut o = Opts {
+        flags: vec![],
+        values: vec![],
+        positional: vec![],
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if flags.contains(&a.as_str()) {
+            o.flags.push(a.clone());
+        } else if valued.contains(&a.as_str()) {
+            let v = it.next().ok_or(format!("{a} needs a value"))?;
+            o.values.push((a.clone(), v.clone()));
+        } else if a.starts_with('-') && a != "-" {
+            return Err(format!("unknown option {a} (see 'crctl help')"));
+        } else {
+            o.positional.push(a.clone());
+        }
+    }
+    Ok(o)
+}
+
+impl Opts {
+    fn flag(&self, f: &str) -> bool {
+        self.flags.iter().any(|x| x == f)
+    }
+    fn value(&self, k: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Opens /dev/cr with a message that says what to do when it is missing.
 fn open_device() -> Result<std::fs::File, String> {
     OpenOptions::new()
@@ -52,6 +118,311 @@ fn open_device() -> Result<std::fs::File, String> {
             ),
             _ => format!("{}: {e}", uapi::CR_DEVICE),
         })
+}
+
+fn errno_text(e: &std::io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::ESRCH) => "ESRCH",
+        Some(libc::EINVAL) => "EINVAL",
+        Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
+        Some(libc::EBUSY) => "EBUSY",
+        Some(libc::EBADF) => "EBADF",
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT",
+        Some(libc::EINTR) => "EINTR",
+        Some(libc::EPIPE) => "EPIPE",
+        Some(libc::ENOSPC) => "ENOSPC",
+        Some(libc::ENOENT) => "ENOENT",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::ENOTTY) => "ENOTTY",
+        _ => "",
+    };
+    if name.is_empty() {
+        e.to_string()
+    } else {
+        format!("{e} ({name})")
+    }
+}
+
+/// The log fd: FILE (appended to) with --log; otherwise a pipe whose other
+/// end a relay process copies to stderr. The kernel writes log lines with
+/// kernel_write(), which not every kind of stderr supports (a virtio
+/// console does not), and a pipe always does. The relay is a grandchild, so
+/// that neither crctl nor a restored program ever sees it as a child.
+fn log_fd(o: &Opts) -> Result<RawFd, String> {
+    match o.value("--log") {
+        None => {
+            let mut p = [0; 2];
+            // SAFETY: `p` has room for two fds.
+            if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+                return Ok(2);
+            }
+            // SAFETY: fork in a single-threaded process.
+            match unsafe { libc::fork() } {
+                0 => {
+                    // SAFETY: As above; the child only relays and exits.
+                    if unsafe { libc::fork() } != 0 {
+                        unsafe { libc::_exit(0) };
+                    }
+                    unsafe { libc::close(p[1]) };
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        // SAFETY: `buf` is valid for writes.
+                        let n = unsafe { libc::read(p[0], buf.as_mut_ptr().cast(), buf.len()) };
+                        if n <= 0 {
+                            unsafe { libc::_exit(0) };
+                        }
+                        // SAFETY: `buf[..n]` is initialised.
+                        unsafe { libc::write(2, buf.as_ptr().cast(), n as usize) };
+                    }
+                }
+                child if child > 0 => {
+                    // SAFETY: Reaps the intermediate child.
+                    unsafe {
+                        libc::waitpid(child, std::ptr::null_mut(), 0);
+                        libc::close(p[0]);
+                    }
+                    Ok(p[1])
+                }
+                _ => Ok(2),
+            }
+        }
+        Some(p) => OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .map(|f| f.into_raw_fd())
+            .map_err(|e| format!("{p}: {e}")),
+    }
+}
+
+fn checkpoint(args: &[String]) -> Result<(), String> {
+    let o = parse(args, &["--kill"], &["--log", "-o"])?;
+    let [pid] = o.positional.as_slice() else {
+        return Err("checkpoint needs exactly one PID".into());
+    };
+    let pid: i32 = pid.parse().map_err(|_| format!("'{pid}' is not a pid"))?;
+    let dev = open_device()?;
+    let logfd = log_fd(&o)?;
+    let default_out = format!("{pid}.img");
+    let out_path = o.value("-o").unwrap_or(&default_out);
+    let out_fd = if out_path == "-" {
+        1
+    } else {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(out_path)
+            .map(|f| f.into_raw_fd())
+            .map_err(|e| format!("{out_path}: {e}"))?
+    };
+    let a = uapi::CrCheckpointArgs {
+        size: std::mem::size_of::<uapi::CrCheckpointArgs>() as u32,
+        flags: if o.flag("--kill") {
+            uapi::CR_CHECKPOINT_KILL
+        } else {
+            0
+        },
+        pid,
+        fd: out_fd,
+        logfd,
+        pad: 0,
+    };
+    // SAFETY: CR_IOC_CHECKPOINT reads `a`, which is a valid struct.
+    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_CHECKPOINT, &a) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if out_path != "-" {
+            let _ = std::fs::remove_file(out_path);
+        }
+        return Err(format!(
+            "checkpoint of pid {pid} failed: {}",
+            errno_text(&e)
+        ));
+    }
+    Ok(())
+}
+
+/// A special mapping's range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Special {
+    kind: VmaKind,
+    start: u64,
+    end: u64,
+}
+
+/// The special mappings of this process, from /proc/self/maps.
+fn own_specials() -> Result<Vec<Special>, String> {
+    let maps =
+        std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+    let mut v = vec![];
+    for line in maps.lines() {
+        let name = line.split_whitespace().nth(5).unwrap_or("");
+        let kind = match name {
+            "[vdso]" => VmaKind::Vdso,
+            "[vvar]" => VmaKind::Vvar,
+            "[vvar_vclock]" => VmaKind::VvarVclock,
+            _ => continue,
+        };
+        let range = line.split_whitespace().next().unwrap_or("");
+        let (s, e) = range.split_once('-').ok_or("bad maps line")?;
+        v.push(Special {
+            kind,
+            start: u64::from_str_radix(s, 16).map_err(|e| e.to_string())?,
+            end: u64::from_str_radix(e, 16).map_err(|e| e.to_string())?,
+        });
+    }
+    Ok(v)
+}
+
+/// All mappings of this process, as ranges.
+fn own_ranges() -> Result<Vec<(u64, u64)>, String> {
+    let maps =
+        std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+    let mut v = vec![];
+    for line in maps.lines() {
+        let range = line.split_whitespace().next().unwrap_or("");
+        if let Some((s, e)) = range.split_once('-') {
+            v.push((
+                u64::from_str_radix(s, 16).unwrap_or(0),
+                u64::from_str_radix(e, 16).unwrap_or(0),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+const ARCH_MAP_VDSO_64: libc::c_int = 0x2003;
+
+/// Moves [vvar]/[vdso] to where the image has them: the restored program
+/// holds pointers into them, and only user space can place them.
+fn place_vdso(want: &[Special]) -> Result<(), String> {
+    let have = own_specials()?;
+    if have == want {
+        return Ok(());
+    }
+    let (Some(lo), Some(hi)) = (
+        want.iter().map(|s| s.start).min(),
+        want.iter().map(|s| s.end).max(),
+    ) else {
+        return Err("the image has no vdso".into());
+    };
+    let size = |v: &[Special]| v.iter().map(|s| s.end - s.start).sum::<u64>();
+    if size(&have) != size(want) || have.len() != want.len() {
+        return Err(
+            "the image's vdso differs in size from this kernel's: made by another kernel build?"
+                .into(),
+        );
+    }
+    for (s, e) in own_ranges()? {
+        let special = have.iter().any(|h| h.start == s);
+        if !special && s < hi && lo < e {
+            return Err(format!(
+                "the image's vdso range {lo:#x}-{hi:#x} collides with crctl's own mapping {s:#x}-{e:#x}; retry"
+            ));
+        }
+    }
+    for h in &have {
+        // SAFETY: Unmaps only the kernel-provided [vvar]/[vdso]; nothing in
+        // crctl calls into the vdso until the restore replaces everything.
+        unsafe { libc::munmap(h.start as *mut libc::c_void, (h.end - h.start) as usize) };
+    }
+    // SAFETY: A plain syscall with integer arguments. It returns the vdso
+    // size on success.
+    let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) };
+    if r < 0 {
+        return Err(format!(
+            "arch_prctl(ARCH_MAP_VDSO_64, {lo:#x}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let now = own_specials()?;
+    if now != want {
+        return Err(format!(
+            "the vdso landed at {now:x?}, the image needs {want:x?}"
+        ));
+    }
+    Ok(())
+}
+
+fn restart(args: &[String]) -> Result<(), String> {
+    let o = parse(args, &["--stopped"], &["--log", "-i"])?;
+    if !o.positional.is_empty() {
+        return Err("restart takes no positional argument (use -i FILE)".into());
+    }
+    let dev = open_device()?;
+    let logfd = log_fd(&o)?;
+    let in_path = o.value("-i").unwrap_or("-");
+    let in_fd = if in_path == "-" {
+        0
+    } else {
+        std::fs::File::open(in_path)
+            .map(|f| f.into_raw_fd())
+            .map_err(|e| format!("{in_path}: {e}"))?
+    };
+
+    // Read (and validate) the metadata prefix, exactly up to the end of the
+    // meta-end record, so the kernel continues from the fd where we stop.
+    let mut w = image::Walker::new(in_fd, true);
+    w.magic().map_err(|e| e.to_string())?;
+    let mut cwd = None;
+    let mut specials = vec![];
+    loop {
+        let Some((_, rec, _)) = w.next().map_err(|e| e.to_string())? else {
+            break;
+        };
+        match rec {
+            Record::Cwd(p) => cwd = Some(p.to_vec()),
+            Record::Vma(v, _) if v.kind.is_special() => specials.push(Special {
+                kind: v.kind,
+                start: v.start,
+                end: v.end,
+            }),
+            Record::MetaEnd(_) => break,
+            _ => {}
+        }
+    }
+    let prefix = w.keep.take().unwrap_or_default();
+    let cwd = cwd.ok_or("image has no working directory record")?;
+    let cwd_c = CString::new(cwd.clone()).map_err(|_| "bad cwd")?;
+    // SAFETY: `cwd_c` is a valid C string.
+    if unsafe { libc::chdir(cwd_c.as_ptr()) } != 0 {
+        return Err(format!(
+            "cannot change to the image's working directory {}: {}",
+            String::from_utf8_lossy(&cwd),
+            std::io::Error::last_os_error()
+        ));
+    }
+    place_vdso(&specials)?;
+
+    let a = uapi::CrRestartArgs {
+        size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
+        flags: if o.flag("--stopped") {
+            uapi::CR_RESTART_STOPPED
+        } else {
+            0
+        },
+        fd: in_fd,
+        logfd,
+        prefix: prefix.as_ptr() as u64,
+        prefix_len: prefix.len() as u64,
+    };
+    // SAFETY: CR_IOC_RESTART reads `a` and `prefix_len` bytes at `prefix`.
+    // On success it does not return here: this process is the restored
+    // program.
+    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_RESTART, &a) };
+    let e = std::io::Error::last_os_error();
+    if r < 0 {
+        // Only raw syscalls from here: the vdso may have moved.
+        let msg = format!("crctl: restart failed: {}\n", errno_text(&e));
+        // SAFETY: Writes a valid buffer to stderr.
+        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+        // SAFETY: Exits without running anything that may use the vdso.
+        unsafe { libc::_exit(1) };
+    }
+    Err("restart returned without restoring".into())
 }
 
 fn query_info() -> Result<uapi::CrInfo, String> {

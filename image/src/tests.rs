@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unit tests of the format: round trips, and the validator against
+//! truncation, corruption and reordering of a small but complete image.
+
+use crate::format::*;
+
+fn here() -> Header {
+    let mut release = [0u8; RELEASE_LEN];
+    release[..6].copy_from_slice(b"7.2.12");
+    Header {
+        version: FORMAT_VERSION,
+        arch: ARCH_X86_64,
+        page_size: 4096,
+        flags: 0,
+        nr_tasks: 1,
+        module_version: 0x100,
+        time_sec: 1_800_000_000,
+        time_nsec: 5,
+        nsig: NSIG,
+        rlim_nlimits: RLIM_NLIMITS,
+        comm_len: COMM_LEN as u32,
+        xstate_size: 64 * 16,
+        auxv_words: 4,
+        xfeatures: 7,
+        task_size: 0x7fff_ffff_f000,
+        release,
+    }
+}
+
+/// Builds a complete image: one anon VMA with two saved pages, a private
+/// file mapping, the vdso, and two files. Returns the bytes and the
+/// offsets at which each record starts.
+pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
+    let mut img = MAGIC.to_vec();
+    let mut starts = Vec::new();
+    let mut ck = Checksum::new();
+    ck.update(&MAGIC);
+    let mut push = |img: &mut Vec<u8>, ck: &mut Checksum, bytes: &[u8]| {
+        starts.push(img.len());
+        img.extend_from_slice(bytes);
+        ck.update(bytes);
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let h = here();
+    let n = h.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let mut comm = [0u8; COMM_LEN];
+    comm[..4].copy_from_slice(b"test");
+    let t = Task {
+        pid: 42,
+        tgid: 42,
+        ppid: 1,
+        pgid: 42,
+        sid: 42,
+        umask: 0o22,
+        comm,
+        ..Default::default()
+    };
+    let n = t.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let n = Groups::encode(&mut buf, &[10, 20]).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let n = encode_record(&mut buf, RecordType::Cwd, |w| w.path(b"/tmp")).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let r = Rlimits {
+        lim: [(1, 2); RLIM_NLIMITS as usize],
+    };
+    let n = r.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let regs = Regs {
+        r: [3; NR_GREGS],
+        flags: 0,
+    };
+    let n = regs.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let n = Xstate::encode(&mut buf, &[0u8; 64 * 16]).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let n = Signals::encode(&mut buf, 0, (0, 0, SS_DISABLE), |_| SigAction::default()).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let layout = [
+        0x400000, 0x401000, 0x600000, 0x601000, 0x602000, 0x603000, 0x7ff000, 1, 2, 3, 4,
+    ];
+    let n = Mm::encode(&mut buf, &layout, 3, &[6, 4096, 0, 0], b"/bin/true").unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let vmas = [
+        Vma {
+            start: 0x400000,
+            end: 0x402000,
+            pgoff: 0,
+            vm_flags: 0,
+            nr_pages: 0,
+            prot: PROT_READ | PROT_EXEC,
+            kind: VmaKind::FilePrivate,
+            flags: 0,
+            path: b"/bin/true",
+        },
+        Vma {
+            start: 0x600000,
+            end: 0x604000,
+            pgoff: 0,
+            vm_flags: 0,
+            nr_pages: 2,
+            prot: PROT_READ | PROT_WRITE,
+            kind: VmaKind::Anon,
+            flags: 0,
+            path: b"",
+        },
+        Vma {
+            start: 0x7ffff000,
+            end: 0x80000000,
+            pgoff: 0,
+            vm_flags: 0,
+            nr_pages: 0,
+            prot: PROT_READ | PROT_EXEC,
+            kind: VmaKind::Vdso,
+            flags: 0,
+            path: b"",
+        },
+    ];
+    for v in &vmas {
+        let n = v.encode(&mut buf).unwrap();
+        push(&mut img, &mut ck, &buf[..n]);
+    }
+    let f0 = FileRec {
+        fd: 0,
+        kind: FileKind::Inherit,
+        open_flags: 2,
+        fd_flags: 0,
+        pos: 0,
+        path: b"",
+    };
+    let f3 = FileRec {
+        fd: 3,
+        kind: FileKind::Regular,
+        open_flags: 0o2001,
+        fd_flags: FD_CLOEXEC,
+        pos: 77,
+        path: b"/tmp/log",
+    };
+    for f in [f0, f3] {
+        let n = f.encode(&mut buf).unwrap();
+        push(&mut img, &mut ck, &buf[..n]);
+    }
+    let n = MetaEnd {
+        checksum: ck.value(),
+        total_pages: 2,
+    }
+    .encode(&mut buf)
+    .unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let ph = PagesHeader {
+        addr: 0x601000,
+        npages: 2,
+    };
+    let n = ph.encode(&mut buf, 4096).unwrap();
+    let mut rec = buf[..n].to_vec();
+    rec.extend((0..8192u32).map(|i| (i * 7) as u8));
+    push(&mut img, &mut ck, &rec);
+    let total = img.len() as u64 + 32;
+    // Records so far: header, task, groups, cwd, rlimits, regs, xstate,
+    // signals, mm, 3 vmas, 2 files, meta-end, pages; then the tail.
+    let nrec = 16;
+    let n = Tail {
+        checksum: ck.value(),
+        total_len: total,
+        nr_records: nrec + 1,
+    }
+    .encode(&mut buf)
+    .unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    (img, starts)
+}
+
+/// Runs the validator over a whole image; returns the error and its offset.
+pub(crate) fn validate(img: &[u8]) -> Result<usize, (FormatError, u64)> {
+    let mut v = Validator::new();
+    let mut pos = 0usize;
+    let mut records = 0;
+    let err = |v: &Validator, e| Err((e, v.offset()));
+    let Some(m) = img.get(0..8) else {
+        return err(&v, FormatError::Truncated);
+    };
+    if let Err(e) = v.magic(m.try_into().unwrap()) {
+        return err(&v, e);
+    }
+    pos += 8;
+    while !v.done() {
+        let Some(h) = img.get(pos..pos + 8) else {
+            return err(&v, FormatError::Truncated);
+        };
+        let (_ty, plen) = match v.record_header(h.try_into().unwrap()) {
+            Ok(x) => x,
+            Err(e) => return err(&v, e),
+        };
+        pos += 8;
+        let Some(p) = img.get(pos..pos + plen) else {
+            return err(&v, FormatError::Truncated);
+        };
+        pos += plen;
+        match v.record(p) {
+            Ok(Record::Pages(_)) => {
+                let n = v.page_bytes_left() as usize;
+                let Some(d) = img.get(pos..pos + n) else {
+                    return err(&v, FormatError::Truncated);
+                };
+                // Feed in uneven chunks: chunking must not matter.
+                for c in d.chunks(1000) {
+                    v.page_data(c).unwrap();
+                }
+                pos += n;
+            }
+            Ok(_) => {}
+            Err(e) => return err(&v, e),
+        }
+        records += 1;
+    }
+    if pos != img.len() {
+        return err(&v, FormatError::TrailingData);
+    }
+    Ok(records)
+}
+
+#[test]
+fn sample_image_validates() {
+    let (img, starts) = sample_image();
+    assert_eq!(validate(&img), Ok(starts.len()));
+}
+
+#[test]
+fn every_truncation_is_detected() {
+    let (img, _) = sample_image();
+    for len in 0..img.len() {
+        assert!(
+            validate(&img[..len]).is_err(),
+            "truncated at {len} accepted"
+        );
+    }
+}
+
+#[test]
+fn every_single_byte_flip_is_detected() {
+    let (img, _) = sample_image();
+    for i in 0..img.len() {
+        let mut bad = img.clone();
+        bad[i] ^= 0x10;
+        assert!(validate(&bad).is_err(), "flip at {i} accepted");
+    }
+}
+
+#[test]
+fn bad_magic_version_and_trailing_data() {
+    let (img, _) = sample_image();
+    let mut bad = img.clone();
+    bad[0] = b'X';
+    assert_eq!(validate(&bad).unwrap_err(), (FormatError::BadMagic, 0));
+    let mut bad = img.clone();
+    bad[16] = 2; // header payload: version
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadVersion);
+    let mut bad = img.clone();
+    bad.extend_from_slice(&[0; 8]);
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::TrailingData);
+}
+
+#[test]
+fn reordered_or_duplicated_records_are_refused() {
+    let (img, starts) = sample_image();
+    // Swap the task and groups records.
+    let (a, b, c) = (starts[1], starts[2], starts[3]);
+    let mut bad = img[..a].to_vec();
+    bad.extend_from_slice(&img[b..c]);
+    bad.extend_from_slice(&img[a..b]);
+    bad.extend_from_slice(&img[c..]);
+    assert!(validate(&bad).is_err());
+    // Duplicate the task record.
+    let mut bad = img[..b].to_vec();
+    bad.extend_from_slice(&img[a..b]);
+    bad.extend_from_slice(&img[b..]);
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::Duplicate);
+}
+
+#[test]
+fn checksum_does_not_depend_on_chunking() {
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 + 7) as u8).collect();
+    let mut one = Checksum::new();
+    one.update(&data);
+    for chunk in [1, 3, 7, 8, 31, 32, 33, 4096] {
+        let mut c = Checksum::new();
+        for p in data.chunks(chunk) {
+            c.update(p);
+        }
+        assert_eq!(c.value(), one.value(), "chunk {chunk}");
+    }
+    let mut other = data.clone();
+    other[5000] ^= 1;
+    let mut c = Checksum::new();
+    c.update(&other);
+    assert_ne!(c.value(), one.value());
+}
+
+#[test]
+fn header_constants_are_checked() {
+    let h = here();
+    assert_eq!(h.check_against(&h), Ok(()));
+    let mut other = h;
+    other.page_size = 8192;
+    assert_eq!(h.check_against(&other), Err(FormatError::BadPageSize));
+    let mut other = h;
+    other.xfeatures = 3; // image needs a feature this kernel lacks
+    assert_eq!(h.check_against(&other), Err(FormatError::BadConstants));
+}
+
+#[test]
+fn vma_checks() {
+    let ts = 0x7fff_ffff_f000;
+    let mut buf = [0u8; 256];
+    let v = Vma {
+        start: 0x1000,
+        end: 0x3000,
+        pgoff: 0,
+        vm_flags: 0,
+        nr_pages: 3,
+        prot: PROT_READ,
+        kind: VmaKind::Anon,
+        flags: 0,
+        path: b"",
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert_eq!(
+        Vma::decode(&buf[8..n], 4096, ts),
+        Err(FormatError::BadPages)
+    );
+    let v = Vma {
+        start: 0x1001,
+        nr_pages: 0,
+        ..v
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert_eq!(Vma::decode(&buf[8..n], 4096, ts), Err(FormatError::BadVma));
+    let v = Vma {
+        start: 0x1000,
+        end: ts + 0x1000,
+        ..v
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert_eq!(Vma::decode(&buf[8..n], 4096, ts), Err(FormatError::BadVma));
+    let v = Vma {
+        start: 0x1000,
+        end: 0x2000,
+        kind: VmaKind::FilePrivate,
+        ..v
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert_eq!(Vma::decode(&buf[8..n], 4096, ts), Err(FormatError::BadPath));
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cr_kapi.h: the C side of the kernel API layer. Every struct here has a
+ * #[repr(C)] twin in kapi.rs; keep them in sync.
+ */
+#ifndef CR_KAPI_H
+#define CR_KAPI_H
+
+#include <linux/types.h>
+
+struct task_struct;
+struct pid_namespace;
+struct callback_head;
+struct mm_struct;
+struct file;
+struct page;
+struct completion;
+
+struct cr_task_ids {
+	s32 pid, tgid, ppid, pgid, sid;
+};
+
+/* cr_task_state() bits */
+#define CR_TS_KTHREAD	1
+#define CR_TS_EXITING	2
+#define CR_TS_PTRACED	4
+#define CR_TS_STOPPED	8
+#define CR_TS_THREADED	16
+#define CR_TS_NO_MM	32
+
+/* cr_may_checkpoint() results */
+#define CR_DENY_IDS		1
+#define CR_DENY_CAPS		2
+#define CR_DENY_DUMPABLE	3
+
+/* cr_current_refusals() bits */
+#define CR_REF_SIGPENDING	1
+#define CR_REF_ITIMER_REAL	2
+#define CR_REF_ITIMER_CPU	4
+#define CR_REF_POSIX_TIMERS	8
+#define CR_REF_SECCOMP		16
+#define CR_REF_SHARED_FS	32
+#define CR_REF_SHARED_FILES	64
+#define CR_REF_SHARED_SIGHAND	128
+#define CR_REF_SHARED_MM	256
+#define CR_REF_RLIMIT_CPU	512
+
+#define CR_MAX_GROUPS_INLINE 32
+
+struct cr_creds {
+	u32 uids[4];
+	u32 gids[4];
+	u64 caps[5];
+	u32 securebits;
+	u32 no_new_privs;
+	u32 ngroups;
+	u32 groups[CR_MAX_GROUPS_INLINE];
+};
+
+/* cr_current_creds_match() results */
+#define CR_CRED_UIDS		1
+#define CR_CRED_GIDS		2
+#define CR_CRED_GROUPS		3
+#define CR_CRED_CAPS		4
+#define CR_CRED_SECUREBITS	5
+
+struct cr_misc {
+	u32 personality;
+	u32 umask;
+	char comm[16];
+	u64 clear_child_tid;
+	u64 robust_list;
+	u64 robust_list_len;
+	u64 rseq;
+	u32 rseq_len;
+	u32 rseq_sig;
+};
+
+struct cr_sigaction {
+	u64 handler, flags, restorer, mask;
+};
+
+struct cr_signals {
+	u64 blocked;
+	u64 ss_sp;
+	u64 ss_size;
+	u32 ss_flags;
+	u32 __pad;
+	struct cr_sigaction act[64];
+};
+
+/* special mapping kinds */
+#define CR_SPECIAL_VDSO		1
+#define CR_SPECIAL_VVAR		2
+#define CR_SPECIAL_VVAR_VCLOCK	3
+#define CR_SPECIAL_OTHER	4
+
+struct cr_vma {
+	u64 start, end, pgoff, vm_flags;
+	struct file *file;
+	u32 special;
+	u8 has_anon_vma;
+	u8 is_stack;
+	u8 __pad[2];
+};
+
+/* cr_vm_flag() selectors */
+#define CR_VMF_READ		1
+#define CR_VMF_WRITE		2
+#define CR_VMF_EXEC		3
+#define CR_VMF_SHARED		4
+#define CR_VMF_GROWSDOWN	5
+#define CR_VMF_UNSUPPORTED	6
+#define CR_VMF_LOCKED		7
+
+struct cr_file_info {
+	u32 mode;
+	u32 rdev_major;
+	u32 rdev_minor;
+	u32 f_flags;
+	s64 pos;
+	u32 fmode;
+	u32 nlink;
+	s32 sock_family;
+	s32 sock_type;
+};
+
+/* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
+struct task_struct *cr_task_get_by_vpid(pid_t nr);
+struct task_struct *cr_task_get_current(void);
+void cr_task_put(struct task_struct *t);
+struct pid_namespace *cr_current_pid_ns(void);
+int cr_task_work_add(struct task_struct *t, struct callback_head *work, void (*fn)(struct callback_head *));
+int cr_task_ids(struct task_struct *t, struct pid_namespace *ns, struct cr_task_ids *out);
+bool cr_task_same_thread_group(struct task_struct *t);
+u64 cr_task_exec_id(struct task_struct *t);
+int cr_task_state(struct task_struct *t);
+int cr_may_checkpoint(struct task_struct *t);
+int cr_current_refusals(void);
+void cr_current_creds(struct cr_creds *out);
+int cr_current_group(int i, u32 *gid);
+void cr_current_misc(struct cr_misc *out);
+void cr_current_rlimits(u64 *out);
+void cr_current_signals(struct cr_signals *out);
+int cr_regset_size(unsigned int note);
+int cr_regset_get(unsigned int note, void *buf, unsigned int size);
+int cr_current_syscall_nr(void);
+void cr_current_set_regs(const u64 *r);
+unsigned long cr_user_cs(void);
+unsigned long cr_user_ds(void);
+unsigned long cr_task_size_max(void);
+int cr_current_set_xstate(const void *buf, unsigned int size);
+void cr_current_set_sigaction(int sig, const struct cr_sigaction *a);
+void cr_current_set_blocked(u64 blocked);
+void cr_current_set_altstack(u64 sp, u64 size, u32 flags);
+void cr_current_flush_signals(void);
+size_t cr_minsigstksz(void);
+void cr_current_set_misc(const struct cr_misc *m, bool no_new_privs);
+void cr_current_set_rlimit(int i, u64 cur, u64 max);
+unsigned int cr_nr_open(void);
+struct mm_struct *cr_current_mm_get(void);
+void cr_mm_put(struct mm_struct *mm);
+void cr_mm_read_lock(struct mm_struct *mm);
+void cr_mm_read_unlock(struct mm_struct *mm);
+void cr_mm_layout(struct mm_struct *mm, u64 *l, u64 *auxv, unsigned int auxv_words);
+unsigned int cr_mm_auxv_words(void);
+void cr_current_mm_set_layout(const u64 *l, const u64 *auxv, unsigned int auxv_words);
+int cr_mm_vma_at(struct mm_struct *mm, unsigned long addr, struct cr_vma *out);
+u64 cr_vm_flag(int which);
+long cr_mm_get_dump_pages(struct mm_struct *mm, unsigned long addr, unsigned long n, struct page **pages);
+bool cr_page_is_anon(struct page *page);
+void cr_page_copy_out(void *dst, struct page *page);
+void cr_page_put(struct page *page);
+unsigned long cr_current_vdso(void);
+unsigned long cr_vm_mmap(struct file *file, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags, unsigned long off);
+int cr_vm_munmap(unsigned long addr, size_t len);
+int cr_current_poke(unsigned long addr, const void *buf, int len);
+unsigned int cr_current_max_fds(void);
+struct file *cr_current_fget(unsigned int fd, bool *cloexec);
+void cr_file_put(struct file *f);
+struct file *cr_file_get(struct file *f);
+void cr_file_info(struct file *f, struct cr_file_info *out);
+char *cr_file_path(struct file *f, char *buf, int len);
+int cr_file_dname(struct file *f, char *buf, int len);
+char *cr_current_cwd(char *buf, int len);
+char *cr_mm_exe_path(struct mm_struct *mm, char *buf, int len);
+struct file *cr_filp_open(const char *path, int flags);
+loff_t cr_file_seek(struct file *f, loff_t pos);
+ssize_t cr_file_read(struct file *f, void *buf, size_t len);
+ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
+int cr_fd_close(unsigned int fd);
+int cr_fd_alloc(void);
+void cr_fd_unreserve(unsigned int fd);
+void cr_fd_install(unsigned int fd, struct file *f, bool cloexec);
+int cr_current_nr_threads(void);
+int cr_current_creds_match(const struct cr_creds *c, const u32 *groups, int ngroups);
+void cr_completion_init(struct completion *c);
+long cr_wait_killable_timeout(struct completion *c, unsigned long ms);
+int cr_wait_killable(struct completion *c);
+void cr_complete_all(struct completion *c);
+int cr_send_sig_current(int sig);
+int cr_send_sig(struct task_struct *t, int sig);
+bool cr_fatal_signal_pending(void);
+u64 cr_ktime_real_ns(void);
+const char *cr_uts_release(void);
+
+#endif /* CR_KAPI_H */

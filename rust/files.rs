@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Open file descriptors. Record: [`format::FileRec`].
+//!
+//! fds 0-2 that are a terminal, another character device such as a
+//! console (but not `/dev/null` or `/dev/zero`), or a pipe are inherited
+//! from the restarting process (its own 0-2), like a shell job. Regular files and directories
+//! are reopened by path, as the caller, with their status flags and offset;
+//! `/dev/null` and `/dev/zero` are reopened. Everything else is refused at
+//! checkpoint by name.
+
+use crate::{
+    checkpoint::{refuse, Refusal},
+    format::{self, FileKind},
+    kapi::{self, current},
+    log::{eopnotsupp, fail, Log, Show},
+    memory::open_path,
+    stream::ImageWriter,
+};
+use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFREG: u32 = 0o100000;
+const S_IFBLK: u32 = 0o060000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFCHR: u32 = 0o020000;
+const S_IFIFO: u32 = 0o010000;
+const O_PATH: u32 = 0o10000000;
+const AF_UNIX: i32 = 1;
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
+const AF_NETLINK: i32 = 16;
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
+
+fn is_tty(major: u32) -> bool {
+    major == 4 || major == 5 || (136..=143).contains(&major)
+}
+
+// ------------------------------------------------------------ checkpoint
+
+struct FileSnap {
+    fd: u32,
+    kind: FileKind,
+    open_flags: u32,
+    fd_flags: u32,
+    pos: u64,
+    path: KVec<u8>,
+}
+
+/// The file table of a snapshot.
+pub(crate) struct FilesSnap {
+    files: KVec<FileSnap>,
+}
+
+fn describe_socket(family: i32, ty: i32) -> &'static str {
+    match (family, ty) {
+        (AF_UNIX, _) => "unix socket",
+        (AF_INET | AF_INET6, SOCK_STREAM) => "TCP socket",
+        (AF_INET | AF_INET6, SOCK_DGRAM) => "UDP socket",
+        (AF_INET | AF_INET6, _) => "IP socket",
+        (AF_NETLINK, _) => "netlink socket",
+        _ => "socket",
+    }
+}
+
+fn classify(
+    pid: i32,
+    fd: u32,
+    f: &File,
+    path_buf: &mut [u8],
+) -> Result<(FileKind, KVec<u8>), Refusal> {
+    let i = kapi::file_info(f);
+    let none = KVec::new();
+    let nope = |what: &dyn core::fmt::Display| {
+        refuse!(eopnotsupp(), "pid {pid} fd {fd}: {what} not supported yet")
+    };
+    if i.f_flags & O_PATH != 0 {
+        return Err(nope(&"O_PATH descriptor"));
+    }
+    match i.mode & S_IFMT {
+        S_IFREG | S_IFDIR => {
+            let p = kapi::file_path(f, path_buf)
+                .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the file"))?;
+            if p.starts_with(b"/memfd:") {
+                return Err(nope(&"memfd"));
+            }
+            if i.nlink == 0 || p.ends_with(b" (deleted)") {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: deleted file {} not supported yet",
+                    Show(p)
+                ));
+            }
+            if p.first() != Some(&b'/') {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: {} not supported",
+                    Show(p)
+                ));
+            }
+            if p.starts_with(b"/proc/") || p.starts_with(b"/sys/") {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: procfs/sysfs file {} not supported",
+                    Show(p)
+                ));
+            }
+            let mut v = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
+            v.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
+            Ok((FileKind::Regular, v))
+        }
+        S_IFCHR => match (i.rdev_major, i.rdev_minor) {
+            (1, 3) => Ok((FileKind::DevNull, none)),
+            (1, 5) => Ok((FileKind::DevZero, none)),
+            // Like a shell job, a terminal (or a console device) on 0-2 is
+            // the restarting process's own.
+            _ if fd <= 2 => Ok((FileKind::Inherit, none)),
+            (m, _) if is_tty(m) => Err(nope(&"terminal (other than fd 0-2)")),
+            (ma, mi) => Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: character device {ma}:{mi} not supported"
+            )),
+        },
+        S_IFIFO if fd <= 2 => Ok((FileKind::Inherit, none)),
+        S_IFIFO => Err(nope(&"pipe or FIFO")),
+        S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
+        S_IFBLK => Err(nope(&"block device")),
+        _ => {
+            // Anonymous inodes: eventfd, epoll, signalfd, timerfd, inotify...
+            let mut nb = [0u8; 32];
+            let name = kapi::file_dname(f, &mut nb);
+            let name = name
+                .strip_prefix(b"[")
+                .and_then(|n| n.strip_suffix(b"]"))
+                .unwrap_or(name);
+            Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: {} not supported yet",
+                Show(name)
+            ))
+        }
+    }
+}
+
+impl FilesSnap {
+    /// Reads the current task's file table (runs in the target).
+    pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
+        let mut files = KVec::new();
+        let mut path_buf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;
+        for fd in 0..current::max_fds() {
+            let Some((f, cloexec)) = current::fget(fd) else {
+                continue;
+            };
+            let (kind, path) = classify(pid, fd, &f, &mut path_buf)?;
+            let i = kapi::file_info(&f);
+            let snap = FileSnap {
+                fd,
+                kind,
+                open_flags: i.f_flags & format::FILE_OPEN_FLAGS,
+                fd_flags: if cloexec { format::FD_CLOEXEC } else { 0 },
+                pos: if kind == FileKind::Regular {
+                    i.pos.max(0) as u64
+                } else {
+                    0
+                },
+                path,
+            };
+            files.push(snap, GFP_KERNEL_ACCOUNT)?;
+            if files.len() > format::MAX_FILES as usize {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid}: more than {} open files",
+                    format::MAX_FILES
+                ));
+            }
+        }
+        Ok(FilesSnap { files })
+    }
+
+    /// Writes the file records.
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+        for f in self.files.iter() {
+            let rec = format::FileRec {
+                fd: f.fd,
+                kind: f.kind,
+                open_flags: f.open_flags,
+                fd_flags: f.fd_flags,
+                pos: f.pos,
+                path: &f.path,
+            };
+            w.record(|b| rec.encode(b))?;
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------ restart
+
+struct FilePlan {
+    fd: u32,
+    cloexec: bool,
+    /// `None`: inherited from the caller.
+    file: Option<ARef<File>>,
+}
+
+/// The file table of a restart plan.
+pub(crate) struct FilesPlan {
+    files: KVec<FilePlan>,
+}
+
+impl FilesPlan {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
+        FilesPlan { files: KVec::new() }
+    }
+
+    /// Adds a file record, opening the file as the caller (before the point
+    /// of no return, so a missing file is a clean error).
+    pub(crate) fn add(&mut self, r: &format::FileRec<'_>, log: &Log) -> Result {
+        let fd = r.fd;
+        let file = match r.kind {
+            FileKind::Inherit => {
+                kapi::fget(fd as i32).map_err(|e| {
+                    fail!(
+                        log,
+                        e,
+                        "fd {fd}: the image inherits it, but the caller has no fd {fd}"
+                    )
+                })?;
+                None
+            }
+            FileKind::Regular => {
+                let f = open_path(r.path, r.open_flags)
+                    .map_err(|e| fail!(log, e, "fd {fd}: cannot reopen {}", Show(r.path)))?;
+                kapi::file_seek(&f, r.pos as i64).map_err(|e| {
+                    fail!(log, e, "fd {fd}: cannot seek {} to {}", Show(r.path), r.pos)
+                })?;
+                Some(f)
+            }
+            FileKind::DevNull | FileKind::DevZero => {
+                let p: &[u8] = if r.kind == FileKind::DevNull {
+                    b"/dev/null"
+                } else {
+                    b"/dev/zero"
+                };
+                Some(
+                    open_path(p, r.open_flags)
+                        .map_err(|e| fail!(log, e, "fd {fd}: cannot open {}", Show(p)))?,
+                )
+            }
+        };
+        self.files.push(
+            FilePlan {
+                fd,
+                cloexec: r.fd_flags & format::FD_CLOEXEC != 0,
+                file,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the caller's file table (past the point of no return).
+    pub(crate) fn restore(&self, log: &Log) -> Result {
+        for fd in 0..current::max_fds() {
+            let keep = self.files.iter().any(|f| f.fd == fd && f.file.is_none());
+            if !keep {
+                let _ = current::close_fd(fd);
+            }
+        }
+        let mut reserved = KVec::new();
+        for f in self.files.iter() {
+            let Some(file) = &f.file else { continue };
+            loop {
+                let k = current::fd_reserve()
+                    .map_err(|e| fail!(log, e, "fd {}: cannot allocate", f.fd))?;
+                if k == f.fd {
+                    current::fd_install(k, file.clone(), f.cloexec);
+                    break;
+                }
+                if k > f.fd {
+                    current::fd_unreserve(k);
+                    return Err(fail!(log, EBUSY, "fd {}: already in use", f.fd));
+                }
+                reserved.push(k, GFP_KERNEL)?;
+            }
+        }
+        for k in reserved {
+            current::fd_unreserve(k);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory: the address space layout, every VMA, and the contents of the
+//! pages that differ from their backing. Records: [`format::Mm`],
+//! [`format::Vma`], [`format::PagesHeader`].
+//!
+//! Saved contents: present pages of private anonymous memory (heap, stack,
+//! `mmap(MAP_ANONYMOUS)`), the copied-on-write pages of private file
+//! mappings, and every non-zero page of shared anonymous memory. Never clean
+//! file pages: those come back from the file. Pages are found the way a core
+//! dump finds them (`FOLL_DUMP`): holes and the shared zero page are
+//! skipped, swapped-out pages are read back.
+
+use crate::{
+    checkpoint::{refuse, Refusal, WriteError},
+    format::{self, VmaKind},
+    kapi::{self, current, special, vmf, MmRef, PinnedPage},
+    log::{eopnotsupp, fail, Log, Show},
+    stream::{ImageReader, ImageWriter, ReadError},
+};
+use kernel::{
+    alloc::{KVVec, KVec},
+    fs::File,
+    prelude::*,
+    str::CStr,
+    sync::aref::ARef,
+    uaccess::{UserPtr, UserSlice},
+};
+
+const PS: u64 = kernel::page::PAGE_SIZE as u64;
+/// Pages handled per GUP call and per copy.
+const BATCH: usize = 64;
+
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_FIXED: u32 = 0x10;
+const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_GROWSDOWN: u32 = 0x100;
+const O_RDONLY: u32 = 0;
+const O_RDWR: u32 = 2;
+
+/// Which pages of a VMA are saved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// None (file-backed, special, or never written).
+    None,
+    /// Anonymous pages only (private mappings).
+    Anon,
+    /// Every present page (shared anonymous memory).
+    All,
+}
+
+fn copy_bytes(b: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::with_capacity(b.len(), GFP_KERNEL_ACCOUNT)?;
+    v.extend_from_slice(b, GFP_KERNEL_ACCOUNT)?;
+    Ok(v)
+}
+
+// ------------------------------------------------------------ checkpoint
+
+/// One VMA of a snapshot.
+struct VmaSnap {
+    start: u64,
+    end: u64,
+    pgoff: u64,
+    vm_flags: u64,
+    prot: u32,
+    kind: VmaKind,
+    flags: u32,
+    path: KVec<u8>,
+    scan: Scan,
+}
+
+/// The memory part of a snapshot. Holds the target's mm, so its pages can
+/// be read after the target resumed... or died.
+pub(crate) struct MemSnap {
+    mm: MmRef,
+    layout: [u64; 11],
+    auxv: KVec<u64>,
+    exe: KVec<u8>,
+    vmas: KVec<VmaSnap>,
+}
+
+/// A run of saved pages, all in VMA `vma`.
+struct Run {
+    vma: usize,
+    addr: u64,
+    npages: u32,
+}
+
+/// Which pages will be written: computed once, before the metadata, so that
+/// each VMA record can say how many pages follow.
+pub(crate) struct PagePlan {
+    runs: KVVec<Run>,
+    per_vma: KVec<u64>,
+}
+
+impl PagePlan {
+    /// Total number of pages.
+    pub(crate) fn total_pages(&self) -> u64 {
+        self.per_vma.iter().sum()
+    }
+}
+
+impl MemSnap {
+    /// Reads the current task's VMA list and layout (runs in the target).
+    pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
+        let mm = current::mm().ok_or_else(|| refuse!(EINVAL, "pid {pid}: has no memory"))?;
+        let (fr, fw, fx, fs, fg) = (
+            vmf::read(),
+            vmf::write(),
+            vmf::exec(),
+            vmf::shared(),
+            vmf::growsdown(),
+        );
+        let (unsupported, locked) = (vmf::unsupported(), vmf::locked());
+        let mut pathbuf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;
+        let g = mm.read_lock();
+        let mut auxv = KVec::from_elem(0u64, current::auxv_words() as usize, GFP_KERNEL_ACCOUNT)?;
+        let layout = g.layout(&mut auxv);
+        let exe = copy_bytes(g.exe_path(&mut pathbuf).unwrap_or(b""))?;
+        let mut vmas = KVec::new();
+        let mut addr = 0;
+        while let Some(v) = g.vma_at(addr) {
+            addr = v.end;
+            let range = (v.start, v.end);
+            if v.special == 0 && v.vm_flags & unsupported != 0 {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid}: vma {:#x}-{:#x}: device, hugetlb or driver mapping not supported",
+                    range.0,
+                    range.1
+                ));
+            }
+            if v.vm_flags & locked != 0 {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid}: vma {:#x}-{:#x}: mlock-ed memory not supported yet",
+                    range.0,
+                    range.1
+                ));
+            }
+            let mut prot = 0;
+            if v.vm_flags & fr != 0 {
+                prot |= format::PROT_READ;
+            }
+            if v.vm_flags & fw != 0 {
+                prot |= format::PROT_WRITE;
+            }
+            if v.vm_flags & fx != 0 {
+                prot |= format::PROT_EXEC;
+            }
+            let shared = v.vm_flags & fs != 0;
+            let mut path = KVec::new();
+            let (kind, scan) = match (v.special, &v.file) {
+                (special::VDSO, _) => (VmaKind::Vdso, Scan::None),
+                (special::VVAR, _) => (VmaKind::Vvar, Scan::None),
+                (special::VVAR_VCLOCK, _) => (VmaKind::VvarVclock, Scan::None),
+                (special::OTHER, _) => {
+                    return Err(refuse!(
+                        eopnotsupp(),
+                        "pid {pid}: vma {:#x}-{:#x}: special kernel mapping not supported",
+                        range.0,
+                        range.1
+                    ));
+                }
+                (_, None) => (
+                    VmaKind::Anon,
+                    if v.has_anon_vma {
+                        Scan::Anon
+                    } else {
+                        Scan::None
+                    },
+                ),
+                (_, Some(f)) => {
+                    let p = kapi::file_path(f, &mut pathbuf).map_err(|e| {
+                        refuse!(
+                            e,
+                            "pid {pid}: vma {:#x}-{:#x}: cannot name its file",
+                            range.0,
+                            range.1
+                        )
+                    })?;
+                    if shared && p == b"/dev/zero (deleted)" {
+                        if prot & format::PROT_WRITE == 0 {
+                            return Err(refuse!(eopnotsupp(), "pid {pid}: vma {:#x}-{:#x}: read-only shared anonymous memory not supported yet", range.0, range.1));
+                        }
+                        (VmaKind::AnonShared, Scan::All)
+                    } else if p.ends_with(b" (deleted)") {
+                        let what = if p.starts_with(b"/memfd:") {
+                            "memfd mapping"
+                        } else if p.starts_with(b"/SYSV") {
+                            "SysV shared memory"
+                        } else {
+                            "mapping of a deleted file"
+                        };
+                        return Err(refuse!(
+                            eopnotsupp(),
+                            "pid {pid}: vma {:#x}-{:#x}: {what} ({}) not supported yet",
+                            range.0,
+                            range.1,
+                            Show(p)
+                        ));
+                    } else if p.first() != Some(&b'/') {
+                        return Err(refuse!(
+                            eopnotsupp(),
+                            "pid {pid}: vma {:#x}-{:#x}: mapping of {} not supported",
+                            range.0,
+                            range.1,
+                            Show(p)
+                        ));
+                    } else {
+                        path = copy_bytes(p)?;
+                        if shared {
+                            (VmaKind::FileShared, Scan::None)
+                        } else {
+                            (
+                                VmaKind::FilePrivate,
+                                if v.has_anon_vma {
+                                    Scan::Anon
+                                } else {
+                                    Scan::None
+                                },
+                            )
+                        }
+                    }
+                }
+            };
+            let vs = VmaSnap {
+                start: v.start,
+                end: v.end,
+                pgoff: if kind.has_path() { v.pgoff } else { 0 },
+                vm_flags: v.vm_flags,
+                prot,
+                kind,
+                flags: if v.vm_flags & fg != 0 {
+                    format::VMA_GROWSDOWN
+                } else {
+                    0
+                },
+                path,
+                scan,
+            };
+            vmas.push(vs, GFP_KERNEL_ACCOUNT)?;
+            if vmas.len() > format::MAX_VMAS as usize {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid}: more than {} mappings",
+                    format::MAX_VMAS
+                ));
+            }
+        }
+        drop(g);
+        Ok(MemSnap {
+            mm,
+            layout,
+            auxv,
+            exe,
+            vmas,
+        })
+    }
+
+    /// Finds the pages to save (in the caller, while the target is parked).
+    pub(crate) fn plan_pages(&self) -> Result<PagePlan, Refusal> {
+        let mut plan = PagePlan {
+            runs: KVVec::new(),
+            per_vma: KVec::new(),
+        };
+        let g = self.mm.read_lock();
+        for (i, v) in self.vmas.iter().enumerate() {
+            let mut count = 0u64;
+            let mut addr = v.start;
+            while v.scan != Scan::None && addr < v.end {
+                if current::fatal_signal_pending() {
+                    return Err(refuse!(EINTR, "interrupted"));
+                }
+                let want = (((v.end - addr) / PS) as usize).min(BATCH);
+                let mut pages: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
+                let n = g.dump_pages(addr, &mut pages[..want])?;
+                if n == 0 {
+                    addr += PS;
+                    continue;
+                }
+                for p in pages.iter().take(n) {
+                    let keep = p
+                        .as_ref()
+                        .is_some_and(|p| v.scan == Scan::All || p.is_anon());
+                    if keep {
+                        count += 1;
+                        match plan.runs.last_mut() {
+                            Some(r)
+                                if r.vma == i
+                                    && r.addr + u64::from(r.npages) * PS == addr
+                                    && r.npages < format::MAX_PAGES_PER_RECORD =>
+                            {
+                                r.npages += 1
+                            }
+                            _ => plan.runs.push(
+                                Run {
+                                    vma: i,
+                                    addr,
+                                    npages: 1,
+                                },
+                                GFP_KERNEL_ACCOUNT,
+                            )?,
+                        }
+                    }
+                    addr += PS;
+                }
+            }
+            plan.per_vma.push(count, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(plan)
+    }
+
+    /// Writes the mm and VMA records.
+    pub(crate) fn write_meta(&self, w: &mut ImageWriter<'_>, plan: &PagePlan) -> Result {
+        let n = self.vmas.len() as u32;
+        w.record(|b| format::Mm::encode(b, &self.layout, n, &self.auxv, &self.exe))?;
+        for (v, &nr_pages) in self.vmas.iter().zip(plan.per_vma.iter()) {
+            let rec = format::Vma {
+                start: v.start,
+                end: v.end,
+                pgoff: v.pgoff,
+                vm_flags: v.vm_flags,
+                nr_pages,
+                prot: v.prot,
+                kind: v.kind,
+                flags: v.flags,
+                path: &v.path,
+            };
+            w.record(|b| rec.encode(b))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the page records of `plan`.
+    pub(crate) fn write_pages(
+        &self,
+        w: &mut ImageWriter<'_>,
+        plan: &PagePlan,
+    ) -> Result<(), WriteError> {
+        let g = self.mm.read_lock();
+        for run in plan.runs.iter() {
+            w.pages_header(run.addr, run.npages)
+                .map_err(|e| WriteError::Io(e, w.offset()))?;
+            let scan = self.vmas[run.vma].scan;
+            let mut addr = run.addr;
+            let end = run.addr + u64::from(run.npages) * PS;
+            while addr < end {
+                if current::fatal_signal_pending() {
+                    return Err(WriteError::Io(EINTR, w.offset()));
+                }
+                let want = (((end - addr) / PS) as usize).min(BATCH);
+                let mut pages: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
+                let n = g
+                    .dump_pages(addr, &mut pages[..want])
+                    .map_err(Refusal::from)?;
+                if n != want {
+                    return Err(refuse!(
+                        EAGAIN,
+                        "memory at {addr:#x} changed during the checkpoint"
+                    )
+                    .into());
+                }
+                for p in pages.iter().take(n) {
+                    let Some(p) = p.as_ref().filter(|p| scan == Scan::All || p.is_anon()) else {
+                        return Err(refuse!(
+                            EAGAIN,
+                            "memory at {addr:#x} changed during the checkpoint"
+                        )
+                        .into());
+                    };
+                    w.page(|dst| p.copy_to(dst))
+                        .map_err(|e| WriteError::Io(e, w.offset()))?;
+                }
+                addr += n as u64 * PS;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------ restart
+
+/// One VMA to create.
+pub(crate) struct VmaPlan {
+    start: u64,
+    end: u64,
+    pgoff: u64,
+    prot: u32,
+    kind: VmaKind,
+    flags: u32,
+    nr_pages: u64,
+    file: Option<ARef<File>>,
+}
+
+/// The memory part of a restart plan.
+pub(crate) struct MemPlan {
+    pub(crate) layout: [u64; 11],
+    pub(crate) auxv: KVec<u64>,
+    vmas: KVec<VmaPlan>,
+}
+
+/// Opens `path` from an image as the caller.
+pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
+    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    c.extend_from_slice(path, GFP_KERNEL)?;
+    c.push(0, GFP_KERNEL)?;
+    let cs = CStr::from_bytes_with_nul(&c).map_err(|_| EINVAL)?;
+    kapi::filp_open(cs, flags)
+}
+
+impl MemPlan {
+    /// A plan from the mm record.
+    pub(crate) fn new(mm: &format::Mm<'_>) -> Result<Self> {
+        let mut auxv = KVec::with_capacity(mm.auxv.len() / 8, GFP_KERNEL_ACCOUNT)?;
+        for i in 0..mm.auxv.len() / 8 {
+            auxv.push(mm.auxv_word(i), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(MemPlan {
+            layout: mm.layout,
+            auxv,
+            vmas: KVec::new(),
+        })
+    }
+
+    /// Adds a VMA record, opening its file as the caller.
+    pub(crate) fn add_vma(&mut self, v: &format::Vma<'_>, log: &Log) -> Result {
+        let file = if v.kind.has_path() {
+            let flags = if v.kind == VmaKind::FileShared && v.prot & format::PROT_WRITE != 0 {
+                O_RDWR
+            } else {
+                O_RDONLY
+            };
+            Some(open_path(v.path, flags).map_err(|e| {
+                fail!(
+                    log,
+                    e,
+                    "vma {:#x}-{:#x}: cannot open {}",
+                    v.start,
+                    v.end,
+                    Show(v.path)
+                )
+            })?)
+        } else {
+            None
+        };
+        self.vmas.push(
+            VmaPlan {
+                start: v.start,
+                end: v.end,
+                pgoff: v.pgoff,
+                prot: v.prot,
+                kind: v.kind,
+                flags: v.flags,
+                nr_pages: v.nr_pages,
+                file,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(())
+    }
+
+    /// Checks that the kernel-provided mappings ([vvar], [vdso]) of the
+    /// caller are exactly where the image has them: programs keep pointers
+    /// into the vdso. crctl moves them before calling RESTART.
+    pub(crate) fn check(&self, log: &Log) -> Result {
+        let mm = current::mm().ok_or(EINVAL)?;
+        let g = mm.read_lock();
+        let mut img = self.vmas.iter().filter(|v| v.kind.is_special());
+        let mut addr = 0;
+        while let Some(v) = g.vma_at(addr) {
+            addr = v.end;
+            let kind = match v.special {
+                0 => continue,
+                special::VDSO => VmaKind::Vdso,
+                special::VVAR => VmaKind::Vvar,
+                special::VVAR_VCLOCK => VmaKind::VvarVclock,
+                _ => {
+                    return Err(fail!(
+                        log,
+                        EBUSY,
+                        "the caller has a special mapping at {:#x} that restart cannot replace",
+                        v.start
+                    ))
+                }
+            };
+            match img.next() {
+                Some(i) if i.kind == kind && i.start == v.start && i.end == v.end => {}
+                Some(i) => {
+                    return Err(fail!(
+                        log,
+                        EINVAL,
+                        "[{}] is at {:#x}-{:#x}, the image has [{}] at {:#x}-{:#x} (the caller must move it first: arch_prctl(ARCH_MAP_VDSO_64))",
+                        kind.name(), v.start, v.end, i.kind.name(), i.start, i.end
+                    ))
+                }
+                None => return Err(fail!(log, EINVAL, "the image lacks the caller's [{}] mapping", kind.name())),
+            }
+        }
+        if let Some(i) = img.next() {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "the image's [{}] at {:#x} has no counterpart in the caller",
+                i.kind.name(),
+                i.start
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces the caller's memory by the image's mappings (past the point
+    /// of no return). Page contents follow with [`MemPlan::fill`].
+    pub(crate) fn map(&self, log: &Log) -> Result {
+        let mm = current::mm().ok_or(EINVAL)?;
+        let mut ranges = KVec::new();
+        {
+            let g = mm.read_lock();
+            let mut addr = 0;
+            while let Some(v) = g.vma_at(addr) {
+                addr = v.end;
+                if v.special == 0 {
+                    ranges.push((v.start, v.end), GFP_KERNEL)?;
+                }
+            }
+        }
+        drop(mm);
+        for (s, e) in ranges {
+            current::vm_munmap(s, e - s)
+                .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
+        }
+        for v in self.vmas.iter().filter(|v| !v.kind.is_special()) {
+            let mut flags = MAP_FIXED;
+            flags |= match v.kind {
+                VmaKind::FileShared | VmaKind::AnonShared => MAP_SHARED,
+                _ => MAP_PRIVATE,
+            };
+            if matches!(v.kind, VmaKind::Anon | VmaKind::AnonShared) {
+                flags |= MAP_ANONYMOUS;
+            }
+            if v.flags & format::VMA_GROWSDOWN != 0 {
+                flags |= MAP_GROWSDOWN;
+            }
+            let got = current::vm_mmap(
+                v.file.as_deref(),
+                v.start,
+                v.end - v.start,
+                v.prot,
+                flags,
+                v.pgoff * PS,
+            )
+            .map_err(|e| {
+                fail!(
+                    log,
+                    e,
+                    "mapping {:#x}-{:#x} ({}) failed",
+                    v.start,
+                    v.end,
+                    v.kind.name()
+                )
+            })?;
+            if got != v.start {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "mapping {:#x}-{:#x} landed at {got:#x}",
+                    v.start,
+                    v.end
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the page records up to the tail and writes the contents into
+    /// the new mappings.
+    pub(crate) fn fill(&self, r: &mut ImageReader<'_>, log: &Log) -> Result<(), ReadError> {
+        let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
+        let mut cur = 0usize;
+        let mut counted = 0u64;
+        loop {
+            let (addr, npages) = match r.next()? {
+                format::Record::Pages(ph) => (ph.addr, ph.npages),
+                format::Record::Tail(_) => break,
+                _ => return Err(ReadError::Format(format::FormatError::BadOrder, r.offset())),
+            };
+            while cur < self.vmas.len() && self.vmas[cur].end <= addr {
+                if counted != self.vmas[cur].nr_pages {
+                    return Err(ReadError::Format(format::FormatError::BadPages, r.offset()));
+                }
+                cur += 1;
+                counted = 0;
+            }
+            let v = self
+                .vmas
+                .get(cur)
+                .ok_or(ReadError::Format(format::FormatError::BadPages, r.offset()))?;
+            counted =
+                format::pages_in(v.start, v.end, v.nr_pages, counted, addr, npages, PS as u32)
+                    .map_err(|e| ReadError::Format(e, r.offset()))?;
+            let mut a = addr;
+            let mut left = u64::from(npages) * PS;
+            while left > 0 {
+                let n = (left as usize).min(buf.len());
+                r.page_data(&mut buf[..n])?;
+                if v.prot & format::PROT_WRITE != 0 {
+                    UserSlice::new(UserPtr::from_addr(a as usize), n)
+                        .writer()
+                        .write_slice(&buf[..n])
+                        .map_err(|e| {
+                            ReadError::Io(fail!(log, e, "writing memory at {a:#x} failed"))
+                        })?;
+                } else {
+                    current::poke(a, &buf[..n]).map_err(|e| {
+                        ReadError::Io(fail!(log, e, "writing read-only memory at {a:#x} failed"))
+                    })?;
+                }
+                a += n as u64;
+                left -= n as u64;
+            }
+        }
+        if self.vmas.iter().skip(cur + 1).any(|v| v.nr_pages != 0)
+            || self.vmas.get(cur).is_some_and(|v| v.nr_pages != counted)
+        {
+            return Err(ReadError::Format(format::FormatError::BadPages, r.offset()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sequential image I/O on the caller's fd: never a seek, so pipes and
+//! sockets work. The writer computes the checksums of [`format`]; the reader
+//! feeds every byte through the shared [`format::Validator`].
+
+use crate::{
+    format::{self, Checksum, FormatError, Record, RecordType, Validator},
+    kapi,
+};
+use kernel::{alloc::KVVec, fs::File, prelude::*, uaccess::UserSlice};
+
+/// Size of the write buffer.
+const WBUF: usize = 1 << 20;
+/// The writer flushes when less than this is free (largest metadata record
+/// plus slack).
+const WBUF_LOW: usize = 320 << 10;
+
+/// Buffered image writer.
+pub(crate) struct ImageWriter<'a> {
+    file: &'a File,
+    buf: KVVec<u8>,
+    len: usize,
+    ck: Checksum,
+    offset: u64,
+    records: u64,
+}
+
+impl<'a> ImageWriter<'a> {
+    /// A writer at the start of an image; writes the magic.
+    pub(crate) fn new(file: &'a File) -> Result<Self> {
+        let mut buf = KVVec::with_capacity(WBUF, GFP_KERNEL_ACCOUNT)?;
+        buf.resize(WBUF, 0, GFP_KERNEL_ACCOUNT)?;
+        let mut w = Self {
+            file,
+            buf,
+            len: 0,
+            ck: Checksum::new(),
+            offset: 0,
+            records: 0,
+        };
+        w.put(&format::MAGIC)?;
+        Ok(w)
+    }
+
+    fn make_room(&mut self, n: usize) -> Result {
+        if WBUF - self.len < n {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, data: &[u8]) -> Result {
+        self.make_room(data.len())?;
+        self.buf[self.len..self.len + data.len()].copy_from_slice(data);
+        self.commit(data.len());
+        Ok(())
+    }
+
+    /// Accounts `n` bytes just placed at the end of the buffer.
+    fn commit(&mut self, n: usize) {
+        self.ck.update(&self.buf[self.len..self.len + n]);
+        self.len += n;
+        self.offset += n as u64;
+    }
+
+    /// Appends a record that `enc` encodes into the given space (returning
+    /// its length, or `None` if it did not fit: a bug, reported as EINVAL).
+    pub(crate) fn record(&mut self, enc: impl FnOnce(&mut [u8]) -> Option<usize>) -> Result {
+        if WBUF - self.len < WBUF_LOW {
+            self.flush()?;
+        }
+        let n = enc(&mut self.buf[self.len..]).ok_or(EINVAL)?;
+        self.commit(n);
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Appends a pages record header; the caller then appends exactly
+    /// `npages` pages with [`ImageWriter::page`].
+    pub(crate) fn pages_header(&mut self, addr: u64, npages: u32) -> Result {
+        let ps = kernel::page::PAGE_SIZE as u32;
+        self.record(|b| format::PagesHeader { addr, npages }.encode(b, ps))
+    }
+
+    /// Appends one page, which `fill` copies into the given page-sized space.
+    pub(crate) fn page(&mut self, fill: impl FnOnce(&mut [u8])) -> Result {
+        let ps = kernel::page::PAGE_SIZE;
+        self.make_room(ps)?;
+        fill(&mut self.buf[self.len..self.len + ps]);
+        self.commit(ps);
+        Ok(())
+    }
+
+    /// The checksum of everything written so far.
+    pub(crate) fn checksum(&self) -> u64 {
+        self.ck.value()
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Records written so far.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Writes the buffer out to the file.
+    pub(crate) fn flush(&mut self) -> Result {
+        let mut done = 0;
+        while done < self.len {
+            match kapi::file_write(self.file, &self.buf[done..self.len]) {
+                Ok(0) => return Err(EIO),
+                Ok(n) => done += n,
+                Err(e) if e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND => {
+                    return Err(EINTR)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.len = 0;
+        Ok(())
+    }
+}
+
+/// Largest prefix a caller may hand in.
+pub(crate) const MAX_PREFIX: u64 = 64 << 20;
+
+/// Why reading an image failed: an I/O error, or a format error at an
+/// offset.
+pub(crate) enum ReadError {
+    Io(Error),
+    Format(FormatError, u64),
+}
+
+impl From<kernel::alloc::AllocError> for ReadError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        ReadError::Io(ENOMEM)
+    }
+}
+
+impl From<Error> for ReadError {
+    fn from(e: Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// Sequential, validating image reader: the caller's prefix first, then the
+/// file.
+pub(crate) struct ImageReader<'a> {
+    file: &'a File,
+    prefix: KVVec<u8>,
+    ppos: usize,
+    v: Validator,
+    payload: KVVec<u8>,
+}
+
+impl<'a> ImageReader<'a> {
+    /// A reader of `file`, after `prefix_len` bytes at user address `prefix`.
+    pub(crate) fn new(file: &'a File, prefix: u64, prefix_len: u64) -> Result<Self> {
+        if prefix_len > MAX_PREFIX {
+            return Err(E2BIG);
+        }
+        let mut p = KVVec::new();
+        if prefix_len > 0 {
+            UserSlice::new(
+                kernel::uaccess::UserPtr::from_addr(prefix as usize),
+                prefix_len as usize,
+            )
+            .read_all(&mut p, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(Self {
+            file,
+            prefix: p,
+            ppos: 0,
+            v: Validator::new(),
+            payload: KVVec::new(),
+        })
+    }
+
+    /// Offset of the next byte.
+    pub(crate) fn offset(&self) -> u64 {
+        self.v.offset()
+    }
+
+    fn read_exact(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
+        let mut done = 0;
+        let from_prefix = (self.prefix.len() - self.ppos).min(out.len());
+        out[..from_prefix].copy_from_slice(&self.prefix[self.ppos..self.ppos + from_prefix]);
+        self.ppos += from_prefix;
+        done += from_prefix;
+        while done < out.len() {
+            if kapi::current::fatal_signal_pending() {
+                return Err(ReadError::Io(EINTR));
+            }
+            match kapi::file_read(self.file, &mut out[done..]) {
+                Ok(0) => {
+                    return Err(ReadError::Format(
+                        FormatError::Truncated,
+                        self.v.offset() + done as u64,
+                    ))
+                }
+                Ok(n) => done += n,
+                Err(e) if e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND => {
+                    return Err(ReadError::Io(EINTR))
+                }
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn fmt_err(&self, e: FormatError) -> ReadError {
+        ReadError::Format(e, self.v.offset())
+    }
+
+    /// Reads and checks the magic.
+    pub(crate) fn magic(&mut self) -> Result<(), ReadError> {
+        let mut m = [0u8; 8];
+        self.read_exact(&mut m)?;
+        self.v.magic(&m).map_err(|e| self.fmt_err(e))
+    }
+
+    /// Reads the next record and decodes it. Page data of a pages record
+    /// is then read with [`ImageReader::page_data`].
+    pub(crate) fn next(&mut self) -> Result<Record<'_>, ReadError> {
+        let mut h = [0u8; 8];
+        self.read_exact(&mut h)?;
+        let (_ty, plen): (RecordType, usize) =
+            self.v.record_header(&h).map_err(|e| self.fmt_err(e))?;
+        // Bounded by the validator's per-type maximum before allocating.
+        self.payload.clear();
+        self.payload.resize(plen, 0, GFP_KERNEL_ACCOUNT)?;
+        let mut payload = core::mem::take(&mut self.payload);
+        let r = self.read_exact(&mut payload);
+        self.payload = payload;
+        r?;
+        let off = self.v.offset();
+        self.v
+            .record(&self.payload)
+            .map_err(|e| ReadError::Format(e, off))
+    }
+
+    /// Reads the next `out.len()` bytes of page data.
+    pub(crate) fn page_data(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
+        if (out.len() as u64) > self.v.page_bytes_left() {
+            return Err(self.fmt_err(FormatError::BadLength));
+        }
+        self.read_exact(out)?;
+        let off = self.v.offset();
+        self.v.page_data(out).map_err(|e| ReadError::Format(e, off))
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Identity of a task: ids, credentials, comm, personality, umask, working
+//! directory, resource limits. Records: [`format::Task`],
+//! [`format::Groups`], cwd, [`format::Rlimits`].
+//!
+//! Credentials are checked, never granted: restart goes ahead only if the
+//! caller already has exactly the image's uids, gids, groups and
+//! capabilities, and raises no hard limit above the caller's unless the
+//! caller has `CAP_SYS_RESOURCE`.
+
+use crate::{
+    checkpoint::{refuse, Refusal},
+    format,
+    kapi::{self, current, current::refuse as rf, PidNs, TaskIds},
+    log::{eopnotsupp, fail, Log, Show},
+    stream::ImageWriter,
+};
+use kernel::{alloc::KVec, prelude::*};
+
+/// `RLIMIT_CPU`.
+const RLIMIT_CPU: usize = 0;
+/// `RLIMIT_NOFILE`.
+const RLIMIT_NOFILE: usize = 7;
+/// `RLIM_INFINITY`.
+const RLIM_INFINITY: u64 = u64::MAX;
+/// `CAP_SYS_RESOURCE`.
+const CAP_SYS_RESOURCE: i32 = 24;
+
+// ------------------------------------------------------------ checkpoint
+
+/// The identity part of a snapshot.
+pub(crate) struct TaskSnap {
+    pub(crate) ids: TaskIds,
+    pub(crate) exec_id: u64,
+    creds: kapi::Creds,
+    groups: KVec<u32>,
+    misc: kapi::Misc,
+    rlimits: [u64; 32],
+    cwd: KVec<u8>,
+}
+
+impl TaskSnap {
+    /// Reads the current task's identity (runs in the target).
+    pub(crate) fn gather(ns: PidNs) -> Result<Self, Refusal> {
+        let me = kapi::TaskRef::by_vpid_current();
+        let ids = me
+            .ids(ns)
+            .map_err(|e| refuse!(e, "target not visible in the caller's pid namespace"))?;
+        let pid = ids.pid;
+        let r = current::refusals();
+        let what = [
+            (rf::SIGPENDING, "has pending signals: not supported yet"),
+            (
+                rf::ITIMER_REAL,
+                "has an armed interval timer (alarm/setitimer): not supported yet",
+            ),
+            (
+                rf::ITIMER_CPU,
+                "has an armed CPU-time interval timer: not supported yet",
+            ),
+            (
+                rf::POSIX_TIMERS,
+                "has POSIX timers (timer_create): not supported yet",
+            ),
+            (rf::SECCOMP, "uses seccomp: not supported"),
+            (
+                rf::SHARED_FS,
+                "shares its fs state (CLONE_FS) with another process: not supported",
+            ),
+            (
+                rf::SHARED_FILES,
+                "shares its file table (CLONE_FILES) with another process: not supported",
+            ),
+            (
+                rf::SHARED_SIGHAND,
+                "shares its signal handlers (CLONE_SIGHAND) with another process: not supported",
+            ),
+            (
+                rf::SHARED_MM,
+                "shares its memory (CLONE_VM) with another process: not supported yet",
+            ),
+            (rf::RLIMIT_CPU, "has RLIMIT_CPU set: not supported yet"),
+        ];
+        for (bit, msg) in what {
+            if r & bit != 0 {
+                return Err(refuse!(eopnotsupp(), "pid {pid}: {msg}"));
+            }
+        }
+        let creds = current::creds();
+        let mut groups = KVec::with_capacity(creds.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
+        for i in 0..creds.ngroups {
+            groups.push(current::group(i)?, GFP_KERNEL_ACCOUNT)?;
+        }
+        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;
+        let cwd = current::cwd(&mut buf)
+            .map_err(|e| refuse!(e, "pid {pid}: cannot name its working directory"))?;
+        if cwd.ends_with(b" (deleted)") || cwd.first() != Some(&b'/') {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid}: working directory {} is deleted or unreachable: not supported",
+                Show(cwd)
+            ));
+        }
+        let mut c = KVec::with_capacity(cwd.len(), GFP_KERNEL_ACCOUNT)?;
+        c.extend_from_slice(cwd, GFP_KERNEL_ACCOUNT)?;
+        Ok(TaskSnap {
+            ids,
+            exec_id: me.exec_id(),
+            creds,
+            groups,
+            misc: current::misc(),
+            rlimits: current::rlimits(),
+            cwd: c,
+        })
+    }
+
+    /// Writes the task, groups, cwd and rlimits records.
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+        let c = &self.creds;
+        let m = &self.misc;
+        let t = format::Task {
+            pid: self.ids.pid,
+            tgid: self.ids.tgid,
+            ppid: self.ids.ppid,
+            pgid: self.ids.pgid,
+            sid: self.ids.sid,
+            personality: m.personality,
+            umask: m.umask,
+            flags: if c.no_new_privs != 0 {
+                format::TASK_NO_NEW_PRIVS
+            } else {
+                0
+            },
+            uids: c.uids,
+            gids: c.gids,
+            caps: c.caps,
+            securebits: c.securebits,
+            comm: {
+                let mut comm = m.comm;
+                comm[format::COMM_LEN - 1] = 0;
+                comm
+            },
+            clear_child_tid: m.clear_child_tid,
+            robust_list: m.robust_list,
+            robust_list_len: m.robust_list_len,
+            rseq: m.rseq,
+            rseq_len: m.rseq_len,
+            rseq_sig: m.rseq_sig,
+        };
+        w.record(|b| t.encode(b))?;
+        w.record(|b| format::Groups::encode(b, &self.groups))?;
+        w.record(|b| format::encode_record(b, format::RecordType::Cwd, |wr| wr.path(&self.cwd)))?;
+        let mut r = format::Rlimits::default();
+        for (i, l) in r.lim.iter_mut().enumerate() {
+            *l = (self.rlimits[2 * i], self.rlimits[2 * i + 1]);
+        }
+        w.record(|b| r.encode(b))
+    }
+}
+
+// ------------------------------------------------------------ restart
+
+/// The identity part of a restart plan.
+pub(crate) struct TaskPlan {
+    pub(crate) task: format::Task,
+    pub(crate) groups: KVec<u32>,
+    pub(crate) cwd: KVec<u8>,
+    pub(crate) rlimits: format::Rlimits,
+}
+
+impl TaskPlan {
+    /// Checks, before anything changes, that the caller may become this
+    /// task: same credentials, same working directory, no hard limit raised
+    /// without `CAP_SYS_RESOURCE`.
+    pub(crate) fn check(&self, log: &Log) -> Result {
+        let t = &self.task;
+        let mut img = current::creds();
+        img.uids = t.uids;
+        img.gids = t.gids;
+        img.caps = t.caps;
+        img.securebits = t.securebits;
+        if let Err(what) = current::creds_match(&img, &self.groups) {
+            return Err(fail!(
+                log,
+                EPERM,
+                "image credentials (uid {} gid {}) differ from the caller's in their {what}: restart runs with the caller's credentials and never grants others",
+                t.uids[0],
+                t.gids[0]
+            ));
+        }
+        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let cwd = current::cwd(&mut buf)?;
+        if cwd != &self.cwd[..] {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "working directory is {}, the image's is {} (the caller must chdir there before RESTART)",
+                Show(cwd),
+                Show(&self.cwd)
+            ));
+        }
+        let mine = current::rlimits();
+        let privileged = kapi::capable(CAP_SYS_RESOURCE);
+        for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
+            if max > mine[2 * i + 1] && !privileged {
+                return Err(fail!(
+                    log,
+                    EPERM,
+                    "resource limit {i}: hard limit {max} is above the caller's {}",
+                    mine[2 * i + 1]
+                ));
+            }
+            if i == RLIMIT_NOFILE && max > current::nr_open() {
+                return Err(fail!(log, EPERM, "RLIMIT_NOFILE {max} is above fs.nr_open"));
+            }
+            if i == RLIMIT_CPU && (cur != mine[0] || max != mine[1]) && cur != RLIM_INFINITY {
+                return Err(fail!(
+                    log,
+                    eopnotsupp(),
+                    "RLIMIT_CPU set: not supported yet"
+                ));
+            }
+        }
+        if t.personality & 0xff != 0 {
+            return Err(fail!(
+                log,
+                eopnotsupp(),
+                "personality {:#x}: only PER_LINUX is supported",
+                t.personality
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes the caller this task's identity (after the point of no return).
+    pub(crate) fn restore(&self) {
+        for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
+            if i != RLIMIT_CPU {
+                current::set_rlimit(i, cur, max);
+            }
+        }
+        let t = &self.task;
+        let mut m = kapi::Misc {
+            personality: t.personality,
+            umask: t.umask,
+            clear_child_tid: t.clear_child_tid,
+            robust_list: t.robust_list,
+            robust_list_len: t.robust_list_len,
+            ..Default::default()
+        };
+        m.comm.copy_from_slice(&t.comm);
+        current::set_misc(&m, t.flags & format::TASK_NO_NEW_PRIVS != 0);
+    }
+}

@@ -1,0 +1,1552 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Checkpoint and restart of whole programs, through crctl and /dev/cr.
+ *
+ * Each test starts one of the programs of progs/ (or busybox) with stdin,
+ * stdout and stderr on pipes of its own, checkpoints it with crctl, restarts
+ * the image and then checks what the restored program does: that it goes on
+ * exactly where it was stopped (a counter's next number, the hash of every
+ * byte of its memory, its FPU results, its file offsets and flags).
+ *
+ * crctl restart is exec-like: the child that runs it becomes the restored
+ * program, so that child's pid is the program's and the pipes it was given
+ * carry the program's output.  crctl checkpoint --kill leaves the original
+ * dead of SIGKILL, which waitpid() shows, as it is a child of the test.
+ *
+ * The VM the tests run in is emulated (TCG), 10-30 times slower than
+ * native: every wait has a generous timeout and nothing waits forever.
+ * Whatever a test started is killed in the fixture teardown.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <asm/prctl.h>
+#include <linux/cr.h>
+#include "kselftest_harness.h"
+
+#define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
+#define START_TIMEOUT	60000	/* ms: a restored program's first line, a crctl run */
+#define TEST_TIMEOUT	300	/* s: one whole test */
+
+#define MAX_PROCS	32
+#define NOBODY		65534
+
+/* The image format (Documentation/cr/image-format.rst, image/src/format.rs). */
+#define IMAGE_MAGIC	"\177CRIMG\r\n"
+#define MAGIC_LEN	8
+#define REC_HDR_LEN	8	/* u32 type, u32 length including this header */
+#define VERSION_OFFSET	16	/* u32 version: first field of the header record */
+#define REC_VMA		401
+#define REC_PAGES	402
+#define REC_TAIL	9001
+#define VMA_START	0	/* payload offsets in a vma record */
+#define VMA_END		8
+#define VMA_VM_FLAGS	24
+#define VMA_KIND	44
+#define VMA_KIND_VDSO	5	/* [vdso], [vvar], [vvar_vclock]: 5, 6, 7 */
+#define VMA_KIND_VVAR_VCLOCK 7
+#define PAGES_FIXED	16	/* u64 addr, u32 npages, u32 pad, then the data */
+
+/* Flags of start(). */
+#define AS_NOBODY	(1 << 0)	/* uid and gid 65534, no groups */
+
+/* A line reader with a timeout. */
+struct lbuf {
+	int fd;
+	size_t len;
+	char buf[4096];
+};
+
+struct proc {
+	pid_t pid;
+	char *name;
+	int in;			/* write end of its stdin pipe, or -1 */
+	int err;		/* read end of its stderr pipe */
+	struct lbuf out;	/* read end of its stdout pipe, or fd -1 */
+	bool reaped;
+	int status;
+};
+
+FIXTURE(cr) {
+	char dir[64];		/* scratch directory in /tmp */
+	char bin[PATH_MAX];	/* where cr_restart and the progs are */
+	struct proc *procs[MAX_PROCS];
+	int nprocs;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads one line (without its '\n') into @line.  Returns 1, 0 at end of
+ * file, -ETIMEDOUT if no whole line came within @timeout ms (0: only what
+ * is there already), or another -errno.  An unterminated last line is
+ * returned as a line.
+ */
+static int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
+{
+	long long end = now_ms() + timeout, left;
+	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
+	size_t n;
+	ssize_t r;
+	char *nl;
+
+	for (;;) {
+		nl = memchr(lb->buf, '\n', lb->len);
+		if (nl || lb->len == sizeof(lb->buf)) {
+			n = nl ? (size_t)(nl - lb->buf) : lb->len;
+			snprintf(line, size, "%.*s", (int)n, lb->buf);
+			n += !!nl;
+			memmove(lb->buf, lb->buf + n, lb->len - n);
+			lb->len -= n;
+			return 1;
+		}
+		left = end - now_ms();
+		r = poll(&pfd, 1, left > 0 ? left : 0);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			continue;
+		r = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
+		if (r < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (r == 0) {
+			if (!lb->len)
+				return 0;
+			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
+			lb->len = 0;
+			return 1;
+		}
+		if (r > 0)
+			lb->len += r;
+	}
+}
+
+/*
+ * Reads @fd until end of file or @timeout ms into @buf (NUL-terminated,
+ * truncated to fit; the rest is read and dropped).  Returns the length kept.
+ */
+static size_t slurp(int fd, char *buf, size_t size, int timeout)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long long end = now_ms() + timeout, left;
+	size_t len = 0;
+	char drop[512];
+	ssize_t r;
+
+	buf[0] = 0;
+	for (;;) {
+		left = end - now_ms();
+		r = poll(&pfd, 1, left > 0 ? left : 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (len < size - 1)
+			r = read(fd, buf + len, size - 1 - len);
+		else
+			r = read(fd, drop, sizeof(drop));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			break;
+		if (len < size - 1)
+			len += r;
+	}
+	buf[len] = 0;
+	return len;
+}
+
+static const char *describe(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, size, "wait status %#x", status);
+	return buf;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, ppid = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/* SIGKILLs every descendant of @parent, the deepest first. */
+static void kill_descendants(pid_t parent)
+{
+	struct dirent *e;
+	DIR *d;
+	pid_t pid;
+
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		pid = atoi(e->d_name);
+		if (pid > 0 && parent_of(pid) == parent) {
+			kill_descendants(pid);
+			kill(pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
+/* Waits up to @timeout ms for @p to end; false if it is still running. */
+static bool reap(struct proc *p, int timeout)
+{
+	long long end = now_ms() + timeout;
+	pid_t r;
+
+	while (!p->reaped) {
+		r = waitpid(p->pid, &p->status, WNOHANG);
+		if (r == p->pid) {
+			p->reaped = true;
+			break;
+		}
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (now_ms() >= end)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+static void show_stderr(struct __test_metadata *_metadata, struct proc *p)
+{
+	char buf[4096];
+
+	if (slurp(p->err, buf, sizeof(buf), 200))
+		TH_LOG("stderr of %s (pid %d):\n%s", p->name, p->pid, buf);
+}
+
+static void child_setup(int in, int out, int err, int flags)
+{
+	sigset_t none;
+
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (flags & AS_NOBODY) {
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)) {
+			dprintf(2, "dropping privileges: %m\n");
+			_exit(126);
+		}
+	}
+}
+
+/* "crctl restart", "ioctl child" or the program's path, for messages. */
+static char *proc_name(char *const argv[])
+{
+	char *name;
+
+	if (!argv)
+		return strdup("ioctl child");
+	if (strcmp(argv[0], "crctl") || !argv[1])
+		return strdup(argv[0]);
+	return asprintf(&name, "crctl %s", argv[1]) < 0 ? NULL : name;
+}
+
+/*
+ * Forks a child with stdin on @in_fd, stdout on @out_fd (each a new pipe
+ * if -1) and stderr on a new pipe.  The child runs @fn(@arg) and exits
+ * with its return value if @fn is set, and execs @argv (on PATH) if not.
+ * Every fd of the test is O_CLOEXEC, so an exec'd child has exactly these
+ * three.  The child is killed in the teardown if it is still there.
+ */
+static struct proc *start(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(cr) *self, char *const argv[],
+			  int (*fn)(void *), void *arg,
+			  int in_fd, int out_fd, int flags)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2];
+	struct proc *p;
+
+	ASSERT_GT(MAX_PROCS, self->nprocs);
+	p = calloc(1, sizeof(*p));
+	ASSERT_NE(NULL, p);
+	p->name = proc_name(argv);
+	ASSERT_NE(NULL, p->name);
+	if (in_fd < 0) {
+		ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+		in_fd = in[0];
+	}
+	if (out_fd < 0) {
+		ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+		out_fd = out[1];
+	}
+	ASSERT_EQ(0, pipe2(err, O_CLOEXEC));
+	fflush(stdout);
+	fflush(stderr);
+	p->pid = fork();
+	ASSERT_LE(0, p->pid);
+	if (p->pid == 0) {
+		child_setup(in_fd, out_fd, err[1], flags);
+		if (fn)
+			_exit(fn(arg));
+		execvp(argv[0], argv);
+		dprintf(2, "exec %s: %m\n", argv[0]);
+		_exit(127);
+	}
+	if (in[0] >= 0)
+		close(in[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	close(err[1]);
+	p->in = in[1];
+	p->out.fd = out[0];
+	p->err = err[0];
+	self->procs[self->nprocs++] = p;
+	return p;
+}
+
+/* Starts progs/@name with the NULL-terminated arguments that follow. */
+static struct proc *start_prog(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(cr) *self, int flags,
+			       const char *name, ...)
+{
+	char path[PATH_MAX + 64], *argv[8];
+	va_list ap;
+	int argc = 1;
+
+	snprintf(path, sizeof(path), "%s/%s", self->bin, name);
+	argv[0] = path;
+	va_start(ap, name);
+	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	return start(_metadata, self, argv, NULL, NULL, -1, -1, flags);
+}
+
+/*
+ * Runs @argv to its end with stdin on /dev/null, stdout on @out_fd (or
+ * /dev/null if -1) and its stderr into @err.  Returns the wait status, or
+ * -1 if it did not end within START_TIMEOUT.
+ */
+static int run(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
+	       char *const argv[], int out_fd, int flags, char *err, size_t size)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct proc *p;
+
+	ASSERT_LE(0, null);
+	p = start(_metadata, self, argv, NULL, NULL, null,
+		  out_fd < 0 ? null : out_fd, flags);
+	close(null);
+	slurp(p->err, err, size, START_TIMEOUT);
+	if (!reap(p, START_TIMEOUT)) {
+		TH_LOG("%s did not finish in %d ms", argv[0], START_TIMEOUT);
+		return -1;
+	}
+	return p->status;
+}
+
+/* crctl checkpoint [--kill] -o @image @pid, which must succeed. */
+static void checkpoint(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(cr) *self, pid_t pid, const char *image,
+		       bool and_kill)
+{
+	char pidstr[16], err[4096], how[64];
+	char *argv[] = { "crctl", "checkpoint", "-o", (char *)image, pidstr,
+			 NULL, NULL };
+	int status;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	if (and_kill) {
+		memmove(&argv[3], &argv[2], 3 * sizeof(argv[0]));
+		argv[2] = "--kill";
+	}
+	status = run(_metadata, self, argv, -1, 0, err, sizeof(err));
+	ASSERT_EQ(0, status) {
+		TH_LOG("crctl checkpoint%s %d: %s\n%s",
+		       and_kill ? " --kill" : "", pid,
+		       status < 0 ? "timeout" : describe(status, how, sizeof(how)),
+		       err);
+	}
+}
+
+/*
+ * Starts "crctl restart [--stopped] -i @image" in a child that becomes the
+ * restored program; its stdin is a pipe that never gets data.
+ */
+static struct proc *restart(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(cr) *self, const char *image,
+			    bool stopped)
+{
+	char *argv[] = { "crctl", "restart", "-i", (char *)image, NULL, NULL };
+
+	if (stopped) {
+		memmove(&argv[3], &argv[2], 2 * sizeof(argv[0]));
+		argv[2] = "--stopped";
+	}
+	return start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
+}
+
+/* The original after checkpoint --kill: dead, of SIGKILL. */
+static void expect_sigkill(struct __test_metadata *_metadata, struct proc *p)
+{
+	char how[64];
+
+	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
+		TH_LOG("%s (pid %d) still runs after checkpoint --kill",
+		       p->name, p->pid);
+	}
+	ASSERT_TRUE(WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL) {
+		TH_LOG("%s: %s, not SIGKILL", p->name,
+		       describe(p->status, how, sizeof(how)));
+	}
+}
+
+/* Waits until the restored program @p stops (crctl restart --stopped). */
+static void wait_stopped(struct __test_metadata *_metadata, struct proc *p)
+{
+	long long end = now_ms() + START_TIMEOUT;
+	char how[64];
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(p->pid, &status, WNOHANG | WUNTRACED);
+		if (r == p->pid && WIFSTOPPED(status))
+			return;
+		if (r == p->pid) {
+			p->reaped = true;
+			p->status = status;
+			show_stderr(_metadata, p);
+			ASSERT_TRUE(0) {
+				TH_LOG("%s ended before it stopped: %s", p->name,
+				       describe(status, how, sizeof(how)));
+			}
+		}
+		if (proc_state(p->pid) == 'T')
+			return;
+		ASSERT_GT(end, now_ms()) {
+			show_stderr(_metadata, p);
+			TH_LOG("%s (pid %d) did not stop within %d ms", p->name,
+			       p->pid, START_TIMEOUT);
+		}
+		usleep(10000);
+	}
+}
+
+/* The restored program runs @name's executable under @pid. */
+static void expect_exe(struct __test_metadata *_metadata, pid_t pid,
+		       const char *name)
+{
+	char path[64], exe[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n) TH_LOG("readlink %s: %s", path, strerror(errno));
+	exe[n] = 0;
+	base = strrchr(exe, '/');
+	EXPECT_STREQ(name, base ? base + 1 : exe);
+}
+
+/* The next line of @p must be @want. */
+static void expect_line(struct __test_metadata *_metadata, struct proc *p,
+			const char *want, int timeout)
+{
+	char line[256];
+	int r;
+
+	r = read_line(&p->out, line, sizeof(line), timeout);
+	if (r != 1) {
+		show_stderr(_metadata, p);
+		ASSERT_EQ(1, r) {
+			TH_LOG("%s: no line \"%s\" (%s)", p->name, want,
+			       r ? strerror(-r) : "end of output");
+		}
+	}
+	ASSERT_STREQ(want, line);
+}
+
+/*
+ * A program that checks itself (memory, files): its output up to its end
+ * must be exactly "OK", and it must exit 0.
+ */
+static void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p)
+{
+	int r, lines = 0, ok = 0;
+	char line[256], how[64];
+
+	while ((r = read_line(&p->out, line, sizeof(line), START_TIMEOUT)) == 1) {
+		lines++;
+		if (!strcmp(line, "OK"))
+			ok++;
+		else
+			TH_LOG("%s: %s", p->name, line);
+	}
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", p->name, strerror(-r));
+	EXPECT_EQ(1, lines);
+	EXPECT_EQ(1, ok);
+	ASSERT_TRUE(reap(p, START_TIMEOUT));
+	EXPECT_TRUE(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0) {
+		TH_LOG("%s: %s", p->name, describe(p->status, how, sizeof(how)));
+	}
+	if (!lines || ok != lines)
+		show_stderr(_metadata, p);
+}
+
+#define TO_EOF		0	/* read_counts(): up to end of file */
+#define AVAILABLE	-1	/* read_counts(): what has been written so far */
+
+/*
+ * Reads a counter's lines from @p: @n of them, or up to end of file
+ * (TO_EOF), or those already written (AVAILABLE).  Each number must be one
+ * more than *@last (any number if *@last is 0), which follows along.
+ * Returns how many lines were read, or -1 (logged) on a gap, a repeat,
+ * something that is not a number, a timeout or an early end.
+ */
+static int read_counts(struct __test_metadata *_metadata, struct proc *p,
+		       long *last, int n, int timeout)
+{
+	char line[256], *end;
+	int got = 0, r;
+	long v;
+
+	while (n <= 0 || got < n) {
+		r = read_line(&p->out, line, sizeof(line),
+			      n == AVAILABLE ? 0 : timeout);
+		if ((r == 0 && n <= 0) || (r == -ETIMEDOUT && n == AVAILABLE))
+			return got;
+		if (r != 1) {
+			TH_LOG("%s (pid %d): %s after %d lines (last %ld)",
+			       p->name, p->pid,
+			       r ? "no line in time" : "end of output", got,
+			       *last);
+			show_stderr(_metadata, p);
+			return -1;
+		}
+		errno = 0;
+		v = strtol(line, &end, 10);
+		if (end == line || *end || errno) {
+			TH_LOG("%s (pid %d): \"%s\" is not a number (after %ld)",
+			       p->name, p->pid, line, *last);
+			show_stderr(_metadata, p);
+			return -1;
+		}
+		if (*last && v != *last + 1) {
+			TH_LOG("%s (pid %d): %ld follows %ld", p->name, p->pid,
+			       v, *last);
+			return -1;
+		}
+		*last = v;
+		got++;
+	}
+	return got;
+}
+
+static char *tmp_path(FIXTURE_DATA(cr) *self, char *buf, const char *name)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", self->dir, name);
+	return buf;
+}
+
+static void check_dmesg(struct __test_metadata *_metadata)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	f = popen("dmesg 2>/dev/null | grep -E 'Oops|BUG:|WARNING:|Call Trace'", "r");
+	ASSERT_NE(NULL, f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	pclose(f);
+	EXPECT_EQ(0, n) TH_LOG("kernel log:\n%s", buf);
+}
+
+FIXTURE_SETUP(cr)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	int fd;
+
+	/* The pipes we make must never be fds 0-2. */
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	ASSERT_NE(NULL, slash);
+	*slash = 0;
+	memcpy(self->bin, exe, slash - exe + 1);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/cr_restart.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+}
+
+FIXTURE_TEARDOWN(cr)
+{
+	struct dirent *e;
+	struct proc *p;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < self->nprocs; i++) {
+		p = self->procs[i];
+		if (!p->reaped) {
+			kill_descendants(p->pid);
+			kill(p->pid, SIGKILL);
+			reap(p, LINE_TIMEOUT);
+		}
+		if (p->in >= 0)
+			close(p->in);
+		if (p->out.fd >= 0)
+			close(p->out.fd);
+		close(p->err);
+		free(p->name);
+		free(p);
+	}
+	self->nprocs = 0;
+	d = opendir(self->dir);
+	if (d) {
+		while ((e = readdir(d))) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+		rmdir(self->dir);
+	}
+}
+
+/*
+ * The basic round trip: a counter checkpointed with --kill dies of SIGKILL,
+ * and the restored copy prints exactly the numbers that follow the last
+ * one the original printed, no gap, no repeat, under the pid that ran
+ * crctl restart.
+ */
+TEST_F_TIMEOUT(cr, counter, TEST_TIMEOUT)
+{
+	struct proc *orig, *copy;
+	char img[PATH_MAX];
+	long last = 0;
+
+	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), true);
+	expect_sigkill(_metadata, orig);
+	/* All it printed before it was stopped; the last one is L. */
+	ASSERT_LE(0, read_counts(_metadata, orig, &last, TO_EOF, LINE_TIMEOUT));
+
+	copy = restart(_metadata, self, img, false);
+	/* L + 1 first... */
+	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
+	expect_exe(_metadata, copy->pid, "counter");
+	/* ...and on from there. */
+	ASSERT_EQ(20, read_counts(_metadata, copy, &last, 20, LINE_TIMEOUT));
+}
+
+/*
+ * Every byte of a 64 MiB heap, anonymous mappings with holes and untouched
+ * pages, a read-only mapping, a private file mapping with copy-on-write
+ * pages, .data, .bss and the stack come back, and /proc/self/maps reads the
+ * same: progs/memory.c checks itself when it gets SIGUSR1.
+ */
+TEST_F_TIMEOUT(cr, memory, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], dat[PATH_MAX];
+	struct proc *orig, *copy;
+
+	orig = start_prog(_metadata, self, 0, "memory",
+			  tmp_path(self, dat, "memory.dat"), NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "memory.img"), true);
+	expect_sigkill(_metadata, orig);
+
+	/* Stopped, so that SIGUSR1 finds its handler in place. */
+	copy = restart(_metadata, self, img, true);
+	wait_stopped(_metadata, copy);
+	expect_exe(_metadata, copy->pid, "memory");
+	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
+	ASSERT_EQ(0, kill(copy->pid, SIGCONT));
+	expect_ok_exit(_metadata, copy);
+}
+
+/*
+ * 60 chunks of 20000 iterations, 50 ms of sleep after each: at least 3 s a
+ * run, so the checkpoint after the fifth tick finds it in the middle even
+ * if crctl is slow to start.
+ */
+#define FPU_CHUNKS	60
+#define FPU_ITERS	"20000"
+#define FPU_SLEEP_US	"50000"
+#define FPU_AT_TICK	5
+#define FPU_MAX_LINES	32
+
+struct fpu_out {
+	int ticks;
+	int nlines;
+	char lines[FPU_MAX_LINES][256];
+};
+
+/* Reads progs/fpu.c's output to its end: "tick" lines, then the results. */
+static void read_fpu(struct __test_metadata *_metadata, struct proc *p,
+		     struct fpu_out *o, int timeout)
+{
+	char line[256];
+	int r;
+
+	while ((r = read_line(&p->out, line, sizeof(line), timeout)) == 1) {
+		ASSERT_STRNE("START", line) TH_LOG("%s started over", p->name);
+		if (!strcmp(line, "tick")) {
+			ASSERT_EQ(0, o->nlines) TH_LOG("%s: tick after results", p->name);
+			o->ticks++;
+			continue;
+		}
+		ASSERT_GT(FPU_MAX_LINES, o->nlines);
+		snprintf(o->lines[o->nlines++], sizeof(o->lines[0]), "%s", line);
+	}
+	if (r) {
+		show_stderr(_metadata, p);
+		ASSERT_EQ(0, r) TH_LOG("%s: %s", p->name, strerror(-r));
+	}
+}
+
+/*
+ * MXCSR and the x87 control word (both round toward zero) and the AVX, SSE
+ * and x87 registers of a computation that keeps its whole state in them
+ * survive a checkpoint taken in the middle: the restored copy's results are
+ * bit for bit those of an uninterrupted run.
+ */
+TEST_F_TIMEOUT(cr, fpu, TEST_TIMEOUT)
+{
+	struct fpu_out *want, *before, *after;
+	unsigned int mxcsr, fcw;
+	struct proc *ref, *orig, *copy;
+	char img[PATH_MAX], line[256], chunks[16];
+	int i;
+
+	want = calloc(3, sizeof(*want));
+	ASSERT_NE(NULL, want);
+	before = want + 1;
+	after = want + 2;
+	snprintf(chunks, sizeof(chunks), "%d", FPU_CHUNKS);
+
+	/* The reference: an uninterrupted run. */
+	ref = start_prog(_metadata, self, 0, "fpu", chunks, FPU_ITERS,
+			 FPU_SLEEP_US, NULL);
+	ASSERT_EQ(1, read_line(&ref->out, line, sizeof(line), START_TIMEOUT));
+	if (!strcmp(line, "NOAVX"))
+		SKIP(return, "the CPU has no AVX");
+	ASSERT_STREQ("START", line);
+	read_fpu(_metadata, ref, want, START_TIMEOUT);
+	ASSERT_TRUE(reap(ref, START_TIMEOUT));
+	ASSERT_EQ(0, ref->status);
+	ASSERT_EQ(FPU_CHUNKS, want->ticks);
+	ASSERT_LT(2, want->nlines);
+	ASSERT_STREQ("DONE", want->lines[want->nlines - 1]);
+	ASSERT_EQ(2, sscanf(want->lines[want->nlines - 2], "MXCSR %x FCW %x",
+			    &mxcsr, &fcw));
+	EXPECT_EQ(0x6000, mxcsr & 0x6000);
+	EXPECT_EQ(0x0c00, fcw & 0x0c00);
+
+	/* The same, checkpointed in the middle. */
+	orig = start_prog(_metadata, self, 0, "fpu", chunks, FPU_ITERS,
+			  FPU_SLEEP_US, NULL);
+	expect_line(_metadata, orig, "START", START_TIMEOUT);
+	for (i = 0; i < FPU_AT_TICK; i++)
+		expect_line(_metadata, orig, "tick", LINE_TIMEOUT);
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "fpu.img"), true);
+	expect_sigkill(_metadata, orig);
+	read_fpu(_metadata, orig, before, LINE_TIMEOUT);
+	ASSERT_EQ(0, before->nlines) TH_LOG("fpu finished before the checkpoint");
+
+	copy = restart(_metadata, self, img, false);
+	read_fpu(_metadata, copy, after, START_TIMEOUT);
+	ASSERT_TRUE(reap(copy, START_TIMEOUT));
+	EXPECT_EQ(0, copy->status);
+	/* Every chunk ran exactly once, before or after the checkpoint. */
+	EXPECT_EQ(FPU_CHUNKS, FPU_AT_TICK + before->ticks + after->ticks);
+	ASSERT_EQ(want->nlines, after->nlines);
+	for (i = 0; i < want->nlines; i++)
+		EXPECT_STREQ(want->lines[i], after->lines[i]);
+	free(want);
+}
+
+/*
+ * Checkpoint without --kill leaves the original running, untouched, and the
+ * restored copy runs alongside it: both go on with the numbers that follow
+ * the checkpoint.  Where exactly that was is known to a window: after the
+ * last number read before crctl was started (B) and no later than the last
+ * number the original had printed when crctl was done (A), so the copy's
+ * first number F is in B + 1 .. A + 1.
+ */
+TEST_F_TIMEOUT(cr, leave_running, TEST_TIMEOUT)
+{
+	struct proc *orig, *copy;
+	long last = 0, b, a, first = 0;
+	char img[PATH_MAX];
+
+	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
+	b = last;
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), false);
+	ASSERT_LE(0, read_counts(_metadata, orig, &last, AVAILABLE, 0));
+	a = last;
+	ASSERT_FALSE(reap(orig, 0)) TH_LOG("the original ended");
+
+	copy = restart(_metadata, self, img, false);
+	ASSERT_EQ(1, read_counts(_metadata, copy, &first, 1, START_TIMEOUT));
+	EXPECT_TRUE(first >= b + 1 && first <= a + 1) {
+		TH_LOG("the copy starts at %ld: not in %ld..%ld", first, b + 1, a + 1);
+	}
+	ASSERT_EQ(20, read_counts(_metadata, copy, &first, 20, LINE_TIMEOUT));
+	/* The original counted on all along, without a gap. */
+	ASSERT_EQ(20, read_counts(_metadata, orig, &last, 20, LINE_TIMEOUT));
+	EXPECT_FALSE(reap(orig, 0));
+	EXPECT_FALSE(reap(copy, 0));
+}
+
+static unsigned char pattern(unsigned long i)
+{
+	return (i * 2654435761UL) >> 13 ^ i >> 8;	/* as in progs/files.c */
+}
+
+static void write_pattern(struct __test_metadata *_metadata, const char *path,
+			  size_t size)
+{
+	unsigned char *buf = malloc(size);
+	size_t i;
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < size; i++)
+		buf[i] = pattern(i);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(size, write(fd, buf, size));
+	close(fd);
+	free(buf);
+}
+
+static bool has_pattern(const char *path, size_t size)
+{
+	unsigned char buf[4096];
+	size_t off = 0, i;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < (size_t)n; i++) {
+			if (buf[i] != pattern(off + i)) {
+				close(fd);
+				return false;
+			}
+		}
+		off += n;
+	}
+	close(fd);
+	return n == 0 && off == size;
+}
+
+static void expect_contents(struct __test_metadata *_metadata, const char *path,
+			    const char *want)
+{
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LE(0, n);
+	buf[n] = 0;
+	EXPECT_STREQ(want, buf);
+}
+
+/*
+ * Regular files are reopened by path at the same offset with the same
+ * flags: a read-only close-on-exec file half read, an O_APPEND file that
+ * appends after the restore.  progs/files.c checks itself on SIGUSR1.
+ */
+TEST_F_TIMEOUT(cr, files, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], rpath[PATH_MAX], apath[PATH_MAX];
+	const size_t size = 10001;	/* read up to 5000: not page aligned */
+	struct proc *orig, *copy;
+
+	tmp_path(self, rpath, "files.read");
+	tmp_path(self, apath, "files.append");
+	write_pattern(_metadata, rpath, size);
+	orig = start_prog(_metadata, self, 0, "files", rpath, apath, NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "files.img"), true);
+	expect_sigkill(_metadata, orig);
+	expect_contents(_metadata, apath, "a");
+
+	copy = restart(_metadata, self, img, true);
+	wait_stopped(_metadata, copy);
+	expect_exe(_metadata, copy->pid, "files");
+	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
+	ASSERT_EQ(0, kill(copy->pid, SIGCONT));
+	expect_ok_exit(_metadata, copy);
+	expect_contents(_metadata, apath, "ab");
+	EXPECT_TRUE(has_pattern(rpath, size));
+}
+
+/*
+ * crctl checkpoint -o - | FILTER | crctl restart -i -: the image streams
+ * through pipes (and a compressor), never a file, and the counter goes on.
+ */
+static void stream(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
+		   const char *filter)
+{
+	char cmd[512], *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	struct proc *orig, *sh;
+	long last = 0;
+
+	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
+	snprintf(cmd, sizeof(cmd),
+		 "crctl checkpoint --kill -o - %d %s| crctl restart -i -",
+		 orig->pid, filter);
+	sh = start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
+	if (!reap(orig, START_TIMEOUT)) {
+		show_stderr(_metadata, sh);
+		ASSERT_TRUE(0) TH_LOG("%s: still running", cmd);
+	}
+	expect_sigkill(_metadata, orig);
+	ASSERT_LE(0, read_counts(_metadata, orig, &last, TO_EOF, LINE_TIMEOUT));
+	/* The restored counter writes to the pipeline's stdout. */
+	ASSERT_EQ(20, read_counts(_metadata, sh, &last, 20, START_TIMEOUT));
+}
+
+TEST_F_TIMEOUT(cr, stream_pipe, TEST_TIMEOUT)
+{
+	stream(_metadata, self, "");
+}
+
+TEST_F_TIMEOUT(cr, stream_gzip, TEST_TIMEOUT)
+{
+	stream(_metadata, self, "| gzip | gunzip ");
+}
+
+/* Whether @msg names one of the @n fds in @fds as "fd N:". */
+static bool names_fd(const char *msg, const int *fds, int n)
+{
+	char needle[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(needle, sizeof(needle), "fd %d:", fds[i]);
+		if (strstr(msg, needle))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A target holding a file checkpoint does not support is refused, by crctl
+ * (exit status 1, the reason on stderr) and by the ioctl itself
+ * (EOPNOTSUPP, the reason on logfd), and is left running as it was.
+ */
+static void refusal(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
+		    const char *kind, const char *what)
+{
+	char img[PATH_MAX], line[256], pidstr[16], err[4096], how[64];
+	char *argv[] = { "crctl", "checkpoint", "-o", img, pidstr, NULL };
+	struct cr_checkpoint_args args;
+	int fds[2], nfds, status, dev, imgfd, logp[2], r, e;
+	struct proc *orig;
+	long last = 0;
+
+	orig = start_prog(_metadata, self, 0, "holder", kind, NULL);
+	ASSERT_EQ(1, read_line(&orig->out, line, sizeof(line), START_TIMEOUT));
+	nfds = sscanf(line, "FD %d %d", &fds[0], &fds[1]);
+	ASSERT_LE(1, nfds) TH_LOG("holder: %s", line);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, LINE_TIMEOUT));
+
+	/* crctl says why. */
+	tmp_path(self, img, "refused.img");
+	snprintf(pidstr, sizeof(pidstr), "%d", orig->pid);
+	status = run(_metadata, self, argv, -1, 0, err, sizeof(err));
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+		TH_LOG("crctl checkpoint: %s",
+		       status < 0 ? "timeout" : describe(status, how, sizeof(how)));
+	}
+	EXPECT_TRUE(names_fd(err, fds, nfds) && strcasestr(err, what) &&
+		    strcasestr(err, "not supported")) {
+		TH_LOG("crctl checkpoint stderr: %s", err);
+	}
+
+	/* So does the kernel. */
+	dev = open(CR_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	imgfd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, imgfd);
+	ASSERT_EQ(0, pipe2(logp, O_CLOEXEC));
+	memset(&args, 0, sizeof(args));
+	args.size = sizeof(args);
+	args.pid = orig->pid;
+	args.fd = imgfd;
+	args.logfd = logp[1];
+	r = ioctl(dev, CR_IOC_CHECKPOINT, &args);
+	e = errno;
+	close(logp[1]);
+	slurp(logp[0], err, sizeof(err), LINE_TIMEOUT);
+	close(logp[0]);
+	close(imgfd);
+	close(dev);
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(EOPNOTSUPP, e) TH_LOG("errno %d (%s)", e, strerror(e));
+	EXPECT_TRUE(names_fd(err, fds, nfds) && strcasestr(err, what) &&
+		    strcasestr(err, "not supported")) {
+		TH_LOG("CR_IOC_CHECKPOINT log: %s", err);
+	}
+
+	/* The target did not notice: it counts on, no gap, no repeat. */
+	ASSERT_EQ(20, read_counts(_metadata, orig, &last, 20, LINE_TIMEOUT));
+	EXPECT_FALSE(reap(orig, 0));
+}
+
+TEST_F_TIMEOUT(cr, refuse_unix_socket, TEST_TIMEOUT)
+{
+	refusal(_metadata, self, "unix", "socket");
+}
+
+TEST_F_TIMEOUT(cr, refuse_inotify, TEST_TIMEOUT)
+{
+	refusal(_metadata, self, "inotify", "inotify");
+}
+
+struct layout {
+	size_t first_vma;	/* offset of the first vma record */
+	size_t first_pages;	/* offset of the first pages record */
+	size_t pages_end;	/* end of the last pages record */
+	uint64_t vdso_lo;	/* where the kernel's [vvar]/[vdso] were */
+	uint64_t vdso_hi;
+};
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+/*
+ * Walks the records of a valid image: each has a sane length, the last is
+ * the tail.  Notes where the first vma and the page data are, and where the
+ * image has the kernel-provided mappings.
+ */
+static void walk_image(struct __test_metadata *_metadata, const uint8_t *img,
+		       size_t len, struct layout *l)
+{
+	size_t off = MAGIC_LEN;
+	uint32_t type = 0, rlen, kind;
+	const uint8_t *v;
+
+	memset(l, 0, sizeof(*l));
+	ASSERT_LT(MAGIC_LEN, len);
+	ASSERT_EQ(0, memcmp(img, IMAGE_MAGIC, MAGIC_LEN));
+	while (off + REC_HDR_LEN <= len) {
+		type = get32(img + off);
+		rlen = get32(img + off + 4);
+		ASSERT_TRUE(rlen >= REC_HDR_LEN && rlen % 8 == 0 && rlen <= len - off) {
+			TH_LOG("record type %u at %zu: length %u", type, off, rlen);
+		}
+		if (type == REC_VMA) {
+			ASSERT_LE(REC_HDR_LEN + VMA_KIND + 4, rlen);
+			if (!l->first_vma)
+				l->first_vma = off;
+			v = img + off + REC_HDR_LEN;
+			kind = get32(v + VMA_KIND);
+			if (kind >= VMA_KIND_VDSO && kind <= VMA_KIND_VVAR_VCLOCK) {
+				if (!l->vdso_lo || get64(v + VMA_START) < l->vdso_lo)
+					l->vdso_lo = get64(v + VMA_START);
+				if (get64(v + VMA_END) > l->vdso_hi)
+					l->vdso_hi = get64(v + VMA_END);
+			}
+		}
+		if (type == REC_PAGES) {
+			if (!l->first_pages)
+				l->first_pages = off;
+			l->pages_end = off + rlen;
+		}
+		off += rlen;
+	}
+	ASSERT_EQ(len, off);
+	ASSERT_EQ(REC_TAIL, type);
+	ASSERT_NE(0, l->first_vma);
+	ASSERT_NE(0, l->first_pages);
+	ASSERT_NE(0, l->vdso_lo) TH_LOG("the image has no [vdso]");
+}
+
+/* Arguments of direct_restart() in its child. */
+struct direct {
+	int img;
+	int log;
+	uint64_t vdso_lo;	/* where the image has [vvar] and [vdso] */
+	uint64_t vdso_hi;
+};
+
+/*
+ * Moves our [vvar] and [vdso] to @lo, where the image has them, as crctl
+ * restart does: CR_IOC_RESTART requires it, since programs keep pointers
+ * into the vdso.  Nothing may call into the vdso afterwards (no time
+ * functions).  Returns 0, or -1 with a message on stderr.
+ */
+static int move_vdso(uint64_t lo, uint64_t hi)
+{
+	unsigned long s, e, mine[4][2];
+	int n = 0, i, at;
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[vdso]") || strstr(line, "[vvar]") ||
+		    strstr(line, "[vvar_vclock]")) {
+			if (n < 4) {
+				mine[n][0] = s;
+				mine[n++][1] = e;
+			}
+		} else if (s < hi && lo < e) {
+			dprintf(2, "the image's vdso %#lx-%#lx collides with %s",
+				(unsigned long)lo, (unsigned long)hi, line);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	if (n && mine[0][0] == lo && mine[n - 1][1] == hi)
+		return 0;
+	for (i = 0; i < n; i++)
+		munmap((void *)mine[i][0], mine[i][1] - mine[i][0]);
+	at = syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, (unsigned long)lo);
+	if (at < 0) {
+		dprintf(2, "arch_prctl(ARCH_MAP_VDSO_64, %#lx): %m\n", (unsigned long)lo);
+		return -1;
+	}
+	return 0;
+}
+
+/* In a child: CR_IOC_RESTART on the image; exits with errno if it returns. */
+static int direct_restart(void *arg)
+{
+	struct direct *d = arg;
+	struct cr_restart_args args;
+	int dev;
+
+	dev = open(CR_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		dprintf(2, "open %s: %m\n", CR_DEVICE);
+		return 100;
+	}
+	if (move_vdso(d->vdso_lo, d->vdso_hi))
+		return 102;
+	memset(&args, 0, sizeof(args));
+	args.size = sizeof(args);
+	args.flags = 0;
+	args.fd = d->img;
+	args.logfd = d->log;
+	args.prefix = 0;
+	args.prefix_len = 0;
+	if (ioctl(dev, CR_IOC_RESTART, &args) == 0)
+		return 101;	/* returned success: it must not return */
+	return errno;
+}
+
+/* What became of a CR_IOC_RESTART child. */
+struct outcome {
+	struct proc *p;
+	bool running;		/* still running: it was restored */
+	char line[256];		/* its first line of output, if any */
+	char log[2048];		/* what the module wrote to logfd */
+};
+
+/*
+ * Calls CR_IOC_RESTART with the first @len bytes of @image, from a file, in
+ * a forked child whose stdout we watch: a restored counter prints there.
+ */
+static void restart_ioctl(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(cr) *self, const uint8_t *image,
+			  size_t len, const struct layout *l, struct outcome *o)
+{
+	long long end = now_ms() + START_TIMEOUT;
+	char path[PATH_MAX];
+	struct direct d;
+	int logp[2], r;
+
+	memset(o, 0, sizeof(*o));
+	d.img = open(tmp_path(self, path, "damaged.img"),
+		     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, d.img);
+	ASSERT_EQ(len, write(d.img, image, len));
+	ASSERT_EQ(0, lseek(d.img, 0, SEEK_SET));
+	ASSERT_EQ(0, pipe2(logp, O_CLOEXEC));
+	d.log = logp[1];
+	d.vdso_lo = l->vdso_lo;
+	d.vdso_hi = l->vdso_hi;
+	o->p = start(_metadata, self, NULL, direct_restart, &d, -1, -1, 0);
+	close(logp[1]);
+	close(d.img);
+
+	while (!reap(o->p, 0)) {
+		r = read_line(&o->p->out, o->line, sizeof(o->line), 50);
+		if (r == 1 || now_ms() >= end) {
+			o->running = true;
+			break;
+		}
+		if (r == 0)
+			usleep(10000);
+	}
+	slurp(logp[0], o->log, sizeof(o->log), o->running ? 200 : LINE_TIMEOUT);
+	close(logp[0]);
+}
+
+/* Whether @s contains one of the '|'-separated @words, in any case. */
+static bool has_word(const char *s, const char *words)
+{
+	char buf[128], *w, *save;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
+		if (strcasestr(s, w))
+			return true;
+	}
+	return false;
+}
+
+struct damage {
+	const char *name;
+	size_t len;		/* bytes of the image kept */
+	size_t off;		/* byte changed, if @xor */
+	uint8_t xor;
+	const char *reason;	/* the log names one of these words */
+};
+
+/*
+ * Damaged images are refused by the module's own validation (the ioctl is
+ * called directly, crctl does not get a chance to check): either the ioctl
+ * fails with EINVAL, or, when the damage shows only after the point of no
+ * return (page data), the caller is killed with SIGKILL.  Either way logfd
+ * has the reason, the image is never restored and the kernel log is clean.
+ */
+static void try_damaged(struct __test_metadata *_metadata,
+			FIXTURE_DATA(cr) *self, uint8_t *buf,
+			const struct layout *l, const struct damage *c)
+{
+	bool einval, killed;
+	struct outcome o;
+	char how[64];
+	int status;
+
+	if (c->xor)
+		buf[c->off] ^= c->xor;
+	restart_ioctl(_metadata, self, buf, c->len, l, &o);
+	if (c->xor)
+		buf[c->off] ^= c->xor;
+
+	EXPECT_FALSE(o.running) {
+		TH_LOG("%s: restored (it printed \"%s\")", c->name, o.line);
+	}
+	if (o.running) {
+		kill(o.p->pid, SIGKILL);
+		reap(o.p, LINE_TIMEOUT);
+		return;
+	}
+	status = o.p->status;
+	einval = WIFEXITED(status) && WEXITSTATUS(status) == EINVAL;
+	killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	EXPECT_TRUE(einval || killed) {
+		TH_LOG("%s: %s, neither EINVAL nor SIGKILL", c->name,
+		       describe(status, how, sizeof(how)));
+		show_stderr(_metadata, o.p);
+	}
+	EXPECT_TRUE(o.log[0] && has_word(o.log, c->reason)) {
+		TH_LOG("%s: log \"%s\" does not say %s", c->name, o.log,
+		       c->reason);
+	}
+}
+
+TEST_F_TIMEOUT(cr, broken_images, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], how[64];
+	struct damage cases[11];
+	struct proc *orig;
+	struct outcome o;
+	struct layout l;
+	struct stat st;
+	uint32_t version;
+	uint8_t *buf;
+	size_t i, len;
+	long last = 0;
+	int fd;
+
+	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(3, read_counts(_metadata, orig, &last, 3, START_TIMEOUT));
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), false);
+	ASSERT_EQ(0, kill(orig->pid, SIGKILL));
+	ASSERT_TRUE(reap(orig, START_TIMEOUT));
+
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &st));
+	len = st.st_size;
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(len, read(fd, buf, len));
+	close(fd);
+	walk_image(_metadata, buf, len, &l);
+	memcpy(&version, buf + VERSION_OFFSET, sizeof(version));
+	ASSERT_EQ(1, le32toh(version));
+
+	/* The undamaged image restores through the same path. */
+	restart_ioctl(_metadata, self, buf, len, &l, &o);
+	ASSERT_TRUE(o.running) {
+		TH_LOG("undamaged image: %s; log: %s",
+		       describe(o.p->status, how, sizeof(how)), o.log);
+		show_stderr(_metadata, o.p);
+	}
+	last = atol(o.line);
+	ASSERT_LT(0, last) TH_LOG("restored counter printed \"%s\"", o.line);
+	ASSERT_EQ(5, read_counts(_metadata, o.p, &last, 5, LINE_TIMEOUT));
+	kill(o.p->pid, SIGKILL);
+	reap(o.p, LINE_TIMEOUT);
+
+	i = 0;
+	cases[i++] = (struct damage){ "truncated to 8 bytes", 8, 0, 0, "truncated" };
+	cases[i++] = (struct damage){ "truncated to 100 bytes", 100, 0, 0, "truncated" };
+	cases[i++] = (struct damage){ "truncated to 1000 bytes", 1000, 0, 0, "truncated" };
+	cases[i++] = (struct damage){ "truncated to half", len / 2, 0, 0, "truncated" };
+	cases[i++] = (struct damage){ "truncated by 8 bytes", len - 8, 0, 0, "truncated" };
+	cases[i++] = (struct damage){ "bad magic", len, 0, 0xff, "magic" };
+	cases[i++] = (struct damage){ "format version 99", len, VERSION_OFFSET,
+				      1 ^ 99, "version" };
+	cases[i++] = (struct damage){ "first vma: start misaligned", len,
+				      l.first_vma + REC_HDR_LEN + VMA_START + 1,
+				      0x01, "vma|checksum" };
+	cases[i++] = (struct damage){ "first vma: vm_flags changed", len,
+				      l.first_vma + REC_HDR_LEN + VMA_VM_FLAGS,
+				      0x40, "checksum|vma|field" };
+	cases[i++] = (struct damage){ "first page: data changed", len,
+				      l.first_pages + REC_HDR_LEN + PAGES_FIXED + 100,
+				      0x5a, "checksum" };
+	cases[i++] = (struct damage){ "last page: data changed", len,
+				      l.pages_end - 1, 0xa5, "checksum" };
+	ASSERT_EQ(ARRAY_SIZE(cases), i);
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		try_damaged(_metadata, self, buf, &l, &cases[i]);
+	free(buf);
+	check_dmesg(_metadata);
+}
+
+/* Arguments of direct_checkpoint() in its child. */
+struct direct_ckpt {
+	pid_t pid;
+	int img;
+};
+
+/* In a child: CR_IOC_CHECKPOINT; exits 0 or with errno. */
+static int direct_checkpoint(void *arg)
+{
+	struct direct_ckpt *d = arg;
+	struct cr_checkpoint_args args;
+	int dev;
+
+	dev = open(CR_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		dprintf(2, "open %s: %m\n", CR_DEVICE);
+		return 100;
+	}
+	memset(&args, 0, sizeof(args));
+	args.size = sizeof(args);
+	args.pid = d->pid;
+	args.fd = d->img;
+	args.logfd = 2;
+	return ioctl(dev, CR_IOC_CHECKPOINT, &args) ? errno : 0;
+}
+
+/*
+ * An unprivileged user may checkpoint a process of its own, but not one of
+ * root's: EPERM, and not a byte of the image written.
+ */
+TEST_F_TIMEOUT(cr, permission, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], pidstr[16], err[4096], how[64], magic[MAGIC_LEN];
+	char *argv[] = { "crctl", "checkpoint", "-o", "-", pidstr, NULL };
+	char *info[] = { "crctl", "info", img, NULL };
+	struct direct_ckpt d;
+	struct proc *mine, *roots, *child;
+	long last_mine = 0, last_root = 0;
+	struct stat st;
+	int fd, status;
+
+	/* Its own process: an image comes out. */
+	mine = start_prog(_metadata, self, AS_NOBODY, "counter", NULL);
+	ASSERT_EQ(3, read_counts(_metadata, mine, &last_mine, 3, START_TIMEOUT));
+	fd = open(tmp_path(self, img, "mine.img"),
+		  O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	snprintf(pidstr, sizeof(pidstr), "%d", mine->pid);
+	status = run(_metadata, self, argv, fd, AS_NOBODY, err, sizeof(err));
+	EXPECT_EQ(0, status) TH_LOG("crctl checkpoint as nobody: %s\n%s",
+				    status < 0 ? "timeout" : describe(status, how, sizeof(how)),
+				    err);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_LT(MAGIC_LEN, st.st_size);
+	EXPECT_EQ(MAGIC_LEN, pread(fd, magic, MAGIC_LEN, 0));
+	EXPECT_EQ(0, memcmp(magic, IMAGE_MAGIC, MAGIC_LEN));
+	close(fd);
+	status = run(_metadata, self, info, -1, 0, err, sizeof(err));
+	EXPECT_EQ(0, status) TH_LOG("crctl info: %s", err);
+	EXPECT_EQ(10, read_counts(_metadata, mine, &last_mine, 10, LINE_TIMEOUT));
+
+	/* root's: refused, by crctl... */
+	roots = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(3, read_counts(_metadata, roots, &last_root, 3, START_TIMEOUT));
+	fd = open(tmp_path(self, img, "root.img"),
+		  O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	snprintf(pidstr, sizeof(pidstr), "%d", roots->pid);
+	status = run(_metadata, self, argv, fd, AS_NOBODY, err, sizeof(err));
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+		TH_LOG("crctl checkpoint of root's process as nobody: %s",
+		       status < 0 ? "timeout" : describe(status, how, sizeof(how)));
+	}
+	EXPECT_TRUE(has_word(err, "permission|EPERM|not permitted")) {
+		TH_LOG("crctl checkpoint stderr: %s", err);
+	}
+
+	/* ...and by the kernel. */
+	d.pid = roots->pid;
+	d.img = fd;
+	child = start(_metadata, self, NULL, direct_checkpoint, &d, -1, -1, AS_NOBODY);
+	ASSERT_TRUE(reap(child, START_TIMEOUT));
+	EXPECT_TRUE(WIFEXITED(child->status) && WEXITSTATUS(child->status) == EPERM) {
+		TH_LOG("CR_IOC_CHECKPOINT as nobody: %s, not EPERM",
+		       describe(child->status, how, sizeof(how)));
+		show_stderr(_metadata, child);
+	}
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(0, st.st_size);
+	close(fd);
+
+	/* Both targets count on. */
+	EXPECT_EQ(10, read_counts(_metadata, roots, &last_root, 10, LINE_TIMEOUT));
+	EXPECT_EQ(10, read_counts(_metadata, mine, &last_mine, 10, LINE_TIMEOUT));
+}
+
+/*
+ * A program nobody here wrote: busybox sh counting with builtins only (no
+ * child processes), sleeping in "read -t" on a pipe that never gets data.
+ */
+TEST_F_TIMEOUT(cr, busybox_sh, TEST_TIMEOUT)
+{
+	char *argv[] = { "/bin/busybox", "sh", "-c",
+			 "i=0; while true; do i=$((i+1)); echo $i; read -t 0.05 x; done",
+			 NULL };
+	struct proc *orig, *copy;
+	char img[PATH_MAX];
+	long last = 0;
+
+	if (access(argv[0], X_OK))
+		SKIP(return, "no %s", argv[0]);
+	orig = start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
+	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "busybox.img"), true);
+	expect_sigkill(_metadata, orig);
+	ASSERT_LE(0, read_counts(_metadata, orig, &last, TO_EOF, LINE_TIMEOUT));
+
+	copy = restart(_metadata, self, img, false);
+	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
+	expect_exe(_metadata, copy->pid, "busybox");
+	ASSERT_EQ(20, read_counts(_metadata, copy, &last, 20, LINE_TIMEOUT));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Target of the cr refusal tests: holds a file descriptor that checkpoint
+ * does not support and counts like counter.c.  The first line names the
+ * descriptors it holds, "FD <n> [<m>]"; then 1, 2, 3, ... one a line.
+ *
+ * Usage: holder unix|inotify [DELAY_US]
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	useconds_t delay = argc > 2 ? strtoul(argv[2], NULL, 0) : 20000;
+	unsigned long i = 0;
+	int fds[2];
+
+	if (argc > 1 && !strcmp(argv[1], "unix")) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds)) {
+			perror("socketpair");
+			return 2;
+		}
+		printf("FD %d %d\n", fds[0], fds[1]);
+	} else if (argc > 1 && !strcmp(argv[1], "inotify")) {
+		fds[0] = inotify_init1(0);
+		if (fds[0] < 0) {
+			perror("inotify_init1");
+			return 2;
+		}
+		if (inotify_add_watch(fds[0], "/", IN_DELETE_SELF) < 0) {
+			perror("inotify_add_watch");
+			return 2;
+		}
+		printf("FD %d\n", fds[0]);
+	} else {
+		fprintf(stderr, "usage: holder unix|inotify [DELAY_US]\n");
+		return 2;
+	}
+
+	for (;;) {
+		printf("%lu\n", ++i);
+		if (fflush(stdout))
+			return 1;
+		usleep(delay);
+	}
+}

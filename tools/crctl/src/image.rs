@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading images in userspace with the shared validator (the code the
+//! kernel runs), from any `read(2)`-able fd, without reading a byte past what
+//! is asked (so a pipe can be handed to the kernel right after the prefix).
+
+use cr_image::format::{FormatError, Record, RecordType, Validator};
+use std::io;
+use std::os::fd::RawFd;
+
+/// Why reading failed.
+#[derive(Debug)]
+pub enum ImageError {
+    Io(io::Error),
+    Format(FormatError, u64),
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageError::Io(e) => write!(f, "{e}"),
+            ImageError::Format(e, off) => write!(f, "bad image at byte {off}: {}", e.describe()),
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes with read(2); `Ok(false)` at a clean EOF
+/// before the first byte.
+fn read_exact_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: `buf[done..]` is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        done += n as usize;
+    }
+    Ok(done)
+}
+
+/// A validating reader over an fd, keeping the bytes it read if asked.
+pub struct Walker {
+    fd: RawFd,
+    pub v: Validator,
+    pub keep: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+impl Walker {
+    pub fn new(fd: RawFd, keep: bool) -> Self {
+        Walker {
+            fd,
+            v: Validator::new(),
+            keep: keep.then(Vec::new),
+            payload: Vec::new(),
+        }
+    }
+
+    fn read(&mut self, n: usize) -> Result<(), ImageError> {
+        self.payload.resize(n, 0);
+        let got = read_exact_fd(self.fd, &mut self.payload).map_err(ImageError::Io)?;
+        if got < n {
+            return Err(ImageError::Format(
+                FormatError::Truncated,
+                self.v.offset() + got as u64,
+            ));
+        }
+        if let Some(k) = &mut self.keep {
+            k.extend_from_slice(&self.payload);
+        }
+        Ok(())
+    }
+
+    pub fn magic(&mut self) -> Result<(), ImageError> {
+        self.read(8)?;
+        let m: [u8; 8] = self.payload[..8].try_into().unwrap();
+        self.v.magic(&m).map_err(|e| ImageError::Format(e, 0))
+    }
+
+    /// Reads the next record; `Ok(None)` after the tail. Page data of pages
+    /// records is consumed (and checked) before returning.
+    pub fn next(&mut self) -> Result<Option<(RecordType, Record<'_>, u64)>, ImageError> {
+        if self.v.done() {
+            return Ok(None);
+        }
+        let start = self.v.offset();
+        self.read(8)?;
+        let h: [u8; 8] = self.payload[..8].try_into().unwrap();
+        let (ty, plen) = self
+            .v
+            .record_header(&h)
+            .map_err(|e| ImageError::Format(e, start))?;
+        self.read(plen)?;
+        let payload = std::mem::take(&mut self.payload);
+        let off = self.v.offset();
+        // Decode once to learn whether page data follows.
+        let pages = match self.v.record(&payload) {
+            Ok(Record::Pages(_)) => true,
+            Ok(_) => false,
+            Err(e) => return Err(ImageError::Format(e, off)),
+        };
+        if pages {
+            let mut left = self.v.page_bytes_left() as usize;
+            let mut chunk = vec![0u8; 1 << 16];
+            while left > 0 {
+                let n = left.min(chunk.len());
+                let got = read_exact_fd(self.fd, &mut chunk[..n]).map_err(ImageError::Io)?;
+                if got < n {
+                    return Err(ImageError::Format(
+                        FormatError::Truncated,
+                        self.v.offset() + got as u64,
+                    ));
+                }
+                if let Some(k) = &mut self.keep {
+                    k.extend_from_slice(&chunk[..n]);
+                }
+                let o = self.v.offset();
+                self.v
+                    .page_data(&chunk[..n])
+                    .map_err(|e| ImageError::Format(e, o))?;
+                left -= n;
+            }
+        }
+        self.payload = payload;
+        let rec = decode_again(ty, &self.payload, &self.v);
+        Ok(Some((ty, rec, start)))
+    }
+}
+
+/// Decodes a payload that the validator already accepted, for display.
+fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
+    use cr_image::format::*;
+    let h = v.header().copied();
+    let ps = h.map(|h| h.page_size).unwrap_or(4096);
+    let ts = h.map(|h| h.task_size).unwrap_or(u64::MAX);
+    match ty {
+        RecordType::Header => Record::Header(Header::decode(p).unwrap()),
+        RecordType::Task => Record::Task(Task::decode(p).unwrap()),
+        RecordType::Groups => Record::Groups(Groups::decode(p).unwrap()),
+        RecordType::Cwd => {
+            let mut c = Cursor::new(p);
+            Record::Cwd(c.path(false).unwrap())
+        }
+        RecordType::Rlimits => Record::Rlimits(Rlimits::decode(p).unwrap()),
+        RecordType::Regs => Record::Regs(Regs::decode(p).unwrap()),
+        RecordType::Xstate => {
+            Record::Xstate(Xstate::decode(p, h.unwrap().xstate_size).unwrap().area)
+        }
+        RecordType::Signals => Record::Signals(Signals::decode(p).unwrap()),
+        RecordType::Mm => {
+            let h = h.unwrap();
+            Record::Mm(Mm::decode(p, h.auxv_words, h.task_size).unwrap())
+        }
+        RecordType::Vma => Record::Vma(Vma::decode(p, ps, ts).unwrap(), 0),
+        RecordType::File => Record::File(FileRec::decode(p).unwrap()),
+        RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p).unwrap()),
+        RecordType::Pages => Record::Pages(PagesHeader::decode(p).unwrap()),
+        RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),
+    }
+}
