@@ -562,6 +562,29 @@ void cr_current_mm_set_layout(const u64 *l, const u64 *auxv, unsigned int auxv_w
 	mmap_write_unlock(mm);
 }
 
+/*
+ * Makes @f the current mm's executable (/proc/self/exe), as
+ * prctl(PR_SET_MM_EXE_FILE) does once the old executable is unmapped.
+ */
+int cr_current_set_exe_file(struct file *f)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *old;
+
+	if (exe_file_deny_write_access(f))
+		return -EACCES;
+	get_file(f);
+	mmap_write_lock(mm);
+	old = rcu_dereference_raw(mm->exe_file);
+	rcu_assign_pointer(mm->exe_file, f);
+	mmap_write_unlock(mm);
+	if (old) {
+		exe_file_allow_write_access(old);
+		fput(old);
+	}
+	return 0;
+}
+
 /* The name of a special mapping ("[vdso]", ...), or NULL. */
 static const char *cr_vma_special_name(struct vm_area_struct *vma)
 {

@@ -189,6 +189,7 @@ loff_t cr_file_seek(struct file *f, loff_t pos);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 int cr_fd_close(unsigned int fd);
+int cr_current_set_exe_file(struct file *f);
 int cr_fd_alloc(void);
 void cr_fd_unreserve(unsigned int fd);
 void cr_fd_install(unsigned int fd, struct file *f, bool cloexec);

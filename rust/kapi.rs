@@ -200,6 +200,7 @@ mod ffi {
         pub(crate) fn cr_file_read(f: *mut bindings::file, buf: *mut u8, len: usize) -> isize;
         pub(crate) fn cr_file_write(f: *mut bindings::file, buf: *const u8, len: usize) -> isize;
         pub(crate) fn cr_fd_close(fd: c_uint) -> c_int;
+        pub(crate) fn cr_current_set_exe_file(f: *mut bindings::file) -> c_int;
         pub(crate) fn cr_fd_alloc() -> c_int;
         pub(crate) fn cr_fd_unreserve(fd: c_uint);
         pub(crate) fn cr_fd_install(fd: c_uint, f: *mut bindings::file, cloexec: bool);
@@ -729,6 +730,12 @@ pub(crate) mod current {
     pub(crate) fn mm() -> Option<MmRef> {
         // SAFETY: Takes a reference on the current mm if it has one.
         NonNull::new(unsafe { ffi::cr_current_mm_get() }).map(MmRef)
+    }
+
+    /// Makes `f` the executable of the current mm (`/proc/self/exe`).
+    pub(crate) fn set_exe_file(f: &File) -> Result {
+        // SAFETY: `f` is valid; the C side takes its own reference.
+        to_result(unsafe { ffi::cr_current_set_exe_file(f.as_ptr()) })
     }
 
     /// Highest fd table size.

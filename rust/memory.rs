@@ -37,6 +37,8 @@ const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
 const MAP_GROWSDOWN: u32 = 0x100;
 const O_RDONLY: u32 = 0;
+const CAP_SYS_ADMIN: i32 = 21;
+const CAP_CHECKPOINT_RESTORE: i32 = 40;
 const O_RDWR: u32 = 2;
 
 /// Which pages of a VMA are saved.
@@ -397,9 +399,11 @@ pub(crate) struct VmaPlan {
 
 /// The memory part of a restart plan.
 pub(crate) struct MemPlan {
-    pub(crate) layout: [u64; 11],
-    pub(crate) auxv: KVec<u64>,
+    layout: [u64; 11],
+    auxv: KVec<u64>,
     vmas: KVec<VmaPlan>,
+    /// The executable, when the caller may set it (see [`MemPlan::new`]).
+    exe: Option<ARef<File>>,
 }
 
 /// Opens `path` from an image as the caller.
@@ -412,8 +416,21 @@ pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
 }
 
 impl MemPlan {
-    /// A plan from the mm record.
-    pub(crate) fn new(mm: &format::Mm<'_>) -> Result<Self> {
+    /// A plan from the mm record. The executable link (`/proc/PID/exe`) is
+    /// restored only for a caller with `CAP_CHECKPOINT_RESTORE` or
+    /// `CAP_SYS_ADMIN`, the privilege `prctl(PR_SET_MM_EXE_FILE)` asks for;
+    /// for others it stays crctl's.
+    pub(crate) fn new(mm: &format::Mm<'_>, log: &Log) -> Result<Self> {
+        let exe = if !mm.exe.is_empty()
+            && (kapi::capable(CAP_CHECKPOINT_RESTORE) || kapi::capable(CAP_SYS_ADMIN))
+        {
+            Some(
+                open_path(mm.exe, O_RDONLY)
+                    .map_err(|e| fail!(log, e, "cannot open the executable {}", Show(mm.exe)))?,
+            )
+        } else {
+            None
+        };
         let mut auxv = KVec::with_capacity(mm.auxv.len() / 8, GFP_KERNEL_ACCOUNT)?;
         for i in 0..mm.auxv.len() / 8 {
             auxv.push(mm.auxv_word(i), GFP_KERNEL_ACCOUNT)?;
@@ -422,6 +439,7 @@ impl MemPlan {
             layout: mm.layout,
             auxv,
             vmas: KVec::new(),
+            exe,
         })
     }
 
@@ -570,6 +588,16 @@ impl MemPlan {
                     v.end
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Sets the mm layout, saved auxv and executable link.
+    pub(crate) fn set_layout(&self, log: &Log) -> Result {
+        current::set_mm_layout(&self.layout, &self.auxv);
+        if let Some(exe) = &self.exe {
+            current::set_exe_file(exe)
+                .map_err(|e| fail!(log, e, "cannot set the executable link"))?;
         }
         Ok(())
     }

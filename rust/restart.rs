@@ -110,7 +110,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
             Record::Regs(g) => gregs = Some(g),
             Record::Xstate(x) => xstate = copy_bytes(x)?,
             Record::Signals(s) => sigs = Some(signals::SigPlan::new(&s)?),
-            Record::Mm(m) => mem = Some(MemPlan::new(&m)?),
+            Record::Mm(m) => mem = Some(MemPlan::new(&m, log)?),
             Record::Vma(v, _) => mem.as_mut().ok_or(EINVAL)?.add_vma(&v, log)?,
             Record::File(f) => files.add(&f, log)?,
             Record::MetaEnd(_) => break,
@@ -151,7 +151,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
 fn commit(plan: &Plan, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result<isize> {
     plan.mem.map(log)?;
     plan.mem.fill(r, log).map_err(|e| read_fail(log, e))?;
-    current::set_mm_layout(&plan.mem.layout, &plan.mem.auxv);
+    plan.mem.set_layout(log)?;
     plan.task.restore();
     plan.files.restore(log)?;
     plan.signals.restore();
