@@ -49,6 +49,7 @@ crctl:
 
 selftests: setup
 	$(MAKE) -C selftests KSRC=$(KSRC)
+	$(MAKE) -C tools/bench
 
 check:
 	tools/check
@@ -56,6 +57,7 @@ check:
 demo: all
 	tools/vm/run -- tools/demo.sh
 
+# Figures, not a test: see tools/bench/cr_bench.c.
 bench: all
 	tools/vm/run --memory 3G -- tools/bench.sh
 
