@@ -1079,6 +1079,94 @@ static void refusal(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
 	EXPECT_FALSE(reap(orig, 0));
 }
 
+/*
+ * A checkpoint whose destination fails halfway: the caller gets the errno
+ * and a log line with the byte offset, and the target never notices.
+ * @fd is the destination, already broken or about to break.
+ */
+static void failing_destination(struct __test_metadata *_metadata,
+				struct proc *orig, long *last, int fd,
+				int want_errno)
+{
+	struct cr_checkpoint_args args;
+	int dev, logp[2], r, e;
+	char err[4096];
+
+	dev = open(CR_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, pipe2(logp, O_CLOEXEC));
+	memset(&args, 0, sizeof(args));
+	args.size = sizeof(args);
+	args.pid = orig->pid;
+	args.fd = fd;
+	args.logfd = logp[1];
+	r = ioctl(dev, CR_IOC_CHECKPOINT, &args);
+	e = errno;
+	close(logp[1]);
+	slurp(logp[0], err, sizeof(err), LINE_TIMEOUT);
+	close(logp[0]);
+	close(dev);
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(want_errno, e) TH_LOG("errno %d (%s), log: %s", e, strerror(e), err);
+	EXPECT_NE(NULL, strstr(err, "cr: checkpoint: ")) TH_LOG("log: %s", err);
+	/* The target counts on, no gap, no repeat. */
+	ASSERT_EQ(20, read_counts(_metadata, orig, last, 20, LINE_TIMEOUT));
+	EXPECT_FALSE(reap(orig, 0));
+}
+
+TEST_F_TIMEOUT(cr, write_errors_leave_target_running, TEST_TIMEOUT)
+{
+	char path[PATH_MAX + 16], mnt[PATH_MAX], cmd[PATH_MAX + 64];
+	struct proc *orig;
+	long last = 0;
+	int p[2], fd;
+	pid_t reader;
+
+	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
+
+	/* A one-page pipe whose reader goes away after 8 KiB. */
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_LE(0, fcntl(p[1], F_SETPIPE_SZ, 4096));
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (reader == 0) {
+		char buf[8192];
+		size_t got = 0;
+		ssize_t n;
+
+		close(p[1]);
+		while (got < sizeof(buf) && (n = read(p[0], buf, sizeof(buf) - got)) > 0)
+			got += n;
+		_exit(0);
+	}
+	close(p[0]);
+	failing_destination(_metadata, orig, &last, p[1], EPIPE);
+	close(p[1]);
+	waitpid(reader, NULL, 0);
+
+	/* A file opened read-only. */
+	fd = open(tmp_path(self, path, "ro.img"), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	failing_destination(_metadata, orig, &last, fd, EBADF);
+	close(fd);
+
+	/* A full file system: a 16 KiB tmpfs. */
+	tmp_path(self, mnt, "small");
+	ASSERT_EQ(0, mkdir(mnt, 0700));
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=16k none %s", mnt);
+	ASSERT_EQ(0, system(cmd));
+	snprintf(path, sizeof(path), "%s/full.img", mnt);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	failing_destination(_metadata, orig, &last, fd, ENOSPC);
+	close(fd);
+	unlink(path);
+	snprintf(cmd, sizeof(cmd), "umount %s", mnt);
+	EXPECT_EQ(0, system(cmd));
+	rmdir(mnt);
+}
+
 TEST_F_TIMEOUT(cr, refuse_unix_socket, TEST_TIMEOUT)
 {
 	refusal(_metadata, self, "unix", "socket");

@@ -166,3 +166,94 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
         RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    /// A real image: a static counter checkpointed in the test VM.
+    const COUNTER: &[u8] = include_bytes!("../../../image/testdata/counter.img");
+
+    fn walk_bytes(img: &[u8]) -> Result<usize, ImageError> {
+        let mut f = tempfile();
+        f.write_all(img).unwrap();
+        let fd = std::fs::File::open(path_of(&f)).unwrap();
+        let mut w = Walker::new(fd.as_raw_fd(), false);
+        w.magic()?;
+        let mut n = 0;
+        while w.next()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn tempfile() -> std::fs::File {
+        let p = std::env::temp_dir().join(format!(
+            "crctl-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::File::create(&p).unwrap()
+    }
+
+    fn path_of(f: &std::fs::File) -> std::path::PathBuf {
+        std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap()
+    }
+
+    #[test]
+    fn real_image_decodes() {
+        let n = walk_bytes(COUNTER).unwrap();
+        assert!(n > 20, "{n} records");
+    }
+
+    #[test]
+    fn truncated_real_image_names_the_offset() {
+        for cut in [0, 7, 8, 100, COUNTER.len() / 2, COUNTER.len() - 1] {
+            match walk_bytes(&COUNTER[..cut]) {
+                Err(ImageError::Format(FormatError::Truncated, off)) => assert!(off <= cut as u64),
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_real_image_is_refused() {
+        for at in [0, 16, 200, 5000, COUNTER.len() - 40] {
+            let mut bad = COUNTER.to_vec();
+            bad[at] ^= 0x40;
+            assert!(walk_bytes(&bad).is_err(), "flip at {at} accepted");
+        }
+    }
+
+    #[test]
+    fn pipe_is_read_exactly_to_the_record_end() {
+        // The walker must not read past what it is asked for: restart hands
+        // the rest of the stream to the kernel.
+        let mut p = [0; 2];
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        let data = COUNTER.to_vec();
+        let wfd = p[1];
+        let t = std::thread::spawn(move || {
+            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(wfd) };
+            let _ = f.write_all(&data);
+        });
+        let mut w = Walker::new(p[0], true);
+        w.magic().unwrap();
+        loop {
+            match w.next().unwrap() {
+                Some((_, Record::MetaEnd(_), _)) => break,
+                Some(_) => {}
+                None => panic!("no meta-end"),
+            }
+        }
+        let kept = w.keep.take().unwrap();
+        assert_eq!(&kept[..], &COUNTER[..kept.len()]);
+        let mut rest = vec![];
+        let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(p[0]) };
+        std::io::Read::read_to_end(&mut f, &mut rest).unwrap();
+        t.join().unwrap();
+        assert_eq!(kept.len() + rest.len(), COUNTER.len());
+    }
+}
