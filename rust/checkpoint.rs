@@ -111,20 +111,22 @@ pub(crate) use refuse;
 
 /// Everything about the target that is read in its own context.
 pub(crate) struct Snapshot {
-    pub(crate) task: task::TaskSnap,
-    pub(crate) regs: regs::RegsSnap,
+    pub(crate) task: KBox<task::TaskSnap>,
+    pub(crate) regs: KBox<regs::RegsSnap>,
     pub(crate) signals: signals::SigSnap,
     pub(crate) mem: memory::MemSnap,
     pub(crate) files: files::FilesSnap,
 }
 
 impl Snapshot {
-    /// Collects the current task's state. Runs in the target.
+    /// Collects the current task's state. Runs in the target, on the
+    /// return-to-user path: the parts are boxed, to keep stack frames small.
+    #[inline(never)]
     fn gather(ns: PidNs) -> Result<Self, Refusal> {
-        let task = task::TaskSnap::gather(ns)?;
+        let task = KBox::new(task::TaskSnap::gather(ns)?, GFP_KERNEL_ACCOUNT)?;
         let pid = task.ids.pid;
         Ok(Snapshot {
-            regs: regs::RegsSnap::gather(pid)?,
+            regs: KBox::new(regs::RegsSnap::gather(pid)?, GFP_KERNEL_ACCOUNT)?,
             signals: signals::SigSnap::gather(pid)?,
             mem: memory::MemSnap::gather(pid)?,
             files: files::FilesSnap::gather(pid)?,
@@ -203,6 +205,7 @@ impl Job {
         }
     }
 
+    #[inline(never)]
     fn gather(&self) -> Result<KBox<Snapshot>, Refusal> {
         if kapi::current::fatal_signal_pending() {
             return Err(refuse!(ESRCH, "target is being killed"));
@@ -230,6 +233,7 @@ impl Drop for Release<'_> {
 }
 
 /// `CR_IOC_CHECKPOINT`.
+#[inline(never)]
 pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
     use layout as l;
     let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;

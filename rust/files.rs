@@ -146,6 +146,7 @@ fn classify(
 
 impl FilesSnap {
     /// Reads the current task's file table (runs in the target).
+    #[inline(never)]
     pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
         let mut files = KVec::new();
         let mut path_buf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;

@@ -106,6 +106,7 @@ impl PagePlan {
 
 impl MemSnap {
     /// Reads the current task's VMA list and layout (runs in the target).
+    #[inline(never)]
     pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
         let mm = current::mm().ok_or_else(|| refuse!(EINVAL, "pid {pid}: has no memory"))?;
         let (fr, fw, fx, fs, fg) = (

@@ -72,6 +72,7 @@ pub(crate) struct RegsSnap {
 
 impl RegsSnap {
     /// Reads the current task's registers (runs in the target).
+    #[inline(never)]
     pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
         let mut buf = [0u8; 8 * format::NR_GREGS];
         current::regset_get(current::NT_PRSTATUS, &mut buf)?;
@@ -138,7 +139,7 @@ impl RegsSnap {
 
 /// Registers of a restart plan.
 pub(crate) struct RegsPlan {
-    pub(crate) regs: format::Regs,
+    pub(crate) regs: KBox<format::Regs>,
     pub(crate) xstate: KVec<u8>,
 }
 

@@ -68,13 +68,15 @@ fn copy_bytes(b: &[u8]) -> Result<KVec<u8>> {
 }
 
 /// Reads the metadata into a plan (phase one).
+#[inline(never)]
 fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
     let rf = |e| read_fail(log, e);
     r.magic().map_err(rf)?;
     let (xsize, xfeatures, _) = regs::here()?;
     let here = here_header(xsize, xfeatures, 0);
 
-    let mut task: Option<format::Task> = None;
+    // Records are boxed as they come, to keep this frame small.
+    let mut task: Option<KBox<format::Task>> = None;
     let mut groups = KVec::new();
     let mut cwd = KVec::new();
     let mut rlimits = None;
@@ -98,7 +100,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
                     ));
                 }
             }
-            Record::Task(t) => task = Some(t),
+            Record::Task(t) => task = Some(KBox::new(t, GFP_KERNEL_ACCOUNT)?),
             Record::Groups(g) => {
                 groups = KVec::with_capacity(g.len(), GFP_KERNEL_ACCOUNT)?;
                 for i in 0..g.len() {
@@ -106,8 +108,8 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
                 }
             }
             Record::Cwd(p) => cwd = copy_bytes(p)?,
-            Record::Rlimits(l) => rlimits = Some(l),
-            Record::Regs(g) => gregs = Some(g),
+            Record::Rlimits(l) => rlimits = Some(KBox::new(l, GFP_KERNEL_ACCOUNT)?),
+            Record::Regs(g) => gregs = Some(KBox::new(g, GFP_KERNEL_ACCOUNT)?),
             Record::Xstate(x) => xstate = copy_bytes(x)?,
             Record::Signals(s) => sigs = Some(signals::SigPlan::new(&s)?),
             Record::Mm(m) => mem = Some(MemPlan::new(&m, log)?),
@@ -148,6 +150,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
 }
 
 /// Phase two: past the point of no return.
+#[inline(never)]
 fn commit(plan: &Plan, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result<isize> {
     plan.mem.map(log)?;
     plan.mem.fill(r, log).map_err(|e| read_fail(log, e))?;
@@ -166,6 +169,7 @@ fn commit(plan: &Plan, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result
 }
 
 /// `CR_IOC_RESTART`.
+#[inline(never)]
 pub(crate) fn ioctl(_dev: &File, arg: usize) -> Result<isize> {
     use layout as l;
     let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;

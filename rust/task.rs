@@ -42,6 +42,7 @@ pub(crate) struct TaskSnap {
 
 impl TaskSnap {
     /// Reads the current task's identity (runs in the target).
+    #[inline(never)]
     pub(crate) fn gather(ns: PidNs) -> Result<Self, Refusal> {
         let me = kapi::TaskRef::by_vpid_current();
         let ids = me
@@ -163,10 +164,10 @@ impl TaskSnap {
 
 /// The identity part of a restart plan.
 pub(crate) struct TaskPlan {
-    pub(crate) task: format::Task,
+    pub(crate) task: KBox<format::Task>,
     pub(crate) groups: KVec<u32>,
     pub(crate) cwd: KVec<u8>,
-    pub(crate) rlimits: format::Rlimits,
+    pub(crate) rlimits: KBox<format::Rlimits>,
 }
 
 impl TaskPlan {
