@@ -267,11 +267,11 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
         return Err(fail!(log, EPERM, "pid {pid}: permission denied: {reason}"));
     }
     let st = target.state();
-    if st & kapi::ts::KTHREAD != 0 || st & kapi::ts::NO_MM != 0 {
+    if st & kapi::ts::KTHREAD != 0 {
         return Err(fail!(log, EINVAL, "pid {pid}: a kernel thread"));
     }
-    if st & kapi::ts::EXITING != 0 {
-        return Err(fail!(log, ESRCH, "pid {pid}: exiting"));
+    if st & kapi::ts::EXITING != 0 || st & kapi::ts::NO_MM != 0 {
+        return Err(fail!(log, ESRCH, "pid {pid}: exiting or a zombie"));
     }
     if st & kapi::ts::PTRACED != 0 {
         return Err(fail!(

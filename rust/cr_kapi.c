@@ -635,7 +635,15 @@ u64 cr_vm_flag(int which)
 	case CR_VMF_EXEC: return VM_EXEC;
 	case CR_VMF_SHARED: return VM_SHARED;
 	case CR_VMF_GROWSDOWN: return VM_GROWSDOWN;
-	case CR_VMF_UNSUPPORTED: return VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | VM_DONTEXPAND;
+	case CR_VMF_UNSUPPORTED:
+		/* Device memory, hugetlb, driver mappings, shadow stacks, and
+		 * memory with a protection key other than 0. */
+		return VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | VM_DONTEXPAND |
+		       VM_SHADOW_STACK
+#ifdef CONFIG_ARCH_HAS_PKEYS
+		       | VM_PKEY_BIT0 | VM_PKEY_BIT1 | VM_PKEY_BIT2 | VM_PKEY_BIT3
+#endif
+		       ;
 	case CR_VMF_LOCKED: return VM_LOCKED | VM_LOCKONFAULT;
 	}
 	return 0;

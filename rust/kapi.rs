@@ -625,7 +625,8 @@ pub(crate) mod current {
         unsafe { ffi::cr_current_set_rlimit(i as i32, cur, max) };
     }
 
-    /// `sysctl fs.nr_open`.
+    /// The default of `sysctl fs.nr_open` (the sysctl itself is not
+    /// exported to modules).
     pub(crate) fn nr_open() -> u64 {
         // SAFETY: Reads a sysctl.
         unsafe { ffi::cr_nr_open().into() }
@@ -869,7 +870,8 @@ pub(crate) mod vmf {
     pub(crate) fn growsdown() -> u64 {
         get(5)
     }
-    /// `VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | VM_DONTEXPAND`.
+    /// `VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | VM_DONTEXPAND`,
+    /// shadow stacks and protection keys.
     pub(crate) fn unsupported() -> u64 {
         get(6)
     }

@@ -121,7 +121,14 @@ impl MemSnap {
         let g = mm.read_lock();
         let mut auxv = KVec::from_elem(0u64, current::auxv_words() as usize, GFP_KERNEL_ACCOUNT)?;
         let layout = g.layout(&mut auxv);
-        let exe = copy_bytes(g.exe_path(&mut pathbuf).unwrap_or(b""))?;
+        // A deleted executable has no path to reopen: it is left out (the
+        // restored link then stays the restarting process's).
+        let exe = g.exe_path(&mut pathbuf).unwrap_or(b"");
+        let exe = copy_bytes(if exe.ends_with(b" (deleted)") {
+            b""
+        } else {
+            exe
+        })?;
         let mut vmas = KVec::new();
         let mut addr = 0;
         while let Some(v) = g.vma_at(addr) {
@@ -130,7 +137,7 @@ impl MemSnap {
             if v.special == 0 && v.vm_flags & unsupported != 0 {
                 return Err(refuse!(
                     eopnotsupp(),
-                    "pid {pid}: vma {:#x}-{:#x}: device, hugetlb or driver mapping not supported",
+                    "pid {pid}: vma {:#x}-{:#x}: device, hugetlb, driver, shadow-stack or protection-key mapping not supported",
                     range.0,
                     range.1
                 ));
@@ -639,11 +646,15 @@ impl MemPlan {
                         .writer()
                         .write_slice(&buf[..n])
                         .map_err(|e| {
-                            ReadError::Io(fail!(log, e, "writing memory at {a:#x} failed"))
+                            ReadError::Logged(fail!(log, e, "writing memory at {a:#x} failed"))
                         })?;
                 } else {
                     current::poke(a, &buf[..n]).map_err(|e| {
-                        ReadError::Io(fail!(log, e, "writing read-only memory at {a:#x} failed"))
+                        ReadError::Logged(fail!(
+                            log,
+                            e,
+                            "writing read-only memory at {a:#x} failed"
+                        ))
                     })?;
                 }
                 a += n as u64;

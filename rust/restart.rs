@@ -58,6 +58,7 @@ fn read_fail(log: &Log, e: ReadError) -> Error {
         ReadError::Format(f, off) => {
             fail!(log, EINVAL, "bad image at byte {off}: {}", f.describe())
         }
+        ReadError::Logged(e) => e,
     }
 }
 

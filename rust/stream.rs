@@ -133,6 +133,8 @@ pub(crate) const MAX_PREFIX: u64 = 64 << 20;
 pub(crate) enum ReadError {
     Io(Error),
     Format(FormatError, u64),
+    /// An error already written to the log.
+    Logged(Error),
 }
 
 impl From<kernel::alloc::AllocError> for ReadError {

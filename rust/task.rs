@@ -215,11 +215,12 @@ impl TaskPlan {
             if i == RLIMIT_NOFILE && max > current::nr_open() {
                 return Err(fail!(log, EPERM, "RLIMIT_NOFILE {max} is above fs.nr_open"));
             }
-            if i == RLIMIT_CPU && (cur != mine[0] || max != mine[1]) && cur != RLIM_INFINITY {
+            // A finite CPU soft limit arms a timer this module cannot reach.
+            if i == RLIMIT_CPU && cur != RLIM_INFINITY && (cur, max) != (mine[0], mine[1]) {
                 return Err(fail!(
                     log,
                     eopnotsupp(),
-                    "RLIMIT_CPU set: not supported yet"
+                    "RLIMIT_CPU soft limit {cur}: not supported yet"
                 ));
             }
         }
@@ -237,7 +238,8 @@ impl TaskPlan {
     /// Makes the caller this task's identity (after the point of no return).
     pub(crate) fn restore(&self) {
         for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
-            if i != RLIMIT_CPU {
+            // An infinite CPU soft limit arms no timer: setting it is plain.
+            if i != RLIMIT_CPU || cur == RLIM_INFINITY {
                 current::set_rlimit(i, cur, max);
             }
         }

@@ -142,11 +142,11 @@ impl RecordType {
             Self::Rlimits => RECORD_HEADER_SIZE + 8 + 16 * RLIM_NLIMITS as usize,
             Self::Regs => RECORD_HEADER_SIZE + 8 * NR_GREGS + 8,
             Self::Xstate => RECORD_HEADER_SIZE + 8 + MAX_XSTATE as usize,
-            Self::File => RECORD_HEADER_SIZE + FILE_FIXED + 8 + padded(MAX_PATH),
+            Self::File => RECORD_HEADER_SIZE + padded(FILE_FIXED + 4 + MAX_PATH),
             Self::Mm => {
                 RECORD_HEADER_SIZE + MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH)
             }
-            Self::Vma => RECORD_HEADER_SIZE + VMA_FIXED + 8 + padded(MAX_PATH),
+            Self::Vma => RECORD_HEADER_SIZE + padded(VMA_FIXED + 4 + MAX_PATH),
             Self::Pages => RECORD_HEADER_SIZE + PAGES_FIXED,
             Self::Signals => RECORD_HEADER_SIZE + SIGNALS_PAYLOAD,
             Self::MetaEnd => RECORD_HEADER_SIZE + 16,
@@ -316,8 +316,15 @@ impl<'a> Cursor<'a> {
     }
 
     /// Requires that the rest of the payload is zero padding.
+    /// Requires that the rest of the payload is the zero padding to the
+    /// record's 8-byte alignment, and nothing more: every record has one
+    /// encoding.
     pub fn finish(&self) -> FResult<()> {
-        if self.buf[self.pos..].iter().any(|&b| b != 0) {
+        let rest = &self.buf[self.pos..];
+        if rest.len() >= 8 {
+            return Err(FormatError::BadLength);
+        }
+        if rest.iter().any(|&b| b != 0) {
             return Err(FormatError::NonZeroPadding);
         }
         Ok(())
@@ -1196,6 +1203,9 @@ impl<'a> Mm<'a> {
         let auxv = c.bytes(8 * n as usize)?;
         let exe = c.path(true)?;
         c.finish()?;
+        if !exe.is_empty() && exe[0] != b'/' {
+            return Err(FormatError::BadPath);
+        }
         let [sc, ec, sd, ed, sb, b, _ss, as_, ae, es, ee] = layout;
         if sc > ec || sd > ed || sb > b || as_ > ae || es > ee {
             return Err(FormatError::BadField);
@@ -1353,13 +1363,13 @@ impl<'a> Vma<'a> {
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || flags & !VMA_GROWSDOWN != 0 {
             return Err(FormatError::BadField);
         }
-        if kind.has_path() == path.is_empty() {
+        if kind.has_path() == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
             return Err(FormatError::BadPath);
         }
         if !kind.has_path() && pgoff != 0 {
             return Err(FormatError::BadField);
         }
-        if pgoff > (u64::MAX >> 12) - to_pages(end - start, ps) {
+        if pgoff > to_pages(u64::MAX, ps) - to_pages(end - start, ps) {
             return Err(FormatError::BadField);
         }
         let span = to_pages(end - start, ps);
@@ -1487,7 +1497,7 @@ impl<'a> FileRec<'a> {
         if pos > i64::MAX as u64 {
             return Err(FormatError::BadField);
         }
-        if (kind == FileKind::Regular) == path.is_empty() {
+        if (kind == FileKind::Regular) == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
             return Err(FormatError::BadPath);
         }
         if kind == FileKind::Inherit && fd > 2 {
@@ -1662,9 +1672,11 @@ pub enum Record<'a> {
 }
 
 /// Checks an image as it streams by: record order, lengths, every field, the
-/// VMA list (sorted, disjoint), that page runs fall inside VMAs that declared
-/// them and add up, and both checksums. Used identically by the kernel
-/// restorer, `crctl info` and the fuzzer.
+/// VMA list (sorted, disjoint), that page runs are sorted, inside the user
+/// address space and add up to the VMAs' total, and both checksums. Being
+/// allocation-free it keeps no VMA table: callers that do (the kernel
+/// restorer, `crctl info`, the fuzzer) also check each page run against its
+/// VMA with [`pages_in`], so all three accept exactly the same images.
 ///
 /// Usage: feed the 8 magic bytes to [`Validator::magic`], then for each
 /// record its 8-byte header to [`Validator::record_header`] (which says how

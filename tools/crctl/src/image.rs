@@ -52,6 +52,11 @@ pub struct Walker {
     pub v: Validator,
     pub keep: Option<Vec<u8>>,
     payload: Vec<u8>,
+    /// `(start, end, nr_pages)` of each VMA, to tie page runs to their VMA
+    /// with `format::pages_in`, as the kernel does.
+    vmas: Vec<(u64, u64, u64)>,
+    cur: usize,
+    counted: u64,
 }
 
 impl Walker {
@@ -61,6 +66,9 @@ impl Walker {
             v: Validator::new(),
             keep: keep.then(Vec::new),
             payload: Vec::new(),
+            vmas: Vec::new(),
+            cur: 0,
+            counted: 0,
         }
     }
 
@@ -101,9 +109,28 @@ impl Walker {
         self.read(plen)?;
         let payload = std::mem::take(&mut self.payload);
         let off = self.v.offset();
-        // Decode once to learn whether page data follows.
+        // Decode once to learn whether page data follows, and tie page
+        // runs to their VMA exactly as the kernel's restorer does.
+        let ps = self.v.header().map(|h| h.page_size).unwrap_or(4096);
         let pages = match self.v.record(&payload) {
-            Ok(Record::Pages(_)) => true,
+            Ok(Record::Vma(v, _)) => {
+                self.vmas.push((v.start, v.end, v.nr_pages));
+                false
+            }
+            Ok(Record::Pages(ph)) => {
+                self.page_run(ph.addr, ph.npages, ps)
+                    .map_err(|e| ImageError::Format(e, off))?;
+                true
+            }
+            Ok(Record::Tail(_)) => {
+                let cur = self.cur;
+                let rest_ok = self.vmas.iter().skip(cur + 1).all(|v| v.2 == 0)
+                    && self.vmas.get(cur).is_none_or(|v| v.2 == self.counted);
+                if !rest_ok {
+                    return Err(ImageError::Format(FormatError::BadPages, off));
+                }
+                false
+            }
             Ok(_) => false,
             Err(e) => return Err(ImageError::Format(e, off)),
         };
@@ -132,6 +159,30 @@ impl Walker {
         self.payload = payload;
         let rec = decode_again(ty, &self.payload, &self.v);
         Ok(Some((ty, rec, start)))
+    }
+}
+
+impl Walker {
+    /// The kernel's per-VMA check of a page run (see `MemPlan::fill`).
+    fn page_run(&mut self, addr: u64, npages: u32, ps: u32) -> Result<(), FormatError> {
+        while self.cur < self.vmas.len() && self.vmas[self.cur].1 <= addr {
+            if self.counted != self.vmas[self.cur].2 {
+                return Err(FormatError::BadPages);
+            }
+            self.cur += 1;
+            self.counted = 0;
+        }
+        let v = self.vmas.get(self.cur).ok_or(FormatError::BadPages)?;
+        self.counted = cr_image::format::pages_in(v.0, v.1, v.2, self.counted, addr, npages, ps)?;
+        Ok(())
+    }
+
+    /// Page size of the image (4096 before the header).
+    pub fn page_size(&self) -> u64 {
+        self.v
+            .header()
+            .map(|h| u64::from(h.page_size))
+            .unwrap_or(4096)
     }
 }
 

@@ -152,7 +152,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 "pages: {} in {} records, {} bytes",
                 out.pages,
                 out.page_records,
-                out.pages * 4096
+                out.pages * w.page_size()
             );
             println!("image is complete and valid: {total} bytes");
         }
