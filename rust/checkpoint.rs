@@ -19,9 +19,9 @@ use crate::{
     files, format, kapi,
     kapi::{current, PidNs, TaskRef},
     log::{eopnotsupp, fail, Log},
-    memory, regs, signals,
+    memory, signals,
     stream::ImageWriter,
-    task,
+    task, thread,
     uapi::Args,
 };
 use core::fmt;
@@ -109,66 +109,80 @@ macro_rules! refuse {
 }
 pub(crate) use refuse;
 
-/// Everything about the target that is read in its own context.
-pub(crate) struct Snapshot {
+/// The per-process part of a snapshot, read by the thread group leader once
+/// every thread of the tree is parked.
+pub(crate) struct ProcSnap {
     pub(crate) task: KBox<task::TaskSnap>,
-    pub(crate) regs: KBox<regs::RegsSnap>,
     pub(crate) signals: signals::SigSnap,
     pub(crate) mem: memory::MemSnap,
     pub(crate) files: files::FilesSnap,
 }
 
-impl Snapshot {
-    /// Collects the current task's state. Runs in the target, on the
-    /// return-to-user path: the parts are boxed, to keep stack frames small.
+impl ProcSnap {
+    /// Collects the current process's shared state. Runs in its leader.
     #[inline(never)]
-    fn gather(ns: PidNs) -> Result<Self, Refusal> {
+    fn gather(ns: PidNs) -> Result<KBox<Self>, Refusal> {
         let task = KBox::new(task::TaskSnap::gather(ns)?, GFP_KERNEL_ACCOUNT)?;
         let pid = task.ids.pid;
-        Ok(Snapshot {
-            regs: KBox::new(regs::RegsSnap::gather(pid)?, GFP_KERNEL_ACCOUNT)?,
-            signals: signals::SigSnap::gather(pid)?,
-            mem: memory::MemSnap::gather(pid)?,
-            files: files::FilesSnap::gather(pid)?,
-            task,
-        })
+        Ok(KBox::new(
+            ProcSnap {
+                signals: signals::SigSnap::gather(pid)?,
+                mem: memory::MemSnap::gather(pid)?,
+                files: files::FilesSnap::gather(pid)?,
+                task,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
     }
 }
 
-/// What the target leaves for the caller.
+/// What one task leaves for the caller.
 struct JobState {
-    /// The caller gave up: the target must not park.
+    /// The caller gave up: the task must not park.
     abandoned: bool,
-    /// The target's result, once it ran.
-    snapshot: Option<Result<KBox<Snapshot>, Refusal>>,
+    /// The task exited before it could be inspected.
+    exited: bool,
+    thread: Option<Result<KBox<thread::ThreadSnap>, Refusal>>,
+    process: Option<Result<KBox<ProcSnap>, Refusal>>,
 }
 
-/// One checkpoint in flight, shared by the caller and the target.
+/// One task of a checkpoint in flight, shared by the caller and the task.
 ///
 /// # Invariants
 ///
-/// `work` is queued on the target at most once, with a reference to this
+/// `work` is queued on the task at most once, with a reference to this
 /// `Job` (from [`Arc::into_raw`]) that [`Job::run_raw`] takes back.
 #[pin_data]
 struct Job {
     #[pin]
     work: Opaque<bindings::callback_head>,
-    /// Completed by the target once `state.snapshot` is set.
+    /// Completed by the task once its thread state is in `state`.
     #[pin]
     parked: kapi::KCompletion,
-    /// Completed by the caller when the target may resume.
+    /// Leaders: completed by the caller when every task is parked, to
+    /// collect the process state.
+    #[pin]
+    go: kapi::KCompletion,
+    /// Leaders: completed once the process state is in `state`.
+    #[pin]
+    gathered: kapi::KCompletion,
+    /// Completed by the caller when the task may resume.
     #[pin]
     release: kapi::KCompletion,
     #[pin]
     state: SpinLock<JobState>,
     ns: PidNs,
+    leader: bool,
+    pid: i32,
+    tid: i32,
+    /// The task's exec counter when queued: an exec in between is refused.
     exec_id: u64,
     /// The `/dev/cr` file: holds the module while the work is queued.
     _dev: ARef<File>,
 }
 
 impl Job {
-    /// Task work entry point, in the target.
+    /// Task work entry point, in the task.
     ///
     /// # Safety
     ///
@@ -190,46 +204,254 @@ impl Job {
         if self.state.lock().abandoned {
             return;
         }
-        let result = self.gather();
-        let ok = result.is_ok();
-        {
-            let mut st = self.state.lock();
-            st.snapshot = Some(result);
+        if current::fatal_signal_pending() || current::exiting() {
+            self.state.lock().exited = true;
+            self.parked.complete_all();
+            return;
         }
-        self.parked.complete_all();
-        if ok {
-            // Held still until the caller has written the image. Only a fatal
-            // signal ends this early; then the snapshot's references keep
-            // what the caller reads alive while this task exits.
-            let _ = self.release.wait_killable();
-        }
-    }
-
-    #[inline(never)]
-    fn gather(&self) -> Result<KBox<Snapshot>, Refusal> {
-        if kapi::current::fatal_signal_pending() {
-            return Err(refuse!(ESRCH, "target is being killed"));
-        }
-        let snap = Snapshot::gather(self.ns)?;
-        if snap.task.exec_id != self.exec_id {
-            return Err(refuse!(
+        if TaskRef::by_vpid_current().exec_id() != self.exec_id {
+            let r = refuse!(
                 EAGAIN,
                 "pid {} executed a new program during the checkpoint",
-                snap.task.ids.pid
-            ));
+                self.pid
+            );
+            self.state.lock().thread = Some(Err(r));
+            self.parked.complete_all();
+            return;
         }
-        Ok(KBox::new(snap, GFP_KERNEL_ACCOUNT)?)
+        let t = thread::ThreadSnap::gather(self.pid, self.tid)
+            .map(|t| KBox::new(t, GFP_KERNEL_ACCOUNT));
+        let t = match t {
+            Ok(Ok(t)) => Ok(t),
+            Ok(Err(e)) => Err(Refusal::from(e)),
+            Err(r) => Err(r),
+        };
+        let ok = t.is_ok();
+        self.state.lock().thread = Some(t);
+        self.parked.complete_all();
+        if !ok {
+            return;
+        }
+        if self.leader {
+            // Every thread of the tree is parked before a process's shared
+            // state (memory map, files) is read: nothing can change it.
+            if self.go.wait_killable().is_err() || self.state.lock().abandoned {
+                return;
+            }
+            let p = ProcSnap::gather(self.ns);
+            let ok = p.is_ok();
+            self.state.lock().process = Some(p);
+            self.gathered.complete_all();
+            if !ok {
+                return;
+            }
+        }
+        // Held still until the caller has written the image. Only a fatal
+        // signal ends this early; then the snapshot's references keep what
+        // the caller reads alive while this task exits.
+        let _ = self.release.wait_killable();
     }
 }
 
-/// Releases the target when the caller is done, whatever happens.
-struct Release<'a>(&'a Job);
+/// A task of the tree as the caller tracks it.
+struct Member {
+    task: TaskRef,
+    entry: format::TreeEntry,
+    /// `None` for zombies.
+    job: Option<Arc<Job>>,
+}
 
-impl Drop for Release<'_> {
+/// Releases every task when the caller is done, whatever happens.
+struct ReleaseAll<'a>(&'a KVec<Member>);
+
+impl Drop for ReleaseAll<'_> {
     fn drop(&mut self) {
-        self.0.state.lock().abandoned = true;
-        self.0.release.complete_all();
+        for m in self.0.iter() {
+            if let Some(j) = &m.job {
+                j.state.lock().abandoned = true;
+                j.go.complete_all();
+                j.release.complete_all();
+            }
+        }
     }
+}
+
+/// Most tasks one checkpoint takes.
+const MAX_TASKS: usize = format::MAX_TASKS as usize;
+
+/// Checks whether the caller may checkpoint `t` and whether `t` is in a
+/// state that can be.
+fn admit(log: &Log, t: &TaskRef, ids: &kapi::TaskIds) -> Result {
+    let (pid, tid) = (ids.tgid, ids.pid);
+    if let Err(why) = t.may_checkpoint() {
+        let reason = match why {
+            kapi::Deny::Ids => "it belongs to another user",
+            kapi::Deny::Caps => "it has capabilities the caller lacks",
+            kapi::Deny::Dumpable => "it is not dumpable (setuid or PR_SET_DUMPABLE 0)",
+        };
+        return Err(fail!(log, EPERM, "pid {pid}: permission denied: {reason}"));
+    }
+    let st = t.state();
+    if st & kapi::ts::KTHREAD != 0 {
+        return Err(fail!(log, EINVAL, "pid {pid}: a kernel thread"));
+    }
+    if st & kapi::ts::PTRACED != 0 {
+        return Err(fail!(
+            log,
+            EBUSY,
+            "pid {pid} tid {tid}: being traced (ptrace): not supported"
+        ));
+    }
+    if st & kapi::ts::STOPPED != 0 {
+        return Err(fail!(
+            log,
+            EBUSY,
+            "pid {pid} tid {tid}: stopped (SIGSTOP): not supported yet"
+        ));
+    }
+    Ok(())
+}
+
+/// Parks every task of the subtree of `root`: queues a job on each, waits
+/// for all, and collects the tree again until no task appeared (a parked
+/// task cannot fork). Zombies are recorded, not parked.
+fn park_tree(
+    log: &Log,
+    dev: &File,
+    root: &TaskRef,
+    ns: PidNs,
+    members: &mut KVec<Member>,
+) -> Result {
+    let deadline = kapi::jiffies_ms() + PARK_TIMEOUT_MS;
+    loop {
+        let tasks = root
+            .collect_tree(MAX_TASKS)
+            .map_err(|e| fail!(log, e, "the tree has more than {MAX_TASKS} tasks"))?;
+        let mut added = 0;
+        for t in tasks {
+            if members.iter().any(|m| m.task.same(&t)) {
+                continue;
+            }
+            let ids = t.ids(ns).map_err(|e| {
+                fail!(
+                    log,
+                    e,
+                    "a task of the tree is not visible in the caller's pid namespace"
+                )
+            })?;
+            let mut entry = format::TreeEntry {
+                pid: ids.pid,
+                tgid: ids.tgid,
+                ppid: ids.ppid,
+                pgid: ids.pgid,
+                sid: ids.sid,
+                flags: 0,
+                exit_code: 0,
+            };
+            if let Some(code) = t.zombie() {
+                if !t.is_leader() {
+                    continue;
+                }
+                entry.flags = format::TREE_ZOMBIE;
+                entry.exit_code = code;
+                members.push(
+                    Member {
+                        task: t,
+                        entry,
+                        job: None,
+                    },
+                    GFP_KERNEL,
+                )?;
+                continue;
+            }
+            if t.is_leader() && t.state() & kapi::ts::EXITING != 0 {
+                return Err(fail!(
+                    log,
+                    eopnotsupp(),
+                    "pid {}: its main thread exited while others run: not supported",
+                    ids.tgid
+                ));
+            }
+            admit(log, &t, &ids)?;
+            let leader = t.is_leader();
+            let exec_id = t.exec_id();
+            let job = Arc::pin_init(
+                pin_init!(Job {
+                    work: Opaque::uninit(),
+                    parked <- kapi::KCompletion::new(),
+                    go <- kapi::KCompletion::new(),
+                    gathered <- kapi::KCompletion::new(),
+                    release <- kapi::KCompletion::new(),
+                    state <- new_spinlock!(JobState { abandoned: false, exited: false, thread: None, process: None }),
+                    ns,
+                    leader,
+                    exec_id,
+                    pid: ids.tgid,
+                    tid: ids.pid,
+                    _dev: ARef::from(dev),
+                }),
+                GFP_KERNEL,
+            )?;
+            let queued = Arc::into_raw(job.clone());
+            // SAFETY: `work` lives in the `Job` whose reference `queued` we
+            // hand to the task; `run_raw` takes it back (type invariant).
+            let r = unsafe { t.task_work_add((*queued).work.get(), Job::run_raw) };
+            if r.is_err() {
+                // SAFETY: Not queued: the reference is still ours.
+                drop(unsafe { Arc::from_raw(queued) });
+                job.state.lock().exited = true;
+                job.parked.complete_all();
+            }
+            members.push(
+                Member {
+                    task: t,
+                    entry,
+                    job: Some(job),
+                },
+                GFP_KERNEL,
+            )?;
+            added += 1;
+        }
+        for m in members.iter() {
+            let Some(j) = &m.job else { continue };
+            let left = deadline.saturating_sub(kapi::jiffies_ms()).max(1);
+            match j.parked.wait_killable_timeout(left) {
+                Ok(()) => {}
+                Err(e) if e == ETIMEDOUT => {
+                    return Err(fail!(
+                        log,
+                        e,
+                        "pid {} tid {}: did not reach a safe point within {} s (blocked in the kernel?)",
+                        m.entry.tgid,
+                        m.entry.pid,
+                        PARK_TIMEOUT_MS / 1000
+                    ))
+                }
+                Err(e) => return Err(fail!(log, e, "interrupted")),
+            }
+            let refused = {
+                let mut st = j.state.lock();
+                match st.thread.take() {
+                    Some(Err(r)) => Some(r),
+                    other => {
+                        st.thread = other;
+                        None
+                    }
+                }
+            };
+            if let Some(r) = refused {
+                log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
+                return Err(r.err);
+            }
+        }
+        if added == 0 {
+            break;
+        }
+    }
+    // Tasks that exited meanwhile are left out; a process whose leader
+    // exited is refused above, so threads never lose their process.
+    members.retain(|m| m.job.as_ref().is_none_or(|j| !j.state.lock().exited));
+    Ok(())
 }
 
 /// `CR_IOC_CHECKPOINT`.
@@ -248,112 +470,78 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
     if !kapi::file_mode(&out).1 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for writing"));
     }
-
-    let target = if pid > 0 { TaskRef::by_vpid(pid) } else { None };
-    let target = target.ok_or_else(|| fail!(log, ESRCH, "pid {pid}: no such process"))?;
-    if target.is_caller() {
+    let root = if pid > 0 { TaskRef::by_vpid(pid) } else { None };
+    let root = root.ok_or_else(|| fail!(log, ESRCH, "pid {pid}: no such process"))?;
+    if root.is_caller() {
         return Err(fail!(
             log,
             EINVAL,
             "pid {pid}: a process cannot checkpoint itself"
         ));
     }
-    if let Err(why) = target.may_checkpoint() {
-        let reason = match why {
-            kapi::Deny::Ids => "it belongs to another user",
-            kapi::Deny::Caps => "it has capabilities the caller lacks",
-            kapi::Deny::Dumpable => "it is not dumpable (setuid or PR_SET_DUMPABLE 0)",
-        };
-        return Err(fail!(log, EPERM, "pid {pid}: permission denied: {reason}"));
-    }
-    let st = target.state();
+    let st = root.state();
     if st & kapi::ts::KTHREAD != 0 {
         return Err(fail!(log, EINVAL, "pid {pid}: a kernel thread"));
     }
     if st & kapi::ts::EXITING != 0 || st & kapi::ts::NO_MM != 0 {
         return Err(fail!(log, ESRCH, "pid {pid}: exiting or a zombie"));
     }
-    if st & kapi::ts::PTRACED != 0 {
+    if !root.is_leader() {
         return Err(fail!(
             log,
-            EBUSY,
-            "pid {pid}: being traced (ptrace): not supported"
-        ));
-    }
-    if st & kapi::ts::STOPPED != 0 {
-        return Err(fail!(
-            log,
-            EBUSY,
-            "pid {pid}: stopped (SIGSTOP): not supported yet"
-        ));
-    }
-    if st & kapi::ts::THREADED != 0 {
-        return Err(fail!(
-            log,
-            eopnotsupp(),
-            "pid {pid}: has several threads: multi-threaded processes not supported yet"
+            EINVAL,
+            "pid {pid}: a thread, not a process (give its process id)"
         ));
     }
 
-    let exec_id = target.exec_id();
-    let job = Arc::pin_init(
-        pin_init!(Job {
-            work: Opaque::uninit(),
-            parked <- kapi::KCompletion::new(),
-            release <- kapi::KCompletion::new(),
-            state <- new_spinlock!(JobState { abandoned: false, snapshot: None }),
-            ns: PidNs::current(),
-            exec_id,
-            _dev: ARef::from(dev),
-        }),
-        GFP_KERNEL,
-    )?;
-    let release = Release(&job);
-    let queued = Arc::into_raw(job.clone());
-    // SAFETY: `work` lives in the `Job` whose reference `queued` we hand to
-    // the target; `run_raw` takes it back (type invariant).
-    let r = unsafe { target.task_work_add((*queued).work.get(), Job::run_raw) };
-    if r.is_err() {
-        // SAFETY: Not queued: the reference is still ours.
-        drop(unsafe { Arc::from_raw(queued) });
-        return Err(fail!(log, ESRCH, "pid {pid}: exiting"));
-    }
-
-    match job.parked.wait_killable_timeout(PARK_TIMEOUT_MS) {
-        Ok(()) => {}
-        Err(e) if e == ETIMEDOUT => {
-            return Err(fail!(
-                log,
-                e,
-                "pid {pid}: did not reach a safe point within {} s (blocked in the kernel?)",
-                PARK_TIMEOUT_MS / 1000
-            ))
+    let ns = PidNs::current();
+    let mut members = KVec::new();
+    let result = park_tree(&log, dev, &root, ns, &mut members).and_then(|()| {
+        // Every task is parked: now each leader reads its process's
+        // shared state.
+        for m in members.iter().filter(|m| m.entry.is_leader()) {
+            if let Some(j) = &m.job {
+                j.go.complete_all();
+            }
         }
-        Err(e) => return Err(fail!(log, e, "interrupted")),
-    }
-    let snap = job.state.lock().snapshot.take();
-    let snap = match snap {
-        Some(Ok(s)) => s,
-        Some(Err(r)) => {
-            log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
-            return Err(r.err);
+        for m in members.iter().filter(|m| m.entry.is_leader()) {
+            let Some(j) = &m.job else { continue };
+            j.gathered
+                .wait_killable()
+                .map_err(|e| fail!(log, e, "interrupted"))?;
+            let refused = {
+                let mut st = j.state.lock();
+                match st.process.take() {
+                    Some(Err(r)) => Some(r),
+                    other => {
+                        st.process = other;
+                        None
+                    }
+                }
+            };
+            if let Some(r) = refused {
+                log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
+                return Err(r.err);
+            }
         }
-        None => return Err(fail!(log, EINVAL, "pid {pid}: no snapshot")),
-    };
-
-    write_image(&snap, &out, flags).map_err(|e| match e {
-        WriteError::Refused(r) => {
-            log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
-            r.err
+        write_image(&members, &out, flags).map_err(|e| match e {
+            WriteError::Refused(r) => {
+                log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
+                r.err
+            }
+            WriteError::Io(e, off) => fail!(log, e, "writing the image failed at byte {off}"),
+        })
+    });
+    if result.is_ok() && flags & CR_CHECKPOINT_KILL != 0 {
+        for m in members
+            .iter()
+            .filter(|m| m.entry.is_leader() && !m.entry.is_zombie())
+        {
+            m.task.send_sig(bindings::SIGKILL as i32);
         }
-        WriteError::Io(e, off) => fail!(log, e, "writing the image failed at byte {off}"),
-    })?;
-
-    if flags & CR_CHECKPOINT_KILL != 0 {
-        target.send_sig(bindings::SIGKILL as i32);
     }
-    drop(release);
-    Ok(0)
+    drop(ReleaseAll(&members));
+    result.map(|()| 0)
 }
 
 /// Why writing failed.
@@ -370,24 +558,87 @@ impl From<Refusal> for WriteError {
     }
 }
 
-/// Writes the whole image: header, metadata, meta-end, pages, tail.
-fn write_image(snap: &Snapshot, out: &File, flags: u32) -> Result<(), WriteError> {
+/// A process's snapshot and its threads', taken out of the jobs.
+struct ProcOut {
+    proc_: KBox<ProcSnap>,
+    threads: KVec<KBox<thread::ThreadSnap>>,
+}
+
+/// Takes the snapshots out of the jobs (no lock is held while writing).
+fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
+    let mut out: KVec<ProcOut> = KVec::new();
+    for m in members.iter() {
+        let Some(j) = &m.job else { continue };
+        let mut st = j.state.lock();
+        let th = match st.thread.take() {
+            Some(Ok(t)) => t,
+            _ => return Err(EINVAL),
+        };
+        let pr = st.process.take();
+        drop(st);
+        if m.entry.is_leader() {
+            let proc_ = match pr {
+                Some(Ok(p)) => p,
+                _ => return Err(EINVAL),
+            };
+            out.push(
+                ProcOut {
+                    proc_,
+                    threads: KVec::new(),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        out.last_mut().ok_or(EINVAL)?.threads.push(th, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// Writes the whole image: header, tree, each process with its threads,
+/// meta-end, pages, tail.
+fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), WriteError> {
     let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.offset());
+    let procs = take_snapshots(members).map_err(|e| WriteError::Io(e, 0))?;
     let mut w = ImageWriter::new(out).map_err(|e| WriteError::Io(e, 0))?;
-    let hdr = here_header(snap.regs.xstate.len() as u32, snap.regs.xfeatures, flags);
+
+    let first = procs
+        .first()
+        .and_then(|p| p.threads.first())
+        .ok_or(WriteError::Io(EINVAL, 0))?;
+    let mut hdr = here_header(first.regs.xstate.len() as u32, first.regs.xfeatures, flags);
+    hdr.nr_tasks = members.len() as u32;
     w.record(|b| hdr.encode(b)).map_err(|e| io(&w, e))?;
-    snap.task.write(&mut w).map_err(|e| io(&w, e))?;
-    snap.regs.write(&mut w).map_err(|e| io(&w, e))?;
-    snap.signals.write(&mut w).map_err(|e| io(&w, e))?;
-    let plan = snap.mem.plan_pages()?;
-    snap.mem.write_meta(&mut w, &plan).map_err(|e| io(&w, e))?;
-    snap.files.write(&mut w).map_err(|e| io(&w, e))?;
+    w.record(|b| format::Tree::encode(b, members.len(), |i| members[i].entry))
+        .map_err(|e| io(&w, e))?;
+
+    // Shared anonymous memory: one id per object, across processes.
+    let mut shm = memory::ShmIds::new();
+    let mut plans = KVec::new();
+    for p in procs.iter() {
+        let ps = &p.proc_;
+        ps.task.write(&mut w).map_err(|e| io(&w, e))?;
+        ps.signals.write(&mut w).map_err(|e| io(&w, e))?;
+        let plan = ps.mem.plan_pages()?;
+        ps.mem
+            .write_meta(&mut w, &plan, &mut shm)
+            .map_err(|e| io(&w, e))?;
+        ps.files.write(&mut w).map_err(|e| io(&w, e))?;
+        for t in p.threads.iter() {
+            t.write(&mut w).map_err(|e| io(&w, e))?;
+        }
+        plans
+            .push(plan, GFP_KERNEL)
+            .map_err(|_| WriteError::Io(ENOMEM, w.offset()))?;
+    }
+    let total: u64 = plans.iter().map(|p| p.total_pages()).sum();
     let me = format::MetaEnd {
         checksum: w.checksum(),
-        total_pages: plan.total_pages(),
+        total_pages: total,
     };
     w.record(|b| me.encode(b)).map_err(|e| io(&w, e))?;
-    snap.mem.write_pages(&mut w, &plan)?;
+    for (idx, (p, plan)) in procs.iter().zip(plans.iter()).enumerate() {
+        p.proc_.mem.write_pages(&mut w, plan, idx as u32)?;
+    }
     let tail = format::Tail {
         checksum: w.checksum(),
         total_len: w.offset() + (format::RECORD_HEADER_SIZE + 24) as u64,

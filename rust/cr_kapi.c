@@ -30,6 +30,7 @@
 #include <linux/regset.h>
 #include <linux/rseq.h>
 #include <linux/seccomp.h>
+#include <linux/shmem_fs.h>
 #include <linux/signal.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
@@ -61,6 +62,16 @@ struct task_struct *cr_task_get_by_vpid(pid_t nr)
 struct task_struct *cr_task_get_current(void)
 {
 	return get_task_struct(current);
+}
+
+struct task_struct *cr_task_get(struct task_struct *t)
+{
+	return get_task_struct(t);
+}
+
+pid_t cr_current_tid(void)
+{
+	return task_pid_vnr(current);
 }
 
 void cr_task_put(struct task_struct *t)
@@ -166,15 +177,32 @@ int cr_task_work_add(struct task_struct *t, struct callback_head *work,
 
 /* -------------------------------------------- the current task, checkpoint */
 
-int cr_current_refusals(void)
+/*
+ * State of the current task that cannot be saved. @process: also check what
+ * the thread group shares (run by the leader once every thread is parked):
+ * the fs, file table, signal handlers and mm must be the group's own, shared
+ * by all its threads and nobody else.
+ */
+int cr_current_refusals(bool process)
 {
 	struct signal_struct *sig = current->signal;
-	int r = 0;
+	int n = get_nr_threads(current), r = 0;
+	struct task_struct *t;
 
 	spin_lock_irq(&current->sighand->siglock);
-	if (!sigisemptyset(&current->pending.signal) ||
-	    !sigisemptyset(&sig->shared_pending.signal))
+	if (!sigisemptyset(&current->pending.signal))
 		r |= CR_REF_SIGPENDING;
+	if (process && !sigisemptyset(&sig->shared_pending.signal))
+		r |= CR_REF_SIGPENDING;
+	spin_unlock_irq(&current->sighand->siglock);
+#ifdef CONFIG_SECCOMP
+	if (current->seccomp.mode != SECCOMP_MODE_DISABLED)
+		r |= CR_REF_SECCOMP;
+#endif
+	if (!process)
+		return r;
+
+	spin_lock_irq(&current->sighand->siglock);
 	if (hrtimer_active(&sig->real_timer))
 		r |= CR_REF_ITIMER_REAL;
 	if (sig->it[0].expires || sig->it[1].expires)
@@ -182,21 +210,91 @@ int cr_current_refusals(void)
 	if (!hlist_empty(&sig->posix_timers) || !hlist_empty(&sig->ignored_posix_timers))
 		r |= CR_REF_POSIX_TIMERS;
 	spin_unlock_irq(&current->sighand->siglock);
-#ifdef CONFIG_SECCOMP
-	if (current->seccomp.mode != SECCOMP_MODE_DISABLED)
-		r |= CR_REF_SECCOMP;
-#endif
-	if (current->fs->users != 1)
+	rcu_read_lock();
+	for_each_thread(current, t) {
+		if (t->fs != current->fs)
+			r |= CR_REF_SHARED_FS;
+		if (t->files != current->files)
+			r |= CR_REF_SHARED_FILES;
+	}
+	rcu_read_unlock();
+	if (current->fs->users > n)
 		r |= CR_REF_SHARED_FS;
-	if (atomic_read(&current->files->count) != 1)
+	if (atomic_read(&current->files->count) > n)
 		r |= CR_REF_SHARED_FILES;
-	if (refcount_read(&current->sighand->count) != 1)
+	if (refcount_read(&current->sighand->count) > n)
 		r |= CR_REF_SHARED_SIGHAND;
-	if (atomic_read(&current->mm->mm_users) > 1)
+	if (atomic_read(&current->mm->mm_users) > n)
 		r |= CR_REF_SHARED_MM;
 	if (current->signal->rlim[RLIMIT_CPU].rlim_cur != RLIM_INFINITY)
 		r |= CR_REF_RLIMIT_CPU;
 	return r;
+}
+
+/*
+ * Collects the subtree of processes rooted at @root's thread group, with
+ * references: each process's leader, then its other threads; parents before
+ * children (breadth first, by real parent). Zombies are included. Returns
+ * the count, or -E2BIG if more than @max tasks.
+ */
+int cr_collect_tree(struct task_struct *root, struct task_struct **out, int max)
+{
+	struct task_struct *p, *t, *leader;
+	int n = 0, i;
+
+#define CR_ADD(x) do { if (n >= max) goto big; out[n++] = get_task_struct(x); } while (0)
+	rcu_read_lock();
+	leader = root->group_leader;
+	CR_ADD(leader);
+	for_each_thread(leader, t)
+		if (t != leader)
+			CR_ADD(t);
+	for (i = 0; i < n; i++) {
+		if (!thread_group_leader(out[i]))
+			continue;
+		for_each_process(p) {
+			if (rcu_dereference(p->real_parent)->tgid != out[i]->tgid ||
+			    p->tgid == out[i]->tgid)
+				continue;
+			CR_ADD(p);
+			for_each_thread(p, t)
+				if (t != p)
+					CR_ADD(t);
+		}
+	}
+	rcu_read_unlock();
+	return n;
+big:
+	rcu_read_unlock();
+	while (n > 0)
+		put_task_struct(out[--n]);
+	return -E2BIG;
+#undef CR_ADD
+}
+
+/* Whether @t is a zombie (exited, waiting to be reaped), and its status. */
+bool cr_task_zombie(struct task_struct *t, int *exit_code)
+{
+	if (READ_ONCE(t->exit_state) != EXIT_ZOMBIE)
+		return false;
+	*exit_code = READ_ONCE(t->exit_code);
+	return true;
+}
+
+bool cr_task_is_leader(struct task_struct *t)
+{
+	return thread_group_leader(t);
+}
+
+/* Monotonic milliseconds (for deadlines). */
+u64 cr_jiffies_ms(void)
+{
+	return div_u64(ktime_get_ns(), NSEC_PER_MSEC);
+}
+
+bool cr_current_exiting(void)
+{
+	return current->flags & PF_EXITING;
 }
 
 void cr_current_creds(struct cr_creds *out)
@@ -611,6 +709,7 @@ int cr_mm_vma_at(struct mm_struct *mm, unsigned long addr, struct cr_vma *out)
 	out->vm_flags = vma->vm_flags;
 	out->has_anon_vma = vma->anon_vma != NULL;
 	out->file = vma->vm_file ? get_file(vma->vm_file) : NULL;
+	out->ino_key = vma->vm_file ? (u64)(unsigned long)file_inode(vma->vm_file) : 0;
 	out->special = 0;
 	name = cr_vma_special_name(vma);
 	if (name) {
@@ -693,6 +792,18 @@ unsigned long cr_vm_mmap(struct file *file, unsigned long addr, unsigned long le
 int cr_vm_munmap(unsigned long addr, size_t len)
 {
 	return vm_munmap(addr, len);
+}
+
+int cr_task_poke(struct task_struct *t, unsigned long addr, const void *buf, int len)
+{
+	return access_process_vm(t, addr, (void *)buf, len, FOLL_FORCE | FOLL_WRITE);
+}
+
+/* A new shared anonymous memory object of @size bytes, as mmap(MAP_SHARED |
+ * MAP_ANONYMOUS) makes ("/dev/zero (deleted)" in /proc/PID/maps). */
+struct file *cr_shmem_file(u64 size)
+{
+	return shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
 }
 
 int cr_current_poke(unsigned long addr, const void *buf, int len)

@@ -102,6 +102,7 @@ struct cr_vma {
 	u8 has_anon_vma;
 	u8 is_stack;
 	u8 __pad[2];
+	u64 ino_key;	/* identity of the backing object; never leaves the kernel */
 };
 
 /* cr_vm_flag() selectors */
@@ -128,6 +129,8 @@ struct cr_file_info {
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
 struct task_struct *cr_task_get_by_vpid(pid_t nr);
 struct task_struct *cr_task_get_current(void);
+struct task_struct *cr_task_get(struct task_struct *t);
+pid_t cr_current_tid(void);
 void cr_task_put(struct task_struct *t);
 struct pid_namespace *cr_current_pid_ns(void);
 int cr_task_work_add(struct task_struct *t, struct callback_head *work, void (*fn)(struct callback_head *));
@@ -136,7 +139,14 @@ bool cr_task_same_thread_group(struct task_struct *t);
 u64 cr_task_exec_id(struct task_struct *t);
 int cr_task_state(struct task_struct *t);
 int cr_may_checkpoint(struct task_struct *t);
-int cr_current_refusals(void);
+int cr_current_refusals(bool process);
+int cr_collect_tree(struct task_struct *root, struct task_struct **out, int max);
+bool cr_task_zombie(struct task_struct *t, int *exit_code);
+bool cr_task_is_leader(struct task_struct *t);
+u64 cr_jiffies_ms(void);
+int cr_task_poke(struct task_struct *t, unsigned long addr, const void *buf, int len);
+struct file *cr_shmem_file(u64 size);
+bool cr_current_exiting(void);
 void cr_current_creds(struct cr_creds *out);
 int cr_current_group(int i, u32 *gid);
 void cr_current_misc(struct cr_misc *out);

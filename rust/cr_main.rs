@@ -28,6 +28,7 @@ mod restart;
 mod signals;
 mod stream;
 mod task;
+mod thread;
 mod uapi;
 
 module! {
@@ -53,19 +54,26 @@ impl kernel::InPlaceModule for CrModule {
     }
 }
 
-/// An open file of `/dev/cr`. It carries no state: every ioctl is complete in
-/// itself.
-struct CrDevice;
+/// An open file of `/dev/cr`. Its only state is the tree restart it may be
+/// coordinating: the launcher and every task of the tree share the file.
+#[pin_data]
+struct CrDevice {
+    #[pin]
+    restart: restart::RestartSlot,
+}
 
 #[vtable]
 impl MiscDevice for CrDevice {
-    type Ptr = ();
+    type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
-        Ok(())
+        KBox::try_pin_init(
+            try_pin_init!(CrDevice { restart <- restart::RestartSlot::new() }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_device: (), file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&CrDevice>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         // Only the type and number select a command: the size bits belong to
         // the first version of each struct, whose real size travels in its
         // `size` field (see `uapi::read_args`).
@@ -75,7 +83,7 @@ impl MiscDevice for CrDevice {
         match _IOC_NR(cmd) {
             uapi::CR_IOC_NR_INFO => uapi::info(arg),
             uapi::CR_IOC_NR_CHECKPOINT => checkpoint::ioctl(file, arg),
-            uapi::CR_IOC_NR_RESTART => restart::ioctl(file, arg),
+            uapi::CR_IOC_NR_RESTART => restart::ioctl(&me.restart, arg),
             _ => Err(ENOTTY),
         }
     }

@@ -84,6 +84,7 @@ mod ffi {
         pub(crate) has_anon_vma: u8,
         pub(crate) is_stack: u8,
         pub(crate) pad: [u8; 2],
+        pub(crate) ino_key: u64,
     }
 
     #[repr(C)]
@@ -107,6 +108,8 @@ mod ffi {
         pub(crate) fn cr_task_get_by_vpid(nr: i32) -> *mut bindings::task_struct;
         pub(crate) fn cr_task_put(t: *mut bindings::task_struct);
         pub(crate) fn cr_task_get_current() -> *mut bindings::task_struct;
+        pub(crate) fn cr_task_get(t: *mut bindings::task_struct) -> *mut bindings::task_struct;
+        pub(crate) fn cr_current_tid() -> c_int;
         pub(crate) fn cr_current_pid_ns() -> *mut bindings::pid_namespace;
         pub(crate) fn cr_task_ids(
             t: *mut bindings::task_struct,
@@ -122,7 +125,23 @@ mod ffi {
             work: *mut bindings::callback_head,
             f: unsafe extern "C" fn(*mut bindings::callback_head),
         ) -> c_int;
-        pub(crate) fn cr_current_refusals() -> c_int;
+        pub(crate) fn cr_current_refusals(process: bool) -> c_int;
+        pub(crate) fn cr_collect_tree(
+            root: *mut bindings::task_struct,
+            out: *mut *mut bindings::task_struct,
+            max: c_int,
+        ) -> c_int;
+        pub(crate) fn cr_task_zombie(t: *mut bindings::task_struct, code: *mut c_int) -> bool;
+        pub(crate) fn cr_task_is_leader(t: *mut bindings::task_struct) -> bool;
+        pub(crate) fn cr_jiffies_ms() -> u64;
+        pub(crate) fn cr_task_poke(
+            t: *mut bindings::task_struct,
+            addr: c_ulong,
+            buf: *const u8,
+            len: c_int,
+        ) -> c_int;
+        pub(crate) fn cr_shmem_file(size: u64) -> *mut bindings::file;
+        pub(crate) fn cr_current_exiting() -> bool;
         pub(crate) fn cr_current_creds(out: *mut Creds);
         pub(crate) fn cr_current_group(i: c_int, gid: *mut u32) -> c_int;
         pub(crate) fn cr_current_misc(out: *mut Misc);
@@ -313,7 +332,6 @@ pub(crate) mod ts {
     pub(crate) const EXITING: i32 = 2;
     pub(crate) const PTRACED: i32 = 4;
     pub(crate) const STOPPED: i32 = 8;
-    pub(crate) const THREADED: i32 = 16;
     pub(crate) const NO_MM: i32 = 32;
 }
 
@@ -331,6 +349,14 @@ impl TaskRef {
         let t = unsafe { ffi::cr_task_get_current() };
         // INVARIANT: `get_task_struct` returned a referenced task.
         TaskRef(NonNull::new(t).expect("current is never null"))
+    }
+
+    /// Another reference to the same task.
+    pub(crate) fn clone_ref(&self) -> Self {
+        // SAFETY: The task is valid; this takes a new reference.
+        let t = unsafe { ffi::cr_task_get(self.raw()) };
+        // INVARIANT: `get_task_struct` returned the same, referenced, task.
+        TaskRef(NonNull::new(t).expect("get_task_struct returns its argument"))
     }
 
     fn raw(&self) -> *mut bindings::task_struct {
@@ -372,6 +398,54 @@ impl TaskRef {
             2 => Err(Deny::Caps),
             _ => Err(Deny::Dumpable),
         }
+    }
+
+    /// Writes `buf` at `addr` of the task's memory even where it is not
+    /// writable (as ptrace's POKE does, copy-on-write).
+    pub(crate) fn poke(&self, addr: u64, buf: &[u8]) -> Result {
+        // SAFETY: The task is valid; `buf` is valid for reads.
+        let n =
+            unsafe { ffi::cr_task_poke(self.raw(), addr as usize, buf.as_ptr(), buf.len() as i32) };
+        if n as usize != buf.len() {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
+    /// Whether it is a thread group leader.
+    pub(crate) fn is_leader(&self) -> bool {
+        // SAFETY: The task is valid.
+        unsafe { ffi::cr_task_is_leader(self.raw()) }
+    }
+
+    /// Its exit status if it is a zombie.
+    pub(crate) fn zombie(&self) -> Option<i32> {
+        let mut code = 0;
+        // SAFETY: The task is valid; `code` is valid for writes.
+        unsafe { ffi::cr_task_zombie(self.raw(), &mut code) }.then_some(code)
+    }
+
+    /// Whether two references are the same task.
+    pub(crate) fn same(&self, other: &TaskRef) -> bool {
+        self.0 == other.0
+    }
+
+    /// The subtree of processes rooted at this task's process: each
+    /// process's leader, then its threads; parents before children;
+    /// zombies included. `E2BIG` beyond `max` tasks.
+    pub(crate) fn collect_tree(&self, max: usize) -> Result<KVec<TaskRef>> {
+        let mut raw = KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
+        // SAFETY: `raw` has room for `max` pointers.
+        let n = unsafe { ffi::cr_collect_tree(self.raw(), raw.as_mut_ptr(), max as i32) };
+        let n = errno_result(n.into())? as usize;
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for p in raw.iter().take(n) {
+            // INVARIANT: the C side took a reference on each task.
+            let t = TaskRef(NonNull::new(*p).ok_or(EINVAL)?);
+            // Cannot fail: capacity reserved above.
+            v.push(t, GFP_KERNEL)?;
+        }
+        Ok(v)
     }
 
     /// Sends `sig` to the task.
@@ -479,10 +553,11 @@ pub(crate) mod current {
         pub(crate) const RLIMIT_CPU: i32 = 512;
     }
 
-    /// State this version cannot save, as bits of [`refuse`].
-    pub(crate) fn refusals() -> i32 {
-        // SAFETY: Only reads the current task.
-        unsafe { ffi::cr_current_refusals() }
+    /// State this version cannot save, as bits of [`refuse`]: the
+    /// thread's own, and with `process` its thread group's.
+    pub(crate) fn refusals(process: bool) -> i32 {
+        // SAFETY: Only reads the current task and its group.
+        unsafe { ffi::cr_current_refusals(process) }
     }
 
     /// Credentials (first [`ffi::MAX_GROUPS_INLINE`] groups inline; all via
@@ -656,6 +731,12 @@ pub(crate) mod current {
     pub(crate) fn send_sig(sig: i32) {
         // SAFETY: No pointers.
         unsafe { ffi::cr_send_sig_current(sig) };
+    }
+
+    /// Whether the current task is exiting.
+    pub(crate) fn exiting() -> bool {
+        // SAFETY: Reads the current task.
+        unsafe { ffi::cr_current_exiting() }
     }
 
     /// Whether a fatal signal is pending.
@@ -845,6 +926,8 @@ pub(crate) struct VmaInfo {
     pub(crate) file: Option<ARef<File>>,
     pub(crate) special: u32,
     pub(crate) has_anon_vma: bool,
+    /// Identity of the backing object (kernel-internal, never written).
+    pub(crate) ino_key: u64,
 }
 
 /// `VM_*` flags of the running kernel.
@@ -897,6 +980,7 @@ impl MmReadGuard<'_> {
             has_anon_vma: 0,
             is_stack: 0,
             pad: [0; 2],
+            ino_key: 0,
         };
         // SAFETY: The lock is held (type invariant of the guard); `v` is
         // valid for writes.
@@ -912,6 +996,7 @@ impl MmReadGuard<'_> {
             file: NonNull::new(v.file).map(|f| unsafe { file_from_raw(f) }),
             special: v.special,
             has_anon_vma: v.has_anon_vma != 0,
+            ino_key: v.ino_key,
         })
     }
 
@@ -1034,6 +1119,14 @@ pub(crate) fn filp_open(path: &CStr, flags: u32) -> Result<ARef<File>> {
     Ok(unsafe { file_from_raw(f) })
 }
 
+/// A new shared anonymous memory object of `size` bytes.
+pub(crate) fn shmem_file(size: u64) -> Result<ARef<File>> {
+    // SAFETY: No pointers in; a referenced file or an error out.
+    let f = err_ptr(unsafe { ffi::cr_shmem_file(size) })?;
+    // SAFETY: The file was just created with one reference, ours.
+    Ok(unsafe { file_from_raw(f) })
+}
+
 /// Sets a file's position.
 pub(crate) fn file_seek(f: &File, pos: i64) -> Result {
     // SAFETY: `f` is valid.
@@ -1065,6 +1158,18 @@ pub(crate) fn fget(fd: i32) -> Result<ARef<File>> {
 pub(crate) fn capable(cap: i32) -> bool {
     // SAFETY: No pointers; may audit.
     unsafe { bindings::capable(cap) }
+}
+
+/// The caller's thread id in its own pid namespace.
+pub(crate) fn current_tid() -> i32 {
+    // SAFETY: Reads the current task.
+    unsafe { ffi::cr_current_tid() }
+}
+
+/// A monotonic clock in milliseconds (jiffies).
+pub(crate) fn jiffies_ms() -> u64 {
+    // SAFETY: No pointers.
+    unsafe { ffi::cr_jiffies_ms() }
 }
 
 /// Wall-clock time in nanoseconds.

@@ -83,6 +83,14 @@ impl Log {
         Ok(Self { file, what })
     }
 
+    /// Another log to the same file.
+    pub(crate) fn share(&self) -> Log {
+        Log {
+            file: self.file.clone(),
+            what: self.what,
+        }
+    }
+
     /// Writes one line: `cr: <what>: <message> (<ERRNO>)`.
     pub(crate) fn line(&self, err: Option<Error>, args: fmt::Arguments<'_>) {
         let Some(file) = &self.file else { return };

@@ -71,6 +71,31 @@ struct VmaSnap {
     flags: u32,
     path: KVec<u8>,
     scan: Scan,
+    /// Shared anonymous memory: identity of the object (kernel-internal).
+    shm_key: u64,
+}
+
+/// Numbers the shared anonymous memory objects of an image, across its
+/// processes: the same object gets the same id wherever it is mapped. Ids
+/// replace the kernel-internal keys, which never reach the image.
+pub(crate) struct ShmIds {
+    keys: KVec<u64>,
+}
+
+impl ShmIds {
+    /// No object yet.
+    pub(crate) fn new() -> Self {
+        ShmIds { keys: KVec::new() }
+    }
+
+    /// The id of the object `key`, from 1.
+    fn id(&mut self, key: u64) -> Result<u32> {
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            return Ok(i as u32 + 1);
+        }
+        self.keys.push(key, GFP_KERNEL)?;
+        Ok(self.keys.len() as u32)
+    }
 }
 
 /// The memory part of a snapshot. Holds the target's mm, so its pages can
@@ -239,7 +264,11 @@ impl MemSnap {
             let vs = VmaSnap {
                 start: v.start,
                 end: v.end,
-                pgoff: if kind.has_path() { v.pgoff } else { 0 },
+                pgoff: if kind.has_path() || kind == VmaKind::AnonShared {
+                    v.pgoff
+                } else {
+                    0
+                },
                 vm_flags: v.vm_flags,
                 prot,
                 kind,
@@ -250,6 +279,11 @@ impl MemSnap {
                 },
                 path,
                 scan,
+                shm_key: if kind == VmaKind::AnonShared {
+                    v.ino_key
+                } else {
+                    0
+                },
             };
             vmas.push(vs, GFP_KERNEL_ACCOUNT)?;
             if vmas.len() > format::MAX_VMAS as usize {
@@ -324,7 +358,12 @@ impl MemSnap {
     }
 
     /// Writes the mm and VMA records.
-    pub(crate) fn write_meta(&self, w: &mut ImageWriter<'_>, plan: &PagePlan) -> Result {
+    pub(crate) fn write_meta(
+        &self,
+        w: &mut ImageWriter<'_>,
+        plan: &PagePlan,
+        shm: &mut ShmIds,
+    ) -> Result {
         let n = self.vmas.len() as u32;
         w.record(|b| format::Mm::encode(b, &self.layout, n, &self.auxv, &self.exe))?;
         for (v, &nr_pages) in self.vmas.iter().zip(plan.per_vma.iter()) {
@@ -337,6 +376,11 @@ impl MemSnap {
                 prot: v.prot,
                 kind: v.kind,
                 flags: v.flags,
+                shm_id: if v.kind == VmaKind::AnonShared {
+                    shm.id(v.shm_key)?
+                } else {
+                    0
+                },
                 path: &v.path,
             };
             w.record(|b| rec.encode(b))?;
@@ -349,10 +393,11 @@ impl MemSnap {
         &self,
         w: &mut ImageWriter<'_>,
         plan: &PagePlan,
+        proc_idx: u32,
     ) -> Result<(), WriteError> {
         let g = self.mm.read_lock();
         for run in plan.runs.iter() {
-            w.pages_header(run.addr, run.npages)
+            w.pages_header(run.addr, run.npages, proc_idx)
                 .map_err(|e| WriteError::Io(e, w.offset()))?;
             let scan = self.vmas[run.vma].scan;
             let mut addr = run.addr;
@@ -402,6 +447,7 @@ pub(crate) struct VmaPlan {
     kind: VmaKind,
     flags: u32,
     nr_pages: u64,
+    shm_id: u32,
     file: Option<ARef<File>>,
 }
 
@@ -481,6 +527,7 @@ impl MemPlan {
                 kind: v.kind,
                 flags: v.flags,
                 nr_pages: v.nr_pages,
+                shm_id: v.shm_id,
                 file,
             },
             GFP_KERNEL_ACCOUNT,
@@ -539,7 +586,7 @@ impl MemPlan {
 
     /// Replaces the caller's memory by the image's mappings (past the point
     /// of no return). Page contents follow with [`MemPlan::fill`].
-    pub(crate) fn map(&self, log: &Log) -> Result {
+    pub(crate) fn map(&self, log: &Log, shm: &mut ShmFiles) -> Result {
         let mm = current::mm().ok_or(EINVAL)?;
         let mut ranges = KVec::new();
         {
@@ -563,30 +610,33 @@ impl MemPlan {
                 VmaKind::FileShared | VmaKind::AnonShared => MAP_SHARED,
                 _ => MAP_PRIVATE,
             };
-            if matches!(v.kind, VmaKind::Anon | VmaKind::AnonShared) {
+            if v.kind == VmaKind::Anon {
                 flags |= MAP_ANONYMOUS;
             }
             if v.flags & format::VMA_GROWSDOWN != 0 {
                 flags |= MAP_GROWSDOWN;
             }
-            let got = current::vm_mmap(
-                v.file.as_deref(),
-                v.start,
-                v.end - v.start,
-                v.prot,
-                flags,
-                v.pgoff * PS,
-            )
-            .map_err(|e| {
-                fail!(
-                    log,
-                    e,
-                    "mapping {:#x}-{:#x} ({}) failed",
-                    v.start,
-                    v.end,
-                    v.kind.name()
-                )
-            })?;
+            // Shared anonymous memory is one object wherever it is mapped.
+            let shared;
+            let file = if v.kind == VmaKind::AnonShared {
+                shared = shm.get(v.shm_id).map_err(|e| {
+                    fail!(log, e, "creating shared memory object {} failed", v.shm_id)
+                })?;
+                Some(&*shared)
+            } else {
+                v.file.as_deref()
+            };
+            let got = current::vm_mmap(file, v.start, v.end - v.start, v.prot, flags, v.pgoff * PS)
+                .map_err(|e| {
+                    fail!(
+                        log,
+                        e,
+                        "mapping {:#x}-{:#x} ({}) failed",
+                        v.start,
+                        v.end,
+                        v.kind.name()
+                    )
+                })?;
             if got != v.start {
                 return Err(fail!(
                     log,
@@ -600,6 +650,15 @@ impl MemPlan {
         Ok(())
     }
 
+    /// Adds the extent of each shared anonymous object this process maps.
+    pub(crate) fn shm_extents(&self, shm: &mut ShmFiles) -> Result {
+        for v in self.vmas.iter().filter(|v| v.kind == VmaKind::AnonShared) {
+            let end = (v.pgoff + (v.end - v.start) / PS) * PS;
+            shm.need(v.shm_id, end)?;
+        }
+        Ok(())
+    }
+
     /// Sets the mm layout, saved auxv and executable link.
     pub(crate) fn set_layout(&self, log: &Log) -> Result {
         current::set_mm_layout(&self.layout, &self.auxv);
@@ -609,63 +668,119 @@ impl MemPlan {
         }
         Ok(())
     }
+}
 
-    /// Reads the page records up to the tail and writes the contents into
-    /// the new mappings.
-    pub(crate) fn fill(&self, r: &mut ImageReader<'_>, log: &Log) -> Result<(), ReadError> {
-        let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
-        let mut cur = 0usize;
-        let mut counted = 0u64;
-        loop {
-            let (addr, npages) = match r.next()? {
-                format::Record::Pages(ph) => (ph.addr, ph.npages),
-                format::Record::Tail(_) => break,
-                _ => return Err(ReadError::Format(format::FormatError::BadOrder, r.offset())),
-            };
-            while cur < self.vmas.len() && self.vmas[cur].end <= addr {
-                if counted != self.vmas[cur].nr_pages {
-                    return Err(ReadError::Format(format::FormatError::BadPages, r.offset()));
-                }
-                cur += 1;
-                counted = 0;
-            }
-            let v = self
-                .vmas
-                .get(cur)
-                .ok_or(ReadError::Format(format::FormatError::BadPages, r.offset()))?;
-            counted =
-                format::pages_in(v.start, v.end, v.nr_pages, counted, addr, npages, PS as u32)
-                    .map_err(|e| ReadError::Format(e, r.offset()))?;
-            let mut a = addr;
-            let mut left = u64::from(npages) * PS;
-            while left > 0 {
-                let n = (left as usize).min(buf.len());
-                r.page_data(&mut buf[..n])?;
-                if v.prot & format::PROT_WRITE != 0 {
-                    UserSlice::new(UserPtr::from_addr(a as usize), n)
-                        .writer()
-                        .write_slice(&buf[..n])
-                        .map_err(|e| {
-                            ReadError::Logged(fail!(log, e, "writing memory at {a:#x} failed"))
-                        })?;
-                } else {
-                    current::poke(a, &buf[..n]).map_err(|e| {
-                        ReadError::Logged(fail!(
-                            log,
-                            e,
-                            "writing read-only memory at {a:#x} failed"
-                        ))
-                    })?;
-                }
-                a += n as u64;
-                left -= n as u64;
-            }
-        }
-        if self.vmas.iter().skip(cur + 1).any(|v| v.nr_pages != 0)
-            || self.vmas.get(cur).is_some_and(|v| v.nr_pages != counted)
-        {
-            return Err(ReadError::Format(format::FormatError::BadPages, r.offset()));
+/// The shared anonymous memory objects of a restart, created on first use
+/// with the largest extent any of their mappings needs.
+pub(crate) struct ShmFiles {
+    objs: KVec<(u32, u64, Option<ARef<File>>)>,
+}
+
+impl ShmFiles {
+    /// No object yet.
+    pub(crate) fn new() -> Self {
+        ShmFiles { objs: KVec::new() }
+    }
+
+    /// Records that object `id` must be at least `size` bytes.
+    fn need(&mut self, id: u32, size: u64) -> Result {
+        match self.objs.iter_mut().find(|o| o.0 == id) {
+            Some(o) => o.1 = o.1.max(size),
+            None => self.objs.push((id, size, None), GFP_KERNEL)?,
         }
         Ok(())
+    }
+
+    /// The object `id`, created now if it is its first mapping.
+    fn get(&mut self, id: u32) -> Result<ARef<File>> {
+        let o = self.objs.iter_mut().find(|o| o.0 == id).ok_or(EINVAL)?;
+        if o.2.is_none() {
+            o.2 = Some(kapi::shmem_file(o.1)?);
+        }
+        o.2.clone().ok_or(EINVAL)
+    }
+}
+
+/// Where page contents go: `(process index, VMA writable, address, data)`.
+pub(crate) type PageSink<'a> = dyn FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + 'a;
+
+/// Reads the page records up to the tail and hands each run's contents to
+/// `sink`, checking each run against its process's VMAs (`pages_in`), as
+/// every reader of the format must.
+pub(crate) fn fill(
+    procs: &[&MemPlan],
+    r: &mut ImageReader<'_>,
+    sink: &mut PageSink<'_>,
+) -> Result<(), ReadError> {
+    let bad = |r: &ImageReader<'_>| ReadError::Format(format::FormatError::BadPages, r.offset());
+    let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
+    // Position: process, VMA in it, pages counted in that VMA.
+    let (mut p, mut cur, mut counted) = (0usize, 0usize, 0u64);
+    let finish_proc = |m: &MemPlan, cur: usize, counted: u64| {
+        m.vmas.iter().skip(cur + 1).all(|v| v.nr_pages == 0)
+            && m.vmas.get(cur).is_none_or(|v| v.nr_pages == counted)
+    };
+    loop {
+        let (idx, addr, npages) = match r.next()? {
+            format::Record::Pages(ph) => (ph.proc_idx as usize, ph.addr, ph.npages),
+            format::Record::Tail(_) => break,
+            _ => return Err(ReadError::Format(format::FormatError::BadOrder, r.offset())),
+        };
+        while p < idx {
+            if p >= procs.len() || !finish_proc(procs[p], cur, counted) {
+                return Err(bad(r));
+            }
+            p += 1;
+            cur = 0;
+            counted = 0;
+        }
+        let m = procs.get(p).ok_or_else(|| bad(r))?;
+        while cur < m.vmas.len() && m.vmas[cur].end <= addr {
+            if counted != m.vmas[cur].nr_pages {
+                return Err(bad(r));
+            }
+            cur += 1;
+            counted = 0;
+        }
+        let v = m.vmas.get(cur).ok_or_else(|| bad(r))?;
+        counted = format::pages_in(v.start, v.end, v.nr_pages, counted, addr, npages, PS as u32)
+            .map_err(|e| ReadError::Format(e, r.offset()))?;
+        let writable = v.prot & format::PROT_WRITE != 0;
+        let mut a = addr;
+        let mut left = u64::from(npages) * PS;
+        while left > 0 {
+            let n = (left as usize).min(buf.len());
+            r.page_data(&mut buf[..n])?;
+            sink(p as u32, writable, a, &buf[..n])?;
+            a += n as u64;
+            left -= n as u64;
+        }
+    }
+    while p < procs.len() {
+        if !finish_proc(procs[p], cur, counted) {
+            return Err(bad(r));
+        }
+        p += 1;
+        cur = 0;
+        counted = 0;
+    }
+    Ok(())
+}
+
+/// The sink for a process restoring itself: writes into the current mm.
+pub(crate) fn local_sink(
+    log: &Log,
+) -> impl FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + '_ {
+    move |_, writable, a, data| {
+        if writable {
+            UserSlice::new(UserPtr::from_addr(a as usize), data.len())
+                .writer()
+                .write_slice(data)
+                .map_err(|e| ReadError::Logged(fail!(log, e, "writing memory at {a:#x} failed")))
+        } else {
+            current::poke(a, data).map_err(|e| {
+                ReadError::Logged(fail!(log, e, "writing read-only memory at {a:#x} failed"))
+            })
+        }
     }
 }

@@ -1,32 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `CR_IOC_RESTART`: the caller becomes the program saved in an image.
+//! `CR_IOC_RESTART`: tasks become the programs saved in an image.
 //!
-//! Two phases. First every metadata record, up to the meta-end record and
-//! its checksum, is read and validated into a [`Plan`]; files are opened and
-//! the credentials, working directory, limits, registers and the vdso
-//! position are checked, all as the caller and without changing anything.
-//! Any problem is a clean error with a log line. Then the point of no
-//! return: the caller's memory is replaced by the image's mappings, page
-//! contents are streamed in (checksum verified at the tail), and the file
-//! table, identity, signal state and registers are installed. A failure
-//! there kills the caller (the log says why); on success the ioctl
-//! "returns" into the restored program.
+//! Two ways in:
+//!
+//! * A single task calls RESTART and becomes the image's only task, in
+//!   place, exec-style (whatever its pid).
+//! * For a tree: user space (crctl) creates every process and thread with
+//!   its original pid (`clone3` with `set_tid`), from one launcher that keeps
+//!   the `/dev/cr` file open. The launcher calls RESTART with
+//!   `CR_RESTART_COORDINATE`: it reads the image, and it alone, start to
+//!   end. Every task of the tree calls RESTART on the same `/dev/cr` file
+//!   and waits to be told what to do. Steps, in lock-step: (1) the launcher
+//!   reads and checks all metadata, opening files as the caller; (2) each
+//!   task finds itself in the image by its pid and checks what only it can
+//!   (working directory, vdso position); (3) the point of no return: process
+//!   by process, each leader replaces its memory by the image's mappings;
+//!   (4) the launcher streams the page contents into each process; (5) every
+//!   task installs its files, identity, signal state and registers; (6) all
+//!   return to user space together. A failure before (3) returns an error to
+//!   everyone; after it, every task of the tree is killed. No task returns
+//!   to user space until all are restored.
 
 use crate::{
     checkpoint::here_header,
     files::FilesPlan,
-    format::{self, Record},
-    kapi::{self, current},
-    log::{fail, Log},
-    memory::MemPlan,
+    format::{self, Record, TreeEntry},
+    kapi::{self, current, TaskRef},
+    log::{fail, Log, Show},
+    memory::{self, MemPlan, ShmFiles},
     regs::{self, RegsPlan},
-    signals,
+    signals::SigPlan,
     stream::{ImageReader, ReadError},
     task::TaskPlan,
+    thread::ThreadPlan,
     uapi::Args,
 };
-use kernel::{alloc::KVec, bindings, fs::File, prelude::*};
+use kernel::{
+    alloc::KVec,
+    bindings,
+    fs::File,
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{aref::ARef, Arc, CondVar, Mutex},
+};
 
 /// Layout of `struct cr_restart_args`.
 mod layout {
@@ -40,15 +57,41 @@ mod layout {
 
 /// `CR_RESTART_STOPPED`.
 pub(crate) const CR_RESTART_STOPPED: u32 = 1;
-const KNOWN_FLAGS: u32 = CR_RESTART_STOPPED;
+/// `CR_RESTART_COORDINATE`.
+pub(crate) const CR_RESTART_COORDINATE: u32 = 2;
+/// `CR_RESTART_JOIN`.
+pub(crate) const CR_RESTART_JOIN: u32 = 4;
+const KNOWN_FLAGS: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
+
+/// How long tasks wait for each other at each step.
+const STEP_TIMEOUT_MS: u64 = 60_000;
+
+/// One process of a restart plan.
+struct ProcPlan {
+    task: TaskPlan,
+    signals: SigPlan,
+    mem: MemPlan,
+    files: FilesPlan,
+    threads: KVec<ThreadPlan>,
+}
 
 /// Everything restart needs before the point of no return.
 struct Plan {
-    task: TaskPlan,
-    regs: RegsPlan,
-    signals: signals::SigPlan,
-    mem: MemPlan,
-    files: FilesPlan,
+    tree: KVec<TreeEntry>,
+    procs: KVec<ProcPlan>,
+    live_tasks: u32,
+}
+
+impl Plan {
+    /// Finds the task `tid`: its process index and thread index.
+    fn find(&self, tid: i32) -> Option<(usize, usize)> {
+        for (p, proc_) in self.procs.iter().enumerate() {
+            if let Some(t) = proc_.threads.iter().position(|t| t.thread.tid == tid) {
+                return Some((p, t));
+            }
+        }
+        None
+    }
 }
 
 /// Logs a read error and turns it into the errno.
@@ -68,24 +111,54 @@ fn copy_bytes(b: &[u8]) -> Result<KVec<u8>> {
     Ok(v)
 }
 
-/// Reads the metadata into a plan (phase one).
+/// A process section being read.
+struct ProcBuilder {
+    task: KBox<format::Task>,
+    groups: KVec<u32>,
+    cwd: KVec<u8>,
+    rlimits: Option<KBox<format::Rlimits>>,
+    signals: Option<SigPlan>,
+    mem: Option<MemPlan>,
+    files: FilesPlan,
+    threads: KVec<ThreadPlan>,
+    /// The thread record whose regs/xstate come next.
+    pending: Option<(format::Thread, Option<KBox<format::Regs>>)>,
+}
+
+impl ProcBuilder {
+    fn finish(self, log: &Log) -> Result<ProcPlan> {
+        let missing = || fail!(log, EINVAL, "bad image: required record missing");
+        Ok(ProcPlan {
+            task: TaskPlan {
+                task: self.task,
+                groups: self.groups,
+                cwd: self.cwd,
+                rlimits: self.rlimits.ok_or_else(missing)?,
+            },
+            signals: self.signals.ok_or_else(missing)?,
+            mem: self.mem.ok_or_else(missing)?,
+            files: self.files,
+            threads: self.threads,
+        })
+    }
+}
+
+/// Reads and checks the metadata into a plan (step 1).
 #[inline(never)]
-fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
+fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
     let rf = |e| read_fail(log, e);
     r.magic().map_err(rf)?;
     let (xsize, xfeatures, _) = regs::here()?;
     let here = here_header(xsize, xfeatures, 0);
-
-    // Records are boxed as they come, to keep this frame small.
-    let mut task: Option<KBox<format::Task>> = None;
-    let mut groups = KVec::new();
-    let mut cwd = KVec::new();
-    let mut rlimits = None;
-    let mut gregs = None;
-    let mut xstate = KVec::new();
-    let mut sigs = None;
-    let mut mem: Option<MemPlan> = None;
-    let mut files = FilesPlan::new();
+    let mut plan = KBox::new(
+        Plan {
+            tree: KVec::new(),
+            procs: KVec::new(),
+            live_tasks: 0,
+        },
+        GFP_KERNEL,
+    )?;
+    let mut cur: Option<KBox<ProcBuilder>> = None;
     loop {
         let rec = r.next().map_err(rf)?;
         match rec {
@@ -96,73 +169,431 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<Plan> {
                         EINVAL,
                         "image does not fit this kernel: {} (image from {}, running {})",
                         e.describe(),
-                        crate::log::Show(h.release()),
-                        crate::log::Show(here.release())
+                        Show(h.release()),
+                        Show(here.release())
                     ));
                 }
             }
-            Record::Task(t) => task = Some(KBox::new(t, GFP_KERNEL_ACCOUNT)?),
-            Record::Groups(g) => {
-                groups = KVec::with_capacity(g.len(), GFP_KERNEL_ACCOUNT)?;
-                for i in 0..g.len() {
-                    groups.push(g.get(i), GFP_KERNEL_ACCOUNT)?;
+            Record::Tree(t) => {
+                for i in 0..t.len() {
+                    plan.tree.push(t.get(i), GFP_KERNEL_ACCOUNT)?;
                 }
+                plan.live_tasks = t.live_threads();
             }
-            Record::Cwd(p) => cwd = copy_bytes(p)?,
-            Record::Rlimits(l) => rlimits = Some(KBox::new(l, GFP_KERNEL_ACCOUNT)?),
-            Record::Regs(g) => gregs = Some(KBox::new(g, GFP_KERNEL_ACCOUNT)?),
-            Record::Xstate(x) => xstate = copy_bytes(x)?,
-            Record::Signals(s) => sigs = Some(signals::SigPlan::new(&s)?),
-            Record::Mm(m) => mem = Some(MemPlan::new(&m, log)?),
-            Record::Vma(v, _) => mem.as_mut().ok_or(EINVAL)?.add_vma(&v, log)?,
-            Record::File(f) => files.add(&f, log)?,
+            Record::Task(t) => {
+                if let Some(b) = cur.take() {
+                    plan.procs
+                        .push(KBox::into_inner(b).finish(log)?, GFP_KERNEL_ACCOUNT)?;
+                }
+                // The i-th process section is the i-th live process of the tree.
+                let idx = plan.procs.len();
+                let leader = plan
+                    .tree
+                    .iter()
+                    .filter(|e| e.is_leader() && !e.is_zombie())
+                    .nth(idx);
+                if leader.map(|e| e.pid) != Some(t.tgid) || t.pid != t.tgid {
+                    return Err(fail!(
+                        log,
+                        EINVAL,
+                        "bad image: process {} does not match the tree",
+                        t.tgid
+                    ));
+                }
+                cur = Some(KBox::new(
+                    ProcBuilder {
+                        task: KBox::new(t, GFP_KERNEL_ACCOUNT)?,
+                        groups: KVec::new(),
+                        cwd: KVec::new(),
+                        rlimits: None,
+                        signals: None,
+                        mem: None,
+                        files: FilesPlan::new(),
+                        threads: KVec::new(),
+                        pending: None,
+                    },
+                    GFP_KERNEL_ACCOUNT,
+                )?);
+            }
             Record::MetaEnd(_) => break,
             Record::Pages(_) | Record::Tail(_) => {
-                return Err(fail!(
-                    log,
-                    EINVAL,
-                    "bad image: pages before the metadata end"
-                ))
+                return Err(fail!(log, EINVAL, "bad image: record out of place"))
+            }
+            rec => {
+                let b = cur.as_mut().ok_or(EINVAL)?;
+                match rec {
+                    Record::Groups(g) => {
+                        b.groups = KVec::with_capacity(g.len(), GFP_KERNEL_ACCOUNT)?;
+                        for i in 0..g.len() {
+                            b.groups.push(g.get(i), GFP_KERNEL_ACCOUNT)?;
+                        }
+                    }
+                    Record::Cwd(p) => b.cwd = copy_bytes(p)?,
+                    Record::Rlimits(l) => b.rlimits = Some(KBox::new(l, GFP_KERNEL_ACCOUNT)?),
+                    Record::Signals(s) => b.signals = Some(SigPlan::new(&s)?),
+                    Record::Mm(m) => b.mem = Some(MemPlan::new(&m, log)?),
+                    Record::Vma(v, _) => b.mem.as_mut().ok_or(EINVAL)?.add_vma(&v, log)?,
+                    Record::File(f) => b.files.add(&f, log)?,
+                    Record::Thread(t) => {
+                        // Threads of the process, in tree order.
+                        let tgid = b.task.tgid;
+                        let n = b.threads.len();
+                        let want = plan
+                            .tree
+                            .iter()
+                            .filter(|e| e.tgid == tgid && !e.is_zombie())
+                            .nth(n);
+                        if want.map(|e| e.pid) != Some(t.tid) {
+                            return Err(fail!(
+                                log,
+                                EINVAL,
+                                "bad image: thread {} does not match the tree",
+                                t.tid
+                            ));
+                        }
+                        b.pending = Some((t, None));
+                    }
+                    Record::Regs(g) => {
+                        let p = b.pending.as_mut().ok_or(EINVAL)?;
+                        p.1 = Some(KBox::new(g, GFP_KERNEL_ACCOUNT)?);
+                    }
+                    Record::Xstate(x) => {
+                        let (thread, regs) = b.pending.take().ok_or(EINVAL)?;
+                        let regs = RegsPlan {
+                            regs: regs.ok_or(EINVAL)?,
+                            xstate: copy_bytes(x)?,
+                        };
+                        b.threads
+                            .push(ThreadPlan { thread, regs }, GFP_KERNEL_ACCOUNT)?;
+                    }
+                    _ => return Err(fail!(log, EINVAL, "bad image: record out of place")),
+                }
             }
         }
     }
-    // The validator guarantees every required record was present.
-    let missing = || fail!(log, EINVAL, "bad image: required record missing");
-    let plan = Plan {
-        task: TaskPlan {
-            task: task.ok_or_else(missing)?,
-            groups,
-            cwd,
-            rlimits: rlimits.ok_or_else(missing)?,
-        },
-        regs: RegsPlan {
-            regs: gregs.ok_or_else(missing)?,
-            xstate,
-        },
-        signals: sigs.ok_or_else(missing)?,
-        mem: mem.ok_or_else(missing)?,
-        files,
-    };
-    plan.task.check(log)?;
-    plan.regs.check(log)?;
-    plan.signals.check(log)?;
-    plan.mem.check(log)?;
+    if let Some(b) = cur.take() {
+        plan.procs
+            .push(KBox::into_inner(b).finish(log)?, GFP_KERNEL_ACCOUNT)?;
+    }
+    // What does not depend on which task checks it.
+    for p in plan.procs.iter() {
+        p.task.check(log)?;
+        p.signals.check(log)?;
+        for t in p.threads.iter() {
+            t.check(log)?;
+        }
+    }
     Ok(plan)
 }
 
-/// Phase two: past the point of no return.
-#[inline(never)]
-fn commit(plan: &Plan, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result<isize> {
-    plan.mem.map(log)?;
-    plan.mem.fill(r, log).map_err(|e| read_fail(log, e))?;
-    plan.mem.set_layout(log)?;
-    plan.task.restore();
-    plan.files.restore(log)?;
-    plan.signals.restore();
-    let ax = plan
-        .regs
-        .restore()
+/// Steps of a tree restart.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// The launcher is reading the metadata.
+    Reading,
+    /// Tasks are arriving and checking.
+    Arriving,
+    /// Leaders map their memory, process by process (the index).
+    Mapping(usize),
+    /// The launcher streams the page contents.
+    Filling,
+    /// Every task installs its state.
+    Restoring,
+    /// All done: return to user space.
+    Done,
+}
+
+struct CtxState {
+    step: Step,
+    failed: Option<Error>,
+    plan: Option<Arc<KBox<Plan>>>,
+    arrived: u32,
+    restored: u32,
+    /// Leader of each process, registered on arrival.
+    leaders: KVec<Option<TaskRef>>,
+    shm: ShmFiles,
+}
+
+/// A tree restart in flight, shared by the launcher and every task through
+/// their common `/dev/cr` file.
+#[pin_data]
+pub(crate) struct RestartCtx {
+    image: ARef<File>,
+    /// The coordinator's log, where every task's failure is told.
+    log: Log,
+    #[pin]
+    st: Mutex<CtxState>,
+    #[pin]
+    cv: CondVar,
+}
+
+impl RestartCtx {
+    fn new(image: ARef<File>, log: Log) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(RestartCtx {
+                image,
+                log,
+                st <- new_mutex!(CtxState {
+                    step: Step::Reading,
+                    failed: None,
+                    plan: None,
+                    arrived: 0,
+                    restored: 0,
+                    leaders: KVec::new(),
+                    shm: ShmFiles::new(),
+                }),
+                cv <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Records a failure: every task stops waiting and gives up.
+    fn fail(&self, e: Error) {
+        let mut st = self.st.lock();
+        if st.failed.is_none() {
+            st.failed = Some(e);
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    /// Waits until `ok` holds (or the restart failed, or time ran out).
+    fn wait_for(&self, log: &Log, what: &str, ok: impl Fn(&CtxState) -> bool) -> Result {
+        let deadline = kapi::jiffies_ms() + STEP_TIMEOUT_MS;
+        let mut st = self.st.lock();
+        loop {
+            if let Some(e) = st.failed {
+                return Err(e);
+            }
+            if ok(&st) {
+                return Ok(());
+            }
+            let now = kapi::jiffies_ms();
+            if now >= deadline {
+                drop(st);
+                let e = fail!(log, ETIMEDOUT, "gave up waiting for {what}");
+                self.fail(e);
+                return Err(e);
+            }
+            // crctl blocks every signal it can before RESTART: only a fatal
+            // one ends this wait early.
+            let jiffies = kernel::time::msecs_to_jiffies((deadline - now) as u32);
+            let res = self.cv.wait_interruptible_timeout(&mut st, jiffies);
+            if matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. }) {
+                drop(st);
+                self.fail(EINTR);
+                return Err(EINTR);
+            }
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut CtxState)) {
+        f(&mut self.st.lock());
+        self.cv.notify_all();
+    }
+}
+
+/// Per open `/dev/cr` file: the tree restart it coordinates, if any.
+#[pin_data]
+pub(crate) struct RestartSlot {
+    #[pin]
+    ctx: Mutex<Option<Arc<RestartCtx>>>,
+    /// Notified when a coordinator starts.
+    #[pin]
+    cv: CondVar,
+}
+
+impl RestartSlot {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(RestartSlot { ctx <- new_mutex!(None), cv <- new_condvar!() })
+    }
+
+    /// Waits (up to a step's timeout) for a coordinator to start.
+    fn wait_coordinator(&self) -> Option<Arc<RestartCtx>> {
+        let deadline = kapi::jiffies_ms() + STEP_TIMEOUT_MS;
+        let mut g = self.ctx.lock();
+        loop {
+            if let Some(c) = &*g {
+                return Some(c.clone());
+            }
+            let now = kapi::jiffies_ms();
+            if now >= deadline {
+                return None;
+            }
+            let j = kernel::time::msecs_to_jiffies((deadline - now) as u32);
+            if matches!(
+                self.cv.wait_interruptible_timeout(&mut g, j),
+                kernel::sync::CondVarTimeoutResult::Signal { .. }
+            ) {
+                return None;
+            }
+        }
+    }
+}
+
+/// The launcher's part (`CR_RESTART_COORDINATE`): read, wait, fill, wait.
+fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log) -> Result {
+    let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log)?, GFP_KERNEL)?;
+    let nprocs = plan.procs.len();
+    let live = plan.live_tasks;
+    {
+        let mut st = ctx.st.lock();
+        for p in plan.procs.iter() {
+            p.mem.shm_extents(&mut st.shm)?;
+        }
+        for _ in 0..nprocs {
+            st.leaders.push(None, GFP_KERNEL)?;
+        }
+        st.plan = Some(plan.clone());
+        st.step = Step::Arriving;
+    }
+    ctx.cv.notify_all();
+    ctx.wait_for(log, "every task of the tree to arrive", |st| {
+        st.arrived == live
+    })?;
+    // The point of no return for the tree.
+    ctx.update(|st| st.step = Step::Mapping(0));
+    ctx.wait_for(log, "every process to map its memory", |st| {
+        st.step == Step::Filling
+    })?;
+    let leaders: KVec<TaskRef> = {
+        let st = ctx.st.lock();
+        let mut v = KVec::with_capacity(nprocs, GFP_KERNEL)?;
+        for l in st.leaders.iter() {
+            v.push(l.as_ref().ok_or(EINVAL)?.clone_ref(), GFP_KERNEL)?;
+        }
+        v
+    };
+    let mems: KVec<&MemPlan> = {
+        let mut v = KVec::with_capacity(nprocs, GFP_KERNEL)?;
+        for p in plan.procs.iter() {
+            v.push(&p.mem, GFP_KERNEL)?;
+        }
+        v
+    };
+    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| {
+        leaders[p as usize].poke(a, data).map_err(|e| {
+            ReadError::Logged(fail!(
+                log,
+                e,
+                "writing memory of process {p} at {a:#x} failed"
+            ))
+        })
+    };
+    memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
+    ctx.update(|st| st.step = Step::Restoring);
+    ctx.wait_for(log, "every task to restore itself", |st| {
+        st.restored == live
+    })?;
+    ctx.update(|st| st.step = Step::Done);
+    Ok(())
+}
+
+/// A task of the tree: find itself, check, map (leaders), restore.
+fn join(ctx: &RestartCtx, log: &Log, flags: u32) -> Result<isize> {
+    ctx.wait_for(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
+    let plan = ctx.st.lock().plan.clone().ok_or(EINVAL)?;
+    let tid = kapi::current_tid();
+    let (p, t) = plan
+        .find(tid)
+        .ok_or_else(|| fail!(log, EINVAL, "pid {tid} is not a task of the image"))?;
+    let proc_ = &plan.procs[p];
+    let leader = t == 0;
+    if leader {
+        proc_.task.check_cwd(log)?;
+        proc_.mem.check(log)?;
+    }
+    ctx.update(|st| {
+        if leader {
+            if let Some(slot) = st.leaders.get_mut(p) {
+                *slot = Some(TaskRef::by_vpid_current());
+            }
+        }
+        st.arrived += 1;
+    });
+    // Past here a failure kills the whole tree.
+    ctx.wait_for(log, "the point of no return", |st| {
+        st.step >= Step::Mapping(0)
+    })?;
+    if leader {
+        ctx.wait_for(log, "this process's turn to map", |st| {
+            st.step >= Step::Mapping(p)
+        })?;
+        let r = {
+            let mut shm = core::mem::replace(&mut ctx.st.lock().shm, ShmFiles::new());
+            let r = proc_.mem.map(log, &mut shm);
+            ctx.st.lock().shm = shm;
+            r
+        };
+        r?;
+        let n = plan.procs.len();
+        ctx.update(|st| {
+            st.step = if p + 1 == n {
+                Step::Filling
+            } else {
+                Step::Mapping(p + 1)
+            }
+        });
+    }
+    ctx.wait_for(log, "the memory contents", |st| st.step >= Step::Restoring)?;
+    if leader {
+        proc_.mem.set_layout(log)?;
+        proc_.task.restore();
+        proc_.files.restore(log)?;
+        proc_.signals.restore();
+    }
+    let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
+    let ax = proc_.threads[t]
+        .restore(proc_.task.task.personality, proc_.task.task.umask, nnp)
         .map_err(|e| fail!(log, e, "the image's FPU state was refused"))?;
+    ctx.update(|st| st.restored += 1);
+    ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
+    if flags & CR_RESTART_STOPPED != 0 {
+        current::send_sig(bindings::SIGSTOP as i32);
+    }
+    Ok(ax)
+}
+
+/// The single-task restart: the caller becomes the image's only task.
+fn single(r: &mut ImageReader<'_>, log: &Log, flags: u32, committed: &mut bool) -> Result<isize> {
+    if current::nr_threads() != 1 {
+        return Err(fail!(
+            log,
+            EBUSY,
+            "the caller has several threads: restart needs a single-threaded caller"
+        ));
+    }
+    let plan = read_plan(r, log)?;
+    if plan.live_tasks != 1 || plan.tree.len() != 1 {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "the image holds {} tasks: restore it with crctl, which rebuilds the tree (CR_RESTART_COORDINATE)",
+            plan.tree.len()
+        ));
+    }
+    let proc_ = &plan.procs[0];
+    proc_.task.check_cwd(log)?;
+    proc_.mem.check(log)?;
+    let mut shm = ShmFiles::new();
+    proc_.mem.shm_extents(&mut shm)?;
+    *committed = true;
+    let mut commit = || -> Result<isize> {
+        proc_.mem.map(log, &mut shm)?;
+        let mems = [&proc_.mem];
+        let mut sink = memory::local_sink(log);
+        memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
+        proc_.mem.set_layout(log)?;
+        proc_.task.restore();
+        proc_.files.restore(log)?;
+        proc_.signals.restore();
+        let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
+        proc_.threads[0]
+            .restore(proc_.task.task.personality, proc_.task.task.umask, nnp)
+            .map_err(|e| fail!(log, e, "the image's FPU state was refused"))
+    };
+    let ax = commit()?;
     if flags & CR_RESTART_STOPPED != 0 {
         current::send_sig(bindings::SIGSTOP as i32);
     }
@@ -171,7 +602,7 @@ fn commit(plan: &Plan, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result
 
 /// `CR_IOC_RESTART`.
 #[inline(never)]
-pub(crate) fn ioctl(_dev: &File, arg: usize) -> Result<isize> {
+pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
     use layout as l;
     let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
     let flags = args.u32_at(l::FLAGS);
@@ -184,13 +615,77 @@ pub(crate) fn ioctl(_dev: &File, arg: usize) -> Result<isize> {
     if !kapi::file_mode(&file).0 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for reading"));
     }
-    if current::nr_threads() != 1 {
-        return Err(fail!(
-            log,
-            EBUSY,
-            "the caller has several threads: restart needs a single-threaded caller"
-        ));
+
+    if flags & CR_RESTART_COORDINATE != 0 {
+        let ctx = {
+            let mut s = slot.ctx.lock();
+            if s.is_some() {
+                return Err(fail!(
+                    log,
+                    EBUSY,
+                    "a restart is already in progress on this /dev/cr file"
+                ));
+            }
+            let ctx = RestartCtx::new(file.clone(), log.share())?;
+            *s = Some(ctx.clone());
+            ctx
+        };
+        slot.cv.notify_all();
+        let mut reader =
+            ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN)).map_err(
+                |e| {
+                    fail!(
+                        log,
+                        e,
+                        "cannot read the prefix ({} bytes)",
+                        args.u64_at(l::PREFIX_LEN)
+                    )
+                },
+            );
+        let r = match reader.as_mut() {
+            Ok(reader) => coordinate(&ctx, reader, &log),
+            Err(e) => Err(*e),
+        };
+        if let Err(e) = r {
+            ctx.fail(e);
+        }
+        *slot.ctx.lock() = None;
+        return r.map(|()| 0);
     }
+
+    // A task of a tree being coordinated on this file.
+    if flags & CR_RESTART_JOIN != 0 {
+        let ctx = slot.wait_coordinator().ok_or_else(|| {
+            fail!(
+                log,
+                ETIMEDOUT,
+                "no restart is being coordinated on this /dev/cr file"
+            )
+        })?;
+        if !core::ptr::eq(ctx.image.as_ptr(), file.as_ptr()) {
+            return Err(fail!(log, EINVAL, "fd {fd}: not the image being restored"));
+        }
+        let committed = |c: &RestartCtx| c.st.lock().step >= Step::Mapping(0);
+        let log = ctx.log.share();
+        return match join(&ctx, &log, flags) {
+            Ok(ax) => Ok(ax),
+            Err(e) => {
+                let after = committed(&ctx);
+                ctx.fail(e);
+                if after {
+                    log.line(
+                        None,
+                        format_args!(
+                            "restart failed after the point of no return: the task is killed"
+                        ),
+                    );
+                    current::send_sig(bindings::SIGKILL as i32);
+                }
+                Err(e)
+            }
+        };
+    }
+
     let mut reader = ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN))
         .map_err(|e| {
             fail!(
@@ -200,15 +695,17 @@ pub(crate) fn ioctl(_dev: &File, arg: usize) -> Result<isize> {
                 args.u64_at(l::PREFIX_LEN)
             )
         })?;
-    let plan = read_plan(&mut reader, &log)?;
-    match commit(&plan, &mut reader, &log, flags) {
+    let mut committed = false;
+    match single(&mut reader, &log, flags, &mut committed) {
         Ok(ax) => Ok(ax),
         Err(e) => {
-            log.line(
-                None,
-                format_args!("restart failed after the point of no return: the task is killed"),
-            );
-            current::send_sig(bindings::SIGKILL as i32);
+            if committed {
+                log.line(
+                    None,
+                    format_args!("restart failed after the point of no return: the task is killed"),
+                );
+                current::send_sig(bindings::SIGKILL as i32);
+            }
             Err(e)
         }
     }

@@ -78,9 +78,16 @@ impl<'a> ImageWriter<'a> {
 
     /// Appends a pages record header; the caller then appends exactly
     /// `npages` pages with [`ImageWriter::page`].
-    pub(crate) fn pages_header(&mut self, addr: u64, npages: u32) -> Result {
+    pub(crate) fn pages_header(&mut self, addr: u64, npages: u32, proc_idx: u32) -> Result {
         let ps = kernel::page::PAGE_SIZE as u32;
-        self.record(|b| format::PagesHeader { addr, npages }.encode(b, ps))
+        self.record(|b| {
+            format::PagesHeader {
+                addr,
+                npages,
+                proc_idx,
+            }
+            .encode(b, ps)
+        })
     }
 
     /// Appends one page, which `fill` copies into the given page-sized space.

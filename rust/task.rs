@@ -32,7 +32,6 @@ const CAP_SYS_RESOURCE: i32 = 24;
 /// The identity part of a snapshot.
 pub(crate) struct TaskSnap {
     pub(crate) ids: TaskIds,
-    pub(crate) exec_id: u64,
     creds: kapi::Creds,
     groups: KVec<u32>,
     misc: kapi::Misc,
@@ -49,7 +48,7 @@ impl TaskSnap {
             .ids(ns)
             .map_err(|e| refuse!(e, "target not visible in the caller's pid namespace"))?;
         let pid = ids.pid;
-        let r = current::refusals();
+        let r = current::refusals(true);
         let what = [
             (rf::SIGPENDING, "has pending signals: not supported yet"),
             (
@@ -107,7 +106,6 @@ impl TaskSnap {
         c.extend_from_slice(cwd, GFP_KERNEL_ACCOUNT)?;
         Ok(TaskSnap {
             ids,
-            exec_id: me.exec_id(),
             creds,
             groups,
             misc: current::misc(),
@@ -172,8 +170,10 @@ pub(crate) struct TaskPlan {
 
 impl TaskPlan {
     /// Checks, before anything changes, that the caller may become this
-    /// task: same credentials, same working directory, no hard limit raised
-    /// without `CAP_SYS_RESOURCE`.
+    /// task: same credentials, no hard limit raised without
+    /// `CAP_SYS_RESOURCE`, a supported personality. (The caller's
+    /// credentials and limits are those of every task it forks for the
+    /// restart, so this holds for the whole tree.)
     pub(crate) fn check(&self, log: &Log) -> Result {
         let t = &self.task;
         let mut img = current::creds();
@@ -188,17 +188,6 @@ impl TaskPlan {
                 "image credentials (uid {} gid {}) differ from the caller's in their {what}: restart runs with the caller's credentials and never grants others",
                 t.uids[0],
                 t.gids[0]
-            ));
-        }
-        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
-        let cwd = current::cwd(&mut buf)?;
-        if cwd != &self.cwd[..] {
-            return Err(fail!(
-                log,
-                EINVAL,
-                "working directory is {}, the image's is {} (the caller must chdir there before RESTART)",
-                Show(cwd),
-                Show(&self.cwd)
             ));
         }
         let mine = current::rlimits();
@@ -230,6 +219,23 @@ impl TaskPlan {
                 eopnotsupp(),
                 "personality {:#x}: only PER_LINUX is supported",
                 t.personality
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks, in the process that will become this one, that it is in the
+    /// image's working directory.
+    pub(crate) fn check_cwd(&self, log: &Log) -> Result {
+        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let cwd = current::cwd(&mut buf)?;
+        if cwd != &self.cwd[..] {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "working directory is {}, the image's is {} (the caller must chdir there before RESTART)",
+                Show(cwd),
+                Show(&self.cwd)
             ));
         }
         Ok(())

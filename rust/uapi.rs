@@ -31,6 +31,7 @@ const fn module_version(major: u32, minor: u32, patch: u32) -> u32 {
 pub(crate) const CR_FEATURE_INFO: u64 = 1 << 0;
 pub(crate) const CR_FEATURE_CHECKPOINT: u64 = 1 << 1;
 pub(crate) const CR_FEATURE_RESTART: u64 = 1 << 2;
+pub(crate) const CR_FEATURE_TREE: u64 = 1 << 3;
 
 /// Largest argument struct a caller may pass.
 const MAX_ARGS_SIZE: usize = PAGE_SIZE;
@@ -147,5 +148,5 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
 
 /// The `CR_FEATURE_*` bits this build supports.
 pub(crate) fn features() -> u64 {
-    CR_FEATURE_INFO | CR_FEATURE_CHECKPOINT | CR_FEATURE_RESTART
+    CR_FEATURE_INFO | CR_FEATURE_CHECKPOINT | CR_FEATURE_RESTART | CR_FEATURE_TREE
 }

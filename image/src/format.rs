@@ -36,6 +36,8 @@ pub const MAX_VMAS: u32 = 65536;
 pub const MAX_FILES: u32 = 65536;
 /// Most supplementary groups (`NGROUPS_MAX`).
 pub const MAX_GROUPS: u32 = 65536;
+/// Most tasks (threads and zombies included) in one image.
+pub const MAX_TASKS: u32 = 4096;
 /// Most pages in one [`PagesHeader`] record.
 pub const MAX_PAGES_PER_RECORD: u32 = 1024;
 /// Largest xsave area (x86 `XSTATE` regset) an image may carry.
@@ -69,6 +71,10 @@ pub enum RecordType {
     Cwd = 102,
     /// [`Rlimits`].
     Rlimits = 103,
+    /// [`Tree`]: every task of the image, in tree order.
+    Tree = 104,
+    /// [`Thread`]: one thread, followed by its regs and xstate records.
+    Thread = 110,
     /// [`Regs`]: general purpose registers.
     Regs = 200,
     /// [`Xstate`]: FPU/SSE/AVX state in the x86 `XSTATE` regset layout.
@@ -98,6 +104,8 @@ impl RecordType {
             101 => Self::Groups,
             102 => Self::Cwd,
             103 => Self::Rlimits,
+            104 => Self::Tree,
+            110 => Self::Thread,
             200 => Self::Regs,
             201 => Self::Xstate,
             300 => Self::File,
@@ -119,6 +127,8 @@ impl RecordType {
             Self::Groups => "groups",
             Self::Cwd => "cwd",
             Self::Rlimits => "rlimits",
+            Self::Tree => "tree",
+            Self::Thread => "thread",
             Self::Regs => "regs",
             Self::Xstate => "xstate",
             Self::File => "file",
@@ -140,6 +150,8 @@ impl RecordType {
             Self::Groups => RECORD_HEADER_SIZE + 8 + 4 * MAX_GROUPS as usize,
             Self::Cwd => RECORD_HEADER_SIZE + padded(4 + MAX_PATH),
             Self::Rlimits => RECORD_HEADER_SIZE + 8 + 16 * RLIM_NLIMITS as usize,
+            Self::Tree => RECORD_HEADER_SIZE + 8 + TREE_ENTRY * MAX_TASKS as usize,
+            Self::Thread => RECORD_HEADER_SIZE + THREAD_PAYLOAD,
             Self::Regs => RECORD_HEADER_SIZE + 8 * NR_GREGS + 8,
             Self::Xstate => RECORD_HEADER_SIZE + 8 + MAX_XSTATE as usize,
             Self::File => RECORD_HEADER_SIZE + padded(FILE_FIXED + 4 + MAX_PATH),
@@ -382,7 +394,7 @@ impl<'a> Writer<'a> {
 
     /// Appends zero bytes up to the next multiple of 8.
     pub fn align(&mut self) {
-        while self.pos % 8 != 0 {
+        while self.pos % 8 != 0 && !self.overflow {
             self.bytes(&[0]);
         }
     }
@@ -550,7 +562,7 @@ pub struct Header {
     pub page_size: u32,
     /// Flags the image was made with (`CR_CHECKPOINT_*`).
     pub flags: u32,
-    /// Number of tasks in the image (1 in this version).
+    /// Number of tasks in the image: entries of the [`Tree`] record.
     pub nr_tasks: u32,
     /// `CR_VERSION()` of the module that wrote it.
     pub module_version: u32,
@@ -643,7 +655,7 @@ impl Header {
         if h.arch != ARCH_X86_64 {
             return Err(FormatError::BadArch);
         }
-        if h.nr_tasks != 1 || h.time_nsec >= 1_000_000_000 {
+        if h.nr_tasks == 0 || h.nr_tasks > MAX_TASKS || h.time_nsec >= 1_000_000_000 {
             return Err(FormatError::BadField);
         }
         if h.xstate_size > MAX_XSTATE || h.auxv_words > MAX_AUXV_WORDS {
@@ -807,6 +819,242 @@ impl Task {
     pub fn comm(&self) -> &[u8] {
         let n = self.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
         &self.comm[..n]
+    }
+}
+
+/// Size of one [`Tree`] entry.
+pub const TREE_ENTRY: usize = 32;
+
+/// [`TreeEntry::flags`]: the task is a zombie (exited, not yet reaped).
+pub const TREE_ZOMBIE: u32 = 1;
+
+/// One task of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TreeEntry {
+    /// Thread id (the pid, for a thread group leader).
+    pub pid: i32,
+    /// Thread group id.
+    pub tgid: i32,
+    /// Parent's tgid (the root's parent is outside the image).
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// `TREE_*` bits.
+    pub flags: u32,
+    /// Exit status of a zombie, as `wait()` reports it.
+    pub exit_code: i32,
+}
+
+impl TreeEntry {
+    /// Whether this is a thread group leader (a process).
+    pub fn is_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+
+    /// Whether this is a zombie.
+    pub fn is_zombie(&self) -> bool {
+        self.flags & TREE_ZOMBIE != 0
+    }
+}
+
+/// Every task of an image, in tree order: each process (thread group
+/// leader) is followed by its other threads, and comes after its parent.
+/// The first entry is the root process. Zombies are single entries.
+#[derive(Clone, Copy, Debug)]
+pub struct Tree<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> Tree<'a> {
+    /// Encodes the record from a list of entries.
+    pub fn encode(buf: &mut [u8], n: usize, entry: impl Fn(usize) -> TreeEntry) -> Option<usize> {
+        encode_record(buf, RecordType::Tree, |w| {
+            w.u32(n as u32);
+            w.u32(0);
+            for i in 0..n {
+                let e = entry(i);
+                for v in [e.pid, e.tgid, e.ppid, e.pgid, e.sid] {
+                    w.i32(v);
+                }
+                w.u32(e.flags);
+                w.i32(e.exit_code);
+                w.u32(0);
+            }
+        })
+    }
+
+    /// Decodes and checks the payload: ids positive and unique, processes
+    /// after their parent, threads right after their leader, zombies alone.
+    pub fn decode(p: &'a [u8]) -> FResult<Self> {
+        let mut c = Cursor::new(p);
+        let n = c.u32()?;
+        c.pad32()?;
+        if n == 0 || n > MAX_TASKS {
+            return Err(FormatError::BadField);
+        }
+        let raw = c.bytes(n as usize * TREE_ENTRY)?;
+        c.finish()?;
+        let t = Tree { raw };
+        for i in 0..t.len() {
+            let e = t.get(i);
+            let mut pc = Cursor::new(&raw[i * TREE_ENTRY + 20..i * TREE_ENTRY + TREE_ENTRY]);
+            pc.u32()?;
+            pc.u32()?;
+            pc.pad32()?;
+            if e.pid <= 0 || e.tgid <= 0 || e.ppid < 0 || e.pgid < 0 || e.sid < 0 {
+                return Err(FormatError::BadField);
+            }
+            if e.flags & !TREE_ZOMBIE != 0 || (e.is_zombie() && !e.is_leader()) {
+                return Err(FormatError::BadField);
+            }
+            if !e.is_zombie() && e.exit_code != 0 {
+                return Err(FormatError::BadField);
+            }
+            if (0..i).any(|j| t.get(j).pid == e.pid) {
+                return Err(FormatError::BadField);
+            }
+            if i == 0 {
+                if !e.is_leader() || e.is_zombie() {
+                    return Err(FormatError::BadField);
+                }
+            } else if e.is_leader() {
+                // A process: its parent is an earlier, live process.
+                if !(0..i).any(|j| {
+                    let p = t.get(j);
+                    p.is_leader() && !p.is_zombie() && p.pid == e.ppid
+                }) {
+                    return Err(FormatError::BadField);
+                }
+            } else {
+                // A thread: right after its leader or a sibling thread.
+                let prev = t.get(i - 1);
+                if prev.tgid != e.tgid || prev.is_zombie() || e.ppid != prev.ppid {
+                    return Err(FormatError::BadField);
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.raw.len() / TREE_ENTRY
+    }
+
+    /// Whether there are none (never, once decoded).
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Entry `i`.
+    pub fn get(&self, i: usize) -> TreeEntry {
+        let b = &self.raw[i * TREE_ENTRY..(i + 1) * TREE_ENTRY];
+        let w = |k: usize| i32::from_le_bytes([b[k * 4], b[k * 4 + 1], b[k * 4 + 2], b[k * 4 + 3]]);
+        TreeEntry {
+            pid: w(0),
+            tgid: w(1),
+            ppid: w(2),
+            pgid: w(3),
+            sid: w(4),
+            flags: w(5) as u32,
+            exit_code: w(6),
+        }
+    }
+
+    /// Number of live (not zombie) processes.
+    pub fn live_processes(&self) -> u32 {
+        (0..self.len())
+            .filter(|&i| {
+                let e = self.get(i);
+                e.is_leader() && !e.is_zombie()
+            })
+            .count() as u32
+    }
+
+    /// Number of live threads (leaders included).
+    pub fn live_threads(&self) -> u32 {
+        (0..self.len())
+            .filter(|&i| !self.get(i).is_zombie())
+            .count() as u32
+    }
+}
+
+/// Size of the [`Thread`] payload.
+pub const THREAD_PAYLOAD: usize = 96;
+
+/// Per-thread state (the rest is per process). Its [`Regs`] and [`Xstate`]
+/// records follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Thread {
+    /// Thread id.
+    pub tid: i32,
+    /// Blocked signal mask.
+    pub blocked: u64,
+    /// `sigaltstack`: `ss_sp`, `ss_size`, `ss_flags`.
+    pub altstack: (u64, u64, u32),
+    /// Thread name.
+    pub comm: [u8; COMM_LEN],
+    /// `set_tid_address(2)` pointer.
+    pub clear_child_tid: u64,
+    /// `set_robust_list(2)` head and length.
+    pub robust_list: (u64, u64),
+    /// Registered rseq area, length, signature (informational).
+    pub rseq: (u64, u32, u32),
+}
+
+impl Thread {
+    /// Encodes the record.
+    pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
+        encode_record(buf, RecordType::Thread, |w| {
+            w.i32(self.tid);
+            w.u32(0);
+            w.u64(self.blocked);
+            w.u64(self.altstack.0);
+            w.u64(self.altstack.1);
+            w.u32(self.altstack.2);
+            w.u32(0);
+            w.bytes(&self.comm);
+            w.u64(self.clear_child_tid);
+            w.u64(self.robust_list.0);
+            w.u64(self.robust_list.1);
+            w.u64(self.rseq.0);
+            w.u32(self.rseq.1);
+            w.u32(self.rseq.2);
+        })
+    }
+
+    /// Decodes the payload.
+    pub fn decode(p: &[u8]) -> FResult<Self> {
+        if p.len() != THREAD_PAYLOAD {
+            return Err(FormatError::BadLength);
+        }
+        let mut c = Cursor::new(p);
+        let tid = c.i32()?;
+        c.pad32()?;
+        let mut t = Thread {
+            tid,
+            blocked: c.u64()?,
+            ..Default::default()
+        };
+        t.altstack = (c.u64()?, c.u64()?, c.u32()?);
+        c.pad32()?;
+        t.comm.copy_from_slice(c.bytes(COMM_LEN)?);
+        t.clear_child_tid = c.u64()?;
+        t.robust_list = (c.u64()?, c.u64()?);
+        t.rseq = (c.u64()?, c.u32()?, c.u32()?);
+        c.finish()?;
+        if tid <= 0 || t.comm[COMM_LEN - 1] != 0 {
+            return Err(FormatError::BadField);
+        }
+        if t.blocked & ((1u64 << 8) | (1u64 << 18)) != 0 {
+            return Err(FormatError::BadField);
+        }
+        if t.altstack.2 & !(SS_DISABLE | SS_AUTODISARM) != 0 {
+            return Err(FormatError::BadField);
+        }
+        Ok(t)
     }
 }
 
@@ -1296,7 +1544,7 @@ pub const PROT_EXEC: u32 = 4;
 pub const VMA_GROWSDOWN: u32 = 1;
 
 /// Size of the fixed part of the [`Vma`] payload.
-pub const VMA_FIXED: usize = 52;
+pub const VMA_FIXED: usize = 56;
 
 /// One mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1317,6 +1565,9 @@ pub struct Vma<'a> {
     pub kind: VmaKind,
     /// `VMA_*` bits.
     pub flags: u32,
+    /// Shared anonymous memory: which object (the same id in several VMAs,
+    /// possibly of several processes, is the same memory), from 1; else 0.
+    pub shm_id: u32,
     /// Backing file path (file kinds), else empty.
     pub path: &'a [u8],
 }
@@ -1333,6 +1584,7 @@ impl<'a> Vma<'a> {
             w.u32(self.prot);
             w.u32(self.kind as u32);
             w.u32(self.flags);
+            w.u32(self.shm_id);
             w.path(self.path);
         })
     }
@@ -1350,6 +1602,7 @@ impl<'a> Vma<'a> {
         let prot = c.u32()?;
         let kind = VmaKind::from_u32(c.u32()?).ok_or(FormatError::BadField)?;
         let flags = c.u32()?;
+        let shm_id = c.u32()?;
         let path = c.path(true)?;
         c.finish()?;
         let ps = u64::from(page_size);
@@ -1366,7 +1619,8 @@ impl<'a> Vma<'a> {
         if kind.has_path() == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
             return Err(FormatError::BadPath);
         }
-        if !kind.has_path() && pgoff != 0 {
+        let shared_anon = kind == VmaKind::AnonShared;
+        if (!kind.has_path() && !shared_anon && pgoff != 0) || shared_anon == (shm_id == 0) {
             return Err(FormatError::BadField);
         }
         if pgoff > to_pages(u64::MAX, ps) - to_pages(end - start, ps) {
@@ -1389,6 +1643,7 @@ impl<'a> Vma<'a> {
             prot,
             kind,
             flags,
+            shm_id,
             path,
         })
     }
@@ -1556,6 +1811,9 @@ pub struct PagesHeader {
     pub addr: u64,
     /// Number of pages.
     pub npages: u32,
+    /// Which process (index among the image's live processes, in tree
+    /// order) the pages belong to.
+    pub proc_idx: u32,
 }
 
 impl PagesHeader {
@@ -1568,7 +1826,7 @@ impl PagesHeader {
         w.u32(u32::try_from(total).ok()?);
         w.u64(self.addr);
         w.u32(self.npages);
-        w.u32(0);
+        w.u32(self.proc_idx);
         w.finish()
     }
 
@@ -1577,11 +1835,15 @@ impl PagesHeader {
         let mut c = Cursor::new(p);
         let addr = c.u64()?;
         let npages = c.u32()?;
-        c.pad32()?;
+        let proc_idx = c.u32()?;
         if npages == 0 || npages > MAX_PAGES_PER_RECORD {
             return Err(FormatError::BadPages);
         }
-        Ok(PagesHeader { addr, npages })
+        Ok(PagesHeader {
+            addr,
+            npages,
+            proc_idx,
+        })
     }
 }
 
@@ -1628,9 +1890,20 @@ impl Tail {
 enum Phase {
     Magic,
     Header,
+    Tree,
+    /// Expecting the task record that opens a process section.
+    Process,
+    /// A process's singleton records.
     Meta,
     Vmas,
     Files,
+    /// After a thread record: its regs record.
+    ThreadRegs,
+    /// After a thread's regs: its xstate record.
+    ThreadXstate,
+    /// After a complete thread: another thread, the next process, or the
+    /// metadata end.
+    Threads,
     Pages,
     Done,
 }
@@ -1642,7 +1915,9 @@ enum Phase {
 pub enum Record<'a> {
     /// [`Header`].
     Header(Header),
-    /// [`Task`].
+    /// [`Tree`].
+    Tree(Tree<'a>),
+    /// [`Task`]: starts a process section.
     Task(Task),
     /// [`Groups`].
     Groups(Groups<'a>),
@@ -1650,15 +1925,17 @@ pub enum Record<'a> {
     Cwd(&'a [u8]),
     /// [`Rlimits`].
     Rlimits(Rlimits),
-    /// [`Regs`].
+    /// [`Thread`].
+    Thread(Thread),
+    /// [`Regs`] of the last thread.
     Regs(Regs),
-    /// xsave area.
+    /// xsave area of the last thread.
     Xstate(&'a [u8]),
     /// [`Signals`].
     Signals(Signals<'a>),
     /// [`Mm`].
     Mm(Mm<'a>),
-    /// [`Vma`] and its index.
+    /// [`Vma`] and its index in its process.
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
@@ -1671,12 +1948,14 @@ pub enum Record<'a> {
     Tail(Tail),
 }
 
-/// Checks an image as it streams by: record order, lengths, every field, the
-/// VMA list (sorted, disjoint), that page runs are sorted, inside the user
-/// address space and add up to the VMAs' total, and both checksums. Being
-/// allocation-free it keeps no VMA table: callers that do (the kernel
-/// restorer, `crctl info`, the fuzzer) also check each page run against its
-/// VMA with [`pages_in`], so all three accept exactly the same images.
+/// Checks an image as it streams by: record order, lengths, every field,
+/// the task tree, each process's VMA list (sorted, disjoint), that page runs
+/// are sorted by process and address, inside the user address space and add
+/// up to the VMAs' total, and both checksums. Being allocation-free it keeps
+/// no tables: callers that do (the kernel restorer, `crctl info`, the
+/// fuzzer) also check that each process and thread record matches its tree
+/// entry and each page run its VMA (with [`pages_in`]), so all three accept
+/// exactly the same images.
 ///
 /// Usage: feed the 8 magic bytes to [`Validator::magic`], then for each
 /// record its 8-byte header to [`Validator::record_header`] (which says how
@@ -1690,39 +1969,41 @@ pub struct Validator {
     hdr: Option<Header>,
     cur_ty: Option<RecordType>,
     cur_len: u32,
+    /// Singleton records seen in the current process section.
     seen: u32,
     nr_vmas: u32,
     vmas_seen: u32,
     last_vma_end: u64,
-    /// Per-VMA expected page counts are not stored (allocation-free): the
-    /// pages phase instead checks each run against the VMA table the caller
-    /// keeps, through [`Validator::pages_in`].
+    last_fd: i64,
+    /// Live processes and threads the tree announced, and seen so far.
+    procs_expected: u32,
+    procs_seen: u32,
+    threads_expected: u32,
+    threads_seen: u32,
+    /// Threads seen in the current process.
+    proc_threads: u32,
     pages_declared: u64,
     pages_seen: u64,
-    last_page_end: u64,
-    last_fd: i64,
+    last_page: (u32, u64),
     records: u64,
     page_bytes_left: u64,
     ck_at_record: u64,
 }
 
-/// Bit of [`Validator`]'s `seen` set per singleton record type.
+/// Bit of [`Validator`]'s `seen` set per singleton record type of a process.
 fn seen_bit(ty: RecordType) -> u32 {
     match ty {
-        RecordType::Task => 1,
-        RecordType::Groups => 2,
-        RecordType::Cwd => 4,
-        RecordType::Rlimits => 8,
-        RecordType::Regs => 16,
-        RecordType::Xstate => 32,
-        RecordType::Signals => 64,
-        RecordType::Mm => 128,
+        RecordType::Groups => 1,
+        RecordType::Cwd => 2,
+        RecordType::Rlimits => 4,
+        RecordType::Signals => 8,
+        RecordType::Mm => 16,
         _ => 0,
     }
 }
 
-/// Singleton records every image must have before its VMAs.
-const REQUIRED_META: u32 = 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128;
+/// Singleton records every process must have before its VMAs.
+const REQUIRED_META: u32 = 1 | 2 | 4 | 8 | 16;
 
 impl Default for Validator {
     fn default() -> Self {
@@ -1744,10 +2025,15 @@ impl Validator {
             nr_vmas: 0,
             vmas_seen: 0,
             last_vma_end: 0,
+            last_fd: -1,
+            procs_expected: 0,
+            procs_seen: 0,
+            threads_expected: 0,
+            threads_seen: 0,
+            proc_threads: 0,
             pages_declared: 0,
             pages_seen: 0,
-            last_page_end: 0,
-            last_fd: -1,
+            last_page: (0, 0),
             records: 0,
             page_bytes_left: 0,
             ck_at_record: 0,
@@ -1772,6 +2058,11 @@ impl Validator {
     /// Whether metadata is complete ([`MetaEnd`] validated).
     pub fn meta_done(&self) -> bool {
         matches!(self.phase, Phase::Pages | Phase::Done)
+    }
+
+    /// Index of the current process section (valid while in one).
+    pub fn proc_index(&self) -> u32 {
+        self.procs_seen.saturating_sub(1)
     }
 
     fn consume(&mut self, b: &[u8]) {
@@ -1840,34 +2131,59 @@ impl Validator {
     }
 
     fn check_order(&self, ty: RecordType) -> FResult<()> {
+        use RecordType as T;
+        let procs_left = self.procs_seen < self.procs_expected;
+        let all_threads = self.threads_seen == self.threads_expected;
         let ok = match (self.phase, ty) {
             (Phase::Magic, _) => false,
-            (Phase::Header, RecordType::Header) => true,
+            (Phase::Header, T::Header) => true,
             (Phase::Header, _) => false,
-            (_, RecordType::Header) => return Err(FormatError::Duplicate),
-            (Phase::Meta, RecordType::Vma) => self.seen & REQUIRED_META == REQUIRED_META,
-            (Phase::Meta, RecordType::File | RecordType::MetaEnd) => {
-                return Err(FormatError::Missing);
-            }
+            (_, T::Header) => return Err(FormatError::Duplicate),
+            (Phase::Tree, T::Tree) => true,
+            (Phase::Tree, _) => return Err(FormatError::Missing),
+            (_, T::Tree) => return Err(FormatError::Duplicate),
+            (Phase::Process, T::Task) => true,
             (Phase::Meta, t) if seen_bit(t) != 0 => {
                 if self.seen & seen_bit(t) != 0 {
                     return Err(FormatError::Duplicate);
                 }
                 true
             }
-            (Phase::Vmas, RecordType::Vma) => self.vmas_seen < self.nr_vmas,
-            (Phase::Vmas, RecordType::File | RecordType::MetaEnd) => self.vmas_seen == self.nr_vmas,
-            (Phase::Files, RecordType::File | RecordType::MetaEnd) => true,
-            (Phase::Pages, RecordType::Pages | RecordType::Tail) => true,
+            (Phase::Meta, T::Vma) => {
+                if self.seen & REQUIRED_META != REQUIRED_META {
+                    return Err(FormatError::Missing);
+                }
+                true
+            }
+            (Phase::Vmas, T::Vma) => self.vmas_seen < self.nr_vmas,
+            (Phase::Vmas, T::File | T::Thread) => {
+                if self.vmas_seen != self.nr_vmas {
+                    return Err(FormatError::Missing);
+                }
+                true
+            }
+            (Phase::Files, T::File | T::Thread) => true,
+            (Phase::ThreadRegs, T::Regs) => true,
+            (Phase::ThreadRegs, _) => return Err(FormatError::Missing),
+            (Phase::ThreadXstate, T::Xstate) => true,
+            (Phase::ThreadXstate, _) => return Err(FormatError::Missing),
+            (Phase::Threads, T::Thread) => self.threads_seen < self.threads_expected,
+            (Phase::Threads, T::Task) => procs_left,
+            (Phase::Threads, T::MetaEnd) => {
+                if procs_left || !all_threads {
+                    return Err(FormatError::Missing);
+                }
+                true
+            }
+            (Phase::Pages, T::Pages | T::Tail) => true,
+            (Phase::Meta | Phase::Vmas | Phase::Files | Phase::Process, T::MetaEnd) => {
+                return Err(FormatError::Missing)
+            }
             (_, t) if seen_bit(t) != 0 => return Err(FormatError::Duplicate),
             _ => false,
         };
         if ok {
             Ok(())
-        } else if (self.phase == Phase::Meta && ty == RecordType::Vma)
-            || (self.phase == Phase::Vmas && matches!(ty, RecordType::File | RecordType::MetaEnd))
-        {
-            Err(FormatError::Missing)
         } else {
             Err(FormatError::BadOrder)
         }
@@ -1905,10 +2221,34 @@ impl Validator {
             RecordType::Header => {
                 let h = Header::decode(p)?;
                 self.hdr = Some(h);
-                self.phase = Phase::Meta;
+                self.phase = Phase::Tree;
                 Record::Header(h)
             }
-            RecordType::Task => Record::Task(Task::decode(p)?),
+            RecordType::Tree => {
+                let t = Tree::decode(p)?;
+                if Some(t.len() as u32) != hdr.map(|h| h.nr_tasks) {
+                    return Err(FormatError::BadField);
+                }
+                self.procs_expected = t.live_processes();
+                self.threads_expected = t.live_threads();
+                self.phase = Phase::Process;
+                Record::Tree(t)
+            }
+            RecordType::Task => {
+                let t = Task::decode(p)?;
+                if self.procs_seen > 0 && self.proc_threads == 0 {
+                    return Err(FormatError::Missing);
+                }
+                self.procs_seen += 1;
+                self.proc_threads = 0;
+                self.seen = 0;
+                self.nr_vmas = 0;
+                self.vmas_seen = 0;
+                self.last_vma_end = 0;
+                self.last_fd = -1;
+                self.phase = Phase::Meta;
+                Record::Task(t)
+            }
             RecordType::Groups => Record::Groups(Groups::decode(p)?),
             RecordType::Cwd => {
                 let mut c = Cursor::new(p);
@@ -1920,9 +2260,20 @@ impl Validator {
                 Record::Cwd(path)
             }
             RecordType::Rlimits => Record::Rlimits(Rlimits::decode(p)?),
-            RecordType::Regs => Record::Regs(Regs::decode(p)?),
+            RecordType::Thread => {
+                let t = Thread::decode(p)?;
+                self.threads_seen += 1;
+                self.proc_threads += 1;
+                self.phase = Phase::ThreadRegs;
+                Record::Thread(t)
+            }
+            RecordType::Regs => {
+                self.phase = Phase::ThreadXstate;
+                Record::Regs(Regs::decode(p)?)
+            }
             RecordType::Xstate => {
                 let size = hdr.map(|h| h.xstate_size).ok_or(FormatError::BadOrder)?;
+                self.phase = Phase::Threads;
                 Record::Xstate(Xstate::decode(p, size)?.area)
             }
             RecordType::Signals => Record::Signals(Signals::decode(p)?),
@@ -1968,17 +2319,17 @@ impl Validator {
                 let ph = PagesHeader::decode(p)?;
                 let ps = u64::from(page_size);
                 let data = u64::from(self.cur_len) - (RECORD_HEADER_SIZE + PAGES_FIXED) as u64;
-                if data != u64::from(ph.npages) * ps
-                    || page_offset(ph.addr, ps) != 0
-                    || ph.addr < self.last_page_end
-                {
+                if data != u64::from(ph.npages) * ps || page_offset(ph.addr, ps) != 0 {
+                    return Err(FormatError::BadPages);
+                }
+                if ph.proc_idx >= self.procs_expected || (ph.proc_idx, ph.addr) < self.last_page {
                     return Err(FormatError::BadPages);
                 }
                 let end = ph.addr.checked_add(data).ok_or(FormatError::BadPages)?;
                 if end > task_size {
                     return Err(FormatError::BadPages);
                 }
-                self.last_page_end = end;
+                self.last_page = (ph.proc_idx, end);
                 self.pages_seen += u64::from(ph.npages);
                 if self.pages_seen > self.pages_declared {
                     return Err(FormatError::BadPages);
@@ -2001,7 +2352,8 @@ impl Validator {
                 Record::Tail(t)
             }
         };
-        if let Some(bit) = Some(seen_bit(ty)).filter(|b| *b != 0) {
+        let bit = seen_bit(ty);
+        if bit != 0 {
             self.seen |= bit;
         }
         Ok(rec)

@@ -45,6 +45,17 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     let h = here();
     let n = h.encode(&mut buf).unwrap();
     push(&mut img, &mut ck, &buf[..n]);
+    let entry = TreeEntry {
+        pid: 42,
+        tgid: 42,
+        ppid: 1,
+        pgid: 42,
+        sid: 42,
+        flags: 0,
+        exit_code: 0,
+    };
+    let n = Tree::encode(&mut buf, 1, |_| entry).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
     let mut comm = [0u8; COMM_LEN];
     comm[..4].copy_from_slice(b"test");
     let t = Task {
@@ -68,14 +79,6 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     };
     let n = r.encode(&mut buf).unwrap();
     push(&mut img, &mut ck, &buf[..n]);
-    let regs = Regs {
-        r: [3; NR_GREGS],
-        flags: 0,
-    };
-    let n = regs.encode(&mut buf).unwrap();
-    push(&mut img, &mut ck, &buf[..n]);
-    let n = Xstate::encode(&mut buf, &[0u8; 64 * 16]).unwrap();
-    push(&mut img, &mut ck, &buf[..n]);
     let n = Signals::encode(&mut buf, 0, (0, 0, SS_DISABLE), |_| SigAction::default()).unwrap();
     push(&mut img, &mut ck, &buf[..n]);
     let layout = [
@@ -93,6 +96,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
             prot: PROT_READ | PROT_EXEC,
             kind: VmaKind::FilePrivate,
             flags: 0,
+            shm_id: 0,
             path: b"/bin/true",
         },
         Vma {
@@ -104,6 +108,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
             prot: PROT_READ | PROT_WRITE,
             kind: VmaKind::Anon,
             flags: 0,
+            shm_id: 0,
             path: b"",
         },
         Vma {
@@ -115,6 +120,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
             prot: PROT_READ | PROT_EXEC,
             kind: VmaKind::Vdso,
             flags: 0,
+            shm_id: 0,
             path: b"",
         },
     ];
@@ -142,6 +148,22 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
         let n = f.encode(&mut buf).unwrap();
         push(&mut img, &mut ck, &buf[..n]);
     }
+    let th = Thread {
+        tid: 42,
+        comm,
+        altstack: (0, 0, SS_DISABLE),
+        ..Default::default()
+    };
+    let n = th.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let regs = Regs {
+        r: [3; NR_GREGS],
+        flags: 0,
+    };
+    let n = regs.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let n = Xstate::encode(&mut buf, &[0u8; 64 * 16]).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
     let n = MetaEnd {
         checksum: ck.value(),
         total_pages: 2,
@@ -152,15 +174,17 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     let ph = PagesHeader {
         addr: 0x601000,
         npages: 2,
+        proc_idx: 0,
     };
     let n = ph.encode(&mut buf, 4096).unwrap();
     let mut rec = buf[..n].to_vec();
     rec.extend((0..8192u32).map(|i| (i * 7) as u8));
     push(&mut img, &mut ck, &rec);
     let total = img.len() as u64 + 32;
-    // Records so far: header, task, groups, cwd, rlimits, regs, xstate,
-    // signals, mm, 3 vmas, 2 files, meta-end, pages; then the tail.
-    let nrec = 16;
+    // Records so far: header, tree, task, groups, cwd, rlimits, signals,
+    // mm, 3 vmas, 2 files, thread, regs, xstate, meta-end, pages; then the
+    // tail.
+    let nrec = 18;
     let n = Tail {
         checksum: ck.value(),
         total_len: total,
@@ -266,17 +290,22 @@ fn bad_magic_version_and_trailing_data() {
 fn reordered_or_duplicated_records_are_refused() {
     let (img, starts) = sample_image();
     // Swap the task and groups records.
-    let (a, b, c) = (starts[1], starts[2], starts[3]);
+    let (a, b, c) = (starts[2], starts[3], starts[4]);
     let mut bad = img[..a].to_vec();
     bad.extend_from_slice(&img[b..c]);
     bad.extend_from_slice(&img[a..b]);
     bad.extend_from_slice(&img[c..]);
     assert!(validate(&bad).is_err());
-    // Duplicate the task record.
-    let mut bad = img[..b].to_vec();
-    bad.extend_from_slice(&img[a..b]);
-    bad.extend_from_slice(&img[b..]);
+    // Duplicate the groups record.
+    let mut bad = img[..c].to_vec();
+    bad.extend_from_slice(&img[b..c]);
+    bad.extend_from_slice(&img[c..]);
     assert_eq!(validate(&bad).unwrap_err().0, FormatError::Duplicate);
+    // A second task record where a thread must come.
+    let mut bad = img[..c].to_vec();
+    bad.extend_from_slice(&img[a..b]);
+    bad.extend_from_slice(&img[c..]);
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadOrder);
 }
 
 #[test]
@@ -323,6 +352,7 @@ fn vma_checks() {
         prot: PROT_READ,
         kind: VmaKind::Anon,
         flags: 0,
+        shm_id: 0,
         path: b"",
     };
     let n = v.encode(&mut buf).unwrap();

@@ -37,6 +37,8 @@
 #define CR_FEATURE_INFO		(1ULL << 0)	/* CR_IOC_INFO */
 #define CR_FEATURE_CHECKPOINT	(1ULL << 1)	/* CR_IOC_CHECKPOINT, single task */
 #define CR_FEATURE_RESTART	(1ULL << 2)	/* CR_IOC_RESTART, single task */
+#define CR_FEATURE_TREE		(1ULL << 3)	/* process trees, threads, zombies,
+						 * shared anonymous memory */
 
 /**
  * struct cr_info - what the module is and can do
@@ -83,6 +85,13 @@ struct cr_checkpoint_args {
 
 /* Flags of struct cr_restart_args. */
 #define CR_RESTART_STOPPED	(1U << 0) /* the restored task starts SIGSTOP-ed */
+#define CR_RESTART_COORDINATE	(1U << 1) /* read the image and coordinate the
+					   * tasks of a tree that JOIN on this
+					   * /dev/cr file; the caller is not
+					   * restored: returns 0 when all are */
+#define CR_RESTART_JOIN		(1U << 2) /* become a task of the tree that the
+					   * coordinator on this /dev/cr file
+					   * is restoring (found by pid) */
 
 /**
  * struct cr_restart_args - become the program saved in an image

@@ -52,9 +52,10 @@ pub struct Walker {
     pub v: Validator,
     pub keep: Option<Vec<u8>>,
     payload: Vec<u8>,
-    /// `(start, end, nr_pages)` of each VMA, to tie page runs to their VMA
-    /// with `format::pages_in`, as the kernel does.
-    vmas: Vec<(u64, u64, u64)>,
+    /// `(start, end, nr_pages)` of each VMA of each process, to tie page
+    /// runs to their VMA with `format::pages_in`, as the kernel does.
+    procs: Vec<Vec<(u64, u64, u64)>>,
+    proc: usize,
     cur: usize,
     counted: u64,
 }
@@ -66,7 +67,8 @@ impl Walker {
             v: Validator::new(),
             keep: keep.then(Vec::new),
             payload: Vec::new(),
-            vmas: Vec::new(),
+            procs: Vec::new(),
+            proc: 0,
             cur: 0,
             counted: 0,
         }
@@ -113,21 +115,27 @@ impl Walker {
         // runs to their VMA exactly as the kernel's restorer does.
         let ps = self.v.header().map(|h| h.page_size).unwrap_or(4096);
         let pages = match self.v.record(&payload) {
+            Ok(Record::Task(_)) => {
+                self.procs.push(Vec::new());
+                false
+            }
             Ok(Record::Vma(v, _)) => {
-                self.vmas.push((v.start, v.end, v.nr_pages));
+                if let Some(p) = self.procs.last_mut() {
+                    p.push((v.start, v.end, v.nr_pages));
+                }
                 false
             }
             Ok(Record::Pages(ph)) => {
-                self.page_run(ph.addr, ph.npages, ps)
+                self.page_run(ph.proc_idx, ph.addr, ph.npages, ps)
                     .map_err(|e| ImageError::Format(e, off))?;
                 true
             }
             Ok(Record::Tail(_)) => {
-                let cur = self.cur;
-                let rest_ok = self.vmas.iter().skip(cur + 1).all(|v| v.2 == 0)
-                    && self.vmas.get(cur).is_none_or(|v| v.2 == self.counted);
-                if !rest_ok {
-                    return Err(ImageError::Format(FormatError::BadPages, off));
+                while self.proc < self.procs.len() {
+                    if !self.finish_proc() {
+                        return Err(ImageError::Format(FormatError::BadPages, off));
+                    }
+                    self.next_proc();
                 }
                 false
             }
@@ -163,17 +171,42 @@ impl Walker {
 }
 
 impl Walker {
-    /// The kernel's per-VMA check of a page run (see `MemPlan::fill`).
-    fn page_run(&mut self, addr: u64, npages: u32, ps: u32) -> Result<(), FormatError> {
-        while self.cur < self.vmas.len() && self.vmas[self.cur].1 <= addr {
-            if self.counted != self.vmas[self.cur].2 {
+    fn finish_proc(&self) -> bool {
+        let Some(vmas) = self.procs.get(self.proc) else {
+            return true;
+        };
+        vmas.iter().skip(self.cur + 1).all(|v| v.2 == 0)
+            && vmas.get(self.cur).is_none_or(|v| v.2 == self.counted)
+    }
+
+    fn next_proc(&mut self) {
+        self.proc += 1;
+        self.cur = 0;
+        self.counted = 0;
+    }
+
+    /// The kernel's per-VMA check of a page run (see `memory::fill`).
+    fn page_run(&mut self, idx: u32, addr: u64, npages: u32, ps: u32) -> Result<(), FormatError> {
+        while self.proc < idx as usize {
+            if self.proc >= self.procs.len() || !self.finish_proc() {
                 return Err(FormatError::BadPages);
             }
-            self.cur += 1;
-            self.counted = 0;
+            self.next_proc();
         }
-        let v = self.vmas.get(self.cur).ok_or(FormatError::BadPages)?;
-        self.counted = cr_image::format::pages_in(v.0, v.1, v.2, self.counted, addr, npages, ps)?;
+        let vmas = self.procs.get(self.proc).ok_or(FormatError::BadPages)?;
+        let mut cur = self.cur;
+        let mut counted = self.counted;
+        while cur < vmas.len() && vmas[cur].1 <= addr {
+            if counted != vmas[cur].2 {
+                return Err(FormatError::BadPages);
+            }
+            cur += 1;
+            counted = 0;
+        }
+        let v = vmas.get(cur).ok_or(FormatError::BadPages)?;
+        counted = cr_image::format::pages_in(v.0, v.1, v.2, counted, addr, npages, ps)?;
+        self.cur = cur;
+        self.counted = counted;
         Ok(())
     }
 
@@ -201,6 +234,8 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
             Record::Cwd(c.path(false).unwrap())
         }
         RecordType::Rlimits => Record::Rlimits(Rlimits::decode(p).unwrap()),
+        RecordType::Tree => Record::Tree(Tree::decode(p).unwrap()),
+        RecordType::Thread => Record::Thread(Thread::decode(p).unwrap()),
         RecordType::Regs => Record::Regs(Regs::decode(p).unwrap()),
         RecordType::Xstate => {
             Record::Xstate(Xstate::decode(p, h.unwrap().xstate_size).unwrap().area)

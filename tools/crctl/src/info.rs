@@ -84,6 +84,7 @@ struct Out {
     json: Vec<String>,
     vmas: Vec<String>,
     files: Vec<String>,
+    threads: Vec<String>,
     pages: u64,
     page_records: u64,
 }
@@ -119,6 +120,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         let _ = write!(j, "\"vmas\":[{}],", out.vmas.join(","));
         let _ = write!(j, "\"files\":[{}],", out.files.join(","));
+        let _ = write!(j, "\"threads\":[{}],", out.threads.join(","));
         let _ = write!(
             j,
             "\"pages\":{},\"page_records\":{},\"bytes\":{total},",
@@ -219,6 +221,53 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
             j.push(format!(
                 "\"task\":{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"comm\":{},\"uids\":{:?},\"gids\":{:?},\"umask\":{},\"personality\":{}}}",
                 t.pid, t.tgid, t.ppid, t.pgid, t.sid, js(&text(t.comm())), t.uids, t.gids, t.umask, t.personality
+            ));
+        }
+        Record::Tree(t) => {
+            l.push(format!("tree: {} tasks", t.len()));
+            let mut es = vec![];
+            for i in 0..t.len() {
+                let e = t.get(i);
+                let what = if e.is_zombie() {
+                    format!("zombie, exit status {:#x}", e.exit_code)
+                } else if e.is_leader() {
+                    "process".to_string()
+                } else {
+                    "thread".to_string()
+                };
+                l.push(format!(
+                    "  pid {} tgid {} ppid {} pgid {} sid {}: {what}",
+                    e.pid, e.tgid, e.ppid, e.pgid, e.sid
+                ));
+                es.push(format!(
+                    "{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"zombie\":{},\"exit_code\":{}}}",
+                    e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.is_zombie(), e.exit_code
+                ));
+            }
+            j.push(format!("\"tree\":[{}]", es.join(",")));
+        }
+        Record::Thread(t) => {
+            let comm = t
+                .comm
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(&t.comm[..], |n| &t.comm[..n]);
+            l.push(format!(
+                "thread {}: comm {:?} blocked {:#x} altstack {}",
+                t.tid,
+                text(comm),
+                t.blocked,
+                if t.altstack.2 & format::SS_DISABLE != 0 {
+                    "none".to_string()
+                } else {
+                    format!("{:#x}+{:#x}", t.altstack.0, t.altstack.1)
+                }
+            ));
+            out.threads.push(format!(
+                "{{\"tid\":{},\"comm\":{},\"blocked\":{}}}",
+                t.tid,
+                js(&text(comm)),
+                t.blocked
             ));
         }
         Record::Groups(g) => {
@@ -342,7 +391,7 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 format!("[{}]", v.kind.name())
             };
             l.push(format!(
-                "vma {:#014x}-{:#014x} {} {:<12} {backing} pages {}{}",
+                "  vma {:#014x}-{:#014x} {} {:<12} {backing} pages {}{}",
                 v.start,
                 v.end,
                 prot_str(v.prot, shared),
@@ -370,7 +419,7 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 String::new()
             };
             l.push(format!(
-                "fd {}: {} {what}{pos} {}{}",
+                "  fd {}: {} {what}{pos} {}{}",
                 f.fd,
                 f.kind.name(),
                 open_flags_str(f.open_flags),

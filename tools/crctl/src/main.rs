@@ -4,6 +4,7 @@
 
 mod image;
 mod info;
+mod tree;
 mod uapi;
 
 use std::ffi::CString;
@@ -23,11 +24,15 @@ commands:
         stdout with '-o -'. The process keeps running, untouched, unless
         --kill is given: then it is killed once the image is complete.
         Reasons for a failure or refusal go to stderr, or to FILE with --log.
-  restart [--stopped] [--log FILE] [-i FILE|-]
-        become the program saved in FILE (or read from stdin with '-i -'):
-        like exec, the restored program has crctl's pid. fds 0-2 that were
-        a terminal or a pipe are crctl's own. --stopped: start it stopped
-        (SIGSTOP), for a debugger or a supervisor to resume.
+  restart [--stopped] [--detach] [--log FILE] [-i FILE|-]
+        restore the program(s) saved in FILE (or read from stdin with '-i -').
+        An image of one single-threaded process: crctl becomes it, like exec
+        (it keeps crctl's pid). An image of a process tree or of threads:
+        crctl recreates every process and thread with its original pid
+        (needs CAP_CHECKPOINT_RESTORE and the pids free), waits for the
+        restored root and exits with its status; --detach returns at once.
+        fds 0-2 that were a terminal or a pipe are crctl's own. --stopped:
+        every restored task starts stopped (SIGSTOP).
   info [--json] FILE|-
         decode and validate an image without the kernel; names the first bad
         byte of a broken image.
@@ -120,7 +125,7 @@ fn open_device() -> Result<std::fs::File, String> {
         })
 }
 
-fn errno_text(e: &std::io::Error) -> String {
+pub(crate) fn errno_text(e: &std::io::Error) -> String {
     let name = match e.raw_os_error() {
         Some(libc::EPERM) => "EPERM",
         Some(libc::ESRCH) => "ESRCH",
@@ -247,7 +252,7 @@ fn checkpoint(args: &[String]) -> Result<(), String> {
 
 /// A special mapping's range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Special {
+pub(crate) struct Special {
     kind: VmaKind,
     start: u64,
     end: u64,
@@ -298,7 +303,7 @@ const ARCH_MAP_VDSO_64: libc::c_int = 0x2003;
 
 /// Moves [vvar]/[vdso] to where the image has them: the restored program
 /// holds pointers into them, and only user space can place them.
-fn place_vdso(want: &[Special]) -> Result<(), String> {
+pub(crate) fn place_vdso(want: &[Special]) -> Result<(), String> {
     let have = own_specials()?;
     if have == want {
         return Ok(());
@@ -348,7 +353,7 @@ fn place_vdso(want: &[Special]) -> Result<(), String> {
 }
 
 fn restart(args: &[String]) -> Result<(), String> {
-    let o = parse(args, &["--stopped"], &["--log", "-i"])?;
+    let o = parse(args, &["--stopped", "--detach"], &["--log", "-i"])?;
     if !o.positional.is_empty() {
         return Err("restart takes no positional argument (use -i FILE)".into());
     }
@@ -367,43 +372,74 @@ fn restart(args: &[String]) -> Result<(), String> {
     // meta-end record, so the kernel continues from the fd where we stop.
     let mut w = image::Walker::new(in_fd, true);
     w.magic().map_err(|e| e.to_string())?;
-    let mut cwd = None;
-    let mut specials = vec![];
+    let mut t = tree::TreeInfo {
+        entries: vec![],
+        procs: vec![],
+    };
     loop {
         let Some((_, rec, _)) = w.next().map_err(|e| e.to_string())? else {
             break;
         };
         match rec {
-            Record::Cwd(p) => cwd = Some(p.to_vec()),
-            Record::Vma(v, _) if v.kind.is_special() => specials.push(Special {
-                kind: v.kind,
-                start: v.start,
-                end: v.end,
+            Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
+            Record::Task(task) => t.procs.push(tree::ProcInfo {
+                tgid: task.tgid,
+                ..Default::default()
             }),
+            Record::Cwd(p) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.cwd = p.to_vec();
+                }
+            }
+            Record::Vma(v, _) if v.kind.is_special() => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.specials.push(Special {
+                        kind: v.kind,
+                        start: v.start,
+                        end: v.end,
+                    });
+                }
+            }
             Record::MetaEnd(_) => break,
             _ => {}
         }
     }
     let prefix = w.keep.take().unwrap_or_default();
-    let cwd = cwd.ok_or("image has no working directory record")?;
-    let cwd_c = CString::new(cwd.clone()).map_err(|_| "bad cwd")?;
+    let flags = if o.flag("--stopped") {
+        uapi::CR_RESTART_STOPPED
+    } else {
+        0
+    };
+
+    if t.entries.len() > 1 {
+        let code = tree::launch(
+            &t,
+            dev.as_raw_fd(),
+            in_fd,
+            logfd,
+            &prefix,
+            flags,
+            o.flag("--detach"),
+        )?;
+        std::process::exit(code);
+    }
+
+    // One task: become it, in place.
+    let p = t.procs.first().ok_or("image has no process")?;
+    let cwd_c = CString::new(p.cwd.clone()).map_err(|_| "bad cwd")?;
     // SAFETY: `cwd_c` is a valid C string.
     if unsafe { libc::chdir(cwd_c.as_ptr()) } != 0 {
         return Err(format!(
             "cannot change to the image's working directory {}: {}",
-            String::from_utf8_lossy(&cwd),
+            String::from_utf8_lossy(&p.cwd),
             std::io::Error::last_os_error()
         ));
     }
-    place_vdso(&specials)?;
+    place_vdso(&p.specials)?;
 
     let a = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
-        flags: if o.flag("--stopped") {
-            uapi::CR_RESTART_STOPPED
-        } else {
-            0
-        },
+        flags,
         fd: in_fd,
         logfd,
         prefix: prefix.as_ptr() as u64,

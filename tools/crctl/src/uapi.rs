@@ -14,6 +14,9 @@ pub const CR_FEATURE_RESTART: u64 = 1 << 2;
 
 pub const CR_CHECKPOINT_KILL: u32 = 1 << 0;
 pub const CR_RESTART_STOPPED: u32 = 1 << 0;
+pub const CR_RESTART_COORDINATE: u32 = 1 << 1;
+pub const CR_RESTART_JOIN: u32 = 1 << 2;
+pub const CR_FEATURE_TREE: u64 = 1 << 3;
 
 #[repr(C)]
 #[derive(Default, Debug, Clone, Copy)]
@@ -75,6 +78,7 @@ pub fn feature_names(f: u64) -> Vec<&'static str> {
         (CR_FEATURE_INFO, "info"),
         (CR_FEATURE_CHECKPOINT, "checkpoint"),
         (CR_FEATURE_RESTART, "restart"),
+        (CR_FEATURE_TREE, "tree"),
     ] {
         if f & bit != 0 {
             v.push(name);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-thread state: tid, blocked mask, alternate signal stack, name,
+//! thread-exit pointers, and (through `regs.rs`) registers. Record:
+//! [`format::Thread`], followed by the thread's regs and xstate records.
+//! Everything else (memory, files, credentials, signal dispositions...) is
+//! per process.
+
+use crate::{
+    checkpoint::{refuse, Refusal},
+    format,
+    kapi::{self, current, current::refuse as rf},
+    log::{eopnotsupp, Log},
+    regs::{RegsPlan, RegsSnap},
+    stream::ImageWriter,
+};
+use kernel::prelude::*;
+
+// ------------------------------------------------------------ checkpoint
+
+/// One thread of a snapshot.
+pub(crate) struct ThreadSnap {
+    pub(crate) tid: i32,
+    pub(crate) regs: KBox<RegsSnap>,
+    blocked: u64,
+    altstack: (u64, u64, u32),
+    misc: kapi::Misc,
+}
+
+impl ThreadSnap {
+    /// Reads the current thread's own state (runs in the thread).
+    #[inline(never)]
+    pub(crate) fn gather(pid: i32, tid: i32) -> Result<Self, Refusal> {
+        let r = current::refusals(false);
+        if r & rf::SIGPENDING != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} tid {tid}: has pending signals: not supported yet"
+            ));
+        }
+        if r & rf::SECCOMP != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} tid {tid}: uses seccomp: not supported"
+            ));
+        }
+        let s = current::signals()?;
+        let disabled = s.ss_flags & format::SS_DISABLE != 0;
+        Ok(ThreadSnap {
+            tid,
+            regs: KBox::new(RegsSnap::gather(pid)?, GFP_KERNEL_ACCOUNT)?,
+            blocked: s.blocked,
+            altstack: (
+                if disabled { 0 } else { s.ss_sp },
+                if disabled { 0 } else { s.ss_size },
+                s.ss_flags & (format::SS_DISABLE | format::SS_AUTODISARM),
+            ),
+            misc: current::misc(),
+        })
+    }
+
+    /// Writes the thread, regs and xstate records.
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+        let m = &self.misc;
+        let mut comm = m.comm;
+        comm[format::COMM_LEN - 1] = 0;
+        let t = format::Thread {
+            tid: self.tid,
+            blocked: self.blocked,
+            altstack: self.altstack,
+            comm,
+            clear_child_tid: m.clear_child_tid,
+            robust_list: (m.robust_list, m.robust_list_len),
+            rseq: (m.rseq, m.rseq_len, m.rseq_sig),
+        };
+        w.record(|b| t.encode(b))?;
+        self.regs.write(w)
+    }
+}
+
+// ------------------------------------------------------------ restart
+
+/// One thread of a restart plan.
+pub(crate) struct ThreadPlan {
+    pub(crate) thread: format::Thread,
+    pub(crate) regs: RegsPlan,
+}
+
+impl ThreadPlan {
+    /// Checks, in the thread that will become it, what only it can check.
+    pub(crate) fn check(&self, log: &Log) -> Result {
+        let (sp, size, flags) = self.thread.altstack;
+        if flags & format::SS_DISABLE == 0 {
+            let limit = current::task_size_max();
+            let end = sp.checked_add(size);
+            if size < current::minsigstksz() || end.is_none_or(|e| e > limit) {
+                return Err(crate::log::fail!(
+                    log,
+                    EINVAL,
+                    "tid {}: alternate signal stack {sp:#x}+{size:#x} unusable",
+                    self.thread.tid
+                ));
+            }
+        }
+        self.regs.check(log)
+    }
+
+    /// Installs the thread's state; `personality`, `umask` and
+    /// `no_new_privs` come from its process. Returns the value for `ax`.
+    pub(crate) fn restore(
+        &self,
+        personality: u32,
+        umask: u32,
+        no_new_privs: bool,
+    ) -> Result<isize> {
+        let t = &self.thread;
+        let m = kapi::Misc {
+            personality,
+            umask,
+            comm: t.comm,
+            clear_child_tid: t.clear_child_tid,
+            robust_list: t.robust_list.0,
+            robust_list_len: t.robust_list.1,
+            ..Default::default()
+        };
+        current::set_misc(&m, no_new_privs);
+        current::set_blocked(t.blocked);
+        current::set_altstack(t.altstack.0, t.altstack.1, t.altstack.2);
+        self.regs.restore()
+    }
+}
