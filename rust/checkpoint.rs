@@ -614,11 +614,12 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     // Shared anonymous memory: one id per object, across processes.
     let mut shm = memory::ShmIds::new();
     let mut plans = KVec::new();
+    let mut shared_seen = KVec::new();
     for p in procs.iter() {
         let ps = &p.proc_;
         ps.task.write(&mut w).map_err(|e| io(&w, e))?;
         ps.signals.write(&mut w).map_err(|e| io(&w, e))?;
-        let plan = ps.mem.plan_pages()?;
+        let plan = ps.mem.plan_pages(&mut shared_seen)?;
         ps.mem
             .write_meta(&mut w, &plan, &mut shm)
             .map_err(|e| io(&w, e))?;

@@ -305,7 +305,15 @@ impl MemSnap {
     }
 
     /// Finds the pages to save (in the caller, while the target is parked).
-    pub(crate) fn plan_pages(&self) -> Result<PagePlan, Refusal> {
+    ///
+    /// Shared anonymous memory is saved once: a mapping of the same object
+    /// at the same offset and length as one already in `shared_seen` (an
+    /// earlier process's, typically its parent's before `fork()`) saves no
+    /// pages; restart maps the same object, filled through the first.
+    pub(crate) fn plan_pages(
+        &self,
+        shared_seen: &mut KVec<(u64, u64, u64)>,
+    ) -> Result<PagePlan, Refusal> {
         let mut plan = PagePlan {
             runs: KVVec::new(),
             per_vma: KVec::new(),
@@ -314,7 +322,16 @@ impl MemSnap {
         for (i, v) in self.vmas.iter().enumerate() {
             let mut count = 0u64;
             let mut addr = v.start;
-            while v.scan != Scan::None && addr < v.end {
+            let mut scan = v.scan;
+            if v.kind == VmaKind::AnonShared {
+                let key = (v.shm_key, v.pgoff, v.end - v.start);
+                if shared_seen.contains(&key) {
+                    scan = Scan::None;
+                } else {
+                    shared_seen.push(key, GFP_KERNEL)?;
+                }
+            }
+            while scan != Scan::None && addr < v.end {
                 if current::fatal_signal_pending() {
                     return Err(refuse!(EINTR, "interrupted"));
                 }

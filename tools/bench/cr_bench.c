@@ -136,6 +136,99 @@ static off_t file_size(const char *p)
 	return stat(p, &st) ? 0 : st.st_size;
 }
 
+/*
+ * A tree of @n processes sharing @mib MiB of MAP_SHARED anonymous memory:
+ * the root fills it, forks the others, reports all pids on @wfd, waits.
+ */
+static void tree_target(int n, size_t mib, int wfd)
+{
+	size_t len = mib << 20, i;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[64];
+	int k;
+
+	if (p == MAP_FAILED)
+		_exit(1);
+	for (i = 0; i < len; i += 8)
+		*(unsigned long *)(p + i) = i * 0x9E3779B97F4A7C15ull;
+	pids[0] = getpid();
+	for (k = 1; k < n; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			close(wfd);
+			for (;;)
+				pause();
+		}
+	}
+	if (write(wfd, pids, n * sizeof(pid_t)) != (ssize_t)(n * sizeof(pid_t)))
+		_exit(1);
+	close(wfd);
+	for (;;)
+		pause();
+}
+
+/* Waits until none of @pids exists (reaped), so they can be restored. */
+static void wait_gone(const pid_t *pids, int n)
+{
+	int k, left;
+
+	do {
+		left = 0;
+		for (k = 0; k < n; k++)
+			if (kill(pids[k], 0) == 0 || errno != ESRCH)
+				left++;
+		if (left)
+			usleep(10000);
+	} while (left);
+}
+
+static void bench_tree(int n, size_t mib)
+{
+	const char *img = "/tmp/cr_bench_tree.img";
+	char *ck[] = { "crctl", "checkpoint", "--kill", "-o", (char *)img, NULL, NULL };
+	char *rs[] = { "crctl", "restart", "--detach", "-i", (char *)img, NULL };
+	char spid[16];
+	pid_t pids[64], root;
+	double t_ck, t_rs;
+	int p[2], k;
+
+	if (pipe(p))
+		exit(1);
+	root = fork();
+	if (root == 0) {
+		close(p[0]);
+		tree_target(n, mib, p[1]);
+	}
+	close(p[1]);
+	if (read(p[0], pids, n * sizeof(pid_t)) != (ssize_t)(n * sizeof(pid_t))) {
+		fprintf(stderr, "tree target failed\n");
+		exit(1);
+	}
+	close(p[0]);
+	snprintf(spid, sizeof(spid), "%d", root);
+	ck[5] = spid;
+	t_ck = now();
+	if (run(ck, 0, NULL)) {
+		fprintf(stderr, "tree checkpoint failed\n");
+		exit(1);
+	}
+	t_ck = now() - t_ck;
+	waitpid(root, NULL, 0);
+	wait_gone(pids, n);
+	t_rs = now();
+	if (run(rs, 0, NULL)) {
+		fprintf(stderr, "tree restart failed\n");
+		exit(1);
+	}
+	t_rs = now() - t_rs;
+	for (k = 0; k < n; k++)
+		kill(pids[k], SIGKILL);
+	printf("  %-44s %8.1f MiB\n", "image of the tree:", file_size(img) / 1048576.0);
+	printf("  %-44s %8.3f s (checkpoint %.3f + restart %.3f)\n",
+	       "tree of 32 processes sharing 64 MiB:", t_ck + t_rs, t_ck, t_rs);
+	unlink(img);
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256;
@@ -206,5 +299,6 @@ int main(int argc, char **argv)
 	       "1 MiB process, checkpoint --kill + restart:", t_small_ck + t_small_rs, t_small_ck, t_small_rs);
 	unlink(img);
 	unlink("/tmp/cr_bench_small.img");
+	bench_tree(32, 64);
 	return 0;
 }
