@@ -24,15 +24,17 @@ commands:
         stdout with '-o -'. The process keeps running, untouched, unless
         --kill is given: then it is killed once the image is complete.
         Reasons for a failure or refusal go to stderr, or to FILE with --log.
-  restart [--stopped] [--detach] [--log FILE] [-i FILE|-]
+  restart [--stopped] [--detach] [--pidns] [--log FILE] [-i FILE|-]
         restore the program(s) saved in FILE (or read from stdin with '-i -').
         An image of one single-threaded process: crctl becomes it, like exec
         (it keeps crctl's pid). An image of a process tree or of threads:
         crctl recreates every process and thread with its original pid
         (needs CAP_CHECKPOINT_RESTORE and the pids free), waits for the
         restored root and exits with its status; --detach returns at once.
-        fds 0-2 that were a terminal or a pipe are crctl's own. --stopped:
-        every restored task starts stopped (SIGSTOP).
+        --pidns restores them in a new pid namespace under a crctl init
+        (pid 1), so the original pids are free even while the originals
+        run. fds 0-2 that were a terminal or a pipe are crctl's own.
+        --stopped: every restored task starts stopped (SIGSTOP).
   info [--json] FILE|-
         decode and validate an image without the kernel; names the first bad
         byte of a broken image.
@@ -353,7 +355,11 @@ pub(crate) fn place_vdso(want: &[Special]) -> Result<(), String> {
 }
 
 fn restart(args: &[String]) -> Result<(), String> {
-    let o = parse(args, &["--stopped", "--detach"], &["--log", "-i"])?;
+    let o = parse(
+        args,
+        &["--stopped", "--detach", "--pidns"],
+        &["--log", "-i"],
+    )?;
     if !o.positional.is_empty() {
         return Err("restart takes no positional argument (use -i FILE)".into());
     }
@@ -411,7 +417,7 @@ fn restart(args: &[String]) -> Result<(), String> {
         0
     };
 
-    if t.entries.len() > 1 {
+    if t.entries.len() > 1 || o.flag("--pidns") {
         let code = tree::launch(
             &t,
             dev.as_raw_fd(),
@@ -420,6 +426,7 @@ fn restart(args: &[String]) -> Result<(), String> {
             &prefix,
             flags,
             o.flag("--detach"),
+            o.flag("--pidns"),
         )?;
         std::process::exit(code);
     }

@@ -182,12 +182,14 @@ fn exit_like(status: i32) -> ! {
 /// Blocks every signal that can be: the restart's waits in the kernel are
 /// then only ended by a fatal one, and the restored tasks get their own
 /// masks from the image.
-pub fn block_signals() {
-    // SAFETY: Fills and installs a full mask.
+pub fn block_signals() -> libc::sigset_t {
+    // SAFETY: Fills and installs a full mask, returning the old one.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::sigprocmask(libc::SIG_SETMASK, &set, &mut old);
+        old
     }
 }
 
@@ -252,8 +254,40 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
     unsafe { libc::_exit(1) }
 }
 
+/// Pid 1 of a new pid namespace: creates the root, reaps, exits like it.
+fn init_of_namespace(t: &TreeInfo, dev: RawFd, image: RawFd, flags: u32) -> ! {
+    let root = t.entries[0];
+    let pid = match fork_with_pid(root.pid) {
+        Ok(0) => become_process(t, 0, dev, image, flags),
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "crctl: cannot create pid {} in the new pid namespace: {e}",
+                root.pid
+            );
+            // SAFETY: Plain exit.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: Reaps any child of this init.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == pid || r < 0 {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+            // SAFETY: Plain exit (the namespace's other processes are killed).
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
 /// The launcher: creates the tree, coordinates the restart, and waits for
 /// the root (unless `detach`). Returns the exit status for crctl.
+#[allow(clippy::too_many_arguments)]
 pub fn launch(
     t: &TreeInfo,
     dev: RawFd,
@@ -262,17 +296,42 @@ pub fn launch(
     prefix: &[u8],
     flags: u32,
     detach: bool,
+    pidns: bool,
 ) -> Result<i32, String> {
-    block_signals();
+    let old_mask = block_signals();
     let root = t.entries[0];
-    let pid = match fork_with_pid(root.pid) {
-        Ok(0) => become_process(t, 0, dev, image, flags),
-        Ok(p) => p,
-        Err(e) => {
+    let pid = if pidns {
+        // A new pid namespace: its init (pid 1) is crctl, which creates the
+        // tree's root with its original pid inside, reaps orphans, and exits
+        // with the root's status.
+        if root.pid == 1 {
+            return Err(
+                "the image's root has pid 1: it cannot be restored under a new init".into(),
+            );
+        }
+        // SAFETY: Affects the children created from now on.
+        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
             return Err(format!(
-                "cannot create pid {} ({e}): restoring a tree needs CAP_CHECKPOINT_RESTORE and its pids free",
-                root.pid
-            ))
+                "unshare(CLONE_NEWPID): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: fork in a single-threaded process.
+        match unsafe { libc::fork() } {
+            0 => init_of_namespace(t, dev, image, flags),
+            p if p > 0 => p,
+            _ => return Err(format!("fork: {}", std::io::Error::last_os_error())),
+        }
+    } else {
+        match fork_with_pid(root.pid) {
+            Ok(0) => become_process(t, 0, dev, image, flags),
+            Ok(p) => p,
+            Err(e) => {
+                return Err(format!(
+                    "cannot create pid {} ({e}): restoring a tree needs CAP_CHECKPOINT_RESTORE and its pids free (or --pidns)",
+                    root.pid
+                ))
+            }
         }
     };
     let a = uapi::CrRestartArgs {
@@ -285,6 +344,9 @@ pub fn launch(
     };
     // SAFETY: The ioctl reads `a` and the prefix.
     let r = unsafe { libc::ioctl(dev, uapi::CR_IOC_RESTART, &a) };
+    // The launcher itself is interruptible again (the tree has its masks).
+    // SAFETY: Installs the saved mask.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
     if r < 0 {
         let e = std::io::Error::last_os_error();
         // SAFETY: Kills what is left of the tree (its tasks exit by
