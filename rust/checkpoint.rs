@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `CR_IOC_CHECKPOINT`: dump a process into an image on the caller's fd.
+//! `CR_IOC_CHECKPOINT`: dump a process and its subtree into an image on the
+//! caller's fd.
 //!
-//! How the target is held still without it noticing: the caller queues a
-//! task work on the target (`TWA_SIGNAL`, which interrupts a sleep the way a
-//! signal would, but queues no signal). At its next return to user space the
-//! target runs [`Job::run`] in its own context: it collects what only it can
-//! read cheaply and consistently (registers, signal state, file table, VMA
-//! list, credentials) into a [`Snapshot`], then parks, killably, until the
-//! caller is done. Meanwhile the caller writes the image, reading page
-//! contents through the target's mm (pinned by the snapshot). Nothing is
-//! written in the target's context, so a broken pipe or a full disk hits the
-//! caller, not the target. When the caller finishes, fails, or is killed,
-//! the target is released and resumes exactly where it was: an interrupted
+//! How the tasks are held still without noticing: the caller queues a task
+//! work on every thread of every process of the subtree (`TWA_SIGNAL`, which
+//! interrupts a sleep the way a signal would, but queues no signal). At its
+//! next return to user space each task runs [`Job::run`] in its own context:
+//! it reads its thread state (registers, mask, alternate stack) and parks,
+//! killably. The caller collects the tree again until no task appeared (a
+//! parked task cannot fork or clone). Then each process's leader reads the
+//! state its threads share (memory map, files, credentials, signal
+//! handlers), with every task of the tree still parked, and parks again.
+//! The caller writes the image, reading page contents through each process's
+//! mm. Nothing is written in a target's context, so a broken pipe or a full
+//! disk hits the caller. When the caller finishes, fails, or is killed,
+//! every task is released and resumes exactly where it was: an interrupted
 //! system call restarts as it would after a signal with no handler.
 
 use crate::{
@@ -324,13 +327,24 @@ fn park_tree(
 ) -> Result {
     let deadline = kapi::jiffies_ms() + PARK_TIMEOUT_MS;
     loop {
-        let tasks = root
-            .collect_tree(MAX_TASKS)
-            .map_err(|e| fail!(log, e, "the tree has more than {MAX_TASKS} tasks"))?;
+        let tasks = root.collect_tree(MAX_TASKS).map_err(|e| {
+            if e == E2BIG {
+                fail!(log, e, "the tree has more than {MAX_TASKS} tasks")
+            } else {
+                fail!(log, e, "cannot collect the tree")
+            }
+        })?;
         let mut added = 0;
         for t in tasks {
             if members.iter().any(|m| m.task.same(&t)) {
                 continue;
+            }
+            if t.in_callers_group() {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "the caller is a task of the tree it checkpoints"
+                ));
             }
             let ids = t.ids(ns).map_err(|e| {
                 fail!(
@@ -348,27 +362,36 @@ fn park_tree(
                 flags: 0,
                 exit_code: 0,
             };
-            if let Some(code) = t.zombie() {
-                if !t.is_leader() {
+            match t.zombie() {
+                kapi::Zombie::Yes(_) if !t.is_leader() => continue,
+                kapi::Zombie::Yes(code) => {
+                    entry.flags = format::TREE_ZOMBIE;
+                    entry.exit_code = code;
+                    members.push(
+                        Member {
+                            task: t,
+                            entry,
+                            job: None,
+                        },
+                        GFP_KERNEL,
+                    )?;
                     continue;
                 }
-                entry.flags = format::TREE_ZOMBIE;
-                entry.exit_code = code;
-                members.push(
-                    Member {
-                        task: t,
-                        entry,
-                        job: None,
-                    },
-                    GFP_KERNEL,
-                )?;
-                continue;
+                kapi::Zombie::DeadLeader => {
+                    return Err(fail!(
+                        log,
+                        eopnotsupp(),
+                        "pid {}: its main thread exited while others run: not supported",
+                        ids.tgid
+                    ));
+                }
+                kapi::Zombie::No => {}
             }
             if t.is_leader() && t.state() & kapi::ts::EXITING != 0 {
                 return Err(fail!(
                     log,
-                    eopnotsupp(),
-                    "pid {}: its main thread exited while others run: not supported",
+                    EAGAIN,
+                    "pid {}: exited during the checkpoint",
                     ids.tgid
                 ));
             }
@@ -448,9 +471,35 @@ fn park_tree(
             break;
         }
     }
-    // Tasks that exited meanwhile are left out; a process whose leader
-    // exited is refused above, so threads never lose their process.
+    // A process that exited meanwhile changed the tree: try again later.
+    // Threads that exited are simply left out.
+    if let Some(m) = members
+        .iter()
+        .find(|m| m.entry.is_leader() && m.job.as_ref().is_some_and(|j| j.state.lock().exited))
+    {
+        return Err(fail!(
+            log,
+            EAGAIN,
+            "pid {}: exited during the checkpoint",
+            m.entry.pid
+        ));
+    }
     members.retain(|m| m.job.as_ref().is_none_or(|j| !j.state.lock().exited));
+    // Tasks found in later rounds were appended: put every task back in
+    // tree order (each process, then its threads; parents first).
+    let order = root
+        .collect_tree(MAX_TASKS)
+        .map_err(|e| fail!(log, e, "cannot collect the tree"))?;
+    let mut sorted = KVec::with_capacity(members.len(), GFP_KERNEL)?;
+    for t in order.iter() {
+        if let Some(i) = members.iter().position(|m| m.task.same(t)) {
+            sorted.push(members.remove(i)?, GFP_KERNEL)?;
+        }
+    }
+    if !members.is_empty() {
+        return Err(fail!(log, EAGAIN, "the tree changed during the checkpoint"));
+    }
+    *members = sorted;
     Ok(())
 }
 

@@ -272,13 +272,18 @@ big:
 #undef CR_ADD
 }
 
-/* Whether @t is a zombie (exited, waiting to be reaped), and its status. */
-bool cr_task_zombie(struct task_struct *t, int *exit_code)
+/*
+ * Whether @t is a zombie waiting to be reaped (1, with its status), or a
+ * thread group leader that exited while other threads of its group run (2).
+ */
+int cr_task_zombie(struct task_struct *t, int *exit_code)
 {
 	if (READ_ONCE(t->exit_state) != EXIT_ZOMBIE)
-		return false;
+		return 0;
+	if (thread_group_leader(t) && !thread_group_empty(t))
+		return 2;
 	*exit_code = READ_ONCE(t->exit_code);
-	return true;
+	return 1;
 }
 
 bool cr_task_is_leader(struct task_struct *t)

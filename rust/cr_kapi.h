@@ -141,7 +141,7 @@ int cr_task_state(struct task_struct *t);
 int cr_may_checkpoint(struct task_struct *t);
 int cr_current_refusals(bool process);
 int cr_collect_tree(struct task_struct *root, struct task_struct **out, int max);
-bool cr_task_zombie(struct task_struct *t, int *exit_code);
+int cr_task_zombie(struct task_struct *t, int *exit_code);
 bool cr_task_is_leader(struct task_struct *t);
 u64 cr_jiffies_ms(void);
 int cr_task_poke(struct task_struct *t, unsigned long addr, const void *buf, int len);

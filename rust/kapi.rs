@@ -131,7 +131,7 @@ mod ffi {
             out: *mut *mut bindings::task_struct,
             max: c_int,
         ) -> c_int;
-        pub(crate) fn cr_task_zombie(t: *mut bindings::task_struct, code: *mut c_int) -> bool;
+        pub(crate) fn cr_task_zombie(t: *mut bindings::task_struct, code: *mut c_int) -> c_int;
         pub(crate) fn cr_task_is_leader(t: *mut bindings::task_struct) -> bool;
         pub(crate) fn cr_jiffies_ms() -> u64;
         pub(crate) fn cr_task_poke(
@@ -316,6 +316,16 @@ unsafe impl Send for TaskRef {}
 // SAFETY: As above; all methods only read or use thread-safe kernel APIs.
 unsafe impl Sync for TaskRef {}
 
+/// What [`TaskRef::zombie`] found.
+pub(crate) enum Zombie {
+    /// A live task.
+    No,
+    /// Exited, not yet reaped, with this `wait()` status.
+    Yes(i32),
+    /// A thread group leader that exited while its other threads run.
+    DeadLeader,
+}
+
 /// Why a caller may not checkpoint a task.
 pub(crate) enum Deny {
     /// Ids differ and the caller has no privilege over the target.
@@ -418,11 +428,21 @@ impl TaskRef {
         unsafe { ffi::cr_task_is_leader(self.raw()) }
     }
 
-    /// Its exit status if it is a zombie.
-    pub(crate) fn zombie(&self) -> Option<i32> {
+    /// Whether it is a zombie (with its exit status) or a dead leader of
+    /// a live thread group.
+    pub(crate) fn zombie(&self) -> Zombie {
         let mut code = 0;
         // SAFETY: The task is valid; `code` is valid for writes.
-        unsafe { ffi::cr_task_zombie(self.raw(), &mut code) }.then_some(code)
+        match unsafe { ffi::cr_task_zombie(self.raw(), &mut code) } {
+            0 => Zombie::No,
+            1 => Zombie::Yes(code),
+            _ => Zombie::DeadLeader,
+        }
+    }
+
+    /// Whether it belongs to the caller's thread group.
+    pub(crate) fn in_callers_group(&self) -> bool {
+        self.is_caller()
     }
 
     /// Whether two references are the same task.

@@ -358,9 +358,17 @@ impl RestartCtx {
         self.cv.notify_all();
     }
 
-    /// Waits until `ok` holds (or the restart failed, or time ran out).
+    /// Waits until `ok` holds (or the restart failed, or, before the point
+    /// of no return, a step's time ran out: after it, progress depends only
+    /// on the coordinator streaming the image, however long that takes, and
+    /// a coordinator that fails or is killed fails the restart).
     fn wait_for(&self, log: &Log, what: &str, ok: impl Fn(&CtxState) -> bool) -> Result {
-        let deadline = kapi::jiffies_ms() + STEP_TIMEOUT_MS;
+        let committed = self.st.lock().step >= Step::Mapping(0);
+        let deadline = if committed {
+            u64::MAX
+        } else {
+            kapi::jiffies_ms() + STEP_TIMEOUT_MS
+        };
         let mut st = self.st.lock();
         loop {
             if let Some(e) = st.failed {
@@ -378,7 +386,8 @@ impl RestartCtx {
             }
             // crctl blocks every signal it can before RESTART: only a fatal
             // one ends this wait early.
-            let jiffies = kernel::time::msecs_to_jiffies((deadline - now) as u32);
+            let jiffies =
+                kernel::time::msecs_to_jiffies((deadline - now).min(STEP_TIMEOUT_MS) as u32);
             let res = self.cv.wait_interruptible_timeout(&mut st, jiffies);
             if matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. }) {
                 drop(st);

@@ -87,7 +87,8 @@ pub(crate) struct ThreadPlan {
 }
 
 impl ThreadPlan {
-    /// Checks, in the thread that will become it, what only it can check.
+    /// Checks the thread's alternate stack and registers (anywhere: they
+    /// do not depend on the checking task).
     pub(crate) fn check(&self, log: &Log) -> Result {
         let (sp, size, flags) = self.thread.altstack;
         if flags & format::SS_DISABLE == 0 {

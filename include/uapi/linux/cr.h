@@ -35,8 +35,8 @@
 
 /* Features the module supports, reported by CR_IOC_INFO. */
 #define CR_FEATURE_INFO		(1ULL << 0)	/* CR_IOC_INFO */
-#define CR_FEATURE_CHECKPOINT	(1ULL << 1)	/* CR_IOC_CHECKPOINT, single task */
-#define CR_FEATURE_RESTART	(1ULL << 2)	/* CR_IOC_RESTART, single task */
+#define CR_FEATURE_CHECKPOINT	(1ULL << 1)	/* CR_IOC_CHECKPOINT */
+#define CR_FEATURE_RESTART	(1ULL << 2)	/* CR_IOC_RESTART */
 #define CR_FEATURE_TREE		(1ULL << 3)	/* process trees, threads, zombies,
 						 * shared anonymous memory */
 
@@ -65,7 +65,8 @@ struct cr_info {
 #define CR_CHECKPOINT_KILL	(1U << 0) /* SIGKILL the target after a complete dump */
 
 /**
- * struct cr_checkpoint_args - checkpoint a process into an image
+ * struct cr_checkpoint_args - checkpoint a process and its subtree into an
+ * image (every descendant process and every thread; zombies included)
  * @size:  sizeof(struct cr_checkpoint_args)
  * @flags: CR_CHECKPOINT_* bits
  * @pid:   the target, in the caller's pid namespace
@@ -105,8 +106,12 @@ struct cr_checkpoint_args {
  *              like bytes from @fd
  * @prefix_len: length of @prefix in bytes
  *
- * On success the ioctl does not return to the caller: the caller has become
- * the restored program, which continues where it was checkpointed.
+ * Without CR_RESTART_COORDINATE/CR_RESTART_JOIN, the caller becomes the
+ * image's only task: on success the ioctl does not return to the caller but
+ * into the restored program. With CR_RESTART_COORDINATE the caller reads the
+ * image and returns 0 once every task that joined (CR_RESTART_JOIN, on the
+ * same open /dev/cr file) is restored. A joining task returns into its
+ * restored program. See Documentation/cr/ioctl.rst.
  */
 struct cr_restart_args {
 	__u32 size;
