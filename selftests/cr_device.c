@@ -16,6 +16,10 @@
 #include <linux/cr.h>
 #include "kselftest_harness.h"
 
+/* Generous: the VM is emulated, and shares its host. */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 static int open_cr(void)
 {
 	return open(CR_DEVICE, O_RDWR | O_CLOEXEC);
@@ -149,7 +153,7 @@ TEST(unload_reload_loop)
 	if (!top)
 		SKIP(return, "CR_TOP not set: not run by tools/vm/run");
 	snprintf(cmd, sizeof(cmd), "insmod %s/rust/cr.ko", top);
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 10; i++) {
 		ASSERT_EQ(0, system("rmmod cr"));
 		ASSERT_NE(0, access(CR_DEVICE, F_OK));
 		ASSERT_EQ(0, system(cmd));
