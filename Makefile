@@ -54,6 +54,12 @@ selftests: setup
 check:
 	tools/check
 
+# The same on a debug kernel (KFENCE, SLUB debug, kmemleak, lockdep,
+# atomic-sleep checks, UBSAN; selftests/config.debug), with the long
+# hostile-image run. Builds and caches a second kernel the first time.
+check-debug:
+	CR_EXTRA_CONFIG=selftests/config.debug CR_HOSTILE_N=$${CR_HOSTILE_N:-10000} tools/check
+
 demo: all
 	tools/vm/run -- tools/demo.sh
 
@@ -68,4 +74,4 @@ clean:
 	$(MAKE) -C selftests clean
 	rm -f .kdir
 
-.PHONY: all setup module lint crctl selftests check demo bench clean
+.PHONY: all setup module lint crctl selftests check check-debug demo bench clean
