@@ -8,10 +8,17 @@ CR_CACHE=${CR_CACHE:-$HOME/.cache/cr}
 export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 KMAKE_ARGS="RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc BINDGEN=$CR_CACHE/bindgen/bin/bindgen"
 CR_EXTRA_CONFIG=${CR_EXTRA_CONFIG:-}
+# Extra config fragments, as absolute paths (relative ones are from $TOP).
+cr_extra_configs() {
+	local f
+	for f in $CR_EXTRA_CONFIG; do
+		case "$f" in /*) echo "$f" ;; *) echo "$TOP/$f" ;; esac
+	done
+}
 
 # The build directory is keyed by kernel version and the config fragments.
 cr_kdir() {
 	local h
-	h=$(cat "$TOP/selftests/config" $CR_EXTRA_CONFIG | sha256sum | cut -c1-12)
+	h=$(cat "$TOP/selftests/config" $(cr_extra_configs) | sha256sum | cut -c1-12)
 	echo "$CR_CACHE/build/linux-$KVER-$h"
 }
