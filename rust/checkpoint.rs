@@ -346,13 +346,9 @@ fn park_tree(
                     "the caller is a task of the tree it checkpoints"
                 ));
             }
-            let ids = t.ids(ns).map_err(|e| {
-                fail!(
-                    log,
-                    e,
-                    "a task of the tree is not visible in the caller's pid namespace"
-                )
-            })?;
+            // A task that is already gone (reaped) has no pid: it is not
+            // part of the tree any more.
+            let Ok(ids) = t.ids(ns) else { continue };
             let mut entry = format::TreeEntry {
                 pid: ids.pid,
                 tgid: ids.tgid,
@@ -471,33 +467,44 @@ fn park_tree(
             break;
         }
     }
-    // A process that exited meanwhile changed the tree: try again later.
-    // Threads that exited are simply left out.
-    if let Some(m) = members
-        .iter()
-        .find(|m| m.entry.is_leader() && m.job.as_ref().is_some_and(|j| j.state.lock().exited))
-    {
-        return Err(fail!(
-            log,
-            EAGAIN,
-            "pid {}: exited during the checkpoint",
-            m.entry.pid
-        ));
-    }
-    members.retain(|m| m.job.as_ref().is_none_or(|j| !j.state.lock().exited));
-    // Tasks found in later rounds were appended: put every task back in
-    // tree order (each process, then its threads; parents first).
+    // Put every task in tree order (each process, then its threads;
+    // parents first), as the tree is now that every task is parked. A
+    // process that exited while the others were being parked is what it
+    // is now: a zombie (recorded with its status) or gone (reaped, left
+    // out, with its threads), as if the snapshot were taken just after.
     let order = root
         .collect_tree(MAX_TASKS)
         .map_err(|e| fail!(log, e, "cannot collect the tree"))?;
     let mut sorted = KVec::with_capacity(members.len(), GFP_KERNEL)?;
     for t in order.iter() {
-        if let Some(i) = members.iter().position(|m| m.task.same(t)) {
-            sorted.push(members.remove(i)?, GFP_KERNEL)?;
+        let Some(i) = members.iter().position(|m| m.task.same(t)) else {
+            return Err(fail!(log, EAGAIN, "the tree changed during the checkpoint"));
+        };
+        let mut m = members.remove(i)?;
+        if m.job.as_ref().is_some_and(|j| j.state.lock().exited) {
+            match t.zombie() {
+                kapi::Zombie::Yes(code) if m.entry.is_leader() => {
+                    m.entry.flags = format::TREE_ZOMBIE;
+                    m.entry.exit_code = code;
+                    m.job = None;
+                }
+                _ => continue,
+            }
         }
+        sorted.push(m, GFP_KERNEL)?;
     }
-    if !members.is_empty() {
-        return Err(fail!(log, EAGAIN, "the tree changed during the checkpoint"));
+    // Threads whose process became a zombie go with it.
+    let mut dead = KVec::new();
+    for m in sorted.iter().filter(|m| m.entry.is_zombie()) {
+        dead.push(m.entry.tgid, GFP_KERNEL)?;
+    }
+    sorted.retain(|m| m.entry.is_leader() || !dead.contains(&m.entry.tgid));
+    if sorted.first().is_none_or(|m| m.entry.is_zombie()) {
+        return Err(fail!(
+            log,
+            ESRCH,
+            "the process exited during the checkpoint"
+        ));
     }
     *members = sorted;
     Ok(())

@@ -309,6 +309,8 @@ struct CtxState {
     plan: Option<Arc<KBox<Plan>>>,
     arrived: u32,
     restored: u32,
+    /// Tasks that saw the restart done and are leaving.
+    departed: u32,
     /// Leader of each process, registered on arrival.
     leaders: KVec<Option<TaskRef>>,
     shm: ShmFiles,
@@ -339,6 +341,7 @@ impl RestartCtx {
                     plan: None,
                     arrived: 0,
                     restored: 0,
+                    departed: 0,
                     leaders: KVec::new(),
                     shm: ShmFiles::new(),
                 }),
@@ -559,7 +562,15 @@ fn join(ctx: &RestartCtx, log: &Log, flags: u32) -> Result<isize> {
     ctx.update(|st| st.restored += 1);
     ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
     if flags & CR_RESTART_STOPPED != 0 {
-        current::send_sig(bindings::SIGSTOP as i32);
+        // Stop the processes only once every task has left its wait (a
+        // group stop would interrupt the others'): the last one out does.
+        let mut st = ctx.st.lock();
+        st.departed += 1;
+        if st.departed == plan.live_tasks {
+            for l in st.leaders.iter().flatten() {
+                l.send_sig(bindings::SIGSTOP as i32);
+            }
+        }
     }
     Ok(ax)
 }
