@@ -262,6 +262,8 @@ struct Member {
     entry: format::TreeEntry,
     /// `None` for zombies.
     job: Option<Arc<Job>>,
+    /// Position in the final tree order (`usize::MAX`: left out).
+    rank: usize,
 }
 
 /// Releases every task when the caller is done, whatever happens.
@@ -368,6 +370,7 @@ fn park_tree(
                             task: t,
                             entry,
                             job: None,
+                            rank: 0,
                         },
                         GFP_KERNEL,
                     )?;
@@ -426,6 +429,7 @@ fn park_tree(
                     task: t,
                     entry,
                     job: Some(job),
+                    rank: 0,
                 },
                 GFP_KERNEL,
             )?;
@@ -472,41 +476,60 @@ fn park_tree(
     // process that exited while the others were being parked is what it
     // is now: a zombie (recorded with its status) or gone (reaped, left
     // out, with its threads), as if the snapshot were taken just after.
+    // Nothing leaves `members` before the order is known, so an error
+    // here still releases every parked task (ReleaseAll).
     let order = root
         .collect_tree(MAX_TASKS)
         .map_err(|e| fail!(log, e, "cannot collect the tree"))?;
-    let mut sorted = KVec::with_capacity(members.len(), GFP_KERNEL)?;
-    for t in order.iter() {
-        let Some(i) = members.iter().position(|m| m.task.same(t)) else {
+    let exited = |m: &Member| m.job.as_ref().is_some_and(|j| j.state.lock().exited);
+    for m in members.iter_mut() {
+        m.rank = usize::MAX;
+    }
+    for (r, t) in order.iter().enumerate() {
+        let Some(m) = members.iter_mut().find(|m| m.task.same(t)) else {
             return Err(fail!(log, EAGAIN, "the tree changed during the checkpoint"));
         };
-        let mut m = members.remove(i)?;
+        m.rank = r;
+    }
+    // A parked task that left the tree (its parent exited) changed it.
+    if members
+        .iter()
+        .any(|m| m.rank == usize::MAX && m.job.is_some() && !exited(m))
+    {
+        return Err(fail!(log, EAGAIN, "the tree changed during the checkpoint"));
+    }
+    let mut dead = KVec::new();
+    for m in members.iter_mut().filter(|m| m.rank != usize::MAX) {
         if m.job.as_ref().is_some_and(|j| j.state.lock().exited) {
-            match t.zombie() {
+            match m.task.zombie() {
                 kapi::Zombie::Yes(code) if m.entry.is_leader() => {
                     m.entry.flags = format::TREE_ZOMBIE;
                     m.entry.exit_code = code;
                     m.job = None;
                 }
-                _ => continue,
+                _ => m.rank = usize::MAX,
             }
         }
-        sorted.push(m, GFP_KERNEL)?;
+        if m.entry.is_zombie() {
+            dead.push(m.entry.tgid, GFP_KERNEL)?;
+        }
     }
-    // Threads whose process became a zombie go with it.
-    let mut dead = KVec::new();
-    for m in sorted.iter().filter(|m| m.entry.is_zombie()) {
-        dead.push(m.entry.tgid, GFP_KERNEL)?;
+    // Threads whose process became a zombie go with it (they exited).
+    for m in members.iter_mut() {
+        if !m.entry.is_leader() && dead.contains(&m.entry.tgid) {
+            m.rank = usize::MAX;
+        }
     }
-    sorted.retain(|m| m.entry.is_leader() || !dead.contains(&m.entry.tgid));
-    if sorted.first().is_none_or(|m| m.entry.is_zombie()) {
+    // What is left out is exited (never parked): dropping it is safe.
+    members.sort_unstable_by_key(|m| m.rank);
+    members.retain(|m| m.rank != usize::MAX);
+    if members.first().is_none_or(|m| m.entry.is_zombie()) {
         return Err(fail!(
             log,
             ESRCH,
             "the process exited during the checkpoint"
         ));
     }
-    *members = sorted;
     Ok(())
 }
 

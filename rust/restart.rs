@@ -309,8 +309,6 @@ struct CtxState {
     plan: Option<Arc<KBox<Plan>>>,
     arrived: u32,
     restored: u32,
-    /// Tasks that saw the restart done and are leaving.
-    departed: u32,
     /// Leader of each process, registered on arrival.
     leaders: KVec<Option<TaskRef>>,
     shm: ShmFiles,
@@ -341,7 +339,6 @@ impl RestartCtx {
                     plan: None,
                     arrived: 0,
                     restored: 0,
-                    departed: 0,
                     leaders: KVec::new(),
                     shm: ShmFiles::new(),
                 }),
@@ -392,7 +389,11 @@ impl RestartCtx {
             let jiffies =
                 kernel::time::msecs_to_jiffies((deadline - now).min(STEP_TIMEOUT_MS) as u32);
             let res = self.cv.wait_interruptible_timeout(&mut st, jiffies);
-            if matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. }) {
+            // A stop signal (CR_RESTART_STOPPED, sent just before the end)
+            // only makes this wait spin until then; a fatal one ends it.
+            if matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. })
+                && current::fatal_signal_pending()
+            {
                 drop(st);
                 self.fail(EINTR);
                 return Err(EINTR);
@@ -445,7 +446,7 @@ impl RestartSlot {
 }
 
 /// The launcher's part (`CR_RESTART_COORDINATE`): read, wait, fill, wait.
-fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log) -> Result {
+fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result {
     let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log)?, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
     let live = plan.live_tasks;
@@ -498,12 +499,19 @@ fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log) -> Result {
     ctx.wait_for(log, "every task to restore itself", |st| {
         st.restored == live
     })?;
+    if flags & CR_RESTART_STOPPED != 0 {
+        // Queued before any task may return: each stops before its first
+        // instruction.
+        for l in leaders.iter() {
+            l.send_sig(bindings::SIGSTOP as i32);
+        }
+    }
     ctx.update(|st| st.step = Step::Done);
     Ok(())
 }
 
 /// A task of the tree: find itself, check, map (leaders), restore.
-fn join(ctx: &RestartCtx, log: &Log, flags: u32) -> Result<isize> {
+fn join(ctx: &RestartCtx, log: &Log) -> Result<isize> {
     ctx.wait_for(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
     let plan = ctx.st.lock().plan.clone().ok_or(EINVAL)?;
     let tid = kapi::current_tid();
@@ -561,17 +569,6 @@ fn join(ctx: &RestartCtx, log: &Log, flags: u32) -> Result<isize> {
         .map_err(|e| fail!(log, e, "the image's FPU state was refused"))?;
     ctx.update(|st| st.restored += 1);
     ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
-    if flags & CR_RESTART_STOPPED != 0 {
-        // Stop the processes only once every task has left its wait (a
-        // group stop would interrupt the others'): the last one out does.
-        let mut st = ctx.st.lock();
-        st.departed += 1;
-        if st.departed == plan.live_tasks {
-            for l in st.leaders.iter().flatten() {
-                l.send_sig(bindings::SIGSTOP as i32);
-            }
-        }
-    }
     Ok(ax)
 }
 
@@ -663,7 +660,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
                 },
             );
         let r = match reader.as_mut() {
-            Ok(reader) => coordinate(&ctx, reader, &log),
+            Ok(reader) => coordinate(&ctx, reader, &log, flags),
             Err(e) => Err(*e),
         };
         if let Err(e) = r {
@@ -687,7 +684,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
         }
         let committed = |c: &RestartCtx| c.st.lock().step >= Step::Mapping(0);
         let log = ctx.log.share();
-        return match join(&ctx, &log, flags) {
+        return match join(&ctx, &log) {
             Ok(ax) => Ok(ax),
             Err(e) => {
                 let after = committed(&ctx);

@@ -948,6 +948,11 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 			break;
 	}
 	fam_check_ids(_metadata, &l, &before, copy->pid, true);
+	TH_LOG("restored pids %d %d %d %d %d (root's parent now %d); slots at the checkpoint %ld %ld %ld %ld %ld, now %ld %ld %ld %ld %ld",
+	       l.id[0][0], l.id[1][0], l.id[2][0], l.id[3][0], l.id[4][0],
+	       l.id[0][1], last.slot[0], last.slot[1], last.slot[2],
+	       last.slot[3], last.slot[4], l.slot[0], l.slot[1], l.slot[2],
+	       l.slot[3], l.slot[4]);
 
 	/* The restored root reaps its restored children. */
 	ASSERT_EQ(0, kill(before.id[FAM_ROOT][0], SIGUSR1));
@@ -1181,6 +1186,8 @@ TEST_F_TIMEOUT(tree, threads, TEST_TIMEOUT)
 			break;
 	}
 	thr_check_tasks(_metadata, orig->pid, &before);
+	TH_LOG("total %ld at the checkpoint, %ld now (== sum on every line); thread 7: %ld -> %ld",
+	       before.total, l.total, first.c[7], l.c[7]);
 
 	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
 	do {

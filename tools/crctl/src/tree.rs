@@ -336,7 +336,7 @@ pub fn launch(
     };
     let a = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
-        flags: uapi::CR_RESTART_COORDINATE,
+        flags: uapi::CR_RESTART_COORDINATE | (flags & uapi::CR_RESTART_STOPPED),
         fd: image,
         logfd,
         prefix: prefix.as_ptr() as u64,
