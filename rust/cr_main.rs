@@ -11,7 +11,7 @@
 use kernel::{
     fs::File,
     ioctl::{_IOC_NR, _IOC_TYPE},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{MiscDevice, MiscDeviceRegistration},
     prelude::*,
 };
 
@@ -41,15 +41,16 @@ module! {
 
 #[pin_data]
 struct CrModule {
+    /// `/dev/cr`; each open file (and so each checkpoint or restart in
+    /// progress) holds a reference to the module.
     #[pin]
-    _miscdev: MiscDeviceRegistration<CrDevice>,
+    _miscdev: kapi::OwnedMiscDevice<CrDevice>,
 }
 
 impl kernel::InPlaceModule for CrModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        let options = MiscDeviceOptions { name: c"cr" };
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _miscdev <- MiscDeviceRegistration::register(options),
+            _miscdev <- kapi::OwnedMiscDevice::register(c"cr", module),
         })
     }
 }
