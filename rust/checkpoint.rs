@@ -676,7 +676,7 @@ fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
 /// Writes the whole image: header, tree, each process with its threads,
 /// meta-end, pages, tail.
 fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), WriteError> {
-    let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.offset());
+    let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.written());
     let procs = take_snapshots(members).map_err(|e| WriteError::Io(e, 0))?;
     let mut w = ImageWriter::new(out).map_err(|e| WriteError::Io(e, 0))?;
 
@@ -708,7 +708,7 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
         }
         plans
             .push(plan, GFP_KERNEL)
-            .map_err(|_| WriteError::Io(ENOMEM, w.offset()))?;
+            .map_err(|_| WriteError::Io(ENOMEM, w.written()))?;
     }
     let total: u64 = plans.iter().map(|p| p.total_pages()).sum();
     let me = format::MetaEnd {

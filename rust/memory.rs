@@ -415,13 +415,13 @@ impl MemSnap {
         let g = self.mm.read_lock();
         for run in plan.runs.iter() {
             w.pages_header(run.addr, run.npages, proc_idx)
-                .map_err(|e| WriteError::Io(e, w.offset()))?;
+                .map_err(|e| WriteError::Io(e, w.written()))?;
             let scan = self.vmas[run.vma].scan;
             let mut addr = run.addr;
             let end = run.addr + u64::from(run.npages) * PS;
             while addr < end {
                 if current::fatal_signal_pending() {
-                    return Err(WriteError::Io(EINTR, w.offset()));
+                    return Err(WriteError::Io(EINTR, w.written()));
                 }
                 let want = (((end - addr) / PS) as usize).min(BATCH);
                 let mut pages: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
@@ -444,7 +444,7 @@ impl MemSnap {
                         .into());
                     };
                     w.page(|dst| p.copy_to(dst))
-                        .map_err(|e| WriteError::Io(e, w.offset()))?;
+                        .map_err(|e| WriteError::Io(e, w.written()))?;
                 }
                 addr += n as u64 * PS;
             }

@@ -23,6 +23,8 @@ pub(crate) struct ImageWriter<'a> {
     len: usize,
     ck: Checksum,
     offset: u64,
+    /// Bytes the file has accepted: where a failed write failed.
+    written: u64,
     records: u64,
 }
 
@@ -37,6 +39,7 @@ impl<'a> ImageWriter<'a> {
             len: 0,
             ck: Checksum::new(),
             offset: 0,
+            written: 0,
             records: 0,
         };
         w.put(&format::MAGIC)?;
@@ -109,6 +112,11 @@ impl<'a> ImageWriter<'a> {
         self.offset
     }
 
+    /// Bytes the destination has accepted so far (the rest is buffered).
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Records written so far.
     pub(crate) fn records(&self) -> u64 {
         self.records
@@ -120,7 +128,10 @@ impl<'a> ImageWriter<'a> {
         while done < self.len {
             match kapi::file_write(self.file, &self.buf[done..self.len]) {
                 Ok(0) => return Err(EIO),
-                Ok(n) => done += n,
+                Ok(n) => {
+                    done += n;
+                    self.written += n as u64;
+                }
                 Err(e) if e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND => {
                     return Err(EINTR)
                 }
