@@ -60,38 +60,19 @@
  * and would look like kernel problems to the VM runner.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
+#define CR_TEST_IOCTL
 #include <endian.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <asm/prctl.h>
 #include <linux/cr.h>
 #include "kselftest_harness.h"
+#include "cr_test.h"
 
 #define DEFAULT_N		1500
 #define DEFAULT_TIMEOUT_MS	10000
 #define DEFAULT_JOBS		2
 #define MAX_JOBS		4
-#define START_TIMEOUT		60000	/* ms: a program's first lines, a crctl run */
 #define KILL_WAIT		5000	/* ms: a SIGKILLed child must be gone by then */
 #define CHILD_MARK		"crh-child"	/* comm of a child before its ioctl */
 
@@ -324,30 +305,6 @@ static const char *outcome_names[NOUTCOMES] = {
 
 /* ------------------------------------------------------------ helpers */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
 static void put64(uint8_t *p, uint64_t v)
 {
 	v = htole64(v);
@@ -422,14 +379,7 @@ static uint64_t checksum(const uint8_t *p, size_t n)
 
 /* ------------------------------------------------------------ processes */
 
-/* A line reader over a non-blocking fd. */
-struct lbuf {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-/* Takes one complete line out of @lb, if there is one. */
+/* Takes one complete line out of @lb (on a non-blocking fd), if there is one. */
 static bool take_line(struct lbuf *lb, char *line, size_t size)
 {
 	char *nl = memchr(lb->buf, '\n', lb->len);
@@ -466,32 +416,6 @@ static bool fill_lbuf(struct lbuf *lb)
 	}
 }
 
-/* Blocking read of a line with a timeout; 1, 0 at EOF, -ETIMEDOUT. */
-static int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
-{
-	long long end = now_ms() + timeout, left;
-	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
-	bool open;
-
-	for (;;) {
-		if (take_line(lb, line, size))
-			return 1;
-		left = end - now_ms();
-		if (poll(&pfd, 1, left > 0 ? left : 0) == 0)
-			return -ETIMEDOUT;
-		open = fill_lbuf(lb);
-		if (take_line(lb, line, size))
-			return 1;
-		if (!open) {
-			if (!lb->len)
-				return 0;
-			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
-			lb->len = 0;
-			return 1;
-		}
-	}
-}
-
 /* Appends what can be read now from non-blocking @fd to @buf. */
 static void drain(int fd, char *buf, size_t *len, size_t size)
 {
@@ -513,18 +437,6 @@ static void drain(int fd, char *buf, size_t *len, size_t size)
 			*len += r;
 	}
 	buf[*len] = 0;
-}
-
-static const char *describe(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "wait status %#x", status);
-	return buf;
 }
 
 /* Field 2 (comm) of /proc/@pid/stat, also for a zombie. */
@@ -573,102 +485,6 @@ static bool catches(pid_t pid, int sig)
 	return found && (mask >> (sig - 1) & 1);
 }
 
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd, ppid = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
-/* SIGKILLs every descendant of @parent, the deepest first. */
-static void kill_descendants(pid_t parent)
-{
-	struct dirent *e;
-	DIR *d;
-	pid_t pid;
-
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid > 0 && parent_of(pid) == parent) {
-			kill_descendants(pid);
-			kill(pid, SIGKILL);
-		}
-	}
-	closedir(d);
-}
-
-/* Waits up to @timeout ms for @pid; true (and *@status) once reaped. */
-static bool reap(pid_t pid, int *status, int timeout)
-{
-	long long end = now_ms() + timeout;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return true;
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (now_ms() >= end)
-			return false;
-		usleep(5000);
-	}
-}
-
-/* Every child the test started, for the teardown. */
-#define MAX_KIDS 64
-static pid_t kids[MAX_KIDS];
-
-static void kid_add(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (!kids[i]) {
-			kids[i] = pid;
-			return;
-		}
-	}
-}
-
-static void kid_del(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-/* Kills and reaps @pid. */
-static bool kill_reap(pid_t pid, int *status)
-{
-	int st;
-
-	kill(pid, SIGKILL);
-	if (!reap(pid, status ? status : &st, KILL_WAIT))
-		return false;
-	kid_del(pid);
-	return true;
-}
-
 /* Child side: stdio on the given fds, default signals, nothing blocked. */
 static void child_stdio(int in, int out, int err)
 {
@@ -690,8 +506,11 @@ struct prog {
 	int err;
 };
 
-/* Starts @argv in @dir, stdout on a pipe, stdin and stderr /dev/null. */
-static bool spawn(struct prog *p, const char *dir, char *const argv[])
+/*
+ * Starts @argv in the scratch directory, stdout on a pipe, stdin and
+ * stderr /dev/null.
+ */
+static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
 {
 	int out[2], null;
 
@@ -707,111 +526,18 @@ static bool spawn(struct prog *p, const char *dir, char *const argv[])
 		return false;
 	if (p->pid == 0) {
 		child_stdio(null, out[1], null);
-		if (chdir(dir))
+		if (chdir(env->dir))
 			_exit(125);
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	kid_add(p->pid);
+	kid_add(env, p->pid);
 	close(out[1]);
 	close(null);
 	p->out.fd = out[0];
 	p->out.len = 0;
 	fcntl(p->out.fd, F_SETFL, O_NONBLOCK);
 	return true;
-}
-
-/* Runs crctl checkpoint -o @img @pid; returns its wait status or -1. */
-static int crctl_checkpoint(pid_t pid, const char *img, char *err, size_t size)
-{
-	char pidstr[16];
-	char *argv[] = { "crctl", "checkpoint", "-o", (char *)img, pidstr, NULL };
-	int e[2], status = -1;
-	size_t len = 0;
-	long long end;
-	pid_t c;
-
-	snprintf(pidstr, sizeof(pidstr), "%d", pid);
-	if (pipe2(e, O_CLOEXEC))
-		return -1;
-	fflush(stdout);
-	fflush(stderr);
-	c = fork();
-	if (c < 0)
-		return -1;
-	if (c == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		child_stdio(null, null, e[1]);
-		execvp(argv[0], argv);
-		dprintf(2, "exec crctl: %m\n");
-		_exit(127);
-	}
-	kid_add(c);
-	close(e[1]);
-	fcntl(e[0], F_SETFL, O_NONBLOCK);
-	err[0] = 0;
-	end = now_ms() + START_TIMEOUT;
-	for (;;) {
-		drain(e[0], err, &len, size);
-		if (waitpid(c, &status, WNOHANG) == c) {
-			kid_del(c);
-			break;
-		}
-		if (now_ms() > end) {
-			kill_reap(c, NULL);
-			status = -1;
-			break;
-		}
-		usleep(10000);
-	}
-	drain(e[0], err, &len, size);
-	close(e[0]);
-	return status;
-}
-
-/*
- * Moves our [vvar] and [vdso] to @lo, where the image has them, as crctl
- * restart does (from selftests/cr_restart.c).  Nothing may call into the
- * vdso afterwards.  Returns 0, or -1 with a message on stderr.
- */
-static int move_vdso(uint64_t lo, uint64_t hi)
-{
-	unsigned long s, e, mine[4][2];
-	int n = 0, i, at;
-	char line[512];
-	FILE *f;
-
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vdso]") || strstr(line, "[vvar]") ||
-		    strstr(line, "[vvar_vclock]")) {
-			if (n < 4) {
-				mine[n][0] = s;
-				mine[n++][1] = e;
-			}
-		} else if (s < hi && lo < e) {
-			dprintf(2, "the image's vdso %#lx-%#lx collides with %s",
-				(unsigned long)lo, (unsigned long)hi, line);
-			fclose(f);
-			return -1;
-		}
-	}
-	fclose(f);
-	if (n && mine[0][0] == lo && mine[n - 1][1] == hi)
-		return 0;
-	for (i = 0; i < n; i++)
-		munmap((void *)mine[i][0], mine[i][1] - mine[i][0]);
-	at = syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, (unsigned long)lo);
-	if (at < 0) {
-		dprintf(2, "arch_prctl(ARCH_MAP_VDSO_64, %#lx): %m\n", (unsigned long)lo);
-		return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------ images */
@@ -1670,8 +1396,7 @@ struct stats {
 };
 
 FIXTURE(hostile) {
-	char dir[64];
-	char bin[PATH_MAX];
+	struct cr_env env;
 	char afile[PATH_MAX];
 	struct image img[NPROGS];
 	int nimg;
@@ -1803,7 +1528,7 @@ static bool start_attempt(struct __test_metadata *_metadata,
 			_exit(204);
 		attempt_child(self, im, m, imgfd, logp[1], out[1], errp[1]);
 	}
-	kid_add(s->pid);
+	kid_add(&self->env, s->pid);
 	close(imgfd);
 	close(out[1]);
 	close(logp[1]);
@@ -1959,11 +1684,11 @@ static void ended(FIXTURE_DATA(hostile) *self, struct slot *s)
 	bool mine;
 
 	mine = proc_comm(s->pid, comm, sizeof(comm)) && own_comm(comm);
-	if (!reap(s->pid, &status, KILL_WAIT)) {
+	if (!reap_pid(s->pid, &status, KILL_WAIT)) {
 		conclude(self, s, F_STUCK, "cannot reap");
 		return;
 	}
-	kid_del(s->pid);
+	kid_del(&self->env, s->pid);
 	collect(self, s);
 	describe(status, how, sizeof(how));
 	snprintf(what, sizeof(what), "%s, comm \"%s\"", how, comm);
@@ -2019,7 +1744,7 @@ static void kill_conclude(FIXTURE_DATA(hostile) *self, struct slot *s, int o,
 {
 	int status;
 
-	if (!kill_reap(s->pid, &status)) {
+	if (!kill_kid(&self->env, s->pid, &status, KILL_WAIT)) {
 		conclude(self, s, F_STUCK, "SIGKILL did not end it");
 		return;
 	}
@@ -2167,16 +1892,19 @@ static bool read_file(const char *path, uint8_t **buf, size_t *len)
  * under way, checkpoints it with crctl into @path and kills it.  Returns
  * false with a message in @why, or (true, image absent) for a skip.
  */
-static bool make_image(FIXTURE_DATA(hostile) *self, int prog, const char *path,
+static bool make_image(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(hostile) *self, int prog, const char *path,
 		       char *why, size_t size)
 {
 	char exe[PATH_MAX + 32], rfile[PATH_MAX + 32], line[256], err[2048], how[64];
+	char pidstr[16], *ckpt[] = { "crctl", "checkpoint", "-o", (char *)path,
+				     pidstr, NULL };
 	char *argv[6];
 	struct prog p;
 	int i, status, want;
 	const char *ready;
 
-	snprintf(exe, sizeof(exe), "%s/%s", self->bin, prog_names[prog]);
+	snprintf(exe, sizeof(exe), "%s/%s", self->env.bin, prog_names[prog]);
 	argv[0] = exe;
 	argv[1] = NULL;
 	want = 3;
@@ -2190,8 +1918,8 @@ static bool make_image(FIXTURE_DATA(hostile) *self, int prog, const char *path,
 		ready = "START";
 		want = 3;
 	} else if (prog == P_FILES) {
-		snprintf(rfile, sizeof(rfile), "%s/files.read", self->dir);
-		snprintf(self->afile, sizeof(self->afile), "%s/files.append", self->dir);
+		snprintf(rfile, sizeof(rfile), "%s/files.read", self->env.dir);
+		snprintf(self->afile, sizeof(self->afile), "%s/files.append", self->env.dir);
 		if (!write_pattern(rfile, 10001)) {
 			snprintf(why, size, "cannot write %.200s", rfile);
 			return false;
@@ -2202,7 +1930,7 @@ static bool make_image(FIXTURE_DATA(hostile) *self, int prog, const char *path,
 		ready = "READY";
 		want = 0;
 	}
-	if (!spawn(&p, self->dir, argv)) {
+	if (!spawn(&self->env, &p, argv)) {
 		snprintf(why, size, "cannot start %.200s", exe);
 		return false;
 	}
@@ -2212,7 +1940,7 @@ static bool make_image(FIXTURE_DATA(hostile) *self, int prog, const char *path,
 			goto fail;
 		}
 		if (!strcmp(line, "NOAVX")) {
-			kill_reap(p.pid, NULL);
+			kill_kid(&self->env, p.pid, NULL, KILL_WAIT);
 			close(p.out.fd);
 			return true;	/* no image: skipped */
 		}
@@ -2221,17 +1949,18 @@ static bool make_image(FIXTURE_DATA(hostile) *self, int prog, const char *path,
 			goto fail;
 		}
 	}
-	status = crctl_checkpoint(p.pid, path, err, sizeof(err));
+	snprintf(pidstr, sizeof(pidstr), "%d", p.pid);
+	status = run(_metadata, &self->env, ckpt, -1, err, sizeof(err));
 	if (status != 0) {
 		snprintf(why, size, "crctl checkpoint %s: %s: %s", prog_names[prog],
 			 status < 0 ? "timeout" : describe(status, how, sizeof(how)), err);
 		goto fail;
 	}
-	kill_reap(p.pid, NULL);
+	kill_kid(&self->env, p.pid, NULL, KILL_WAIT);
 	close(p.out.fd);
 	return true;
 fail:
-	kill_reap(p.pid, NULL);
+	kill_kid(&self->env, p.pid, NULL, KILL_WAIT);
 	close(p.out.fd);
 	return false;
 }
@@ -2277,63 +2006,28 @@ static void set_exception_trace(FIXTURE_DATA(hostile) *self, bool off)
 	close(fd);
 }
 
+/*
+ * Not a subreaper: every attempt is a child of the test, reaped by its
+ * pid; whatever a wrongly restored image might fork is not the test's.
+ */
 FIXTURE_SETUP(hostile)
 {
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-	int fd;
-
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) < 0) {
-			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ASSERT_LT(0, n);
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	ASSERT_NE(NULL, slash);
-	*slash = 0;
-	snprintf(self->bin, sizeof(self->bin), "%s", exe);
-	snprintf(self->dir, sizeof(self->dir), "/tmp/cr_hostile.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
+	cr_env_setup_flags(_metadata, &self->env, "cr_hostile", 0);
 	self->kmsg = -1;
 	self->exception_trace = -1;
-	memset(kids, 0, sizeof(kids));
 }
 
 FIXTURE_TEARDOWN(hostile)
 {
-	struct dirent *e;
-	int i, status;
-	DIR *d;
+	int i;
 
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (kids[i]) {
-			kill(kids[i], SIGKILL);
-			reap(kids[i], &status, KILL_WAIT);
-			kids[i] = 0;
-		}
-	}
-	kill_descendants(getpid());
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
+	cr_env_teardown(&self->env);
 	set_exception_trace(self, false);
 	if (self->kmsg >= 0)
 		close(self->kmsg);
 	for (i = 0; i < NPROGS; i++) {
 		free(self->img[i].buf);
 		free(self->img[i].recs);
-	}
-	d = opendir(self->dir);
-	if (d) {
-		while ((e = readdir(d))) {
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		}
-		closedir(d);
-		rmdir(self->dir);
 	}
 }
 
@@ -2486,9 +2180,9 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 		struct image *im = &self->img[self->nimg];
 
 		for (k = 0; k < 3; k++) {
-			snprintf(path, sizeof(path), "%s/%s.img", self->dir, prog_names[i]);
+			snprintf(path, sizeof(path), "%s/%s.img", self->env.dir, prog_names[i]);
 			unlink(path);
-			ASSERT_TRUE(make_image(self, i, path, why, sizeof(why))) TH_LOG("%s", why);
+			ASSERT_TRUE(make_image(_metadata, self, i, path, why, sizeof(why))) TH_LOG("%s", why);
 			if (access(path, F_OK))
 				break;	/* skipped (no AVX) */
 			im->prog = i;

@@ -35,36 +35,15 @@
  * are printed as a matrix.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <endian.h>
-#include <errno.h>
-#include <fcntl.h>
+#define CR_TEST_IOCTL
 #include <grp.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <asm/prctl.h>
 #include <linux/capability.h>
 #include <linux/cr.h>
 #include "kselftest_harness.h"
+#include "cr_test.h"
 
-#define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
-#define START_TIMEOUT	60000	/* ms: a program's first line, an ioctl */
 #define TEST_TIMEOUT	900	/* s: one whole matrix, on TCG */
 
 #define USER		1000	/* the targets' user */
@@ -218,216 +197,18 @@ static const struct restart_cell restart_cells[] = {
 
 /* ------------------------------------------------------------ helpers */
 
-struct lbuf {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-#define MAX_KIDS 64
-
 FIXTURE(perm) {
-	char dir[64];
-	char bin[PATH_MAX];
-	pid_t kids[MAX_KIDS];
+	struct cr_env env;
 };
 
-static long long now_ms(void)
+/* slurp() without the trailing newlines: the logs are printed inline. */
+static size_t slurp_text(int fd, char *buf, size_t size, int timeout)
 {
-	struct timespec ts;
+	size_t len = slurp(fd, buf, size, timeout);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* One line (without '\n') within @timeout ms: 1, 0 at EOF, or -errno. */
-static int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
-{
-	long long end = now_ms() + timeout, left;
-	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
-	size_t n;
-	ssize_t r;
-	char *nl;
-
-	for (;;) {
-		nl = memchr(lb->buf, '\n', lb->len);
-		if (nl || lb->len == sizeof(lb->buf)) {
-			n = nl ? (size_t)(nl - lb->buf) : lb->len;
-			snprintf(line, size, "%.*s", (int)n, lb->buf);
-			n += !!nl;
-			memmove(lb->buf, lb->buf + n, lb->len - n);
-			lb->len -= n;
-			return 1;
-		}
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			continue;
-		r = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
-		if (r < 0 && errno != EINTR && errno != EAGAIN)
-			return -errno;
-		if (r == 0) {
-			if (!lb->len)
-				return 0;
-			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
-			lb->len = 0;
-			return 1;
-		}
-		if (r > 0)
-			lb->len += r;
-	}
-}
-
-/* Reads @fd to its end or @timeout ms into @buf (NUL-terminated). */
-static size_t slurp(int fd, char *buf, size_t size, int timeout)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	long long end = now_ms() + timeout, left;
-	size_t len = 0;
-	char drop[512];
-	ssize_t r;
-
-	buf[0] = 0;
-	for (;;) {
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			r = read(fd, buf + len, size - 1 - len);
-		else
-			r = read(fd, drop, sizeof(drop));
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			len += r;
-	}
-	buf[len] = 0;
 	while (len && buf[len - 1] == '\n')
 		buf[--len] = 0;
 	return len;
-}
-
-static const char *describe(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "wait status %#x", status);
-	return buf;
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd, ppid = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
-/* SIGKILLs every descendant of @parent, the deepest first. */
-static void kill_descendants(pid_t parent)
-{
-	struct dirent *e;
-	DIR *d;
-	pid_t pid;
-
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid > 0 && parent_of(pid) == parent) {
-			kill_descendants(pid);
-			kill(pid, SIGKILL);
-		}
-	}
-	closedir(d);
-}
-
-/* Waits up to @timeout ms for @pid; true once reaped. */
-static bool reap(pid_t pid, int *status, int timeout)
-{
-	long long end = now_ms() + timeout;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return true;
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (now_ms() >= end)
-			return false;
-		usleep(10000);
-	}
-}
-
-static void kid_add(FIXTURE_DATA(perm) *self, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (!self->kids[i]) {
-			self->kids[i] = pid;
-			return;
-		}
-	}
-}
-
-static void kid_gone(FIXTURE_DATA(perm) *self, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < MAX_KIDS; i++)
-		if (self->kids[i] == pid)
-			self->kids[i] = 0;
-}
-
-static void kill_kid(FIXTURE_DATA(perm) *self, pid_t pid)
-{
-	int status;
-
-	kill(pid, SIGKILL);
-	if (reap(pid, &status, LINE_TIMEOUT))
-		kid_gone(self, pid);
-}
-
-/* Whether @s contains one of the '|'-separated @words. */
-static bool has_word(const char *s, const char *words)
-{
-	char buf[256], *w, *save;
-
-	snprintf(buf, sizeof(buf), "%s", words);
-	for (w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
-		if (strcasestr(s, w))
-			return true;
-	}
-	return false;
 }
 
 /* ------------------------------------------------------------ identities */
@@ -548,7 +329,7 @@ static void start_target(struct __test_metadata *_metadata,
 	char exe[PATH_MAX + 16];
 	int out[2], null;
 
-	snprintf(exe, sizeof(exe), "%s/counter", self->bin);
+	snprintf(exe, sizeof(exe), "%s/counter", self->env.bin);
 	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, null);
@@ -559,7 +340,7 @@ static void start_target(struct __test_metadata *_metadata,
 	if (p->pid == 0) {
 		child_stdio(null, out[1], null, -1);
 		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-		    setresuid(uid, uid, uid) || chdir(self->dir))
+		    setresuid(uid, uid, uid) || chdir(self->env.dir))
 			_exit(125);
 		if (!forked) {
 			execl(exe, "counter", NULL);
@@ -570,7 +351,7 @@ static void start_target(struct __test_metadata *_metadata,
 			_exit(124);
 		count_forever();
 	}
-	kid_add(self, p->pid);
+	kid_add(&self->env, p->pid);
 	close(out[1]);
 	close(null);
 	p->out.fd = out[0];
@@ -686,19 +467,19 @@ static int checkpoint_as(struct __test_metadata *_metadata,
 		a.flags = flags;
 		_exit(do_checkpoint(&a));
 	}
-	kid_add(self, c);
+	kid_add(&self->env, c);
 	close(logp[1]);
 	close(errp[1]);
 	close(null);
-	slurp(logp[0], log, size, START_TIMEOUT);
-	slurp(errp[0], err, esize, 1000);
+	slurp_text(logp[0], log, size, START_TIMEOUT);
+	slurp_text(errp[0], err, esize, 1000);
 	close(logp[0]);
 	close(errp[0]);
-	if (!reap(c, &status, START_TIMEOUT)) {
-		kill_kid(self, c);
+	if (!reap_pid(c, &status, START_TIMEOUT)) {
+		kill_kid(&self->env, c, NULL, LINE_TIMEOUT);
 		return -1;
 	}
-	kid_gone(self, c);
+	kid_del(&self->env, c);
 	if (!WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
@@ -727,61 +508,22 @@ static bool has_magic(const char *path)
 
 /* ------------------------------------------------------------ fixture */
 
+/*
+ * Not a subreaper: every caller and target is a child of the test, and
+ * none of them forks.
+ */
 FIXTURE_SETUP(perm)
 {
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-	int fd;
-
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) < 0) {
-			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
 	if (geteuid() != 0)
 		SKIP(return, "needs root (runs in the test VM)");
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ASSERT_LT(0, n);
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	ASSERT_NE(NULL, slash);
-	*slash = 0;
-	snprintf(self->bin, sizeof(self->bin), "%s", exe);
-	snprintf(self->dir, sizeof(self->dir), "/tmp/cr_perm.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
+	cr_env_setup_flags(_metadata, &self->env, "cr_perm", 0);
 	/* Everyone's images go here. */
-	ASSERT_EQ(0, chmod(self->dir, 01777));
-	memset(self->kids, 0, sizeof(self->kids));
+	ASSERT_EQ(0, chmod(self->env.dir, 01777));
 }
 
 FIXTURE_TEARDOWN(perm)
 {
-	struct dirent *e;
-	int i, status;
-	DIR *d;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (self->kids[i]) {
-			kill(self->kids[i], SIGKILL);
-			reap(self->kids[i], &status, LINE_TIMEOUT);
-			self->kids[i] = 0;
-		}
-	}
-	kill_descendants(getpid());
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
-	if (!self->dir[0])
-		return;
-	d = opendir(self->dir);
-	if (d) {
-		while ((e = readdir(d))) {
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		}
-		closedir(d);
-		rmdir(self->dir);
-	}
+	cr_env_teardown(&self->env);
 }
 
 static const char *uid_name(uid_t uid, char *buf, size_t size)
@@ -837,7 +579,7 @@ TEST_F_TIMEOUT(perm, checkpoint_matrix, TEST_TIMEOUT)
 		struct prog *p = &targets[c->target];
 		off_t size;
 
-		snprintf(img, sizeof(img), "%s/ckpt-%zu.img", self->dir, i);
+		snprintf(img, sizeof(img), "%s/ckpt-%zu.img", self->env.dir, i);
 		r = checkpoint_as(_metadata, self, c->uid, c->caps, p->pid, img, 0,
 				  log, sizeof(log), err, sizeof(err));
 		results[i] = r;
@@ -922,22 +664,6 @@ struct image_info {
 	long last;		/* the original's last number */
 };
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
 /* Finds the cwd and the [vvar]/[vdso] range of a valid image. */
 static bool image_info(struct image_info *ii, char *why, size_t size)
 {
@@ -992,46 +718,6 @@ static bool image_info(struct image_info *ii, char *why, size_t size)
 			 off, (long long)st.st_size, ii->vdso_lo, ii->cwd);
 	free(buf);
 	return ok;
-}
-
-/* Moves our [vvar]/[vdso] to the image's place (as crctl restart does). */
-static int move_vdso(uint64_t lo, uint64_t hi)
-{
-	unsigned long s, e, mine[4][2];
-	int n = 0, i, at;
-	char line[512];
-	FILE *f;
-
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vdso]") || strstr(line, "[vvar]") ||
-		    strstr(line, "[vvar_vclock]")) {
-			if (n < 4) {
-				mine[n][0] = s;
-				mine[n++][1] = e;
-			}
-		} else if (s < hi && lo < e) {
-			dprintf(2, "the image's vdso %#lx-%#lx collides with %s",
-				(unsigned long)lo, (unsigned long)hi, line);
-			fclose(f);
-			return -1;
-		}
-	}
-	fclose(f);
-	if (n && mine[0][0] == lo && mine[n - 1][1] == hi)
-		return 0;
-	for (i = 0; i < n; i++)
-		munmap((void *)mine[i][0], mine[i][1] - mine[i][0]);
-	at = syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, (unsigned long)lo);
-	if (at < 0) {
-		dprintf(2, "arch_prctl(ARCH_MAP_VDSO_64, %#lx): %m\n", (unsigned long)lo);
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -1113,13 +799,13 @@ static void make_images(struct __test_metadata *_metadata,
 			TH_LOG("counter of uid %u: %s", image_uids[i], why);
 		}
 		snprintf(ii[i].path, sizeof(ii[i].path), "%s/restart-%u.img",
-			 self->dir, image_uids[i]);
+			 self->env.dir, image_uids[i]);
 		r = checkpoint_as(_metadata, self, 0, K_ALL, p.pid, ii[i].path,
 				  CR_CHECKPOINT_KILL, log, sizeof(log), err, sizeof(err));
 		ASSERT_EQ(0, r) TH_LOG("checkpoint of uid %u's counter: %d; %s %s",
 				       image_uids[i], r, log, err);
-		ASSERT_TRUE(reap(p.pid, &status, START_TIMEOUT));
-		kid_gone(self, p.pid);
+		ASSERT_TRUE(reap_pid(p.pid, &status, START_TIMEOUT));
+		kid_del(&self->env, p.pid);
 		ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		/* Everything it printed before it died: the last is L. */
 		while (read_counts(&p, 1, LINE_TIMEOUT, why, sizeof(why)) == 1)
@@ -1168,7 +854,7 @@ TEST_F_TIMEOUT(perm, restart_matrix, TEST_TIMEOUT)
 			child_stdio(null, out[1], errp[1], logp[1]);
 			restart_child(&ii[cell->image], cell->uid, cell->caps, 3);
 		}
-		kid_add(self, c);
+		kid_add(&self->env, c);
 		close(out[1]);
 		close(logp[1]);
 		close(errp[1]);
@@ -1184,12 +870,12 @@ TEST_F_TIMEOUT(perm, restart_matrix, TEST_TIMEOUT)
 		if (n == 1 && sscanf(line, "ALIVE %d %u %u %u", &e, &r, &eu, &s) == 4) {
 			/* Refused; the caller is still itself. */
 			results[i] = e;
-			slurp(logp[0], log, sizeof(log), LINE_TIMEOUT);
+			slurp_text(logp[0], log, sizeof(log), LINE_TIMEOUT);
 			ok[i] = e == cell->expect && r == cell->uid && eu == cell->uid &&
 				s == cell->uid && log[0] && strstr(log, "cr: restart: ") &&
 				(!cell->reason || has_word(log, cell->reason));
-			EXPECT_TRUE(reap(c, &status, START_TIMEOUT));
-			kid_gone(self, c);
+			EXPECT_TRUE(reap_pid(c, &status, START_TIMEOUT));
+			kid_del(&self->env, c);
 			ok[i] &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			snprintf(detail, sizeof(detail), "the caller went on (uid %u, %s)",
 				 r, describe(status, how, sizeof(how)));
@@ -1216,21 +902,21 @@ TEST_F_TIMEOUT(perm, restart_matrix, TEST_TIMEOUT)
 			if (sscanf(uids, "%u %u %u", &r, &eu, &s) != 3 ||
 			    r != image_uids[cell->image] || eu != r || s != r)
 				ok[i] = false;
-			kill_kid(self, c);
+			kill_kid(&self->env, c, NULL, LINE_TIMEOUT);
 		} else {
-			slurp(logp[0], log, sizeof(log), 1000);
-			if (reap(c, &status, LINE_TIMEOUT)) {
-				kid_gone(self, c);
+			slurp_text(logp[0], log, sizeof(log), 1000);
+			if (reap_pid(c, &status, LINE_TIMEOUT)) {
+				kid_del(&self->env, c);
 				snprintf(detail, sizeof(detail), "no output: %s",
 					 describe(status, how, sizeof(how)));
 				if (WIFEXITED(status))
 					results[i] = 200 + WEXITSTATUS(status) % 56;
 			} else {
-				kill_kid(self, c);
+				kill_kid(&self->env, c, NULL, LINE_TIMEOUT);
 				snprintf(detail, sizeof(detail), "no output in %d ms", START_TIMEOUT);
 			}
 		}
-		slurp(errp[0], err, sizeof(err), 200);
+		slurp_text(errp[0], err, sizeof(err), 200);
 		close(out[0]);
 		close(logp[0]);
 		close(errp[0]);

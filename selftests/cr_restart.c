@@ -18,38 +18,14 @@
  * Whatever a test started is killed in the fixture teardown.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
+#define CR_TEST_IOCTL
 #include <endian.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <asm/prctl.h>
 #include <linux/cr.h>
 #include "kselftest_harness.h"
+#include "cr_test.h"
 
-#define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
-#define START_TIMEOUT	60000	/* ms: a restored program's first line, a crctl run */
 #define TEST_TIMEOUT	300	/* s: one whole test */
-
-#define MAX_PROCS	32
-#define NOBODY		65534
 
 /* The image format (Documentation/cr/image-format.rst, image/src/format.rs). */
 #define IMAGE_MAGIC	"\177CRIMG\r\n"
@@ -67,402 +43,35 @@
 #define VMA_KIND_VVAR_VCLOCK 7
 #define PAGES_FIXED	16	/* u64 addr, u32 npages, u32 pad, then the data */
 
-/* Flags of start(). */
-#define AS_NOBODY	(1 << 0)	/* uid and gid 65534, no groups */
-
-/* A line reader with a timeout. */
-struct lbuf {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-struct proc {
-	pid_t pid;
-	char *name;
-	int in;			/* write end of its stdin pipe, or -1 */
-	int err;		/* read end of its stderr pipe */
-	struct lbuf out;	/* read end of its stdout pipe, or fd -1 */
-	bool reaped;
-	int status;
-};
-
+/*
+ * Not a subreaper: each test checkpoints a single process, and nothing
+ * here depends on where orphans go.
+ */
 FIXTURE(cr) {
-	char dir[64];		/* scratch directory in /tmp */
-	char bin[PATH_MAX];	/* where cr_restart and the progs are */
-	struct proc *procs[MAX_PROCS];
-	int nprocs;
+	struct cr_env env;
 };
 
-static long long now_ms(void)
+FIXTURE_SETUP(cr)
 {
-	struct timespec ts;
+	cr_env_setup_flags(_metadata, &self->env, "cr_restart", 0);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+FIXTURE_TEARDOWN(cr)
+{
+	cr_env_teardown(&self->env);
 }
 
 /*
- * Reads one line (without its '\n') into @line.  Returns 1, 0 at end of
- * file, -ETIMEDOUT if no whole line came within @timeout ms (0: only what
- * is there already), or another -errno.  An unterminated last line is
- * returned as a line.
+ * crctl checkpoint [--kill] -o @image @pid, which must succeed at once:
+ * the targets here are single processes, for which an EAGAIN or ESRCH
+ * would be a failure, not a reason to try again.
  */
-static int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
+static void checkpoint_one(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(cr) *self, pid_t pid, const char *image,
+			   bool and_kill)
 {
-	long long end = now_ms() + timeout, left;
-	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
-	size_t n;
-	ssize_t r;
-	char *nl;
-
-	for (;;) {
-		nl = memchr(lb->buf, '\n', lb->len);
-		if (nl || lb->len == sizeof(lb->buf)) {
-			n = nl ? (size_t)(nl - lb->buf) : lb->len;
-			snprintf(line, size, "%.*s", (int)n, lb->buf);
-			n += !!nl;
-			memmove(lb->buf, lb->buf + n, lb->len - n);
-			lb->len -= n;
-			return 1;
-		}
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			continue;
-		r = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
-		if (r < 0 && errno != EINTR && errno != EAGAIN)
-			return -errno;
-		if (r == 0) {
-			if (!lb->len)
-				return 0;
-			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
-			lb->len = 0;
-			return 1;
-		}
-		if (r > 0)
-			lb->len += r;
-	}
-}
-
-/*
- * Reads @fd until end of file or @timeout ms into @buf (NUL-terminated,
- * truncated to fit; the rest is read and dropped).  Returns the length kept.
- */
-static size_t slurp(int fd, char *buf, size_t size, int timeout)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	long long end = now_ms() + timeout, left;
-	size_t len = 0;
-	char drop[512];
-	ssize_t r;
-
-	buf[0] = 0;
-	for (;;) {
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			r = read(fd, buf + len, size - 1 - len);
-		else
-			r = read(fd, drop, sizeof(drop));
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			len += r;
-	}
-	buf[len] = 0;
-	return len;
-}
-
-static const char *describe(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "wait status %#x", status);
-	return buf;
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd, ppid = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
-/* SIGKILLs every descendant of @parent, the deepest first. */
-static void kill_descendants(pid_t parent)
-{
-	struct dirent *e;
-	DIR *d;
-	pid_t pid;
-
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid > 0 && parent_of(pid) == parent) {
-			kill_descendants(pid);
-			kill(pid, SIGKILL);
-		}
-	}
-	closedir(d);
-}
-
-/* Waits up to @timeout ms for @p to end; false if it is still running. */
-static bool reap(struct proc *p, int timeout)
-{
-	long long end = now_ms() + timeout;
-	pid_t r;
-
-	while (!p->reaped) {
-		r = waitpid(p->pid, &p->status, WNOHANG);
-		if (r == p->pid) {
-			p->reaped = true;
-			break;
-		}
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (now_ms() >= end)
-			return false;
-		usleep(10000);
-	}
-	return true;
-}
-
-static void show_stderr(struct __test_metadata *_metadata, struct proc *p)
-{
-	char buf[4096];
-
-	if (slurp(p->err, buf, sizeof(buf), 200))
-		TH_LOG("stderr of %s (pid %d):\n%s", p->name, p->pid, buf);
-}
-
-static void child_setup(int in, int out, int err, int flags)
-{
-	sigset_t none;
-
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(126);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (flags & AS_NOBODY) {
-		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)) {
-			dprintf(2, "dropping privileges: %m\n");
-			_exit(126);
-		}
-	}
-}
-
-/* "crctl restart", "ioctl child" or the program's path, for messages. */
-static char *proc_name(char *const argv[])
-{
-	char *name;
-
-	if (!argv)
-		return strdup("ioctl child");
-	if (strcmp(argv[0], "crctl") || !argv[1])
-		return strdup(argv[0]);
-	return asprintf(&name, "crctl %s", argv[1]) < 0 ? NULL : name;
-}
-
-/*
- * Forks a child with stdin on @in_fd, stdout on @out_fd (each a new pipe
- * if -1) and stderr on a new pipe.  The child runs @fn(@arg) and exits
- * with its return value if @fn is set, and execs @argv (on PATH) if not.
- * Every fd of the test is O_CLOEXEC, so an exec'd child has exactly these
- * three.  The child is killed in the teardown if it is still there.
- */
-static struct proc *start(struct __test_metadata *_metadata,
-			  FIXTURE_DATA(cr) *self, char *const argv[],
-			  int (*fn)(void *), void *arg,
-			  int in_fd, int out_fd, int flags)
-{
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2];
-	struct proc *p;
-
-	ASSERT_GT(MAX_PROCS, self->nprocs);
-	p = calloc(1, sizeof(*p));
-	ASSERT_NE(NULL, p);
-	p->name = proc_name(argv);
-	ASSERT_NE(NULL, p->name);
-	if (in_fd < 0) {
-		ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
-		in_fd = in[0];
-	}
-	if (out_fd < 0) {
-		ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
-		out_fd = out[1];
-	}
-	ASSERT_EQ(0, pipe2(err, O_CLOEXEC));
-	fflush(stdout);
-	fflush(stderr);
-	p->pid = fork();
-	ASSERT_LE(0, p->pid);
-	if (p->pid == 0) {
-		child_setup(in_fd, out_fd, err[1], flags);
-		if (fn)
-			_exit(fn(arg));
-		execvp(argv[0], argv);
-		dprintf(2, "exec %s: %m\n", argv[0]);
-		_exit(127);
-	}
-	if (in[0] >= 0)
-		close(in[0]);
-	if (out[1] >= 0)
-		close(out[1]);
-	close(err[1]);
-	p->in = in[1];
-	p->out.fd = out[0];
-	p->err = err[0];
-	self->procs[self->nprocs++] = p;
-	return p;
-}
-
-/* Starts progs/@name with the NULL-terminated arguments that follow. */
-static struct proc *start_prog(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(cr) *self, int flags,
-			       const char *name, ...)
-{
-	char path[PATH_MAX + 64], *argv[8];
-	va_list ap;
-	int argc = 1;
-
-	snprintf(path, sizeof(path), "%s/%s", self->bin, name);
-	argv[0] = path;
-	va_start(ap, name);
-	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	return start(_metadata, self, argv, NULL, NULL, -1, -1, flags);
-}
-
-/*
- * Runs @argv to its end with stdin on /dev/null, stdout on @out_fd (or
- * /dev/null if -1) and its stderr into @err.  Returns the wait status, or
- * -1 if it did not end within START_TIMEOUT.
- */
-static int run(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
-	       char *const argv[], int out_fd, int flags, char *err, size_t size)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct proc *p;
-
-	ASSERT_LE(0, null);
-	p = start(_metadata, self, argv, NULL, NULL, null,
-		  out_fd < 0 ? null : out_fd, flags);
-	close(null);
-	slurp(p->err, err, size, START_TIMEOUT);
-	if (!reap(p, START_TIMEOUT)) {
-		TH_LOG("%s did not finish in %d ms", argv[0], START_TIMEOUT);
-		return -1;
-	}
-	return p->status;
-}
-
-/* crctl checkpoint [--kill] -o @image @pid, which must succeed. */
-static void checkpoint(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(cr) *self, pid_t pid, const char *image,
-		       bool and_kill)
-{
-	char pidstr[16], err[4096], how[64];
-	char *argv[] = { "crctl", "checkpoint", "-o", (char *)image, pidstr,
-			 NULL, NULL };
-	int status;
-
-	snprintf(pidstr, sizeof(pidstr), "%d", pid);
-	if (and_kill) {
-		memmove(&argv[3], &argv[2], 3 * sizeof(argv[0]));
-		argv[2] = "--kill";
-	}
-	status = run(_metadata, self, argv, -1, 0, err, sizeof(err));
-	ASSERT_EQ(0, status) {
-		TH_LOG("crctl checkpoint%s %d: %s\n%s",
-		       and_kill ? " --kill" : "", pid,
-		       status < 0 ? "timeout" : describe(status, how, sizeof(how)),
-		       err);
-	}
-}
-
-/*
- * Starts "crctl restart [--stopped] -i @image" in a child that becomes the
- * restored program; its stdin is a pipe that never gets data.
- */
-static struct proc *restart(struct __test_metadata *_metadata,
-			    FIXTURE_DATA(cr) *self, const char *image,
-			    bool stopped)
-{
-	char *argv[] = { "crctl", "restart", "-i", (char *)image, NULL, NULL };
-
-	if (stopped) {
-		memmove(&argv[3], &argv[2], 2 * sizeof(argv[0]));
-		argv[2] = "--stopped";
-	}
-	return start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
-}
-
-/* The original after checkpoint --kill: dead, of SIGKILL. */
-static void expect_sigkill(struct __test_metadata *_metadata, struct proc *p)
-{
-	char how[64];
-
-	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
-		TH_LOG("%s (pid %d) still runs after checkpoint --kill",
-		       p->name, p->pid);
-	}
-	ASSERT_TRUE(WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL) {
-		TH_LOG("%s: %s, not SIGKILL", p->name,
-		       describe(p->status, how, sizeof(how)));
-	}
+	checkpoint_ex(_metadata, &self->env, pid, image,
+		      NO_RETRY | (and_kill ? 0 : LEAVE_RUNNING));
 }
 
 /* Waits until the restored program @p stops (crctl restart --stopped). */
@@ -518,16 +127,8 @@ static void expect_line(struct __test_metadata *_metadata, struct proc *p,
 			const char *want, int timeout)
 {
 	char line[256];
-	int r;
 
-	r = read_line(&p->out, line, sizeof(line), timeout);
-	if (r != 1) {
-		show_stderr(_metadata, p);
-		ASSERT_EQ(1, r) {
-			TH_LOG("%s: no line \"%s\" (%s)", p->name, want,
-			       r ? strerror(-r) : "end of output");
-		}
-	}
+	next_line(_metadata, p, line, sizeof(line), timeout);
 	ASSERT_STREQ(want, line);
 }
 
@@ -607,84 +208,6 @@ static int read_counts(struct __test_metadata *_metadata, struct proc *p,
 	return got;
 }
 
-static char *tmp_path(FIXTURE_DATA(cr) *self, char *buf, const char *name)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", self->dir, name);
-	return buf;
-}
-
-static void check_dmesg(struct __test_metadata *_metadata)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	f = popen("dmesg 2>/dev/null | grep -E 'Oops|BUG:|WARNING:|Call Trace'", "r");
-	ASSERT_NE(NULL, f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = 0;
-	pclose(f);
-	EXPECT_EQ(0, n) TH_LOG("kernel log:\n%s", buf);
-}
-
-FIXTURE_SETUP(cr)
-{
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-	int fd;
-
-	/* The pipes we make must never be fds 0-2. */
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) < 0) {
-			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ASSERT_LT(0, n);
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	ASSERT_NE(NULL, slash);
-	*slash = 0;
-	memcpy(self->bin, exe, slash - exe + 1);
-	snprintf(self->dir, sizeof(self->dir), "/tmp/cr_restart.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-}
-
-FIXTURE_TEARDOWN(cr)
-{
-	struct dirent *e;
-	struct proc *p;
-	DIR *d;
-	int i;
-
-	for (i = 0; i < self->nprocs; i++) {
-		p = self->procs[i];
-		if (!p->reaped) {
-			kill_descendants(p->pid);
-			kill(p->pid, SIGKILL);
-			reap(p, LINE_TIMEOUT);
-		}
-		if (p->in >= 0)
-			close(p->in);
-		if (p->out.fd >= 0)
-			close(p->out.fd);
-		close(p->err);
-		free(p->name);
-		free(p);
-	}
-	self->nprocs = 0;
-	d = opendir(self->dir);
-	if (d) {
-		while ((e = readdir(d))) {
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		}
-		closedir(d);
-		rmdir(self->dir);
-	}
-}
-
 /*
  * The basic round trip: a counter checkpointed with --kill dies of SIGKILL,
  * and the restored copy prints exactly the numbers that follow the last
@@ -697,14 +220,15 @@ TEST_F_TIMEOUT(cr, counter, TEST_TIMEOUT)
 	char img[PATH_MAX];
 	long last = 0;
 
-	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), true);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "counter.img"), true);
 	expect_sigkill(_metadata, orig);
 	/* All it printed before it was stopped; the last one is L. */
 	ASSERT_LE(0, read_counts(_metadata, orig, &last, TO_EOF, LINE_TIMEOUT));
 
-	copy = restart(_metadata, self, img, false);
+	copy = restart(_metadata, &self->env, img, 0);
 	/* L + 1 first... */
 	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
 	expect_exe(_metadata, copy->pid, "counter");
@@ -723,14 +247,15 @@ TEST_F_TIMEOUT(cr, memory, TEST_TIMEOUT)
 	char img[PATH_MAX], dat[PATH_MAX];
 	struct proc *orig, *copy;
 
-	orig = start_prog(_metadata, self, 0, "memory",
-			  tmp_path(self, dat, "memory.dat"), NULL);
+	orig = start_prog(_metadata, &self->env, "memory",
+			  tmp_path(&self->env, dat, "memory.dat"), NULL);
 	expect_line(_metadata, orig, "READY", START_TIMEOUT);
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "memory.img"), true);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "memory.img"), true);
 	expect_sigkill(_metadata, orig);
 
 	/* Stopped, so that SIGUSR1 finds its handler in place. */
-	copy = restart(_metadata, self, img, true);
+	copy = restart(_metadata, &self->env, img, STOPPED);
 	wait_stopped(_metadata, copy);
 	expect_exe(_metadata, copy->pid, "memory");
 	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
@@ -799,7 +324,7 @@ TEST_F_TIMEOUT(cr, fpu, TEST_TIMEOUT)
 	snprintf(chunks, sizeof(chunks), "%d", FPU_CHUNKS);
 
 	/* The reference: an uninterrupted run. */
-	ref = start_prog(_metadata, self, 0, "fpu", chunks, FPU_ITERS,
+	ref = start_prog(_metadata, &self->env, "fpu", chunks, FPU_ITERS,
 			 FPU_SLEEP_US, NULL);
 	ASSERT_EQ(1, read_line(&ref->out, line, sizeof(line), START_TIMEOUT));
 	if (!strcmp(line, "NOAVX"))
@@ -817,17 +342,18 @@ TEST_F_TIMEOUT(cr, fpu, TEST_TIMEOUT)
 	EXPECT_EQ(0x0c00, fcw & 0x0c00);
 
 	/* The same, checkpointed in the middle. */
-	orig = start_prog(_metadata, self, 0, "fpu", chunks, FPU_ITERS,
+	orig = start_prog(_metadata, &self->env, "fpu", chunks, FPU_ITERS,
 			  FPU_SLEEP_US, NULL);
 	expect_line(_metadata, orig, "START", START_TIMEOUT);
 	for (i = 0; i < FPU_AT_TICK; i++)
 		expect_line(_metadata, orig, "tick", LINE_TIMEOUT);
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "fpu.img"), true);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "fpu.img"), true);
 	expect_sigkill(_metadata, orig);
 	read_fpu(_metadata, orig, before, LINE_TIMEOUT);
 	ASSERT_EQ(0, before->nlines) TH_LOG("fpu finished before the checkpoint");
 
-	copy = restart(_metadata, self, img, false);
+	copy = restart(_metadata, &self->env, img, 0);
 	read_fpu(_metadata, copy, after, START_TIMEOUT);
 	ASSERT_TRUE(reap(copy, START_TIMEOUT));
 	EXPECT_EQ(0, copy->status);
@@ -853,15 +379,16 @@ TEST_F_TIMEOUT(cr, leave_running, TEST_TIMEOUT)
 	long last = 0, b, a, first = 0;
 	char img[PATH_MAX];
 
-	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
 	b = last;
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), false);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "counter.img"), false);
 	ASSERT_LE(0, read_counts(_metadata, orig, &last, AVAILABLE, 0));
 	a = last;
 	ASSERT_FALSE(reap(orig, 0)) TH_LOG("the original ended");
 
-	copy = restart(_metadata, self, img, false);
+	copy = restart(_metadata, &self->env, img, 0);
 	ASSERT_EQ(1, read_counts(_metadata, copy, &first, 1, START_TIMEOUT));
 	EXPECT_TRUE(first >= b + 1 && first <= a + 1) {
 		TH_LOG("the copy starts at %ld: not in %ld..%ld", first, b + 1, a + 1);
@@ -945,16 +472,17 @@ TEST_F_TIMEOUT(cr, files, TEST_TIMEOUT)
 	const size_t size = 10001;	/* read up to 5000: not page aligned */
 	struct proc *orig, *copy;
 
-	tmp_path(self, rpath, "files.read");
-	tmp_path(self, apath, "files.append");
+	tmp_path(&self->env, rpath, "files.read");
+	tmp_path(&self->env, apath, "files.append");
 	write_pattern(_metadata, rpath, size);
-	orig = start_prog(_metadata, self, 0, "files", rpath, apath, NULL);
+	orig = start_prog(_metadata, &self->env, "files", rpath, apath, NULL);
 	expect_line(_metadata, orig, "READY", START_TIMEOUT);
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "files.img"), true);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "files.img"), true);
 	expect_sigkill(_metadata, orig);
 	expect_contents(_metadata, apath, "a");
 
-	copy = restart(_metadata, self, img, true);
+	copy = restart(_metadata, &self->env, img, STOPPED);
 	wait_stopped(_metadata, copy);
 	expect_exe(_metadata, copy->pid, "files");
 	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
@@ -975,12 +503,12 @@ static void stream(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
 	struct proc *orig, *sh;
 	long last = 0;
 
-	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
 	snprintf(cmd, sizeof(cmd),
 		 "crctl checkpoint --kill -o - %d %s| crctl restart -i -",
 		 orig->pid, filter);
-	sh = start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
+	sh = start(_metadata, &self->env, argv, -1, -1);
 	if (!reap(orig, START_TIMEOUT)) {
 		show_stderr(_metadata, sh);
 		ASSERT_TRUE(0) TH_LOG("%s: still running", cmd);
@@ -1030,16 +558,16 @@ static void refusal(struct __test_metadata *_metadata, FIXTURE_DATA(cr) *self,
 	struct proc *orig;
 	long last = 0;
 
-	orig = start_prog(_metadata, self, 0, "holder", kind, NULL);
+	orig = start_prog(_metadata, &self->env, "holder", kind, NULL);
 	ASSERT_EQ(1, read_line(&orig->out, line, sizeof(line), START_TIMEOUT));
 	nfds = sscanf(line, "FD %d %d", &fds[0], &fds[1]);
 	ASSERT_LE(1, nfds) TH_LOG("holder: %s", line);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, LINE_TIMEOUT));
 
 	/* crctl says why. */
-	tmp_path(self, img, "refused.img");
+	tmp_path(&self->env, img, "refused.img");
 	snprintf(pidstr, sizeof(pidstr), "%d", orig->pid);
-	status = run(_metadata, self, argv, -1, 0, err, sizeof(err));
+	status = run(_metadata, &self->env, argv, -1, err, sizeof(err));
 	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
 		TH_LOG("crctl checkpoint: %s",
 		       status < 0 ? "timeout" : describe(status, how, sizeof(how)));
@@ -1122,7 +650,7 @@ TEST_F_TIMEOUT(cr, write_errors_leave_target_running, TEST_TIMEOUT)
 	int p[2], fd;
 	pid_t reader;
 
-	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
 
 	/* A one-page pipe whose reader goes away after 8 KiB. */
@@ -1146,13 +674,13 @@ TEST_F_TIMEOUT(cr, write_errors_leave_target_running, TEST_TIMEOUT)
 	waitpid(reader, NULL, 0);
 
 	/* A file opened read-only. */
-	fd = open(tmp_path(self, path, "ro.img"), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(tmp_path(&self->env, path, "ro.img"), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
 	failing_destination(_metadata, orig, &last, fd, EBADF);
 	close(fd);
 
 	/* A full file system: a 16 KiB tmpfs. */
-	tmp_path(self, mnt, "small");
+	tmp_path(&self->env, mnt, "small");
 	ASSERT_EQ(0, mkdir(mnt, 0700));
 	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=16k none %s", mnt);
 	ASSERT_EQ(0, system(cmd));
@@ -1184,22 +712,6 @@ struct layout {
 	uint64_t vdso_lo;	/* where the kernel's [vvar]/[vdso] were */
 	uint64_t vdso_hi;
 };
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
 
 /*
  * Walks the records of a valid image: each has a sane length, the last is
@@ -1257,51 +769,6 @@ struct direct {
 	uint64_t vdso_hi;
 };
 
-/*
- * Moves our [vvar] and [vdso] to @lo, where the image has them, as crctl
- * restart does: CR_IOC_RESTART requires it, since programs keep pointers
- * into the vdso.  Nothing may call into the vdso afterwards (no time
- * functions).  Returns 0, or -1 with a message on stderr.
- */
-static int move_vdso(uint64_t lo, uint64_t hi)
-{
-	unsigned long s, e, mine[4][2];
-	int n = 0, i, at;
-	char line[512];
-	FILE *f;
-
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vdso]") || strstr(line, "[vvar]") ||
-		    strstr(line, "[vvar_vclock]")) {
-			if (n < 4) {
-				mine[n][0] = s;
-				mine[n++][1] = e;
-			}
-		} else if (s < hi && lo < e) {
-			dprintf(2, "the image's vdso %#lx-%#lx collides with %s",
-				(unsigned long)lo, (unsigned long)hi, line);
-			fclose(f);
-			return -1;
-		}
-	}
-	fclose(f);
-	if (n && mine[0][0] == lo && mine[n - 1][1] == hi)
-		return 0;
-	for (i = 0; i < n; i++)
-		munmap((void *)mine[i][0], mine[i][1] - mine[i][0]);
-	at = syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, (unsigned long)lo);
-	if (at < 0) {
-		dprintf(2, "arch_prctl(ARCH_MAP_VDSO_64, %#lx): %m\n", (unsigned long)lo);
-		return -1;
-	}
-	return 0;
-}
-
 /* In a child: CR_IOC_RESTART on the image; exits with errno if it returns. */
 static int direct_restart(void *arg)
 {
@@ -1350,7 +817,7 @@ static void restart_ioctl(struct __test_metadata *_metadata,
 	int logp[2], r;
 
 	memset(o, 0, sizeof(*o));
-	d.img = open(tmp_path(self, path, "damaged.img"),
+	d.img = open(tmp_path(&self->env, path, "damaged.img"),
 		     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, d.img);
 	ASSERT_EQ(len, write(d.img, image, len));
@@ -1359,7 +826,7 @@ static void restart_ioctl(struct __test_metadata *_metadata,
 	d.log = logp[1];
 	d.vdso_lo = l->vdso_lo;
 	d.vdso_hi = l->vdso_hi;
-	o->p = start(_metadata, self, NULL, direct_restart, &d, -1, -1, 0);
+	o->p = start_ex(_metadata, &self->env, NULL, direct_restart, &d, -1, -1, 0);
 	close(logp[1]);
 	close(d.img);
 
@@ -1374,19 +841,6 @@ static void restart_ioctl(struct __test_metadata *_metadata,
 	}
 	slurp(logp[0], o->log, sizeof(o->log), o->running ? 200 : LINE_TIMEOUT);
 	close(logp[0]);
-}
-
-/* Whether @s contains one of the '|'-separated @words, in any case. */
-static bool has_word(const char *s, const char *words)
-{
-	char buf[128], *w, *save;
-
-	snprintf(buf, sizeof(buf), "%s", words);
-	for (w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
-		if (strcasestr(s, w))
-			return true;
-	}
-	return false;
 }
 
 struct damage {
@@ -1455,9 +909,10 @@ TEST_F_TIMEOUT(cr, broken_images, TEST_TIMEOUT)
 	long last = 0;
 	int fd;
 
-	orig = start_prog(_metadata, self, 0, "counter", NULL);
+	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(3, read_counts(_metadata, orig, &last, 3, START_TIMEOUT));
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "counter.img"), false);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "counter.img"), false);
 	ASSERT_EQ(0, kill(orig->pid, SIGKILL));
 	ASSERT_TRUE(reap(orig, START_TIMEOUT));
 
@@ -1549,6 +1004,7 @@ TEST_F_TIMEOUT(cr, permission, TEST_TIMEOUT)
 	char img[PATH_MAX], pidstr[16], err[4096], how[64], magic[MAGIC_LEN];
 	char *argv[] = { "crctl", "checkpoint", "-o", "-", pidstr, NULL };
 	char *info[] = { "crctl", "info", img, NULL };
+	char exe[PATH_MAX + 16], *counter[] = { exe, NULL };
 	struct direct_ckpt d;
 	struct proc *mine, *roots, *child;
 	long last_mine = 0, last_root = 0;
@@ -1556,13 +1012,14 @@ TEST_F_TIMEOUT(cr, permission, TEST_TIMEOUT)
 	int fd, status;
 
 	/* Its own process: an image comes out. */
-	mine = start_prog(_metadata, self, AS_NOBODY, "counter", NULL);
+	snprintf(exe, sizeof(exe), "%s/counter", self->env.bin);
+	mine = start_ex(_metadata, &self->env, counter, NULL, NULL, -1, -1, AS_NOBODY);
 	ASSERT_EQ(3, read_counts(_metadata, mine, &last_mine, 3, START_TIMEOUT));
-	fd = open(tmp_path(self, img, "mine.img"),
+	fd = open(tmp_path(&self->env, img, "mine.img"),
 		  O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
 	snprintf(pidstr, sizeof(pidstr), "%d", mine->pid);
-	status = run(_metadata, self, argv, fd, AS_NOBODY, err, sizeof(err));
+	status = run_ex(_metadata, &self->env, argv, fd, AS_NOBODY, err, sizeof(err));
 	EXPECT_EQ(0, status) TH_LOG("crctl checkpoint as nobody: %s\n%s",
 				    status < 0 ? "timeout" : describe(status, how, sizeof(how)),
 				    err);
@@ -1571,18 +1028,18 @@ TEST_F_TIMEOUT(cr, permission, TEST_TIMEOUT)
 	EXPECT_EQ(MAGIC_LEN, pread(fd, magic, MAGIC_LEN, 0));
 	EXPECT_EQ(0, memcmp(magic, IMAGE_MAGIC, MAGIC_LEN));
 	close(fd);
-	status = run(_metadata, self, info, -1, 0, err, sizeof(err));
+	status = run(_metadata, &self->env, info, -1, err, sizeof(err));
 	EXPECT_EQ(0, status) TH_LOG("crctl info: %s", err);
 	EXPECT_EQ(10, read_counts(_metadata, mine, &last_mine, 10, LINE_TIMEOUT));
 
 	/* root's: refused, by crctl... */
-	roots = start_prog(_metadata, self, 0, "counter", NULL);
+	roots = start_prog(_metadata, &self->env, "counter", NULL);
 	ASSERT_EQ(3, read_counts(_metadata, roots, &last_root, 3, START_TIMEOUT));
-	fd = open(tmp_path(self, img, "root.img"),
+	fd = open(tmp_path(&self->env, img, "root.img"),
 		  O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
 	snprintf(pidstr, sizeof(pidstr), "%d", roots->pid);
-	status = run(_metadata, self, argv, fd, AS_NOBODY, err, sizeof(err));
+	status = run_ex(_metadata, &self->env, argv, fd, AS_NOBODY, err, sizeof(err));
 	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
 		TH_LOG("crctl checkpoint of root's process as nobody: %s",
 		       status < 0 ? "timeout" : describe(status, how, sizeof(how)));
@@ -1594,7 +1051,8 @@ TEST_F_TIMEOUT(cr, permission, TEST_TIMEOUT)
 	/* ...and by the kernel. */
 	d.pid = roots->pid;
 	d.img = fd;
-	child = start(_metadata, self, NULL, direct_checkpoint, &d, -1, -1, AS_NOBODY);
+	child = start_ex(_metadata, &self->env, NULL, direct_checkpoint, &d, -1, -1,
+			 AS_NOBODY);
 	ASSERT_TRUE(reap(child, START_TIMEOUT));
 	EXPECT_TRUE(WIFEXITED(child->status) && WEXITSTATUS(child->status) == EPERM) {
 		TH_LOG("CR_IOC_CHECKPOINT as nobody: %s, not EPERM",
@@ -1625,13 +1083,14 @@ TEST_F_TIMEOUT(cr, busybox_sh, TEST_TIMEOUT)
 
 	if (access(argv[0], X_OK))
 		SKIP(return, "no %s", argv[0]);
-	orig = start(_metadata, self, argv, NULL, NULL, -1, -1, 0);
+	orig = start(_metadata, &self->env, argv, -1, -1);
 	ASSERT_EQ(5, read_counts(_metadata, orig, &last, 5, START_TIMEOUT));
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "busybox.img"), true);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "busybox.img"), true);
 	expect_sigkill(_metadata, orig);
 	ASSERT_LE(0, read_counts(_metadata, orig, &last, TO_EOF, LINE_TIMEOUT));
 
-	copy = restart(_metadata, self, img, false);
+	copy = restart(_metadata, &self->env, img, 0);
 	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
 	expect_exe(_metadata, copy->pid, "busybox");
 	ASSERT_EQ(20, read_counts(_metadata, copy, &last, 20, LINE_TIMEOUT));

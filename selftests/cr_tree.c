@@ -33,743 +33,24 @@
  * native: every wait has a generous timeout and nothing waits forever.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 #include "kselftest_harness.h"
+#include "cr_test.h"
 
-#define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
-#define START_TIMEOUT	60000	/* ms: a restored program's first line, a crctl run */
 #define TEST_TIMEOUT	300	/* s: one whole test */
 #define FORK_CYCLES_TIMEOUT 600	/* s: the fork-heavy test's 20 cycles */
 
-#define MAX_PROCS	64
-#define MAX_TASKS	64
-#define CKPT_TRIES	10	/* checkpoint attempts when it says EAGAIN */
-
-/* Flags of start() and restart(). */
-#define NULL_STDIN	(1 << 0)	/* stdin on /dev/null, not a pipe */
-#define STOPPED		(1 << 1)	/* restart --stopped */
-
-/* A line reader with a timeout. */
-struct lbuf {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-struct proc {
-	pid_t pid;
-	char *name;
-	int in;			/* write end of its stdin pipe, or -1 */
-	int err;		/* read end of its stderr pipe */
-	struct lbuf out;	/* read end of its stdout pipe, or fd -1 */
-	bool reaped;
-	int status;
-};
-
 FIXTURE(tree) {
-	char dir[64];		/* scratch directory in /tmp */
-	char bin[PATH_MAX];	/* where cr_tree and the progs are */
-	struct proc *procs[MAX_PROCS];
-	int nprocs;
-	int ckpt_eagain;	/* checkpoints that said EAGAIN, tried again */
-	int ckpt_esrch;		/* ... ESRCH for a task reaped meanwhile */
+	struct cr_env env;
 };
-
-/* A task of an image, as "crctl info" lists it. */
-struct tentry {
-	pid_t pid, tgid, ppid, pgid, sid;
-	char kind[16];		/* process, thread or zombie */
-	unsigned int exit_status;
-	char comm[20];		/* from its "thread T: comm ..." line */
-};
-
-struct tree {
-	int n;
-	struct tentry e[MAX_TASKS];
-};
-
-/* From /proc/PID/stat. */
-struct ids {
-	char state;
-	pid_t ppid, pgid, sid;
-};
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/*
- * Reads one line (without its '\n') into @line.  Returns 1, 0 at end of
- * file, -ETIMEDOUT if no whole line came within @timeout ms (0: only what
- * is there already), or another -errno.  An unterminated last line is
- * returned as a line.
- */
-static int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
-{
-	long long end = now_ms() + timeout, left;
-	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
-	size_t n;
-	ssize_t r;
-	char *nl;
-
-	for (;;) {
-		nl = memchr(lb->buf, '\n', lb->len);
-		if (nl || lb->len == sizeof(lb->buf)) {
-			n = nl ? (size_t)(nl - lb->buf) : lb->len;
-			snprintf(line, size, "%.*s", (int)n, lb->buf);
-			n += !!nl;
-			memmove(lb->buf, lb->buf + n, lb->len - n);
-			lb->len -= n;
-			return 1;
-		}
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			continue;
-		r = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
-		if (r < 0 && errno != EINTR && errno != EAGAIN)
-			return -errno;
-		if (r == 0) {
-			if (!lb->len)
-				return 0;
-			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
-			lb->len = 0;
-			return 1;
-		}
-		if (r > 0)
-			lb->len += r;
-	}
-}
-
-/*
- * Reads @fd until end of file or @timeout ms into @buf (NUL-terminated,
- * truncated to fit; the rest is read and dropped).  Returns the length kept.
- */
-static size_t slurp(int fd, char *buf, size_t size, int timeout)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	long long end = now_ms() + timeout, left;
-	size_t len = 0;
-	char drop[512];
-	ssize_t r;
-
-	buf[0] = 0;
-	for (;;) {
-		left = end - now_ms();
-		r = poll(&pfd, 1, left > 0 ? left : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			r = read(fd, buf + len, size - 1 - len);
-		else
-			r = read(fd, drop, sizeof(drop));
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;
-		if (len < size - 1)
-			len += r;
-	}
-	buf[len] = 0;
-	return len;
-}
-
-static const char *describe(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "wait status %#x", status);
-	return buf;
-}
-
-/* State, parent, process group and session of @pid; false if it is gone. */
-static bool proc_ids(pid_t pid, struct ids *ids)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && sscanf(p + 1, " %c %d %d %d", &ids->state, &ids->ppid,
-			   &ids->pgid, &ids->sid) == 4;
-}
-
-static char proc_state(pid_t pid)
-{
-	struct ids ids;
-
-	return proc_ids(pid, &ids) ? ids.state : 0;
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	struct ids ids;
-
-	return proc_ids(pid, &ids) ? ids.ppid : 0;
-}
-
-/* SIGKILLs every descendant of @parent, the deepest first. */
-static void kill_descendants(pid_t parent)
-{
-	struct dirent *e;
-	DIR *d;
-	pid_t pid;
-
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid > 0 && parent_of(pid) == parent) {
-			kill_descendants(pid);
-			kill(pid, SIGKILL);
-		}
-	}
-	closedir(d);
-}
-
-/* Waits up to @timeout ms for @p to end; false if it is still running. */
-static bool reap(struct proc *p, int timeout)
-{
-	long long end = now_ms() + timeout;
-	pid_t r;
-
-	while (!p->reaped) {
-		r = waitpid(p->pid, &p->status, WNOHANG);
-		if (r == p->pid) {
-			p->reaped = true;
-			break;
-		}
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (now_ms() >= end)
-			return false;
-		usleep(10000);
-	}
-	return true;
-}
-
-/*
- * Waits up to @timeout ms until no task has the id @pid any more (reaping
- * it if it is a child of ours, e.g. reparented to us, the subreaper).
- */
-static bool wait_gone(pid_t pid, int timeout)
-{
-	long long end = now_ms() + timeout;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	for (;;) {
-		waitpid(pid, NULL, WNOHANG | __WALL);
-		if (access(path, F_OK) && errno == ENOENT)
-			return true;
-		if (now_ms() >= end)
-			return false;
-		usleep(10000);
-	}
-}
-
-static void show_stderr(struct __test_metadata *_metadata, struct proc *p)
-{
-	char buf[4096];
-
-	if (slurp(p->err, buf, sizeof(buf), 200))
-		TH_LOG("stderr of %s (pid %d):\n%s", p->name, p->pid, buf);
-}
-
-static void child_setup(int in, int out, int err)
-{
-	sigset_t none;
-
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(126);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* "crctl restart" or the program's path, for messages. */
-static char *proc_name(char *const argv[])
-{
-	char *name;
-
-	if (strcmp(argv[0], "crctl") || !argv[1])
-		return strdup(argv[0]);
-	return asprintf(&name, "crctl %s", argv[1]) < 0 ? NULL : name;
-}
-
-/*
- * Forks a child that execs @argv (on PATH) with stdin on @in_fd, stdout on
- * @out_fd (each a new pipe if -1) and stderr on a new pipe.  Every fd of
- * the test is O_CLOEXEC, so the child has exactly these three.  The child
- * is killed in the teardown if it is still there.
- */
-static struct proc *start(struct __test_metadata *_metadata,
-			  FIXTURE_DATA(tree) *self, char *const argv[],
-			  int in_fd, int out_fd)
-{
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2];
-	struct proc *p;
-
-	ASSERT_GT(MAX_PROCS, self->nprocs);
-	p = calloc(1, sizeof(*p));
-	ASSERT_NE(NULL, p);
-	p->name = proc_name(argv);
-	ASSERT_NE(NULL, p->name);
-	if (in_fd < 0) {
-		ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
-		in_fd = in[0];
-	}
-	if (out_fd < 0) {
-		ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
-		out_fd = out[1];
-	}
-	ASSERT_EQ(0, pipe2(err, O_CLOEXEC));
-	fflush(stdout);
-	fflush(stderr);
-	p->pid = fork();
-	ASSERT_LE(0, p->pid);
-	if (p->pid == 0) {
-		child_setup(in_fd, out_fd, err[1]);
-		execvp(argv[0], argv);
-		dprintf(2, "exec %s: %m\n", argv[0]);
-		_exit(127);
-	}
-	if (in[0] >= 0)
-		close(in[0]);
-	if (out[1] >= 0)
-		close(out[1]);
-	close(err[1]);
-	p->in = in[1];
-	p->out.fd = out[0];
-	p->err = err[0];
-	self->procs[self->nprocs++] = p;
-	return p;
-}
-
-/* Closes what the test holds of @p, which is reaped, and forgets it. */
-static void forget(FIXTURE_DATA(tree) *self, struct proc *p)
-{
-	int i;
-
-	for (i = 0; i < self->nprocs && self->procs[i] != p; i++)
-		;
-	if (i == self->nprocs || !p->reaped)
-		return;
-	self->procs[i] = self->procs[--self->nprocs];
-	if (p->in >= 0)
-		close(p->in);
-	if (p->out.fd >= 0)
-		close(p->out.fd);
-	close(p->err);
-	free(p->name);
-	free(p);
-}
-
-/* Starts progs/@name with the NULL-terminated arguments that follow. */
-static struct proc *start_prog(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(tree) *self, const char *name, ...)
-{
-	char path[PATH_MAX + 64], *argv[8];
-	va_list ap;
-	int argc = 1;
-
-	snprintf(path, sizeof(path), "%s/%s", self->bin, name);
-	argv[0] = path;
-	va_start(ap, name);
-	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	return start(_metadata, self, argv, -1, -1);
-}
-
-/*
- * Runs @argv to its end with stdin on /dev/null, stdout on @out_fd (or
- * /dev/null if -1) and its stderr into @err.  Returns the wait status, or
- * -1 if it did not end within START_TIMEOUT.
- */
-static int run(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self,
-	       char *const argv[], int out_fd, char *err, size_t size)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC), status;
-	struct proc *p;
-
-	ASSERT_LE(0, null);
-	p = start(_metadata, self, argv, null, out_fd < 0 ? null : out_fd);
-	close(null);
-	slurp(p->err, err, size, START_TIMEOUT);
-	if (!reap(p, START_TIMEOUT)) {
-		TH_LOG("%s did not finish in %d ms", argv[0], START_TIMEOUT);
-		return -1;
-	}
-	status = p->status;
-	forget(self, p);
-	return status;
-}
-
-static char *tmp_path(FIXTURE_DATA(tree) *self, char *buf, const char *name)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", self->dir, name);
-	return buf;
-}
-
-/*
- * crctl checkpoint --kill -o @image @pid, which must succeed.  A checkpoint
- * that meets a tree changing under it (a task exiting, an execve()) fails
- * with EAGAIN: try again.  One that fails with ESRCH because a child was
- * reaped while the tree was being collected ("not visible in the caller's
- * pid namespace") is tried again too, but counted: that is a kernel race
- * that fork_heavy reports.  Up to CKPT_TRIES tries.
- */
-static void checkpoint(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(tree) *self, pid_t pid, const char *image)
-{
-	char *argv[] = { "crctl", "checkpoint", "--kill", "-o", (char *)image,
-			 NULL, NULL };
-	char pidstr[16], err[4096], how[64];
-	bool changed = false;
-	int status, tries;
-
-	snprintf(pidstr, sizeof(pidstr), "%d", pid);
-	argv[5] = pidstr;
-	for (tries = 1;; tries++) {
-		status = run(_metadata, self, argv, -1, err, sizeof(err));
-		if (status == 0)
-			return;
-		if (changed && strstr(err, "did not reach a safe point"))
-			TH_LOG("the checkpoint that said \"the tree changed\" left tasks parked");
-		changed = strstr(err, "the tree changed");
-		if (tries >= CKPT_TRIES || status < 0)
-			break;
-		if (strstr(err, "(EAGAIN)")) {
-			self->ckpt_eagain++;
-		} else if (strstr(err, "not visible in the caller's pid namespace")) {
-			self->ckpt_esrch++;
-		} else {
-			break;
-		}
-		TH_LOG("checkpoint %d, try %d: %s", pid, tries, err);
-		usleep(50000);
-	}
-	ASSERT_EQ(0, status) {
-		TH_LOG("crctl checkpoint --kill %d (try %d): %s\n%s", pid, tries,
-		       status < 0 ? "timeout" : describe(status, how, sizeof(how)),
-		       err);
-	}
-}
-
-/*
- * Starts "crctl restart [--stopped] -i @image" in a child whose stdout is a
- * new pipe, and stdin a pipe that never gets data (or /dev/null with
- * NULL_STDIN).
- */
-static struct proc *restart(struct __test_metadata *_metadata,
-			    FIXTURE_DATA(tree) *self, const char *image,
-			    int flags)
-{
-	char *argv[] = { "crctl", "restart", "-i", (char *)image, NULL, NULL };
-	struct proc *p;
-	int null = -1;
-
-	if (flags & STOPPED) {
-		memmove(&argv[3], &argv[2], 2 * sizeof(argv[0]));
-		argv[2] = "--stopped";
-	}
-	if (flags & NULL_STDIN) {
-		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, null);
-	}
-	p = start(_metadata, self, argv, null, -1);
-	if (null >= 0)
-		close(null);
-	return p;
-}
-
-/* The original after checkpoint --kill: dead, of SIGKILL. */
-static void expect_sigkill(struct __test_metadata *_metadata, struct proc *p)
-{
-	char how[64];
-
-	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
-		TH_LOG("%s (pid %d) still runs after checkpoint --kill",
-		       p->name, p->pid);
-	}
-	ASSERT_TRUE(WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL) {
-		TH_LOG("%s: %s, not SIGKILL", p->name,
-		       describe(p->status, how, sizeof(how)));
-	}
-}
-
-/* @p (a crctl restart) must end with exit status @code. */
-static void expect_exit(struct __test_metadata *_metadata, struct proc *p,
-			int code)
-{
-	char how[64];
-
-	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
-		TH_LOG("%s (pid %d) did not end", p->name, p->pid);
-	}
-	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != code)
-		show_stderr(_metadata, p);
-	ASSERT_TRUE(WIFEXITED(p->status) && WEXITSTATUS(p->status) == code) {
-		TH_LOG("%s: %s, want exit status %d", p->name,
-		       describe(p->status, how, sizeof(how)), code);
-	}
-}
-
-/* The next line of @p, which must come within @timeout ms. */
-static void next_line(struct __test_metadata *_metadata, struct proc *p,
-		      char *line, size_t size, int timeout)
-{
-	int r = read_line(&p->out, line, size, timeout);
-
-	if (r != 1) {
-		show_stderr(_metadata, p);
-		ASSERT_EQ(1, r) {
-			TH_LOG("%s (pid %d): %s", p->name, p->pid,
-			       r ? strerror(-r) : "end of output");
-		}
-	}
-}
-
-/* Skips lines that start with "T " up to the next other one, @want. */
-static void expect_line_after_ticks(struct __test_metadata *_metadata,
-				    struct proc *p, const char *want)
-{
-	char line[512];
-	int ticks = 0;
-
-	do {
-		next_line(_metadata, p, line, sizeof(line), LINE_TIMEOUT);
-		ASSERT_GT(1000, ticks++);
-	} while (!strncmp(line, "T ", 2));
-	ASSERT_STREQ(want, line);
-}
-
-/* "crctl info @image": the image's tree, with each thread's comm. */
-static void read_tree(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(tree) *self, const char *image,
-		      struct tree *t)
-{
-	char *argv[] = { "crctl", "info", (char *)image, NULL };
-	char path[PATH_MAX], err[4096], line[512], comm[20];
-	struct tentry *e;
-	int status, n, tid, i;
-	FILE *f;
-
-	memset(t, 0, sizeof(*t));
-	f = fopen(tmp_path(self, path, "info.txt"), "w+e");
-	ASSERT_NE(NULL, f);
-	status = run(_metadata, self, argv, fileno(f), err, sizeof(err));
-	ASSERT_EQ(0, status) TH_LOG("crctl info %s: %s", image, err);
-	rewind(f);
-	n = -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "tree: %d tasks", &n) == 1)
-			continue;
-		if (sscanf(line, "thread %d: comm \"%19[^\"]\"", &tid, comm) == 2) {
-			for (i = 0; i < t->n; i++) {
-				if (t->e[i].pid == tid)
-					snprintf(t->e[i].comm, sizeof(t->e[i].comm), "%s", comm);
-			}
-			continue;
-		}
-		if (strncmp(line, "  pid ", 6) || t->n >= MAX_TASKS)
-			continue;
-		e = &t->e[t->n];
-		if (sscanf(line, "  pid %d tgid %d ppid %d pgid %d sid %d: %15[a-z]",
-			   &e->pid, &e->tgid, &e->ppid, &e->pgid, &e->sid,
-			   e->kind) != 6)
-			continue;
-		if (!strcmp(e->kind, "zombie"))
-			ASSERT_EQ(1, sscanf(strchr(line, ':'),
-					    ": zombie, exit status %x",
-					    &e->exit_status)) TH_LOG("%s", line);
-		t->n++;
-	}
-	fclose(f);
-	ASSERT_LT(0, t->n) TH_LOG("crctl info %s: no tree", image);
-	ASSERT_EQ(n, t->n) TH_LOG("crctl info %s: tree of %d tasks, %d listed",
-				  image, n, t->n);
-}
-
-static struct tentry *tree_find(struct tree *t, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < t->n; i++) {
-		if (t->e[i].pid == pid)
-			return &t->e[i];
-	}
-	return NULL;
-}
-
-/* Every pid of @t must be free (reaped) before a restart can use it. */
-static void tree_gone(struct __test_metadata *_metadata, struct tree *t)
-{
-	int i;
-
-	for (i = 0; i < t->n; i++) {
-		ASSERT_TRUE(wait_gone(t->e[i].pid, START_TIMEOUT)) {
-			TH_LOG("pid %d (%s) still there after checkpoint --kill (state %c)",
-			       t->e[i].pid, t->e[i].kind, proc_state(t->e[i].pid));
-		}
-	}
-}
-
-/* The tids of process @pid, sorted; returns how many. */
-static int task_ids(pid_t pid, pid_t *tids, int max)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0, i, j;
-	pid_t t;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		t = atoi(e->d_name);
-		if (t > 0 && n < max)
-			tids[n++] = t;
-	}
-	closedir(d);
-	for (i = 1; i < n; i++) {
-		for (j = i; j > 0 && tids[j - 1] > tids[j]; j--) {
-			t = tids[j];
-			tids[j] = tids[j - 1];
-			tids[j - 1] = t;
-		}
-	}
-	return n;
-}
-
-static void check_dmesg(struct __test_metadata *_metadata)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	f = popen("dmesg 2>/dev/null | grep -E 'Oops|BUG:|WARNING:|Call Trace'", "r");
-	ASSERT_NE(NULL, f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = 0;
-	pclose(f);
-	EXPECT_EQ(0, n) TH_LOG("kernel log:\n%s", buf);
-}
 
 FIXTURE_SETUP(tree)
 {
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-	int fd;
-
-	/* The pipes we make must never be fds 0-2. */
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) < 0) {
-			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	/* Orphans of a killed tree come to us, to be reaped. */
-	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ASSERT_LT(0, n);
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	ASSERT_NE(NULL, slash);
-	*slash = 0;
-	memcpy(self->bin, exe, slash - exe + 1);
-	snprintf(self->dir, sizeof(self->dir), "/tmp/cr_tree.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
+	cr_env_setup(_metadata, &self->env, "cr_tree");
 }
 
 FIXTURE_TEARDOWN(tree)
 {
-	long long end;
-	struct dirent *e;
-	struct proc *p;
-	DIR *d;
-	int i;
-
-	for (i = 0; i < self->nprocs; i++) {
-		p = self->procs[i];
-		if (!p->reaped) {
-			kill_descendants(p->pid);
-			kill(p->pid, SIGKILL);
-			reap(p, LINE_TIMEOUT);
-		}
-		if (p->in >= 0)
-			close(p->in);
-		if (p->out.fd >= 0)
-			close(p->out.fd);
-		close(p->err);
-		free(p->name);
-		free(p);
-	}
-	self->nprocs = 0;
-	/* Restored trees whose launcher is gone, orphans: all ours. */
-	kill_descendants(getpid());
-	for (end = now_ms() + LINE_TIMEOUT; now_ms() < end;) {
-		pid_t r = waitpid(-1, NULL, WNOHANG | __WALL);
-
-		if (r < 0 && errno != EINTR)
-			break;
-		if (r == 0)
-			usleep(10000);
-	}
-	d = opendir(self->dir);
-	if (d) {
-		while ((e = readdir(d))) {
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		}
-		closedir(d);
-		rmdir(self->dir);
-	}
+	cr_env_teardown(&self->env);
 }
 
 /* ---- family: five processes sharing an anonymous page ---- */
@@ -859,7 +140,7 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 	int k, lines, r;
 	bool done;
 
-	orig = start_prog(_metadata, self, "family", NULL);
+	orig = start_prog(_metadata, &self->env, "family", NULL);
 	/* Until every process has counted a few times. */
 	for (lines = 0;; lines++) {
 		ASSERT_GT(200, lines);
@@ -894,7 +175,7 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 	}
 	fam_check_ids(_metadata, &before, &before, getpid(), true);
 
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "family.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "family.img"));
 	expect_sigkill(_metadata, orig);
 	/* The last line the original printed. */
 	last = before;
@@ -903,7 +184,7 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 	ASSERT_EQ(0, r);
 
 	/* The image: five processes, as they were. */
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_EQ(FAM_N, t.n);
 	for (k = 0; k < FAM_N; k++) {
 		e = tree_find(&t, before.id[k][0]);
@@ -917,7 +198,7 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 	EXPECT_EQ(orig->pid, t.e[0].pid) TH_LOG("the root is not the first task");
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, 0);
+	copy = restart(_metadata, &self->env, img, 0);
 	fam_read(_metadata, copy, &first, START_TIMEOUT);
 	/* It goes on from where it was... */
 	EXPECT_EQ(last.tick + 1, first.tick);
@@ -988,7 +269,7 @@ TEST_F_TIMEOUT(tree, zombie, TEST_TIMEOUT)
 	struct tree t;
 	int i, r;
 
-	orig = start_prog(_metadata, self, "zombie", NULL);
+	orig = start_prog(_metadata, &self->env, "zombie", NULL);
 	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
 	ASSERT_EQ(3, sscanf(line, "ZOMBIES %d %d LIVE %d", &z7, &zterm, &live))
 		TH_LOG("%s", line);
@@ -1002,13 +283,13 @@ TEST_F_TIMEOUT(tree, zombie, TEST_TIMEOUT)
 	EXPECT_EQ(orig->pid, parent_of(zterm));
 	EXPECT_EQ(orig->pid, parent_of(live));
 
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "zombie.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "zombie.img"));
 	expect_sigkill(_metadata, orig);
 	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1)
 		ASSERT_EQ(1, sscanf(line, "T %ld", &last));
 	ASSERT_EQ(0, r);
 
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_EQ(4, t.n);
 	EXPECT_EQ(orig->pid, t.e[0].pid);
 	EXPECT_STREQ("process", t.e[0].kind);
@@ -1028,7 +309,7 @@ TEST_F_TIMEOUT(tree, zombie, TEST_TIMEOUT)
 	EXPECT_EQ(orig->pid, e->ppid);
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, 0);
+	copy = restart(_metadata, &self->env, img, 0);
 	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
 	ASSERT_EQ(1, sscanf(line, "T %ld", &tick)) TH_LOG("%s", line);
 	EXPECT_EQ(last + 1, tick);
@@ -1120,7 +401,7 @@ TEST_F_TIMEOUT(tree, threads, TEST_TIMEOUT)
 	long total, sum;
 	bool done;
 
-	orig = start_prog(_metadata, self, "threads", NULL);
+	orig = start_prog(_metadata, &self->env, "threads", NULL);
 	for (lines = 0;; lines++) {
 		ASSERT_GT(200, lines);
 		thr_read(_metadata, orig, &before, START_TIMEOUT);
@@ -1131,7 +412,7 @@ TEST_F_TIMEOUT(tree, threads, TEST_TIMEOUT)
 	}
 	thr_check_tasks(_metadata, orig->pid, &before);
 
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "threads.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "threads.img"));
 	expect_sigkill(_metadata, orig);
 	l = before;
 	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1) {
@@ -1146,7 +427,7 @@ TEST_F_TIMEOUT(tree, threads, TEST_TIMEOUT)
 	ASSERT_EQ(0, r);
 
 	/* One process and its 8 threads. */
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_EQ(NTHREADS + 1, t.n);
 	EXPECT_EQ(orig->pid, t.e[0].pid);
 	EXPECT_STREQ("process", t.e[0].kind);
@@ -1158,7 +439,7 @@ TEST_F_TIMEOUT(tree, threads, TEST_TIMEOUT)
 	}
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, 0);
+	copy = restart(_metadata, &self->env, img, 0);
 	thr_read(_metadata, copy, &first, START_TIMEOUT);
 	EXPECT_EQ(l.tick + 1, first.tick);
 	EXPECT_LE(l.total, first.total);
@@ -1293,7 +574,7 @@ TEST_F_TIMEOUT(tree, thread_state, TEST_TIMEOUT)
 	int k, n, r;
 	bool restored;
 
-	orig = start_prog(_metadata, self, "tstate", NULL);
+	orig = start_prog(_metadata, &self->env, "tstate", NULL);
 	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
 	ASSERT_EQ(TS_N, sscanf(line, "READY %d %d %d %d %d", &tids[0], &tids[1],
 			       &tids[2], &tids[3], &tids[4])) TH_LOG("%s", line);
@@ -1303,13 +584,13 @@ TEST_F_TIMEOUT(tree, thread_state, TEST_TIMEOUT)
 	/* The program checks itself right. */
 	tstate_round(_metadata, orig, orig->pid, tids, 1);
 
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "tstate.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "tstate.img"));
 	expect_sigkill(_metadata, orig);
 	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1)
 		TH_LOG("original, after the checkpoint: %s", line);
 	ASSERT_EQ(0, r);
 
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_EQ(TS_N, t.n);
 	for (k = 0; k < TS_N; k++) {
 		e = tree_find(&t, tids[k]);
@@ -1321,7 +602,7 @@ TEST_F_TIMEOUT(tree, thread_state, TEST_TIMEOUT)
 	}
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, 0);
+	copy = restart(_metadata, &self->env, img, 0);
 	/* Every thread restored: its name is back. */
 	for (end = now_ms() + START_TIMEOUT;; usleep(10000)) {
 		n = task_ids(orig->pid, got, TS_N + 4);
@@ -1366,19 +647,19 @@ TEST_F_TIMEOUT(tree, threads_stopped, TEST_TIMEOUT)
 	struct tree t;
 	int k, n, r;
 
-	orig = start_prog(_metadata, self, "threads", NULL);
+	orig = start_prog(_metadata, &self->env, "threads", NULL);
 	for (k = 0; k < 3; k++)
 		thr_read(_metadata, orig, &before, START_TIMEOUT);
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "threads.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "threads.img"));
 	expect_sigkill(_metadata, orig);
 	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1)
 		ASSERT_EQ(1, sscanf(line, "T %ld", &before.tick));
 	ASSERT_EQ(0, r);
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_EQ(NTHREADS + 1, t.n);
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, STOPPED);
+	copy = restart(_metadata, &self->env, img, STOPPED);
 	for (end = now_ms() + START_TIMEOUT;; usleep(10000)) {
 		n = task_ids(orig->pid, got, NTHREADS + 4);
 		for (stopped = n == NTHREADS + 1, k = 0; k < n; k++)
@@ -1467,13 +748,13 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 	env = getenv("CR_TREE_FORK_CYCLES");
 	if (env && atoi(env) > 0)
 		cycles = atoi(env);
-	cur = start_prog(_metadata, self, "forker", NULL);
+	cur = start_prog(_metadata, &self->env, "forker", NULL);
 	root = cur->pid;
 	for (i = 0; i < 3; i++)
 		fork_read(_metadata, cur, &last, START_TIMEOUT, false);
 
 	for (c = 0; c < cycles; c++) {
-		checkpoint(_metadata, self, root, tmp_path(self, img, "forker.img"));
+		checkpoint(_metadata, &self->env, root, tmp_path(&self->env, img, "forker.img"));
 		if (c == 0)
 			expect_sigkill(_metadata, cur);
 		else
@@ -1483,7 +764,7 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 			last = l;
 		}
 
-		read_tree(_metadata, self, img, &t);
+		read_tree(_metadata, &self->env, img, &t);
 		ASSERT_EQ(root, t.e[0].pid);
 		for (i = 1; i < t.n; i++) {
 			EXPECT_EQ(root, t.e[i].ppid) TH_LOG("pid %d", t.e[i].pid);
@@ -1497,9 +778,9 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 		       t.n, last.f);
 		tree_gone(_metadata, &t);
 
-		copy = restart(_metadata, self, img, 0);
+		copy = restart(_metadata, &self->env, img, 0);
 		if (c > 0)
-			forget(self, cur);
+			forget(&self->env, cur);
 		cur = copy;
 		for (i = 0; i < 2; i++) {
 			fork_read(_metadata, cur, &l, i ? LINE_TIMEOUT : START_TIMEOUT,
@@ -1512,9 +793,9 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 	}
 	TH_LOG("%d cycles in %lld s: %ld forked, %ld reaped; the images held %d live and %d zombie children (at most %d tasks); checkpoints tried again: %d for EAGAIN, %d for ESRCH",
 	       cycles, (now_ms() - t0) / 1000, last.f, last.r, procs, zombies,
-	       most, self->ckpt_eagain, self->ckpt_esrch);
+	       most, self->env.ckpt_eagain, self->env.ckpt_esrch);
 	/* A child reaped while the tree is collected must not fail it. */
-	EXPECT_EQ(0, self->ckpt_esrch);
+	EXPECT_EQ(0, self->env.ckpt_esrch);
 	check_dmesg(_metadata);
 }
 
@@ -1592,7 +873,7 @@ TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 
 	if (access(argv[0], X_OK))
 		SKIP(return, "no %s", argv[0]);
-	orig = start(_metadata, self, argv, -1, -1);
+	orig = start(_metadata, &self->env, argv, -1, -1);
 	for (i = 0; i < 3; i++)
 		expect_next_number(_metadata, orig, &last, i ? LINE_TIMEOUT : START_TIMEOUT);
 	/* While it sleeps: a tree of the shell and busybox sleep. */
@@ -1602,7 +883,7 @@ TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 			break;
 		ASSERT_GT(stop, now_ms()) TH_LOG("no busybox sleep child");
 	}
-	checkpoint(_metadata, self, orig->pid, tmp_path(self, img, "busybox.img"));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "busybox.img"));
 	expect_sigkill(_metadata, orig);
 	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1) {
 		v = strtol(line, &end, 10);
@@ -1612,7 +893,7 @@ TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 	}
 	ASSERT_EQ(0, r);
 
-	read_tree(_metadata, self, img, &t);
+	read_tree(_metadata, &self->env, img, &t);
 	ASSERT_LE(2, t.n);
 	EXPECT_EQ(orig->pid, t.e[0].pid);
 	e = tree_find(&t, sleeper);
@@ -1621,7 +902,7 @@ TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 	EXPECT_EQ(orig->pid, e->ppid);
 	tree_gone(_metadata, &t);
 
-	copy = restart(_metadata, self, img, NULL_STDIN);
+	copy = restart(_metadata, &self->env, img, NULL_STDIN);
 	expect_next_number(_metadata, copy, &last, START_TIMEOUT);
 	EXPECT_EQ(copy->pid, parent_of(orig->pid));
 	for (i = 0; i < 10; i++)

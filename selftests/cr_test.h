@@ -1,0 +1,970 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the cr selftests: starting programs on pipes, reading
+ * their lines with timeouts, running crctl, reaping, and reading images
+ * back with "crctl info".  Include after kselftest_harness.h; a fixture
+ * embeds a struct cr_env and calls cr_env_setup()/cr_env_teardown().
+ *
+ * The VM the tests run in is emulated (TCG), 10-30 times slower than
+ * native: every wait has a generous timeout and nothing waits forever.
+ */
+#ifndef CR_TEST_H
+#define CR_TEST_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
+#define START_TIMEOUT	60000	/* ms: a restored program's first line, a crctl run */
+
+#define MAX_PROCS	64
+#define MAX_KIDS	64
+#define MAX_TASKS	64
+#define CKPT_TRIES	10	/* checkpoint attempts when it says EAGAIN */
+
+/*
+ * Flags of restart() (NULL_STDIN, STOPPED), start_ex() and run_ex()
+ * (AS_NOBODY) and checkpoint_ex() (LEAVE_RUNNING, NO_RETRY).  One set of
+ * bits, so that a flag passed to the wrong helper is merely ignored.
+ */
+#define NULL_STDIN	(1 << 0)	/* stdin on /dev/null, not a pipe */
+#define STOPPED		(1 << 1)	/* restart --stopped */
+#define AS_NOBODY	(1 << 2)	/* uid and gid 65534, no groups */
+#define LEAVE_RUNNING	(1 << 3)	/* checkpoint without --kill */
+#define NO_RETRY	(1 << 4)	/* no second checkpoint on EAGAIN or ESRCH */
+
+/* Flags of cr_env_setup_flags(). */
+#define CR_ENV_SUBREAPER (1 << 0)	/* orphans of the test's trees come to it */
+
+/* A line reader with a timeout. */
+struct lbuf {
+	int fd;
+	size_t len;
+	char buf[4096];
+};
+
+struct proc {
+	pid_t pid;
+	char *name;
+	int in;			/* write end of its stdin pipe, or -1 */
+	int err;		/* read end of its stderr pipe */
+	struct lbuf out;	/* read end of its stdout pipe, or fd -1 */
+	bool reaped;
+	int status;
+};
+
+/* What the helpers keep of one test: embed it in the fixture. */
+struct cr_env {
+	char dir[64];		/* scratch directory in /tmp */
+	char bin[PATH_MAX];	/* where the test and the progs are */
+	struct proc *procs[MAX_PROCS];
+	int nprocs;
+	pid_t kids[MAX_KIDS];	/* children forked by hand, not by start() */
+	int ckpt_eagain;	/* checkpoints that said EAGAIN, tried again */
+	int ckpt_esrch;		/* ... ESRCH for a task reaped meanwhile */
+};
+
+/* A task of an image, as "crctl info" lists it. */
+struct tentry {
+	pid_t pid, tgid, ppid, pgid, sid;
+	char kind[16];		/* process, thread or zombie */
+	unsigned int exit_status;
+	char comm[20];		/* from its "thread T: comm ..." line */
+};
+
+struct tree {
+	int n;
+	struct tentry e[MAX_TASKS];
+};
+
+/* From /proc/PID/stat. */
+struct ids {
+	char state;
+	pid_t ppid, pgid, sid;
+};
+
+static inline long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads one line (without its '\n') into @line.  Returns 1, 0 at end of
+ * file, -ETIMEDOUT if no whole line came within @timeout ms (0: only what
+ * is there already), or another -errno.  An unterminated last line is
+ * returned as a line.
+ */
+static inline int read_line(struct lbuf *lb, char *line, size_t size, int timeout)
+{
+	long long end = now_ms() + timeout, left;
+	struct pollfd pfd = { .fd = lb->fd, .events = POLLIN };
+	size_t n;
+	ssize_t r;
+	char *nl;
+
+	for (;;) {
+		nl = memchr(lb->buf, '\n', lb->len);
+		if (nl || lb->len == sizeof(lb->buf)) {
+			n = nl ? (size_t)(nl - lb->buf) : lb->len;
+			snprintf(line, size, "%.*s", (int)n, lb->buf);
+			n += !!nl;
+			memmove(lb->buf, lb->buf + n, lb->len - n);
+			lb->len -= n;
+			return 1;
+		}
+		left = end - now_ms();
+		r = poll(&pfd, 1, left > 0 ? left : 0);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			continue;
+		r = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
+		if (r < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (r == 0) {
+			if (!lb->len)
+				return 0;
+			snprintf(line, size, "%.*s", (int)lb->len, lb->buf);
+			lb->len = 0;
+			return 1;
+		}
+		if (r > 0)
+			lb->len += r;
+	}
+}
+
+/*
+ * Reads @fd until end of file or @timeout ms into @buf (NUL-terminated,
+ * truncated to fit; the rest is read and dropped).  Returns the length kept.
+ */
+static inline size_t slurp(int fd, char *buf, size_t size, int timeout)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long long end = now_ms() + timeout, left;
+	size_t len = 0;
+	char drop[512];
+	ssize_t r;
+
+	buf[0] = 0;
+	for (;;) {
+		left = end - now_ms();
+		r = poll(&pfd, 1, left > 0 ? left : 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (len < size - 1)
+			r = read(fd, buf + len, size - 1 - len);
+		else
+			r = read(fd, drop, sizeof(drop));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			break;
+		if (len < size - 1)
+			len += r;
+	}
+	buf[len] = 0;
+	return len;
+}
+
+static inline const char *describe(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, size, "wait status %#x", status);
+	return buf;
+}
+
+/* State, parent, process group and session of @pid; false if it is gone. */
+static inline bool proc_ids(pid_t pid, struct ids *ids)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %d %d %d", &ids->state, &ids->ppid,
+			   &ids->pgid, &ids->sid) == 4;
+}
+
+static inline char proc_state(pid_t pid)
+{
+	struct ids ids;
+
+	return proc_ids(pid, &ids) ? ids.state : 0;
+}
+
+static inline pid_t parent_of(pid_t pid)
+{
+	struct ids ids;
+
+	return proc_ids(pid, &ids) ? ids.ppid : 0;
+}
+
+/* SIGKILLs every descendant of @parent, the deepest first. */
+static inline void kill_descendants(pid_t parent)
+{
+	struct dirent *e;
+	DIR *d;
+	pid_t pid;
+
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		pid = atoi(e->d_name);
+		if (pid > 0 && parent_of(pid) == parent) {
+			kill_descendants(pid);
+			kill(pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * Waits up to @timeout ms for the child @pid to end and reaps it, its wait
+ * status in *@status (if not NULL); false if it is still running.
+ */
+static inline bool reap_pid(pid_t pid, int *status, int timeout)
+{
+	long long end = now_ms() + timeout;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (now_ms() >= end)
+			return false;
+		usleep(10000);
+	}
+}
+
+/* Waits up to @timeout ms for @p to end; false if it is still running. */
+static inline bool reap(struct proc *p, int timeout)
+{
+	if (!p->reaped && !reap_pid(p->pid, &p->status, timeout))
+		return false;
+	p->reaped = true;
+	return true;
+}
+
+/*
+ * A child the test forked itself (not with start(): no struct proc) is
+ * noted with kid_add(), so that the teardown kills it if it is still
+ * there, and forgotten with kid_del() once reaped.
+ */
+static inline void kid_add(struct cr_env *env, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < MAX_KIDS; i++) {
+		if (!env->kids[i]) {
+			env->kids[i] = pid;
+			return;
+		}
+	}
+}
+
+static inline void kid_del(struct cr_env *env, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < MAX_KIDS; i++) {
+		if (env->kids[i] == pid)
+			env->kids[i] = 0;
+	}
+}
+
+/* SIGKILLs the kid @pid and reaps it within @timeout ms; false if it stays. */
+static inline bool kill_kid(struct cr_env *env, pid_t pid, int *status,
+			    int timeout)
+{
+	kill(pid, SIGKILL);
+	if (!reap_pid(pid, status, timeout))
+		return false;
+	kid_del(env, pid);
+	return true;
+}
+
+/*
+ * Waits up to @timeout ms until no task has the id @pid any more (reaping
+ * it if it is a child of ours, e.g. reparented to us, the subreaper).
+ */
+static inline bool wait_gone(pid_t pid, int timeout)
+{
+	long long end = now_ms() + timeout;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	for (;;) {
+		waitpid(pid, NULL, WNOHANG | __WALL);
+		if (access(path, F_OK) && errno == ENOENT)
+			return true;
+		if (now_ms() >= end)
+			return false;
+		usleep(10000);
+	}
+}
+
+static inline void show_stderr(struct __test_metadata *_metadata, struct proc *p)
+{
+	char buf[4096];
+
+	if (slurp(p->err, buf, sizeof(buf), 200))
+		TH_LOG("stderr of %s (pid %d):\n%s", p->name, p->pid, buf);
+}
+
+static inline void child_setup(int in, int out, int err)
+{
+	sigset_t none;
+
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* "crctl restart", the program's path or "forked child", for messages. */
+static inline char *proc_name(char *const argv[])
+{
+	char *name;
+
+	if (!argv)
+		return strdup("forked child");
+	if (strcmp(argv[0], "crctl") || !argv[1])
+		return strdup(argv[0]);
+	return asprintf(&name, "crctl %s", argv[1]) < 0 ? NULL : name;
+}
+
+/*
+ * Forks a child with stdin on @in_fd, stdout on @out_fd (each a new pipe
+ * if -1) and stderr on a new pipe, as uid and gid 65534 with AS_NOBODY in
+ * @flags.  The child runs @fn(@arg) and exits with its return value if @fn
+ * is set (@argv may then be NULL), and execs @argv (on PATH) if not.
+ * Every fd of the test is O_CLOEXEC, so an exec'd child has exactly these
+ * three.  The child is killed in the teardown if it is still there.
+ */
+static inline struct proc *start_ex(struct __test_metadata *_metadata,
+				    struct cr_env *env, char *const argv[],
+				    int (*fn)(void *), void *arg,
+				    int in_fd, int out_fd, int flags)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2];
+	struct proc *p;
+
+	ASSERT_GT(MAX_PROCS, env->nprocs);
+	p = calloc(1, sizeof(*p));
+	ASSERT_NE(NULL, p);
+	p->name = proc_name(argv);
+	ASSERT_NE(NULL, p->name);
+	if (in_fd < 0) {
+		ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+		in_fd = in[0];
+	}
+	if (out_fd < 0) {
+		ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+		out_fd = out[1];
+	}
+	ASSERT_EQ(0, pipe2(err, O_CLOEXEC));
+	fflush(stdout);
+	fflush(stderr);
+	p->pid = fork();
+	ASSERT_LE(0, p->pid);
+	if (p->pid == 0) {
+		child_setup(in_fd, out_fd, err[1]);
+		if ((flags & AS_NOBODY) &&
+		    (setgroups(0, NULL) || setgid(65534) || setuid(65534))) {
+			dprintf(2, "dropping privileges: %m\n");
+			_exit(126);
+		}
+		if (fn)
+			_exit(fn(arg));
+		execvp(argv[0], argv);
+		dprintf(2, "exec %s: %m\n", argv[0]);
+		_exit(127);
+	}
+	if (in[0] >= 0)
+		close(in[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	close(err[1]);
+	p->in = in[1];
+	p->out.fd = out[0];
+	p->err = err[0];
+	env->procs[env->nprocs++] = p;
+	return p;
+}
+
+/* start_ex() of @argv, as root. */
+static inline struct proc *start(struct __test_metadata *_metadata,
+				 struct cr_env *env, char *const argv[],
+				 int in_fd, int out_fd)
+{
+	return start_ex(_metadata, env, argv, NULL, NULL, in_fd, out_fd, 0);
+}
+
+/* Closes what the test holds of @p, which is reaped, and forgets it. */
+static inline void forget(struct cr_env *env, struct proc *p)
+{
+	int i;
+
+	for (i = 0; i < env->nprocs && env->procs[i] != p; i++)
+		;
+	if (i == env->nprocs || !p->reaped)
+		return;
+	env->procs[i] = env->procs[--env->nprocs];
+	if (p->in >= 0)
+		close(p->in);
+	if (p->out.fd >= 0)
+		close(p->out.fd);
+	close(p->err);
+	free(p->name);
+	free(p);
+}
+
+/* Starts progs/@name with the NULL-terminated arguments that follow. */
+static inline struct proc *start_prog(struct __test_metadata *_metadata,
+			       struct cr_env *env, const char *name, ...)
+{
+	char path[PATH_MAX + 64], *argv[8];
+	va_list ap;
+	int argc = 1;
+
+	snprintf(path, sizeof(path), "%s/%s", env->bin, name);
+	argv[0] = path;
+	va_start(ap, name);
+	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	return start(_metadata, env, argv, -1, -1);
+}
+
+/*
+ * Runs @argv to its end with stdin on /dev/null, stdout on @out_fd (or
+ * /dev/null if -1) and its stderr into @err, as nobody with AS_NOBODY in
+ * @flags.  Returns the wait status, or -1 if it did not end within
+ * START_TIMEOUT.
+ */
+static inline int run_ex(struct __test_metadata *_metadata, struct cr_env *env,
+			 char *const argv[], int out_fd, int flags, char *err,
+			 size_t size)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), status;
+	struct proc *p;
+
+	ASSERT_LE(0, null);
+	p = start_ex(_metadata, env, argv, NULL, NULL, null,
+		     out_fd < 0 ? null : out_fd, flags);
+	close(null);
+	slurp(p->err, err, size, START_TIMEOUT);
+	if (!reap(p, START_TIMEOUT)) {
+		TH_LOG("%s did not finish in %d ms", argv[0], START_TIMEOUT);
+		return -1;
+	}
+	status = p->status;
+	forget(env, p);
+	return status;
+}
+
+/* run_ex() of @argv, as root. */
+static inline int run(struct __test_metadata *_metadata, struct cr_env *env,
+		      char *const argv[], int out_fd, char *err, size_t size)
+{
+	return run_ex(_metadata, env, argv, out_fd, 0, err, size);
+}
+
+static inline char *tmp_path(struct cr_env *env, char *buf, const char *name)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", env->dir, name);
+	return buf;
+}
+
+/*
+ * crctl checkpoint --kill -o @image @pid, which must succeed; without
+ * --kill with LEAVE_RUNNING in @flags.  A checkpoint that meets a tree
+ * changing under it (a task exiting, an execve()) fails with EAGAIN: try
+ * again.  One that fails with ESRCH because a child was reaped while the
+ * tree was being collected ("not visible in the caller's pid namespace")
+ * is tried again too, but counted: that is a kernel race that fork_heavy
+ * reports.  Up to CKPT_TRIES tries; only one with NO_RETRY, for a target
+ * that has no children, where neither may happen.
+ */
+static inline void checkpoint_ex(struct __test_metadata *_metadata,
+				 struct cr_env *env, pid_t pid,
+				 const char *image, int flags)
+{
+	char *argv[] = { "crctl", "checkpoint", "--kill", "-o", (char *)image,
+			 NULL, NULL };
+	const char *kill_opt = " --kill";
+	char pidstr[16], err[4096], how[64];
+	bool changed = false;
+	int status, tries;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	argv[5] = pidstr;
+	if (flags & LEAVE_RUNNING) {
+		memmove(&argv[2], &argv[3], 4 * sizeof(argv[0]));
+		kill_opt = "";
+	}
+	for (tries = 1;; tries++) {
+		status = run(_metadata, env, argv, -1, err, sizeof(err));
+		if (status == 0)
+			return;
+		if (changed && strstr(err, "did not reach a safe point"))
+			TH_LOG("the checkpoint that said \"the tree changed\" left tasks parked");
+		changed = strstr(err, "the tree changed");
+		if (tries >= CKPT_TRIES || status < 0 || (flags & NO_RETRY))
+			break;
+		if (strstr(err, "(EAGAIN)")) {
+			env->ckpt_eagain++;
+		} else if (strstr(err, "not visible in the caller's pid namespace")) {
+			env->ckpt_esrch++;
+		} else {
+			break;
+		}
+		TH_LOG("checkpoint %d, try %d: %s", pid, tries, err);
+		usleep(50000);
+	}
+	ASSERT_EQ(0, status) {
+		TH_LOG("crctl checkpoint%s %d (try %d): %s\n%s", kill_opt, pid,
+		       tries,
+		       status < 0 ? "timeout" : describe(status, how, sizeof(how)),
+		       err);
+	}
+}
+
+static inline void checkpoint(struct __test_metadata *_metadata,
+			      struct cr_env *env, pid_t pid, const char *image)
+{
+	checkpoint_ex(_metadata, env, pid, image, 0);
+}
+
+/*
+ * Starts "crctl restart [--stopped] -i @image" in a child whose stdout is a
+ * new pipe, and stdin a pipe that never gets data (or /dev/null with
+ * NULL_STDIN).
+ */
+static inline struct proc *restart(struct __test_metadata *_metadata,
+			    struct cr_env *env, const char *image,
+			    int flags)
+{
+	char *argv[] = { "crctl", "restart", "-i", (char *)image, NULL, NULL };
+	struct proc *p;
+	int null = -1;
+
+	if (flags & STOPPED) {
+		memmove(&argv[3], &argv[2], 2 * sizeof(argv[0]));
+		argv[2] = "--stopped";
+	}
+	if (flags & NULL_STDIN) {
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, null);
+	}
+	p = start(_metadata, env, argv, null, -1);
+	if (null >= 0)
+		close(null);
+	return p;
+}
+
+/* The original after checkpoint --kill: dead, of SIGKILL. */
+static inline void expect_sigkill(struct __test_metadata *_metadata, struct proc *p)
+{
+	char how[64];
+
+	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
+		TH_LOG("%s (pid %d) still runs after checkpoint --kill",
+		       p->name, p->pid);
+	}
+	ASSERT_TRUE(WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL) {
+		TH_LOG("%s: %s, not SIGKILL", p->name,
+		       describe(p->status, how, sizeof(how)));
+	}
+}
+
+/* @p (a crctl restart) must end with exit status @code. */
+static inline void expect_exit(struct __test_metadata *_metadata, struct proc *p,
+			int code)
+{
+	char how[64];
+
+	ASSERT_TRUE(reap(p, START_TIMEOUT)) {
+		TH_LOG("%s (pid %d) did not end", p->name, p->pid);
+	}
+	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != code)
+		show_stderr(_metadata, p);
+	ASSERT_TRUE(WIFEXITED(p->status) && WEXITSTATUS(p->status) == code) {
+		TH_LOG("%s: %s, want exit status %d", p->name,
+		       describe(p->status, how, sizeof(how)), code);
+	}
+}
+
+/* The next line of @p, which must come within @timeout ms. */
+static inline void next_line(struct __test_metadata *_metadata, struct proc *p,
+		      char *line, size_t size, int timeout)
+{
+	int r = read_line(&p->out, line, size, timeout);
+
+	if (r != 1) {
+		show_stderr(_metadata, p);
+		ASSERT_EQ(1, r) {
+			TH_LOG("%s (pid %d): %s", p->name, p->pid,
+			       r ? strerror(-r) : "end of output");
+		}
+	}
+}
+
+/* Skips lines that start with "T " up to the next other one, @want. */
+static inline void expect_line_after_ticks(struct __test_metadata *_metadata,
+				    struct proc *p, const char *want)
+{
+	char line[512];
+	int ticks = 0;
+
+	do {
+		next_line(_metadata, p, line, sizeof(line), LINE_TIMEOUT);
+		ASSERT_GT(1000, ticks++);
+	} while (!strncmp(line, "T ", 2));
+	ASSERT_STREQ(want, line);
+}
+
+/* "crctl info @image": the image's tree, with each thread's comm. */
+static inline void read_tree(struct __test_metadata *_metadata,
+		      struct cr_env *env, const char *image,
+		      struct tree *t)
+{
+	char *argv[] = { "crctl", "info", (char *)image, NULL };
+	char path[PATH_MAX], err[4096], line[512], comm[20];
+	struct tentry *e;
+	int status, n, tid, i;
+	FILE *f;
+
+	memset(t, 0, sizeof(*t));
+	f = fopen(tmp_path(env, path, "info.txt"), "w+e");
+	ASSERT_NE(NULL, f);
+	status = run(_metadata, env, argv, fileno(f), err, sizeof(err));
+	ASSERT_EQ(0, status) TH_LOG("crctl info %s: %s", image, err);
+	rewind(f);
+	n = -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "tree: %d tasks", &n) == 1)
+			continue;
+		if (sscanf(line, "thread %d: comm \"%19[^\"]\"", &tid, comm) == 2) {
+			for (i = 0; i < t->n; i++) {
+				if (t->e[i].pid == tid)
+					snprintf(t->e[i].comm, sizeof(t->e[i].comm), "%s", comm);
+			}
+			continue;
+		}
+		if (strncmp(line, "  pid ", 6) || t->n >= MAX_TASKS)
+			continue;
+		e = &t->e[t->n];
+		if (sscanf(line, "  pid %d tgid %d ppid %d pgid %d sid %d: %15[a-z]",
+			   &e->pid, &e->tgid, &e->ppid, &e->pgid, &e->sid,
+			   e->kind) != 6)
+			continue;
+		if (!strcmp(e->kind, "zombie"))
+			ASSERT_EQ(1, sscanf(strchr(line, ':'),
+					    ": zombie, exit status %x",
+					    &e->exit_status)) TH_LOG("%s", line);
+		t->n++;
+	}
+	fclose(f);
+	ASSERT_LT(0, t->n) TH_LOG("crctl info %s: no tree", image);
+	ASSERT_EQ(n, t->n) TH_LOG("crctl info %s: tree of %d tasks, %d listed",
+				  image, n, t->n);
+}
+
+static inline struct tentry *tree_find(struct tree *t, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		if (t->e[i].pid == pid)
+			return &t->e[i];
+	}
+	return NULL;
+}
+
+/* Every pid of @t must be free (reaped) before a restart can use it. */
+static inline void tree_gone(struct __test_metadata *_metadata, struct tree *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		ASSERT_TRUE(wait_gone(t->e[i].pid, START_TIMEOUT)) {
+			TH_LOG("pid %d (%s) still there after checkpoint --kill (state %c)",
+			       t->e[i].pid, t->e[i].kind, proc_state(t->e[i].pid));
+		}
+	}
+}
+
+/* The tids of process @pid, sorted; returns how many. */
+static inline int task_ids(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0, i, j;
+	pid_t t;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		t = atoi(e->d_name);
+		if (t > 0 && n < max)
+			tids[n++] = t;
+	}
+	closedir(d);
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && tids[j - 1] > tids[j]; j--) {
+			t = tids[j];
+			tids[j] = tids[j - 1];
+			tids[j - 1] = t;
+		}
+	}
+	return n;
+}
+
+/* Whether @s contains one of the '|'-separated @words, in any case. */
+static inline bool has_word(const char *s, const char *words)
+{
+	char buf[256], *w, *save;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
+		if (strcasestr(s, w))
+			return true;
+	}
+	return false;
+}
+
+static inline void check_dmesg(struct __test_metadata *_metadata)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	f = popen("dmesg 2>/dev/null | grep -E 'Oops|BUG:|WARNING:|Call Trace'", "r");
+	ASSERT_NE(NULL, f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	pclose(f);
+	EXPECT_EQ(0, n) TH_LOG("kernel log:\n%s", buf);
+}
+
+/*
+ * Fills in @env for a test: fds 0-2 open (so that no pipe of ours is one
+ * of them), SIGPIPE ignored, with CR_ENV_SUBREAPER in @flags the test a
+ * child subreaper (orphans of a killed tree come to it, to be reaped), the
+ * progs' directory and a new scratch directory /tmp/@name.XXXXXX.
+ */
+static inline void cr_env_setup_flags(struct __test_metadata *_metadata,
+				      struct cr_env *env, const char *name,
+				      int flags)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	int fd;
+
+	/* The pipes we make must never be fds 0-2. */
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			ASSERT_EQ(fd, open("/dev/null", O_RDWR));
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Orphans of a killed tree come to us, to be reaped. */
+	if (flags & CR_ENV_SUBREAPER)
+		ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	ASSERT_NE(NULL, slash);
+	*slash = 0;
+	memcpy(env->bin, exe, slash - exe + 1);
+	snprintf(env->dir, sizeof(env->dir), "/tmp/%s.XXXXXX", name);
+	ASSERT_NE(NULL, mkdtemp(env->dir));
+}
+
+/* cr_env_setup_flags(), the test a subreaper: for trees of processes. */
+static inline void cr_env_setup(struct __test_metadata *_metadata,
+				struct cr_env *env, const char *name)
+{
+	cr_env_setup_flags(_metadata, env, name, CR_ENV_SUBREAPER);
+}
+
+/*
+ * Kills whatever the test started, and every descendant; reaps them all
+ * and removes the scratch directory.
+ */
+static inline void cr_env_teardown(struct cr_env *env)
+{
+	long long end;
+	struct dirent *e;
+	struct proc *p;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < MAX_KIDS; i++) {
+		if (env->kids[i]) {
+			kill(env->kids[i], SIGKILL);
+			reap_pid(env->kids[i], NULL, LINE_TIMEOUT);
+			env->kids[i] = 0;
+		}
+	}
+	for (i = 0; i < env->nprocs; i++) {
+		p = env->procs[i];
+		if (!p->reaped) {
+			kill_descendants(p->pid);
+			kill(p->pid, SIGKILL);
+			reap(p, LINE_TIMEOUT);
+		}
+		if (p->in >= 0)
+			close(p->in);
+		if (p->out.fd >= 0)
+			close(p->out.fd);
+		close(p->err);
+		free(p->name);
+		free(p);
+	}
+	env->nprocs = 0;
+	/* Restored trees whose launcher is gone, orphans: all ours. */
+	kill_descendants(getpid());
+	for (end = now_ms() + LINE_TIMEOUT; now_ms() < end;) {
+		pid_t r = waitpid(-1, NULL, WNOHANG | __WALL);
+
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r == 0)
+			usleep(10000);
+	}
+	d = opendir(env->dir);
+	if (d) {
+		while ((e = readdir(d))) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+		rmdir(env->dir);
+	}
+}
+
+/*
+ * For the tests that read images and call CR_IOC_RESTART themselves:
+ * define CR_TEST_IOCTL before including.  Only on request, as the others
+ * need neither <asm/prctl.h> nor these names.
+ */
+#ifdef CR_TEST_IOCTL
+#include <endian.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <asm/prctl.h>
+
+/* Little-endian fields of an image. */
+static inline uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+/*
+ * Moves our [vvar] and [vdso] to @lo, where the image has them, as crctl
+ * restart does: CR_IOC_RESTART requires it, since programs keep pointers
+ * into the vdso.  Nothing may call into the vdso afterwards (no time
+ * functions).  Returns 0, or -1 with a message on stderr.
+ */
+static inline int move_vdso(uint64_t lo, uint64_t hi)
+{
+	unsigned long s, e, mine[4][2];
+	int n = 0, i, at;
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[vdso]") || strstr(line, "[vvar]") ||
+		    strstr(line, "[vvar_vclock]")) {
+			if (n < 4) {
+				mine[n][0] = s;
+				mine[n++][1] = e;
+			}
+		} else if (s < hi && lo < e) {
+			dprintf(2, "the image's vdso %#lx-%#lx collides with %s",
+				(unsigned long)lo, (unsigned long)hi, line);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	if (n && mine[0][0] == lo && mine[n - 1][1] == hi)
+		return 0;
+	for (i = 0; i < n; i++)
+		munmap((void *)mine[i][0], mine[i][1] - mine[i][0]);
+	at = syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, (unsigned long)lo);
+	if (at < 0) {
+		dprintf(2, "arch_prctl(ARCH_MAP_VDSO_64, %#lx): %m\n", (unsigned long)lo);
+		return -1;
+	}
+	return 0;
+}
+#endif /* CR_TEST_IOCTL */
+
+#endif /* CR_TEST_H */
