@@ -412,7 +412,6 @@ impl MemSnap {
         plan: &PagePlan,
         proc_idx: u32,
     ) -> Result<(), WriteError> {
-        let g = self.mm.read_lock();
         for run in plan.runs.iter() {
             w.pages_header(run.addr, run.npages, proc_idx)
                 .map_err(|e| WriteError::Io(e, w.written()))?;
@@ -425,7 +424,13 @@ impl MemSnap {
                 }
                 let want = (((end - addr) / PS) as usize).min(BATCH);
                 let mut pages: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
-                let n = g
+                // The pages are pinned under the target's mmap lock and
+                // copied out without it: writing the image may block on
+                // the destination (a full pipe), and pipe writers take the
+                // pipe lock before faulting on their own mmap lock.
+                let n = self
+                    .mm
+                    .read_lock()
                     .dump_pages(addr, &mut pages[..want])
                     .map_err(Refusal::from)?;
                 if n != want {
@@ -556,14 +561,23 @@ impl MemPlan {
     /// caller are exactly where the image has them: programs keep pointers
     /// into the vdso. crctl moves them before calling RESTART.
     pub(crate) fn check(&self, log: &Log) -> Result {
-        let mm = current::mm().ok_or(EINVAL)?;
-        let g = mm.read_lock();
+        // Collected under the mmap lock, compared (and logged) without it:
+        // a log line is a write to a file.
+        let mut own = KVec::new();
+        {
+            let mm = current::mm().ok_or(EINVAL)?;
+            let g = mm.read_lock();
+            let mut addr = 0;
+            while let Some(v) = g.vma_at(addr) {
+                addr = v.end;
+                if v.special != 0 {
+                    own.push((v.special, v.start, v.end), GFP_KERNEL)?;
+                }
+            }
+        }
         let mut img = self.vmas.iter().filter(|v| v.kind.is_special());
-        let mut addr = 0;
-        while let Some(v) = g.vma_at(addr) {
-            addr = v.end;
-            let kind = match v.special {
-                0 => continue,
+        for (special, start, end) in own {
+            let kind = match special {
                 special::VDSO => VmaKind::Vdso,
                 special::VVAR => VmaKind::Vvar,
                 special::VVAR_VCLOCK => VmaKind::VvarVclock,
@@ -572,18 +586,18 @@ impl MemPlan {
                         log,
                         EBUSY,
                         "the caller has a special mapping at {:#x} that restart cannot replace",
-                        v.start
+                        start
                     ))
                 }
             };
             match img.next() {
-                Some(i) if i.kind == kind && i.start == v.start && i.end == v.end => {}
+                Some(i) if i.kind == kind && i.start == start && i.end == end => {}
                 Some(i) => {
                     return Err(fail!(
                         log,
                         EINVAL,
                         "[{}] is at {:#x}-{:#x}, the image has [{}] at {:#x}-{:#x} (the caller must move it first: arch_prctl(ARCH_MAP_VDSO_64))",
-                        kind.name(), v.start, v.end, i.kind.name(), i.start, i.end
+                        kind.name(), start, end, i.kind.name(), i.start, i.end
                     ))
                 }
                 None => return Err(fail!(log, EINVAL, "the image lacks the caller's [{}] mapping", kind.name())),
