@@ -239,6 +239,10 @@ impl Job {
             // Every thread of the tree is parked before a process's shared
             // state (memory map, files) is read: nothing can change it.
             if self.go.wait_killable().is_err() || self.state.lock().abandoned {
+                // Killed while parked (or the caller gave up): the caller
+                // waits for this process's state, so say there is none.
+                self.state.lock().exited = true;
+                self.gathered.complete_all();
                 return;
             }
             let p = ProcSnap::gather(self.ns);
@@ -592,6 +596,14 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
                 let mut st = j.state.lock();
                 match st.process.take() {
                     Some(Err(r)) => Some(r),
+                    None => {
+                        return Err(fail!(
+                            log,
+                            EAGAIN,
+                            "pid {}: killed during the checkpoint",
+                            m.entry.tgid
+                        ))
+                    }
                     other => {
                         st.process = other;
                         None
