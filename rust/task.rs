@@ -48,6 +48,10 @@ impl TaskSnap {
             .ids(ns)
             .map_err(|e| refuse!(e, "target not visible in the caller's pid namespace"))?;
         let pid = ids.pid;
+        // A SIGKILL that came after the task parked is not state to save.
+        if current::fatal_signal_pending() {
+            return Err(refuse!(EAGAIN, "pid {pid}: killed during the checkpoint"));
+        }
         let r = current::refusals(true);
         let what = [
             (rf::SIGPENDING, "has pending signals: not supported yet"),

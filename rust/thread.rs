@@ -31,6 +31,10 @@ impl ThreadSnap {
     /// Reads the current thread's own state (runs in the thread).
     #[inline(never)]
     pub(crate) fn gather(pid: i32, tid: i32) -> Result<Self, Refusal> {
+        // A SIGKILL that came after the task parked is not state to save.
+        if current::fatal_signal_pending() {
+            return Err(refuse!(EAGAIN, "pid {pid}: killed during the checkpoint"));
+        }
         let r = current::refusals(false);
         if r & rf::SIGPENDING != 0 {
             return Err(refuse!(
