@@ -2132,6 +2132,11 @@ static void print_table(FIXTURE_DATA(hostile) *self)
 		n += snprintf(line + n, sizeof(line) - n, " %9d", tot[cols[i]]);
 	snprintf(line + n, sizeof(line) - n, " %6d", tot[FIRST_FAILURE]);
 	ksft_print_msg("%s\n", line);
+	/* One line for tools/check's summary. */
+	ksft_print_msg("figures: %d hostile images, %d failures: %d EINVAL, %d EPERM, %d EOPNOTSUPP, %d other errno, %d killed after the point of no return, %d restored\n",
+		       tot[NOUTCOMES], tot[FIRST_FAILURE], tot[O_EINVAL], tot[O_EPERM],
+		       tot[O_EOPNOTSUPP], tot[O_ERRNO], tot[O_KILLED],
+		       tot[O_RESTORED_OK] + tot[O_RESTORED_ALT]);
 
 	n = snprintf(line, sizeof(line), "errno* (other errnos with a log line):");
 	for (o = 1; o < 256; o++)

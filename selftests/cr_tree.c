@@ -791,7 +791,7 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 		}
 		EXPECT_EQ(cur->pid, parent_of(root));
 	}
-	TH_LOG("%d cycles in %lld s: %ld forked, %ld reaped; the images held %d live and %d zombie children (at most %d tasks); checkpoints tried again: %d for EAGAIN, %d for ESRCH",
+	TH_LOG("figures: fork-heavy tree, %d cycles in %lld s: %ld forked, %ld reaped; the images held %d live and %d zombie children (at most %d tasks); checkpoints tried again: %d for EAGAIN, %d for ESRCH",
 	       cycles, (now_ms() - t0) / 1000, last.f, last.r, procs, zombies,
 	       most, self->env.ckpt_eagain, self->env.ckpt_esrch);
 	/* A child reaped while the tree is collected must not fail it. */
