@@ -237,8 +237,22 @@ fn checkpoint(args: &[String]) -> Result<(), String> {
         logfd,
         pad: 0,
     };
-    // SAFETY: CR_IOC_CHECKPOINT reads `a`, which is a valid struct.
-    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_CHECKPOINT, &a) };
+    // A tree that changed under the checkpoint (a task exec'd, or kept
+    // forking) fails with EAGAIN: try again, as long as the image can be
+    // rewritten from its start (a regular file, not a pipe).
+    let rewindable = regular_file_at_start(out_fd);
+    let mut tries = 1;
+    let r = loop {
+        // SAFETY: CR_IOC_CHECKPOINT reads `a`, which is a valid struct.
+        let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_CHECKPOINT, &a) };
+        let again = r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+        if !again || !rewindable || tries >= CHECKPOINT_TRIES || !rewind(out_fd) {
+            break r;
+        }
+        eprintln!("crctl: the tree changed during the checkpoint; trying again ({tries}/{CHECKPOINT_TRIES})");
+        std::thread::sleep(std::time::Duration::from_millis(50 * tries as u64));
+        tries += 1;
+    };
     if r < 0 {
         let e = std::io::Error::last_os_error();
         if out_path != "-" {
@@ -250,6 +264,28 @@ fn checkpoint(args: &[String]) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// How many times `crctl checkpoint` tries when the kernel says EAGAIN.
+const CHECKPOINT_TRIES: u32 = 5;
+
+/// Whether `fd` is a regular file at offset 0, which a failed checkpoint
+/// can be rewritten into.
+fn regular_file_at_start(fd: i32) -> bool {
+    // SAFETY: `st` is a valid out-parameter for fstat().
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat() and lseek() on an fd we own, with valid arguments.
+    unsafe {
+        libc::fstat(fd, &mut st) == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFREG
+            && libc::lseek(fd, 0, libc::SEEK_CUR) == 0
+    }
+}
+
+/// Empties the image file `fd` and moves back to its start.
+fn rewind(fd: i32) -> bool {
+    // SAFETY: ftruncate() and lseek() on an fd we own.
+    unsafe { libc::ftruncate(fd, 0) == 0 && libc::lseek(fd, 0, libc::SEEK_SET) == 0 }
 }
 
 /// A special mapping's range.
