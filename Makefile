@@ -22,9 +22,10 @@ endif
 KSRC ?= $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
 
 RUSTC ?= /usr/bin/rustc
+# CR_LLVM=-19: the kernel was built with clang-19 (see tools/env.sh).
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) RUSTC=$(RUSTC) RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver \
-	BINDGEN=$(CR_CACHE)/bindgen/bin/bindgen
+	BINDGEN=$(CR_CACHE)/bindgen/bin/bindgen $(if $(CR_LLVM),LLVM=$(CR_LLVM))
 
 all: module crctl selftests
 
@@ -60,6 +61,12 @@ check:
 check-debug:
 	CR_EXTRA_CONFIG=selftests/config.debug CR_HOSTILE_N=$${CR_HOSTILE_N:-10000} tools/check
 
+# The debug kernel with KASAN too: built with clang-19, as Rust and KASAN
+# together need a clang kernel (a third cached kernel).
+check-kasan:
+	CR_LLVM=-19 CR_EXTRA_CONFIG="selftests/config.debug selftests/config.kasan" \
+		CR_HOSTILE_N=$${CR_HOSTILE_N:-10000} tools/check
+
 demo: all
 	tools/vm/run -- tools/demo.sh
 
@@ -74,4 +81,4 @@ clean:
 	$(MAKE) -C selftests clean
 	rm -f .kdir
 
-.PHONY: all setup module lint crctl selftests check check-debug demo bench clean
+.PHONY: all setup module lint crctl selftests check check-debug check-kasan demo bench clean
