@@ -442,19 +442,10 @@ static void drain(int fd, char *buf, size_t *len, size_t size)
 /* Field 2 (comm) of /proc/@pid/stat, also for a zombie. */
 static bool proc_comm(pid_t pid, char *comm, size_t size)
 {
-	char path[64], buf[512], *a, *b;
-	ssize_t n;
-	int fd;
+	char buf[512], *a, *b;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_proc_stat(pid, buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	a = strchr(buf, '(');
 	b = strrchr(buf, ')');
 	if (!a || !b || b < a)

@@ -202,10 +202,13 @@ static inline const char *describe(int status, char *buf, size_t size)
 	return buf;
 }
 
-/* State, parent, process group and session of @pid; false if it is gone. */
-static inline bool proc_ids(pid_t pid, struct ids *ids)
+/*
+ * Reads /proc/@pid/stat into @buf as a string (one read(2) of at most
+ * @size - 1 bytes); false if @pid is gone.  Works for a zombie too.
+ */
+static inline bool read_proc_stat(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[512], *p;
+	char path[64];
 	ssize_t n;
 	int fd;
 
@@ -213,11 +216,21 @@ static inline bool proc_ids(pid_t pid, struct ids *ids)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	buf[n] = 0;
+	return true;
+}
+
+/* State, parent, process group and session of @pid; false if it is gone. */
+static inline bool proc_ids(pid_t pid, struct ids *ids)
+{
+	char buf[512], *p;
+
+	if (!read_proc_stat(pid, buf, sizeof(buf)))
+		return false;
 	p = strrchr(buf, ')');
 	return p && sscanf(p + 1, " %c %d %d %d", &ids->state, &ids->ppid,
 			   &ids->pgid, &ids->sid) == 4;
@@ -443,6 +456,18 @@ static inline struct proc *start(struct __test_metadata *_metadata,
 	return start_ex(_metadata, env, argv, NULL, NULL, in_fd, out_fd, 0);
 }
 
+/* Closes the test's ends of @p's pipes and frees @p. */
+static inline void free_proc(struct proc *p)
+{
+	if (p->in >= 0)
+		close(p->in);
+	if (p->out.fd >= 0)
+		close(p->out.fd);
+	close(p->err);
+	free(p->name);
+	free(p);
+}
+
 /* Closes what the test holds of @p, which is reaped, and forgets it. */
 static inline void forget(struct cr_env *env, struct proc *p)
 {
@@ -453,13 +478,7 @@ static inline void forget(struct cr_env *env, struct proc *p)
 	if (i == env->nprocs || !p->reaped)
 		return;
 	env->procs[i] = env->procs[--env->nprocs];
-	if (p->in >= 0)
-		close(p->in);
-	if (p->out.fd >= 0)
-		close(p->out.fd);
-	close(p->err);
-	free(p->name);
-	free(p);
+	free_proc(p);
 }
 
 /* Starts progs/@name with the NULL-terminated arguments that follow. */
@@ -863,13 +882,7 @@ static inline void cr_env_teardown(struct cr_env *env)
 			kill(p->pid, SIGKILL);
 			reap(p, LINE_TIMEOUT);
 		}
-		if (p->in >= 0)
-			close(p->in);
-		if (p->out.fd >= 0)
-			close(p->out.fd);
-		close(p->err);
-		free(p->name);
-		free(p);
+		free_proc(p);
 	}
 	env->nprocs = 0;
 	/* Restored trees whose launcher is gone, orphans: all ours. */

@@ -24,14 +24,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "prog.h"
 
 #define NP 5
 
@@ -44,28 +44,6 @@ struct shared {
 
 static struct shared *sh;
 static volatile sig_atomic_t usr1;
-
-static void say(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
-
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);	/* EINTR just ends it early */
-}
 
 static void ident(int i)
 {
@@ -87,7 +65,7 @@ static void member(int i)
 		sh->slot[i]++;
 		sh->echo[i] = sh->slot[0];
 		ident(i);
-		nap(50);
+		nap(50000);
 	}
 }
 
@@ -175,7 +153,7 @@ int main(void)
 		    sh->id[2][0], sh->id[2][1], sh->id[2][2], sh->id[2][3],
 		    sh->id[3][0], sh->id[3][1], sh->id[3][2], sh->id[3][3],
 		    sh->id[4][0], sh->id[4][1], sh->id[4][2], sh->id[4][3]);
-		nap(100);
+		nap(100000);
 	}
 	sh->stop = 1;
 	for (i = 0; i < 3; i++) {

@@ -27,27 +27,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "prog.h"
+
 static volatile sig_atomic_t go;
 static int failures;
 
 static unsigned char pattern(unsigned long i)
 {
 	return (i * 2654435761UL) >> 13 ^ i >> 8;
-}
-
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (write(1, buf, n) != n)
-		_exit(3);
 }
 
 static void fail(const char *fmt, ...)

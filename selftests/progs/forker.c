@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prog.h"
+
 #define MAX_ACTIVE 3
 
 struct shared {
 	long started;
 };
-
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
 
 static long long now_ms(void)
 {

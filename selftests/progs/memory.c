@@ -26,13 +26,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "prog.h"
 
 #define BIG_SIZE	(64UL << 20)
 #define FILE_PAGES	16
@@ -57,31 +58,15 @@ static unsigned long data_buf[4096] = { 1, 2, 3, 5, 8, 13, 21, 34 };
 static char maps_before[1 << 16], maps_after[1 << 16];
 static unsigned char file_buf[FILE_PAGES * MAX_PAGE];
 
-/* Output without stdio: vsnprintf() into the stack, one write(2). */
-static void say(int fd, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (write(fd, buf, n) != n)
-		_exit(3);
-}
-
 static void fail(const char *what)
 {
-	say(1, "FAIL %s\n", what);
+	say_fd(1, "FAIL %s\n", what);
 	failures++;
 }
 
 static void die(const char *what)
 {
-	say(1, "FAIL setup: %s: %s\n", what, strerror(errno));
+	say_fd(1, "FAIL setup: %s: %s\n", what, strerror(errno));
 	exit(2);
 }
 
@@ -196,7 +181,7 @@ int main(int argc, char **argv)
 	int fd, i;
 
 	if (argc != 2) {
-		say(2, "usage: memory FILE\n");
+		say_fd(2, "usage: memory FILE\n");
 		return 2;
 	}
 	page = sysconf(_SC_PAGESIZE);
@@ -266,7 +251,7 @@ int main(int argc, char **argv)
 	add_region("stack", stack_buf, sizeof(stack_buf));
 
 	maps_len = read_maps(maps_before, sizeof(maps_before));
-	say(1, "READY\n");
+	say_fd(1, "READY\n");
 
 	while (!go)
 		usleep(10000);
@@ -278,10 +263,10 @@ int main(int argc, char **argv)
 	len = read_maps(maps_after, sizeof(maps_after));
 	if (len != maps_len || memcmp(maps_before, maps_after, len)) {
 		fail("/proc/self/maps differs");
-		say(2, "--- /proc/self/maps at READY:\n");
+		say_fd(2, "--- /proc/self/maps at READY:\n");
 		if (write(2, maps_before, maps_len) < 0)
 			return 1;
-		say(2, "--- /proc/self/maps now:\n");
+		say_fd(2, "--- /proc/self/maps now:\n");
 		if (write(2, maps_after, len) < 0)
 			return 1;
 	}
@@ -289,6 +274,6 @@ int main(int argc, char **argv)
 	unlink(argv[1]);
 	if (failures)
 		return 1;
-	say(1, "OK\n");
+	say_fd(1, "OK\n");
 	return 0;
 }

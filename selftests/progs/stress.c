@@ -27,14 +27,14 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "prog.h"
 
 #define MAX_THREADS 256
 #define WORDS_PER_PAGE (4096 / sizeof(uint64_t))
@@ -45,29 +45,6 @@ static volatile uint64_t rounds[MAX_THREADS];
 static volatile int hold;		/* threads: stop at the next boundary */
 static int held;			/* how many did (atomic) */
 static volatile sig_atomic_t want_hash, want_go;
-
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
-
-/* Interrupted sleeps are fine: every caller loops on a condition. */
-static void nap(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static uint64_t word(uint64_t t, uint64_t g, uint64_t i)
 {

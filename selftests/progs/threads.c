@@ -13,12 +13,12 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "prog.h"
 
 #define NT 8
 
@@ -27,28 +27,6 @@ static long count[NT], total;
 static volatile pid_t tids[NT];
 static volatile int stop;
 static volatile sig_atomic_t usr1;
-
-static void say(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
-
-static void nap(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static void on_usr1(int sig)
 {

@@ -24,14 +24,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "prog.h"
 
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM	((int)(1U << 31))	/* linux/signal.h */
@@ -54,26 +54,6 @@ static __thread char tls_name[16];
 static __thread void *volatile handler_at;
 static volatile int round_no, answered, ready;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
-
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static void on_winch(int sig)
 {
@@ -207,7 +187,7 @@ static void *worker(void *arg)
 			check(i);
 			__atomic_add_fetch(&answered, 1, __ATOMIC_SEQ_CST);
 		}
-		nap(10);
+		nap(10000);
 	}
 	return NULL;
 }
@@ -238,7 +218,7 @@ int main(void)
 		}
 	}
 	while (ready < NT - 1)
-		nap(10);
+		nap(10000);
 	say("READY %d %d %d %d %d\n", want[0].tid, want[1].tid, want[2].tid,
 	    want[3].tid, want[4].tid);
 	sigemptyset(&usr1);
@@ -255,7 +235,7 @@ int main(void)
 		check(0);
 		__atomic_add_fetch(&round_no, 1, __ATOMIC_SEQ_CST);
 		for (waited = 0; answered < NT - 1 && waited < 2000; waited++)
-			nap(10);
+			nap(10000);
 		say("DONE %d %d\n", round_no, answered);
 		pthread_mutex_unlock(&mu);
 	}

@@ -15,34 +15,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "prog.h"
+
 static volatile sig_atomic_t usr1;
-
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (write(1, buf, n) != n)
-		_exit(3);
-}
-
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static void on_usr1(int sig)
 {
@@ -67,7 +47,7 @@ static pid_t child(int how)
 		_exit(100);
 	default:
 		for (;;)
-			nap(1000);
+			nap(1000000);
 	}
 }
 
@@ -102,7 +82,7 @@ int main(void)
 	say("ZOMBIES %d %d LIVE %d\n", z7, zterm, live);
 	while (!usr1) {
 		say("T %ld\n", ++tick);
-		nap(100);
+		nap(100000);
 	}
 	reap(z7);
 	reap(zterm);
