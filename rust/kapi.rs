@@ -305,9 +305,9 @@ unsafe fn file_from_raw(f: NonNull<bindings::file>) -> ARef<File> {
 ///   `self` (which is pinned) and deregistered exactly once, in [`Drop`].
 /// - `misc.fops` points at `fops`: the kernel crate's file operations for
 ///   `T` with `owner` set to this module.
-/// - `misc` is the first and only field that the crate's callbacks see, as
-///   a `MiscDeviceRegistration<T>` (`repr(transparent)` over the same
-///   `Opaque<bindings::miscdevice>`), which is what `misc_open()` hands them.
+/// - `misc_open()` hands the crate's callbacks a pointer to `misc`, which
+///   they read as a `MiscDeviceRegistration<T>`: that type is
+///   `repr(transparent)` over the same `Opaque<bindings::miscdevice>`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct OwnedMiscDevice<T> {
     #[pin]
