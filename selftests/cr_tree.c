@@ -860,7 +860,7 @@ static void expect_next_number(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 {
 	char *argv[] = { "/bin/busybox", "sh", "-c",
-			 "i=0; while true; do i=$((i+1)); echo $i | /bin/busybox cat; /bin/busybox sleep 1; done",
+			 "i=0; while true; do i=$((i+1)); echo $i | /bin/busybox cat; /bin/busybox sleep 2; done",
 			 NULL };
 	struct proc *orig, *copy;
 	char img[PATH_MAX], line[512], *end;
@@ -905,7 +905,7 @@ TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 	copy = restart(_metadata, &self->env, img, NULL_STDIN);
 	expect_next_number(_metadata, copy, &last, START_TIMEOUT);
 	EXPECT_EQ(copy->pid, parent_of(orig->pid));
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < 5; i++)
 		expect_next_number(_metadata, copy, &last, LINE_TIMEOUT);
 	check_dmesg(_metadata);
 }
