@@ -418,10 +418,7 @@ fn restart(args: &[String]) -> Result<(), String> {
         entries: vec![],
         procs: vec![],
     };
-    loop {
-        let Some((_, rec, _)) = w.next().map_err(|e| e.to_string())? else {
-            break;
-        };
+    while let Some((_, rec, _)) = w.next().map_err(|e| e.to_string())? {
         match rec {
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {

@@ -78,7 +78,10 @@ extern "C" fn thread_main(arg: usize) -> ! {
     join(a);
     // SAFETY: Ends this thread only.
     unsafe { libc::syscall(libc::SYS_exit, 1) };
-    loop {}
+    // exit(2) does not return.
+    loop {
+        std::hint::spin_loop();
+    }
 }
 
 /// Creates a thread with tid `tid` sharing everything with this process,
