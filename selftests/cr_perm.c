@@ -546,6 +546,68 @@ static const char *result_name(int r, char *buf, size_t size)
 	return buf;
 }
 
+/* A cell of a matrix as print_matrix() shows it. */
+struct mcell {
+	uid_t uid;
+	int caps;		/* index into caps_names */
+	int col;		/* the target or image */
+	int expect;		/* 0 or EPERM */
+	int result;		/* 0, an errno, 200+ setup failure, <0 nothing */
+	bool ok;
+};
+
+/*
+ * Prints a matrix: a row per caller (uid, capabilities) that has a cell, a
+ * column per @cols entry, each cell "expected/got" and " *" on a mismatch.
+ */
+static void print_matrix(const char *title, const char *corner,
+			 const char *const *cols, int ncols, int width,
+			 const struct mcell *cells, size_t ncells)
+{
+	static const uid_t uids[] = { 0, USER, OTHER };
+	char line[512], cell[64], got[32], who[32];
+	size_t u, i;
+	int k, c, n;
+	bool any;
+
+	ksft_print_msg("%s permission matrix (expected/got; * = mismatch):\n", title);
+	n = snprintf(line, sizeof(line), "%-34s", corner);
+	for (c = 0; c < ncols; c++)
+		n += snprintf(line + n, sizeof(line) - n, " | %-*s", width, cols[c]);
+	ksft_print_msg("%s\n", line);
+	for (u = 0; u < ARRAY_SIZE(uids); u++) {
+		for (k = 0; k < NCAPS; k++) {
+			n = snprintf(line, sizeof(line), "%-8s %-25s",
+				     uid_name(uids[u], who, sizeof(who)), caps_names[k]);
+			for (any = false, c = 0; c < ncols; c++) {
+				cell[0] = 0;
+				for (i = 0; i < ncells; i++) {
+					const struct mcell *m = &cells[i];
+
+					if (m->uid != uids[u] || m->caps != k || m->col != c)
+						continue;
+					snprintf(cell, sizeof(cell), "%s/%s%s",
+						 m->expect ? "EPERM" : "ok",
+						 m->result == 0 ? "ok" :
+						 m->result == EPERM ? "EPERM" :
+						 m->result < 0 ? "?" :
+						 result_name(m->result, got, sizeof(got)),
+						 m->ok ? "" : " *");
+					any = true;
+				}
+				n += snprintf(line + n, sizeof(line) - n, " | %-*s",
+					      width, cell[0] ? cell : "-");
+			}
+			if (any)
+				ksft_print_msg("%s\n", line);
+		}
+	}
+	for (i = 0, n = 0; i < ncells; i++)
+		n += cells[i].ok;
+	ksft_print_msg("figures: %s permission matrix: %zu cells, %d as documented\n",
+		       title, ncells, n);
+}
+
 /*
  * The checkpoint matrix: each cell checkpoints a running target as its
  * caller; the target counts on, undisturbed, whatever the outcome.
@@ -554,11 +616,11 @@ TEST_F_TIMEOUT(perm, checkpoint_matrix, TEST_TIMEOUT)
 {
 	char img[PATH_MAX], log[2048], err[1024], why[256], got[32], want[32], who[32];
 	int results[ARRAY_SIZE(ckpt_cells)];
+	struct mcell cells[ARRAY_SIZE(ckpt_cells)];
 	struct prog targets[NTARGETS];
 	bool ok[ARRAY_SIZE(ckpt_cells)];
 	int t, r, bad = 0;
-	size_t i, u, k;
-	char line[512];
+	size_t i;
 	int n;
 
 	start_target(_metadata, self, &targets[T_COUNTER], USER, false, true);
@@ -615,44 +677,14 @@ TEST_F_TIMEOUT(perm, checkpoint_matrix, TEST_TIMEOUT)
 	}
 
 	/* The matrix: callers by row, targets by column. */
-	ksft_print_msg("checkpoint permission matrix (expected/got; * = mismatch):\n");
-	n = snprintf(line, sizeof(line), "%-34s", "caller \\ target");
-	for (t = 0; t < NTARGETS; t++)
-		n += snprintf(line + n, sizeof(line) - n, " | %-22s", target_names[t]);
-	ksft_print_msg("%s\n", line);
-	for (u = 0; u < 3; u++) {
-		uid_t uid = u == 0 ? 0 : u == 1 ? USER : OTHER;
+	for (i = 0; i < ARRAY_SIZE(ckpt_cells); i++) {
+		const struct ckpt_cell *c = &ckpt_cells[i];
 
-		for (k = 0; k < NCAPS; k++) {
-			bool any = false;
-
-			n = snprintf(line, sizeof(line), "%-8s %-25s", uid_name(uid, who, sizeof(who)),
-				     caps_names[k]);
-			for (t = 0; t < NTARGETS; t++) {
-				char cellbuf[64] = "";
-
-				for (i = 0; i < ARRAY_SIZE(ckpt_cells); i++) {
-					const struct ckpt_cell *c = &ckpt_cells[i];
-
-					if (c->uid != uid || c->caps != k || c->target != t)
-						continue;
-					snprintf(cellbuf, sizeof(cellbuf), "%s/%s%s",
-						 c->expect ? "EPERM" : "ok",
-						 results[i] == 0 ? "ok" :
-						 results[i] == EPERM ? "EPERM" :
-						 result_name(results[i], got, sizeof(got)),
-						 ok[i] ? "" : " *");
-					any = true;
-				}
-				n += snprintf(line + n, sizeof(line) - n, " | %-22s",
-					      cellbuf[0] ? cellbuf : "-");
-			}
-			if (any)
-				ksft_print_msg("%s\n", line);
-		}
+		cells[i] = (struct mcell){ c->uid, c->caps, c->target, c->expect,
+					   results[i], ok[i] };
 	}
-	ksft_print_msg("figures: checkpoint permission matrix: %zu cells, %zu as documented\n",
-		       ARRAY_SIZE(ckpt_cells), ARRAY_SIZE(ckpt_cells) - bad);
+	print_matrix("checkpoint", "caller \\ target", target_names, NTARGETS, 22,
+		     cells, ARRAY_SIZE(ckpt_cells));
 	EXPECT_EQ(0, bad) TH_LOG("%d of %zu cells differ from the model", bad,
 				 ARRAY_SIZE(ckpt_cells));
 }
@@ -830,10 +862,11 @@ TEST_F_TIMEOUT(perm, restart_matrix, TEST_TIMEOUT)
 	     who[32], uids[128], detail[512];
 	bool ok[ARRAY_SIZE(restart_cells)];
 	int results[ARRAY_SIZE(restart_cells)];
+	struct mcell cells[ARRAY_SIZE(restart_cells)];
 	struct image_info ii[NIMAGES];
-	int out[2], logp[2], errp[2], null, status, bad = 0, e, n, im;
+	int out[2], logp[2], errp[2], null, status, bad = 0, e, n;
 	unsigned int r, eu, s;
-	size_t i, u, k;
+	size_t i;
 	struct prog p;
 	pid_t c;
 
@@ -932,46 +965,14 @@ TEST_F_TIMEOUT(perm, restart_matrix, TEST_TIMEOUT)
 		bad += !ok[i];
 	}
 
-	ksft_print_msg("restart permission matrix (expected/got; * = mismatch):\n");
-	n = snprintf(detail, sizeof(detail), "%-34s", "caller \\ image");
-	for (im = 0; im < NIMAGES; im++)
-		n += snprintf(detail + n, sizeof(detail) - n, " | %-18s", image_names[im]);
-	ksft_print_msg("%s\n", detail);
-	for (u = 0; u < 3; u++) {
-		uid_t uid = u == 0 ? 0 : u == 1 ? USER : OTHER;
+	for (i = 0; i < ARRAY_SIZE(restart_cells); i++) {
+		const struct restart_cell *cell = &restart_cells[i];
 
-		for (k = 0; k < NCAPS; k++) {
-			bool any = false;
-
-			n = snprintf(detail, sizeof(detail), "%-8s %-25s",
-				     uid_name(uid, who, sizeof(who)), caps_names[k]);
-			for (im = 0; im < NIMAGES; im++) {
-				char cellbuf[64] = "";
-
-				for (i = 0; i < ARRAY_SIZE(restart_cells); i++) {
-					const struct restart_cell *cell = &restart_cells[i];
-
-					if (cell->uid != uid || cell->caps != k ||
-					    (int)cell->image != im)
-						continue;
-					snprintf(cellbuf, sizeof(cellbuf), "%s/%s%s",
-						 cell->expect ? "EPERM" : "ok",
-						 results[i] == 0 ? "ok" :
-						 results[i] == EPERM ? "EPERM" :
-						 results[i] < 0 ? "?" :
-						 result_name(results[i], got, sizeof(got)),
-						 ok[i] ? "" : " *");
-					any = true;
-				}
-				n += snprintf(detail + n, sizeof(detail) - n, " | %-18s",
-					      cellbuf[0] ? cellbuf : "-");
-			}
-			if (any)
-				ksft_print_msg("%s\n", detail);
-		}
+		cells[i] = (struct mcell){ cell->uid, cell->caps, cell->image,
+					   cell->expect, results[i], ok[i] };
 	}
-	ksft_print_msg("figures: restart permission matrix: %zu cells, %zu as documented\n",
-		       ARRAY_SIZE(restart_cells), ARRAY_SIZE(restart_cells) - bad);
+	print_matrix("restart", "caller \\ image", image_names, NIMAGES, 18,
+		     cells, ARRAY_SIZE(restart_cells));
 	EXPECT_EQ(0, bad) TH_LOG("%d of %zu cells differ from the model", bad,
 				 ARRAY_SIZE(restart_cells));
 }
