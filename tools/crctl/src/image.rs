@@ -318,10 +318,13 @@ mod tests {
         // The walker must not read past what it is asked for: restart hands
         // the rest of the stream to the kernel.
         let mut p = [0; 2];
+        // SAFETY: `p` has room for the two fds pipe() writes.
         assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
         let data = COUNTER.to_vec();
         let wfd = p[1];
         let t = std::thread::spawn(move || {
+            // SAFETY: `wfd` is the pipe's write end, owned by this thread
+            // alone from here on.
             let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(wfd) };
             let _ = f.write_all(&data);
         });
@@ -337,6 +340,8 @@ mod tests {
         let kept = w.keep.take().unwrap();
         assert_eq!(&kept[..], &COUNTER[..kept.len()]);
         let mut rest = vec![];
+        // SAFETY: `p[0]` is the pipe's read end; the walker is done with it
+        // and nothing else closes it.
         let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(p[0]) };
         std::io::Read::read_to_end(&mut f, &mut rest).unwrap();
         t.join().unwrap();
