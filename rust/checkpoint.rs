@@ -702,8 +702,16 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     w.record(|b| format::Tree::encode(b, members.len(), |i| members[i].entry))
         .map_err(|e| io(&w, e))?;
 
-    // Shared anonymous memory: one id per object, across processes.
+    files::check_pipes(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
+    for p in procs.iter() {
+        for t in p.threads.iter() {
+            t.check_creds(p.proc_.task.ids.pid, &p.proc_.task.creds)?;
+        }
+    }
+    // Shared anonymous memory and open files: one id per object, across
+    // processes.
     let mut shm = memory::ShmIds::new();
+    let mut file_ids = files::FileIds::new();
     let mut plans = KVec::new();
     let mut shared_seen = KVec::new();
     for p in procs.iter() {
@@ -714,7 +722,9 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
         ps.mem
             .write_meta(&mut w, &plan, &mut shm)
             .map_err(|e| io(&w, e))?;
-        ps.files.write(&mut w).map_err(|e| io(&w, e))?;
+        ps.files
+            .write(&mut w, &mut file_ids)
+            .map_err(|e| io(&w, e))?;
         for t in p.threads.iter() {
             t.write(&mut w).map_err(|e| io(&w, e))?;
         }

@@ -323,6 +323,8 @@ void cr_current_creds(struct cr_creds *out)
 	out->caps[4] = c->cap_ambient.val;
 	out->securebits = c->securebits;
 	out->no_new_privs = task_no_new_privs(current);
+	scoped_guard(rcu)
+		out->dumpable = READ_ONCE(rcu_dereference(current->exec_state)->dumpable);
 	n = c->group_info->ngroups;
 	out->ngroups = n;
 	for (i = 0; i < n && i < CR_MAX_GROUPS_INLINE; i++)
@@ -440,8 +442,8 @@ int cr_current_syscall_nr(void)
  * Installs user registers in the current task's pt_regs, as ptrace would
  * for a stopped tracee; flags are limited to what user space may set, like
  * ptrace's FLAG_MASK. The caller has checked cs, ss, the selectors and the
- * bases. The syscall return value (ax) is set by returning it from the
- * ioctl.
+ * bases. ax is left alone: cr_current_set_ax() sets it once the ioctl has
+ * stored its own return value there.
  */
 #define CR_FLAG_MASK (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
 		      X86_EFLAGS_SF | X86_EFLAGS_TF | X86_EFLAGS_DF | X86_EFLAGS_OF | \
@@ -461,7 +463,6 @@ void cr_current_set_regs(const u64 *r)
 	regs->r10 = r[7];
 	regs->r9 = r[8];
 	regs->r8 = r[9];
-	regs->ax = r[10];
 	regs->cx = r[11];
 	regs->dx = r[12];
 	regs->si = r[13];
@@ -477,6 +478,65 @@ void cr_current_set_regs(const u64 *r)
 	current->thread.fsbase = r[21];
 	current->thread.fsindex = 0;
 	preempt_enable();
+}
+
+void cr_current_set_ax(u64 ax)
+{
+	task_pt_regs(current)->ax = ax;
+}
+
+/*
+ * prctl(PR_SET_DUMPABLE) for any value (task_exec_state_set_dumpable() is
+ * not exported); the caller has checked @value <= TASK_DUMPABLE_ROOT.
+ */
+void cr_current_set_dumpable(u32 value)
+{
+	WRITE_ONCE(rcu_dereference_protected(current->exec_state, true)->dumpable, value);
+}
+
+/* Adds @flags to the current task's VMA that is exactly @start-@end. */
+int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -EINVAL;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, start);
+	if (vma && vma->vm_start == start && vma->vm_end == end) {
+		vm_flags_set(vma, flags);
+		ret = 0;
+	}
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/* What rseq(2) registration leaves in the task, for an area in place. */
+void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version)
+{
+#ifdef CONFIG_RSEQ
+	scoped_guard(irqsave) {
+		current->rseq.usrptr = (struct rseq __user *)(unsigned long)ptr;
+		current->rseq.len = len;
+		current->rseq.sig = sig;
+		current->rseq.event.has_rseq = version;
+	}
+	rseq_force_update();
+#endif
+}
+
+unsigned int cr_rseq_align(void)
+{
+#ifdef CONFIG_RSEQ
+	return rseq_alloc_align();
+#else
+	return 0;
+#endif
+}
+
+unsigned int cr_rseq_feature_size(void)
+{
+	return offsetof(struct rseq, end);
 }
 
 unsigned long cr_user_cs(void)
@@ -749,6 +809,14 @@ u64 cr_vm_flag(int which)
 #endif
 		       ;
 	case CR_VMF_LOCKED: return VM_LOCKED | VM_LOCKONFAULT;
+	case CR_VMF_NORESERVE: return VM_NORESERVE;
+	case CR_VMF_DONTCOPY: return VM_DONTCOPY;
+	case CR_VMF_WIPEONFORK: return VM_WIPEONFORK;
+	case CR_VMF_DONTDUMP: return VM_DONTDUMP;
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	case CR_VMF_HUGEPAGE: return VM_HUGEPAGE;
+	case CR_VMF_NOHUGEPAGE: return VM_NOHUGEPAGE;
+#endif
 	}
 	return 0;
 }
@@ -862,6 +930,7 @@ void cr_file_info(struct file *f, struct cr_file_info *out)
 	out->pos = f->f_pos;
 	out->fmode = f->f_mode;
 	out->nlink = inode->i_nlink;
+	out->inode = (unsigned long)inode;
 	out->sock_family = -1;
 	out->sock_type = -1;
 	sock = sock_from_file(f);

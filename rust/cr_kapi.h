@@ -55,6 +55,7 @@ struct cr_creds {
 	u32 no_new_privs;
 	u32 ngroups;
 	u32 groups[CR_MAX_GROUPS_INLINE];
+	u32 dumpable;	/* enum task_dumpable */
 };
 
 /* cr_current_creds_match() results */
@@ -113,6 +114,12 @@ struct cr_vma {
 #define CR_VMF_GROWSDOWN	5
 #define CR_VMF_UNSUPPORTED	6
 #define CR_VMF_LOCKED		7
+#define CR_VMF_NORESERVE	8
+#define CR_VMF_DONTCOPY		9
+#define CR_VMF_WIPEONFORK	10
+#define CR_VMF_DONTDUMP		11
+#define CR_VMF_HUGEPAGE		12
+#define CR_VMF_NOHUGEPAGE	13
 
 struct cr_file_info {
 	u32 mode;
@@ -124,6 +131,7 @@ struct cr_file_info {
 	u32 nlink;
 	s32 sock_family;
 	s32 sock_type;
+	u64 inode;	/* identity of the inode (its address), never saved */
 };
 
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
@@ -156,6 +164,12 @@ int cr_regset_size(unsigned int note);
 int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_syscall_nr(void);
 void cr_current_set_regs(const u64 *r);
+void cr_current_set_ax(u64 ax);
+void cr_current_set_dumpable(u32 value);
+int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags);
+void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version);
+unsigned int cr_rseq_align(void);
+unsigned int cr_rseq_feature_size(void);
 unsigned long cr_user_cs(void);
 unsigned long cr_user_ds(void);
 unsigned long cr_task_size_max(void);

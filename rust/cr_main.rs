@@ -84,7 +84,7 @@ impl MiscDevice for CrDevice {
         match _IOC_NR(cmd) {
             uapi::CR_IOC_NR_INFO => uapi::info(arg),
             uapi::CR_IOC_NR_CHECKPOINT => checkpoint::ioctl(file, arg),
-            uapi::CR_IOC_NR_RESTART => restart::ioctl(&me.restart, arg),
+            uapi::CR_IOC_NR_RESTART => restart::ioctl(&me.restart, file, arg),
             _ => Err(ENOTTY),
         }
     }

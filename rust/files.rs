@@ -2,9 +2,17 @@
 
 //! Open file descriptors. Record: [`format::FileRec`].
 //!
+//! Each open file description is saved once, by identity, with an id that
+//! every descriptor referring to it carries, in whichever process of the
+//! tree: restart opens it once and installs it at each, so descriptors made
+//! by `dup()` or inherited across `fork()` share their offset and status
+//! flags again.
+//!
 //! fds 0-2 that are a terminal, another character device such as a
 //! console (but not `/dev/null` or `/dev/zero`), or a pipe are inherited
-//! from the restarting process (its own 0-2), like a shell job. Regular files and directories
+//! from the restarting process (its own 0-2), like a shell job, when the
+//! other side is outside the tree: a pipe or FIFO with both ends inside the
+//! tree is refused (pipes are not restored yet). Regular files and directories
 //! are reopened by path, as the caller, with their status flags and offset;
 //! `/dev/null` and `/dev/zero` are reopened. Everything else is refused at
 //! checkpoint by name.
@@ -42,6 +50,9 @@ fn is_tty(major: u32) -> bool {
 
 struct FileSnap {
     fd: u32,
+    /// The open file description: its identity, and the reference that
+    /// keeps that identity unique until the image is written.
+    file: ARef<File>,
     kind: FileKind,
     open_flags: u32,
     fd_flags: u32,
@@ -158,6 +169,7 @@ impl FilesSnap {
             let i = kapi::file_info(&f);
             let snap = FileSnap {
                 fd,
+                file: f,
                 kind,
                 open_flags: i.f_flags & format::FILE_OPEN_FLAGS,
                 fd_flags: if cloexec { format::FD_CLOEXEC } else { 0 },
@@ -180,11 +192,13 @@ impl FilesSnap {
         Ok(FilesSnap { files })
     }
 
-    /// Writes the file records.
-    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+    /// Writes the file records, numbering open file descriptions in `ids`
+    /// (shared by every process of the image).
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>, ids: &mut FileIds) -> Result {
         for f in self.files.iter() {
             let rec = format::FileRec {
                 fd: f.fd,
+                id: ids.id(&f.file)?,
                 kind: f.kind,
                 open_flags: f.open_flags,
                 fd_flags: f.fd_flags,
@@ -197,6 +211,62 @@ impl FilesSnap {
     }
 }
 
+/// Ids of the open file descriptions of an image, in order of first
+/// appearance (id = index + 1).
+pub(crate) struct FileIds(KVec<ARef<File>>);
+
+impl FileIds {
+    pub(crate) fn new() -> Self {
+        FileIds(KVec::new())
+    }
+
+    fn id(&mut self, f: &ARef<File>) -> Result<u32> {
+        let i = match self.0.iter().position(|g| g.as_ptr() == f.as_ptr()) {
+            Some(i) => i,
+            None => {
+                self.0.push(f.clone(), GFP_KERNEL_ACCOUNT)?;
+                self.0.len() - 1
+            }
+        };
+        Ok(i as u32 + 1)
+    }
+}
+
+/// Refuses a pipe or FIFO inherited on fd 0-2 whose other side is inside
+/// the tree too (both a reading and a writing descriptor of it in the
+/// tree): restoring it as the caller's stdio would connect both processes
+/// to crctl instead of to each other. `files` are the tables of the tree's
+/// processes with their pids.
+pub(crate) fn check_pipes<'a>(
+    files: impl Iterator<Item = (i32, &'a FilesSnap)> + Clone,
+) -> Result<(), Refusal> {
+    for (pid, t) in files.clone() {
+        for f in t.files.iter().filter(|f| f.kind == FileKind::Inherit) {
+            let i = kapi::file_info(&f.file);
+            if i.mode & S_IFMT != S_IFIFO {
+                continue;
+            }
+            let mut modes = 0;
+            for (_, u) in files.clone() {
+                for g in u.files.iter() {
+                    let j = kapi::file_info(&g.file);
+                    if j.inode == i.inode {
+                        modes |= j.fmode & (kapi::FMODE_READ | kapi::FMODE_WRITE);
+                    }
+                }
+            }
+            if modes == kapi::FMODE_READ | kapi::FMODE_WRITE {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {}: pipe or FIFO whose other end is inside the tree: not supported yet",
+                    f.fd
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------ restart
 
 struct FilePlan {
@@ -204,6 +274,25 @@ struct FilePlan {
     cloexec: bool,
     /// `None`: inherited from the caller.
     file: Option<ARef<File>>,
+}
+
+/// One open file description of a restart plan, opened once.
+struct Opened {
+    kind: FileKind,
+    open_flags: u32,
+    pos: u64,
+    path: KVec<u8>,
+    file: Option<ARef<File>>,
+}
+
+/// The open file descriptions of a restart plan, by image id (index + 1),
+/// shared by every process of the image.
+pub(crate) struct OpenFiles(KVec<Opened>);
+
+impl OpenFiles {
+    pub(crate) fn new() -> Self {
+        OpenFiles(KVec::new())
+    }
 }
 
 /// The file table of a restart plan.
@@ -218,18 +307,46 @@ impl FilesPlan {
     }
 
     /// Adds a file record, opening the file as the caller (before the point
-    /// of no return, so a missing file is a clean error).
-    pub(crate) fn add(&mut self, r: &format::FileRec<'_>, log: &Log) -> Result {
+    /// of no return, so a missing file is a clean error), once per open
+    /// file description of the image.
+    pub(crate) fn add(
+        &mut self,
+        r: &format::FileRec<'_>,
+        open: &mut OpenFiles,
+        log: &Log,
+    ) -> Result {
         let fd = r.fd;
+        let idx = r.id as usize - 1;
+        if let Some(o) = open.0.get(idx) {
+            if o.kind != r.kind
+                || o.open_flags != r.open_flags
+                || o.pos != r.pos
+                || o.path[..] != *r.path
+            {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "bad image: fd {fd}: file {} differs from its first record",
+                    r.id
+                ));
+            }
+            if o.kind == FileKind::Inherit {
+                Self::check_inherit(fd, log)?;
+            }
+            let file = o.file.clone();
+            return self.push(fd, r.fd_flags, file);
+        }
+        if idx != open.0.len() {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: fd {fd}: file id {} out of order",
+                r.id
+            ));
+        }
         let file = match r.kind {
             FileKind::Inherit => {
-                kapi::fget(fd as i32).map_err(|e| {
-                    fail!(
-                        log,
-                        e,
-                        "fd {fd}: the image inherits it, but the caller has no fd {fd}"
-                    )
-                })?;
+                Self::check_inherit(fd, log)?;
                 None
             }
             FileKind::Regular => {
@@ -252,10 +369,39 @@ impl FilesPlan {
                 )
             }
         };
+        open.0.push(
+            Opened {
+                kind: r.kind,
+                open_flags: r.open_flags,
+                pos: r.pos,
+                path: {
+                    let mut v = KVec::with_capacity(r.path.len(), GFP_KERNEL_ACCOUNT)?;
+                    v.extend_from_slice(r.path, GFP_KERNEL_ACCOUNT)?;
+                    v
+                },
+                file: file.clone(),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        self.push(fd, r.fd_flags, file)
+    }
+
+    fn check_inherit(fd: u32, log: &Log) -> Result {
+        kapi::fget(fd as i32).map_err(|e| {
+            fail!(
+                log,
+                e,
+                "fd {fd}: the image inherits it, but the caller has no fd {fd}"
+            )
+        })?;
+        Ok(())
+    }
+
+    fn push(&mut self, fd: u32, fd_flags: u32, file: Option<ARef<File>>) -> Result {
         self.files.push(
             FilePlan {
                 fd,
-                cloexec: r.fd_flags & format::FD_CLOEXEC != 0,
+                cloexec: fd_flags & format::FD_CLOEXEC != 0,
                 file,
             },
             GFP_KERNEL_ACCOUNT,

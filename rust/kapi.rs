@@ -36,7 +36,7 @@ mod ffi {
     pub(crate) const MAX_GROUPS_INLINE: usize = 32;
 
     #[repr(C)]
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, PartialEq, Eq)]
     pub(crate) struct Creds {
         pub(crate) uids: [u32; 4],
         pub(crate) gids: [u32; 4],
@@ -45,6 +45,7 @@ mod ffi {
         pub(crate) no_new_privs: u32,
         pub(crate) ngroups: u32,
         pub(crate) groups: [u32; MAX_GROUPS_INLINE],
+        pub(crate) dumpable: u32,
     }
 
     #[repr(C)]
@@ -107,6 +108,7 @@ mod ffi {
         pub(crate) nlink: u32,
         pub(crate) sock_family: i32,
         pub(crate) sock_type: i32,
+        pub(crate) inode: u64,
     }
 
     // The kernel structs are only passed by pointer; some contain zero-sized
@@ -158,6 +160,12 @@ mod ffi {
         pub(crate) fn cr_regset_size(note: c_uint) -> c_int;
         pub(crate) fn cr_regset_get(note: c_uint, buf: *mut u8, size: c_uint) -> c_int;
         pub(crate) fn cr_current_set_regs(r: *const u64);
+        pub(crate) fn cr_current_set_ax(ax: u64);
+        pub(crate) fn cr_current_set_dumpable(value: u32);
+        pub(crate) fn cr_current_vma_add_flags(start: c_ulong, end: c_ulong, flags: u64) -> c_int;
+        pub(crate) fn cr_current_set_rseq(ptr: u64, len: u32, sig: u32, version: u8);
+        pub(crate) fn cr_rseq_align() -> c_uint;
+        pub(crate) fn cr_rseq_feature_size() -> c_uint;
         pub(crate) fn cr_user_cs() -> c_ulong;
         pub(crate) fn cr_user_ds() -> c_ulong;
         pub(crate) fn cr_task_size_max() -> c_ulong;
@@ -585,6 +593,36 @@ impl Drop for TaskRef {
     }
 }
 
+/// The task work of [`current::set_ax_on_return`].
+///
+/// # Invariants
+///
+/// Queued at most once, on the task that created it, from a leaked `KBox`
+/// that [`AxWork::run`] takes back; `work` is the first field.
+#[repr(C)]
+struct AxWork {
+    work: Opaque<bindings::callback_head>,
+    ax: u64,
+    _dev: ARef<File>,
+}
+
+impl AxWork {
+    /// # Safety
+    ///
+    /// `head` is the `work` field of an `AxWork` queued as the type
+    /// invariant says.
+    unsafe extern "C" fn run(head: *mut bindings::callback_head) {
+        // SAFETY: `work` is the first field of the `repr(C)` `AxWork` whose
+        // leaked box was queued (safety requirement): take it back.
+        let w = unsafe { KBox::from_raw(head.cast::<AxWork>()) };
+        // SAFETY: Runs in the task that queued it (type invariant), in its
+        // own context on the way back to user space.
+        unsafe { ffi::cr_current_set_ax(w.ax) };
+        // Dropping `w` puts the `/dev/cr` file; a last `fput()` is deferred
+        // to a later task work, so the module outlives this function.
+    }
+}
+
 // ---------------------------------------------------------------- completion
 
 /// A `struct completion` that is waited for killably.
@@ -678,6 +716,7 @@ pub(crate) mod current {
             no_new_privs: 0,
             ngroups: 0,
             groups: [0; ffi::MAX_GROUPS_INLINE],
+            dumpable: 0,
         };
         // SAFETY: `c` is valid for writes.
         unsafe { ffi::cr_current_creds(&mut c) };
@@ -738,11 +777,84 @@ pub(crate) mod current {
         errno_result(r.into()).map(|_| ())
     }
 
-    /// Installs the general purpose registers and fs base (`ax` excepted:
-    /// it is the ioctl's return value). The caller has validated them.
+    /// Installs the general purpose registers and fs base, `ax` excepted
+    /// (see [`set_ax_on_return`]). The caller has validated them.
     pub(crate) fn set_regs(r: &[u64; crate::format::NR_GREGS]) {
         // SAFETY: `r` holds the 27 words the C side reads.
         unsafe { ffi::cr_current_set_regs(r.as_ptr()) };
+    }
+
+    /// Sets the current task's `ax` on its way back to user space, after
+    /// the system call in progress has stored its own return value there:
+    /// a restored `ax` never passes through the syscall's return path,
+    /// which for `ioctl` is an `int` (the upper half would be lost). The
+    /// work runs before any signal is handled, so a task stopped or traced
+    /// on its way out already shows the restored value. `dev`, the
+    /// `/dev/cr` file, keeps the module loaded until the work has run.
+    pub(crate) fn set_ax_on_return(ax: u64, dev: &File) -> Result {
+        let work = KBox::new(
+            AxWork {
+                work: Opaque::uninit(),
+                ax,
+                _dev: ARef::from(dev),
+            },
+            GFP_KERNEL,
+        )?;
+        let raw = KBox::into_raw(work);
+        // SAFETY: `raw` is a live `AxWork` whose box `AxWork::run` takes
+        // back; `work` is its first field (`repr(C)`), as `run` expects.
+        let r = unsafe { TaskRef::by_vpid_current().task_work_add((*raw).work.get(), AxWork::run) };
+        if r.is_err() {
+            // SAFETY: Not queued: the box is still ours.
+            drop(unsafe { KBox::from_raw(raw) });
+        }
+        r
+    }
+
+    /// Registers the rseq area at `ptr` (already in the task's memory) as
+    /// `rseq(2)` would, without rewriting it: the kernel refreshes its
+    /// cpu and node ids on the way back to user space and aborts a
+    /// critical section that was in progress, as after a preemption.
+    /// `version` is the registration's ABI (2 for an area longer than the
+    /// original 32 bytes). The caller has validated the area
+    /// ([`rseq_area_ok`]).
+    pub(crate) fn set_rseq(ptr: u64, len: u32, sig: u32, version: u8) {
+        // SAFETY: Sets fields of the current task only.
+        unsafe { ffi::cr_current_set_rseq(ptr, len, sig, version) };
+    }
+
+    /// Whether `rseq(2)` would accept an area of `len` bytes at `ptr`: the
+    /// original 32 bytes aligned on 32, or at least every supported field
+    /// aligned as `AT_RSEQ_ALIGN` says; and inside user space.
+    pub(crate) fn rseq_area_ok(ptr: u64, len: u32) -> bool {
+        // SAFETY: Constants.
+        let (align, feature) = unsafe { (ffi::cr_rseq_align(), ffi::cr_rseq_feature_size()) };
+        let aligned = |a: u32| a != 0 && ptr % u64::from(a) == 0;
+        let shape = if len == 32 {
+            aligned(32)
+        } else {
+            len > 32 && len >= feature && aligned(align)
+        };
+        shape
+            && ptr
+                .checked_add(u64::from(len))
+                .is_some_and(|e| e <= task_size_max())
+    }
+
+    /// Sets the current process's dumpability (`TASK_DUMPABLE_*`, at most
+    /// 2), as `prctl(PR_SET_DUMPABLE)` and a set-user-id `exec` do.
+    pub(crate) fn set_dumpable(value: u32) {
+        // SAFETY: The current task has an `exec_state` of its own (it has
+        // an mm: it is a user task in an ioctl); the value is in range.
+        unsafe { ffi::cr_current_set_dumpable(value.min(2)) };
+    }
+
+    /// Adds the kernel's `VM_*` `flags` to the current task's mapping that
+    /// spans exactly `start..end` (`EINVAL` if none does).
+    pub(crate) fn vma_add_flags(start: u64, end: u64, flags: u64) -> Result {
+        // SAFETY: Takes the current mm's mmap lock for writing; the ioctl
+        // holds no mmap lock.
+        to_result(unsafe { ffi::cr_current_vma_add_flags(start as c_ulong, end as c_ulong, flags) })
     }
 
     /// `__USER_CS` and `__USER_DS`.
@@ -1069,6 +1181,41 @@ pub(crate) mod vmf {
     pub(crate) fn locked() -> u64 {
         get(7)
     }
+    pub(crate) fn noreserve() -> u64 {
+        get(8)
+    }
+    /// `VM_DONTCOPY` (`MADV_DONTFORK`).
+    pub(crate) fn dontcopy() -> u64 {
+        get(9)
+    }
+    pub(crate) fn wipeonfork() -> u64 {
+        get(10)
+    }
+    pub(crate) fn dontdump() -> u64 {
+        get(11)
+    }
+    /// `VM_HUGEPAGE` (0 without transparent huge pages).
+    pub(crate) fn hugepage() -> u64 {
+        get(12)
+    }
+    /// `VM_NOHUGEPAGE` (0 without transparent huge pages).
+    pub(crate) fn nohugepage() -> u64 {
+        get(13)
+    }
+
+    /// The image's `VMA_*` bits and the kernel's `VM_*` flags they stand
+    /// for (the `madvise` state and `VM_NORESERVE`).
+    pub(crate) fn advice() -> [(u32, u64); 6] {
+        use crate::format as f;
+        [
+            (f::VMA_NORESERVE, noreserve()),
+            (f::VMA_DONTFORK, dontcopy()),
+            (f::VMA_WIPEONFORK, wipeonfork()),
+            (f::VMA_DONTDUMP, dontdump()),
+            (f::VMA_HUGEPAGE, hugepage()),
+            (f::VMA_NOHUGEPAGE, nohugepage()),
+        ]
+    }
 }
 
 /// The mmap lock of an [`MmRef`], held for reading.
@@ -1291,8 +1438,13 @@ pub(crate) fn uts_release() -> &'static CStr {
     unsafe { CStr::from_char_ptr(ffi::cr_uts_release()) }
 }
 
+/// `FMODE_READ`, in [`FileInfo::fmode`].
+pub(crate) const FMODE_READ: u32 = 1;
+/// `FMODE_WRITE`, in [`FileInfo::fmode`].
+pub(crate) const FMODE_WRITE: u32 = 2;
+
 /// `FMODE_READ` / `FMODE_WRITE` of a file.
 pub(crate) fn file_mode(f: &File) -> (bool, bool) {
     let i = file_info(f);
-    (i.fmode & 1 != 0, i.fmode & 2 != 0)
+    (i.fmode & FMODE_READ != 0, i.fmode & FMODE_WRITE != 0)
 }

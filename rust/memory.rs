@@ -36,6 +36,7 @@ const MAP_PRIVATE: u32 = 0x02;
 const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
 const MAP_GROWSDOWN: u32 = 0x100;
+const MAP_NORESERVE: u32 = 0x4000;
 const O_RDONLY: u32 = 0;
 const CAP_SYS_ADMIN: i32 = 21;
 const CAP_CHECKPOINT_RESTORE: i32 = 40;
@@ -272,10 +273,20 @@ impl MemSnap {
                 vm_flags: v.vm_flags,
                 prot,
                 kind,
-                flags: if v.vm_flags & fg != 0 {
-                    format::VMA_GROWSDOWN
-                } else {
+                flags: if kind.is_special() {
                     0
+                } else {
+                    let mut fl = if v.vm_flags & fg != 0 {
+                        format::VMA_GROWSDOWN
+                    } else {
+                        0
+                    };
+                    for (bit, vm) in vmf::advice() {
+                        if vm != 0 && v.vm_flags & vm != 0 {
+                            fl |= bit;
+                        }
+                    }
+                    fl
                 },
                 path,
                 scan,
@@ -521,6 +532,18 @@ impl MemPlan {
 
     /// Adds a VMA record, opening its file as the caller.
     pub(crate) fn add_vma(&mut self, v: &format::Vma<'_>, log: &Log) -> Result {
+        if vmf::advice()
+            .iter()
+            .any(|&(bit, vm)| v.flags & bit != 0 && vm == 0)
+        {
+            return Err(fail!(
+                log,
+                eopnotsupp(),
+                "vma {:#x}-{:#x}: huge page advice, but this kernel has no transparent huge pages",
+                v.start,
+                v.end
+            ));
+        }
         let file = if v.kind.has_path() {
             let flags = if v.kind == VmaKind::FileShared && v.prot & format::PROT_WRITE != 0 {
                 O_RDWR
@@ -635,8 +658,17 @@ impl MemPlan {
             current::vm_munmap(s, e - s)
                 .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
         }
-        for v in self.vmas.iter().filter(|v| !v.kind.is_special()) {
+        // Mappings with madvise state first, each given its flags before
+        // the next is mapped, so that no plain neighbour merges with one
+        // and shares its flags.
+        let advised = |v: &VmaPlan| v.flags & format::VMA_ADVICE != 0;
+        let first = self.vmas.iter().filter(|v| advised(v));
+        let then = self.vmas.iter().filter(|v| !advised(v));
+        for v in Iterator::chain(first, then).filter(|v| !v.kind.is_special()) {
             let mut flags = MAP_FIXED;
+            if v.flags & format::VMA_NORESERVE != 0 {
+                flags |= MAP_NORESERVE;
+            }
             flags |= match v.kind {
                 VmaKind::FileShared | VmaKind::AnonShared => MAP_SHARED,
                 _ => MAP_PRIVATE,
@@ -676,6 +708,23 @@ impl MemPlan {
                     v.start,
                     v.end
                 ));
+            }
+            let mut vm = 0;
+            for (bit, f) in vmf::advice() {
+                if v.flags & bit & format::VMA_ADVICE != 0 {
+                    vm |= f;
+                }
+            }
+            if vm != 0 {
+                current::vma_add_flags(v.start, v.end, vm).map_err(|e| {
+                    fail!(
+                        log,
+                        e,
+                        "setting the madvise state of {:#x}-{:#x} failed",
+                        v.start,
+                        v.end
+                    )
+                })?;
             }
         }
         Ok(())

@@ -19,7 +19,7 @@ use crate::{
     log::{eopnotsupp, fail, Log},
     stream::ImageWriter,
 };
-use kernel::{alloc::KVec, prelude::*};
+use kernel::{alloc::KVec, fs::File, prelude::*};
 
 /// Offset in the xsave area of the xfeatures word user space may use
 /// (`sw_reserved`, `USER_XSTATE_XCR0_WORD`).
@@ -212,11 +212,11 @@ impl RegsPlan {
         Ok(())
     }
 
-    /// Installs the registers; returns the value for `ax`, which the ioctl
-    /// returns.
-    pub(crate) fn restore(&self) -> Result<isize> {
+    /// Installs the registers. `ax` is set on the way back to user space,
+    /// after the ioctl has returned (`dev` is the `/dev/cr` file).
+    pub(crate) fn restore(&self, dev: &File) -> Result {
         current::set_xstate(&self.xstate)?;
         current::set_regs(&self.regs.r);
-        Ok(self.regs.r[reg::AX] as isize)
+        current::set_ax_on_return(self.regs.r[reg::AX], dev)
     }
 }

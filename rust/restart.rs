@@ -24,7 +24,7 @@
 
 use crate::{
     checkpoint::here_header,
-    files::FilesPlan,
+    files::{FilesPlan, OpenFiles},
     format::{self, Record, TreeEntry},
     kapi::{self, current, TaskRef},
     log::{fail, Log, Show},
@@ -159,6 +159,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
         GFP_KERNEL,
     )?;
     let mut cur: Option<KBox<ProcBuilder>> = None;
+    let mut open_files = OpenFiles::new();
     loop {
         let rec = r.next().map_err(rf)?;
         match rec {
@@ -233,7 +234,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
                     Record::Signals(s) => b.signals = Some(SigPlan::new(&s)?),
                     Record::Mm(m) => b.mem = Some(MemPlan::new(&m, log)?),
                     Record::Vma(v, _) => b.mem.as_mut().ok_or(EINVAL)?.add_vma(&v, log)?,
-                    Record::File(f) => b.files.add(&f, log)?,
+                    Record::File(f) => b.files.add(&f, &mut open_files, log)?,
                     Record::Thread(t) => {
                         // Threads of the process, in tree order.
                         let tgid = b.task.tgid;
@@ -511,7 +512,7 @@ fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) 
 }
 
 /// A task of the tree: find itself, check, map (leaders), restore.
-fn join(ctx: &RestartCtx, log: &Log) -> Result<isize> {
+fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     ctx.wait_for(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
     let plan = ctx.st.lock().plan.clone().ok_or(EINVAL)?;
     let tid = kapi::current_tid();
@@ -520,6 +521,7 @@ fn join(ctx: &RestartCtx, log: &Log) -> Result<isize> {
         .ok_or_else(|| fail!(log, EINVAL, "pid {tid} is not a task of the image"))?;
     let proc_ = &plan.procs[p];
     let leader = t == 0;
+    proc_.task.check_creds(log)?;
     if leader {
         proc_.task.check_cwd(log)?;
         proc_.mem.check(log)?;
@@ -564,16 +566,21 @@ fn join(ctx: &RestartCtx, log: &Log) -> Result<isize> {
         proc_.signals.restore();
     }
     let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
-    let ax = proc_.threads[t]
-        .restore(proc_.task.task.personality, proc_.task.task.umask, nnp)
+    proc_.threads[t]
+        .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
         .map_err(|e| fail!(log, e, "the image's FPU state was refused"))?;
     ctx.update(|st| st.restored += 1);
-    ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
-    Ok(ax)
+    ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)
 }
 
 /// The single-task restart: the caller becomes the image's only task.
-fn single(r: &mut ImageReader<'_>, log: &Log, flags: u32, committed: &mut bool) -> Result<isize> {
+fn single(
+    r: &mut ImageReader<'_>,
+    log: &Log,
+    flags: u32,
+    dev: &File,
+    committed: &mut bool,
+) -> Result {
     if current::nr_threads() != 1 {
         return Err(fail!(
             log,
@@ -591,12 +598,13 @@ fn single(r: &mut ImageReader<'_>, log: &Log, flags: u32, committed: &mut bool) 
         ));
     }
     let proc_ = &plan.procs[0];
+    proc_.task.check_creds(log)?;
     proc_.task.check_cwd(log)?;
     proc_.mem.check(log)?;
     let mut shm = ShmFiles::new();
     proc_.mem.shm_extents(&mut shm)?;
     *committed = true;
-    let mut commit = || -> Result<isize> {
+    let mut commit = || -> Result {
         proc_.mem.map(log, &mut shm)?;
         let mems = [&proc_.mem];
         let mut sink = memory::local_sink(log);
@@ -607,19 +615,22 @@ fn single(r: &mut ImageReader<'_>, log: &Log, flags: u32, committed: &mut bool) 
         proc_.signals.restore();
         let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
         proc_.threads[0]
-            .restore(proc_.task.task.personality, proc_.task.task.umask, nnp)
+            .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
             .map_err(|e| fail!(log, e, "the image's FPU state was refused"))
     };
-    let ax = commit()?;
+    commit()?;
     if flags & CR_RESTART_STOPPED != 0 {
         current::send_sig(bindings::SIGSTOP as i32);
     }
-    Ok(ax)
+    Ok(())
 }
 
 /// `CR_IOC_RESTART`.
 #[inline(never)]
-pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
+pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize> {
+    // A reference of our own: restoring the file table may close the fd
+    // this ioctl came through, which held the only one.
+    let dev: ARef<File> = dev.into();
     use layout as l;
     let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
     let flags = args.u32_at(l::FLAGS);
@@ -684,8 +695,8 @@ pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
         }
         let committed = |c: &RestartCtx| c.st.lock().step >= Step::Mapping(0);
         let log = ctx.log.share();
-        return match join(&ctx, &log) {
-            Ok(ax) => Ok(ax),
+        return match join(&ctx, &log, &dev) {
+            Ok(()) => Ok(0),
             Err(e) => {
                 let after = committed(&ctx);
                 ctx.fail(e);
@@ -713,8 +724,8 @@ pub(crate) fn ioctl(slot: &RestartSlot, arg: usize) -> Result<isize> {
             )
         })?;
     let mut committed = false;
-    match single(&mut reader, &log, flags, &mut committed) {
-        Ok(ax) => Ok(ax),
+    match single(&mut reader, &log, flags, &dev, &mut committed) {
+        Ok(()) => Ok(0),
         Err(e) => {
             if committed {
                 log.line(

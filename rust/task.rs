@@ -32,7 +32,7 @@ const CAP_SYS_RESOURCE: i32 = 24;
 /// The identity part of a snapshot.
 pub(crate) struct TaskSnap {
     pub(crate) ids: TaskIds,
-    creds: kapi::Creds,
+    pub(crate) creds: kapi::Creds,
     groups: KVec<u32>,
     misc: kapi::Misc,
     rlimits: [u64; 32],
@@ -134,7 +134,7 @@ impl TaskSnap {
                 format::TASK_NO_NEW_PRIVS
             } else {
                 0
-            },
+            } | (c.dumpable << format::TASK_DUMPABLE_SHIFT) & format::TASK_DUMPABLE_MASK,
             uids: c.uids,
             gids: c.gids,
             caps: c.caps,
@@ -173,12 +173,10 @@ pub(crate) struct TaskPlan {
 }
 
 impl TaskPlan {
-    /// Checks, before anything changes, that the caller may become this
-    /// task: same credentials, no hard limit raised without
-    /// `CAP_SYS_RESOURCE`, a supported personality. (The caller's
-    /// credentials and limits are those of every task it forks for the
-    /// restart, so this holds for the whole tree.)
-    pub(crate) fn check(&self, log: &Log) -> Result {
+    /// Checks, in each task that will become one of this process's, that
+    /// it already has exactly the image's credentials (crctl sets them with
+    /// the ordinary system calls, which decide what it may become).
+    pub(crate) fn check_creds(&self, log: &Log) -> Result {
         let t = &self.task;
         let mut img = current::creds();
         img.uids = t.uids;
@@ -194,6 +192,14 @@ impl TaskPlan {
                 t.gids[0]
             ));
         }
+        Ok(())
+    }
+
+    /// Checks, before anything changes, that the caller (the coordinator of
+    /// a tree restart) may restore this process: no hard limit raised
+    /// without `CAP_SYS_RESOURCE`, a supported personality.
+    pub(crate) fn check(&self, log: &Log) -> Result {
+        let t = &self.task;
         let mine = current::rlimits();
         let privileged = kapi::capable(CAP_SYS_RESOURCE);
         for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
@@ -264,5 +270,8 @@ impl TaskPlan {
         };
         m.comm.copy_from_slice(&t.comm);
         current::set_misc(&m, t.flags & format::TASK_NO_NEW_PRIVS != 0);
+        current::set_dumpable(
+            (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT,
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::{
     regs::{RegsPlan, RegsSnap},
     stream::ImageWriter,
 };
-use kernel::prelude::*;
+use kernel::{fs::File, prelude::*};
 
 // ------------------------------------------------------------ checkpoint
 
@@ -25,6 +25,9 @@ pub(crate) struct ThreadSnap {
     blocked: u64,
     altstack: (u64, u64, u32),
     misc: kapi::Misc,
+    /// The thread's credentials: the image has one set per process, so a
+    /// thread whose own differ is refused (see [`ThreadSnap::check_creds`]).
+    creds: kapi::Creds,
 }
 
 impl ThreadSnap {
@@ -60,7 +63,21 @@ impl ThreadSnap {
                 s.ss_flags & (format::SS_DISABLE | format::SS_AUTODISARM),
             ),
             misc: current::misc(),
+            creds: current::creds(),
         })
+    }
+
+    /// Refuses a thread whose credentials differ from its process's (the
+    /// leader's): the image holds one set per process.
+    pub(crate) fn check_creds(&self, pid: i32, process: &kapi::Creds) -> Result<(), Refusal> {
+        if self.creds != *process {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} tid {}: credentials differ from its process's (per-thread credentials): not supported yet",
+                self.tid
+            ));
+        }
+        Ok(())
     }
 
     /// Writes the thread, regs and xstate records.
@@ -107,17 +124,27 @@ impl ThreadPlan {
                 ));
             }
         }
+        let (rseq, len, _) = self.thread.rseq;
+        if rseq != 0 && !current::rseq_area_ok(rseq, len) {
+            return Err(crate::log::fail!(
+                log,
+                EINVAL,
+                "tid {}: rseq area {rseq:#x}+{len:#x} unusable",
+                self.thread.tid
+            ));
+        }
         self.regs.check(log)
     }
 
     /// Installs the thread's state; `personality`, `umask` and
-    /// `no_new_privs` come from its process. Returns the value for `ax`.
+    /// `no_new_privs` come from its process; `dev` is the `/dev/cr` file.
     pub(crate) fn restore(
         &self,
         personality: u32,
         umask: u32,
         no_new_privs: bool,
-    ) -> Result<isize> {
+        dev: &File,
+    ) -> Result {
         let t = &self.thread;
         let m = kapi::Misc {
             personality,
@@ -129,8 +156,12 @@ impl ThreadPlan {
             ..Default::default()
         };
         current::set_misc(&m, no_new_privs);
+        let (rseq, len, sig) = t.rseq;
+        if rseq != 0 {
+            current::set_rseq(rseq, len, sig, if len > 32 { 2 } else { 1 });
+        }
         current::set_blocked(t.blocked);
         current::set_altstack(t.altstack.0, t.altstack.1, t.altstack.2);
-        self.regs.restore()
+        self.regs.restore(dev)
     }
 }

@@ -123,7 +123,7 @@ static bool own_comm(const char *comm)
 #define V_END		8
 #define V_NR_PAGES	32
 #define V_KIND		44
-#define F_PATH		24
+#define F_PATH		32
 #define MM_NR_VMAS	88
 #define MM_AUXV_N	92
 #define MM_AUXV		96

@@ -926,7 +926,7 @@ TEST_F_TIMEOUT(cr, broken_images, TEST_TIMEOUT)
 	close(fd);
 	walk_image(_metadata, buf, len, &l);
 	memcpy(&version, buf + VERSION_OFFSET, sizeof(version));
-	ASSERT_EQ(1, le32toh(version));
+	ASSERT_EQ(2, le32toh(version));
 
 	/* The undamaged image restores through the same path. */
 	restart_ioctl(_metadata, self, buf, len, &l, &o);
@@ -949,7 +949,7 @@ TEST_F_TIMEOUT(cr, broken_images, TEST_TIMEOUT)
 	cases[i++] = (struct damage){ "truncated by 8 bytes", len - 8, 0, 0, "truncated" };
 	cases[i++] = (struct damage){ "bad magic", len, 0, 0xff, "magic" };
 	cases[i++] = (struct damage){ "format version 99", len, VERSION_OFFSET,
-				      1 ^ 99, "version" };
+				      2 ^ 99, "version" };
 	cases[i++] = (struct damage){ "first vma: start misaligned", len,
 				      l.first_vma + REC_HDR_LEN + VMA_START + 1,
 				      0x01, "vma|checksum" };

@@ -536,6 +536,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         comm
     };
     let mut total_pages = 0;
+    let mut file_id = 0;
     for p in &s.procs {
         let t = Task {
             pid: p.pid,
@@ -591,8 +592,10 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
             o.push(|b| v.encode(b));
         }
         for &(fd, kind, path) in &p.files {
+            file_id += 1;
             let f = FileRec {
                 fd,
+                id: file_id,
                 kind,
                 open_flags: 2,
                 fd_flags: u32::from(fd > 2),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The cr image format, version 1.
+//! The cr image format, version 2.
 //!
 //! This file is compiled twice: into the kernel module (through a `#[path]`
 //! module in `rust/cr_main.rs`) and into the `cr-image` crate that crctl, the
@@ -17,7 +17,7 @@
 //! kernel, crctl and the fuzzer accept exactly the same images.
 
 /// Version of the image format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"\x7fCRIMG\r\n";
@@ -728,7 +728,7 @@ pub struct Task {
     pub robust_list: u64,
     /// `set_robust_list(2)` length.
     pub robust_list_len: u64,
-    /// Registered rseq area (informational: restart does not register it).
+    /// Registered rseq area (the leader's; restart registers the thread record's).
     pub rseq: u64,
     /// Registered rseq length.
     pub rseq_len: u32,
@@ -738,6 +738,11 @@ pub struct Task {
 
 /// [`Task::flags`]: the task had `PR_SET_NO_NEW_PRIVS`.
 pub const TASK_NO_NEW_PRIVS: u32 = 1;
+/// [`Task::flags`]: the process's dumpability (`PR_GET_DUMPABLE`: 0, 1, or
+/// 2 after a set-user-id `exec` with `fs.suid_dumpable` 2), in these bits.
+pub const TASK_DUMPABLE_MASK: u32 = 3 << TASK_DUMPABLE_SHIFT;
+/// Shift of [`TASK_DUMPABLE_MASK`].
+pub const TASK_DUMPABLE_SHIFT: u32 = 1;
 
 impl Task {
     /// Encodes the record.
@@ -806,7 +811,10 @@ impl Task {
         if t.pid <= 0 || t.tgid <= 0 || t.ppid < 0 || t.pgid < 0 || t.sid < 0 {
             return Err(FormatError::BadField);
         }
-        if t.umask & !0o777 != 0 || t.flags & !TASK_NO_NEW_PRIVS != 0 {
+        if t.umask & !0o777 != 0
+            || t.flags & !(TASK_NO_NEW_PRIVS | TASK_DUMPABLE_MASK) != 0
+            || t.flags & TASK_DUMPABLE_MASK == TASK_DUMPABLE_MASK
+        {
             return Err(FormatError::BadField);
         }
         if t.comm[COMM_LEN - 1] != 0 {
@@ -1000,7 +1008,7 @@ pub struct Thread {
     pub clear_child_tid: u64,
     /// `set_robust_list(2)` head and length.
     pub robust_list: (u64, u64),
-    /// Registered rseq area, length, signature (informational).
+    /// Registered rseq area, length, signature (registered again by restart).
     pub rseq: (u64, u32, u32),
 }
 
@@ -1542,6 +1550,30 @@ pub const PROT_WRITE: u32 = 2;
 pub const PROT_EXEC: u32 = 4;
 /// [`Vma::flags`]: the mapping grows down (a stack, `MAP_GROWSDOWN`).
 pub const VMA_GROWSDOWN: u32 = 1;
+/// [`Vma::flags`]: no swap space reserved (`MAP_NORESERVE`, `VM_NORESERVE`).
+pub const VMA_NORESERVE: u32 = 2;
+/// [`Vma::flags`]: not inherited by a child (`MADV_DONTFORK`).
+pub const VMA_DONTFORK: u32 = 4;
+/// [`Vma::flags`]: a child gets zeroes (`MADV_WIPEONFORK`; private anonymous
+/// memory only).
+pub const VMA_WIPEONFORK: u32 = 8;
+/// [`Vma::flags`]: left out of core dumps (`MADV_DONTDUMP`).
+pub const VMA_DONTDUMP: u32 = 16;
+/// [`Vma::flags`]: `MADV_HUGEPAGE`.
+pub const VMA_HUGEPAGE: u32 = 32;
+/// [`Vma::flags`]: `MADV_NOHUGEPAGE`.
+pub const VMA_NOHUGEPAGE: u32 = 64;
+/// Every [`Vma::flags`] bit.
+pub const VMA_FLAGS: u32 = VMA_GROWSDOWN
+    | VMA_NORESERVE
+    | VMA_DONTFORK
+    | VMA_WIPEONFORK
+    | VMA_DONTDUMP
+    | VMA_HUGEPAGE
+    | VMA_NOHUGEPAGE;
+/// The [`Vma::flags`] that restart applies after mapping (`madvise` state).
+pub const VMA_ADVICE: u32 =
+    VMA_DONTFORK | VMA_WIPEONFORK | VMA_DONTDUMP | VMA_HUGEPAGE | VMA_NOHUGEPAGE;
 
 /// Size of the fixed part of the [`Vma`] payload.
 pub const VMA_FIXED: usize = 56;
@@ -1613,7 +1645,13 @@ impl<'a> Vma<'a> {
         {
             return Err(FormatError::BadVma);
         }
-        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || flags & !VMA_GROWSDOWN != 0 {
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || flags & !VMA_FLAGS != 0 {
+            return Err(FormatError::BadField);
+        }
+        if (flags & VMA_WIPEONFORK != 0 && kind != VmaKind::Anon)
+            || flags & (VMA_HUGEPAGE | VMA_NOHUGEPAGE) == VMA_HUGEPAGE | VMA_NOHUGEPAGE
+            || (kind.is_special() && flags != 0)
+        {
             return Err(FormatError::BadField);
         }
         if kind.has_path() == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
@@ -1650,7 +1688,7 @@ impl<'a> Vma<'a> {
 }
 
 /// Size of the fixed part of the [`FileRec`] payload.
-pub const FILE_FIXED: usize = 24;
+pub const FILE_FIXED: usize = 32;
 
 /// How a file descriptor comes back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1706,11 +1744,20 @@ pub const FILE_OPEN_FLAGS: u32 = 0o3
     | 0o1000000
     | 0o4010000;
 
-/// One open file descriptor.
+/// One open file descriptor and the open file description it refers to.
+///
+/// Descriptors that share one open file description (made by `dup()`, or
+/// inherited across `fork()`), in one process or several, carry the same
+/// [`FileRec::id`] and identical description fields (`kind`, `open_flags`,
+/// `pos`, `path`): restart opens the file once and installs it at each of
+/// them, so they share an offset and status flags again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileRec<'a> {
     /// Descriptor number.
     pub fd: u32,
+    /// Open file description, numbered from 1 across the image in order of
+    /// first appearance.
+    pub id: u32,
     /// [`FileKind`].
     pub kind: FileKind,
     /// `O_*` status flags (within [`FILE_OPEN_FLAGS`]).
@@ -1732,6 +1779,8 @@ impl<'a> FileRec<'a> {
             w.u32(self.open_flags);
             w.u32(self.fd_flags);
             w.u64(self.pos);
+            w.u32(self.id);
+            w.u32(0);
             w.path(self.path);
         })
     }
@@ -1744,8 +1793,13 @@ impl<'a> FileRec<'a> {
         let open_flags = c.u32()?;
         let fd_flags = c.u32()?;
         let pos = c.u64()?;
+        let id = c.u32()?;
+        let pad = c.u32()?;
         let path = c.path(true)?;
         c.finish()?;
+        if id == 0 || pad != 0 {
+            return Err(FormatError::BadField);
+        }
         if fd >= (1 << 20) || open_flags & !FILE_OPEN_FLAGS != 0 || fd_flags & !FD_CLOEXEC != 0 {
             return Err(FormatError::BadField);
         }
@@ -1760,6 +1814,7 @@ impl<'a> FileRec<'a> {
         }
         Ok(FileRec {
             fd,
+            id,
             kind,
             open_flags,
             fd_flags,
@@ -1975,6 +2030,8 @@ pub struct Validator {
     vmas_seen: u32,
     last_vma_end: u64,
     last_fd: i64,
+    /// Highest [`FileRec::id`] so far: a new one is the next number.
+    last_file_id: u32,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -2026,6 +2083,7 @@ impl Validator {
             vmas_seen: 0,
             last_vma_end: 0,
             last_fd: -1,
+            last_file_id: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -2297,10 +2355,11 @@ impl Validator {
             }
             RecordType::File => {
                 let f = FileRec::decode(p)?;
-                if i64::from(f.fd) <= self.last_fd {
+                if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
                 self.last_fd = i64::from(f.fd);
+                self.last_file_id = self.last_file_id.max(f.id);
                 self.phase = Phase::Files;
                 Record::File(f)
             }

@@ -130,6 +130,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     }
     let f0 = FileRec {
         fd: 0,
+        id: 1,
         kind: FileKind::Inherit,
         open_flags: 2,
         fd_flags: 0,
@@ -138,6 +139,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     };
     let f3 = FileRec {
         fd: 3,
+        id: 2,
         kind: FileKind::Regular,
         open_flags: 0o2001,
         fd_flags: FD_CLOEXEC,
@@ -279,7 +281,7 @@ fn bad_magic_version_and_trailing_data() {
     bad[0] = b'X';
     assert_eq!(validate(&bad).unwrap_err(), (FormatError::BadMagic, 0));
     let mut bad = img.clone();
-    bad[16] = 2; // header payload: version
+    bad[16] = 1; // header payload: version (format 1 is no longer read)
     assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadVersion);
     let mut bad = img.clone();
     bad.extend_from_slice(&[0; 8]);
@@ -382,4 +384,23 @@ fn vma_checks() {
     };
     let n = v.encode(&mut buf).unwrap();
     assert_eq!(Vma::decode(&buf[8..n], 4096, ts), Err(FormatError::BadPath));
+}
+
+#[test]
+fn file_ids_come_in_order_of_first_appearance() {
+    let f = |fd, id| FileRec {
+        fd,
+        id,
+        kind: FileKind::DevNull,
+        open_flags: 2,
+        fd_flags: 0,
+        pos: 0,
+        path: b"",
+    };
+    let mut buf = [0u8; 256];
+    for (rec, ok) in [(f(3, 1), true), (f(3, 0), false)] {
+        let n = rec.encode(&mut buf).unwrap();
+        let r = FileRec::decode(&buf[RECORD_HEADER_SIZE..n]);
+        assert_eq!(r.is_ok(), ok, "{rec:?}");
+    }
 }

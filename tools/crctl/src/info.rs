@@ -50,6 +50,23 @@ fn prot_str(prot: u32, shared: bool) -> String {
     s
 }
 
+/// The names of a VMA's `VMA_*` flags, each after a space.
+fn vma_flags_str(f: u32) -> String {
+    [
+        (format::VMA_GROWSDOWN, "growsdown"),
+        (format::VMA_NORESERVE, "noreserve"),
+        (format::VMA_DONTFORK, "dontfork"),
+        (format::VMA_WIPEONFORK, "wipeonfork"),
+        (format::VMA_DONTDUMP, "dontdump"),
+        (format::VMA_HUGEPAGE, "hugepage"),
+        (format::VMA_NOHUGEPAGE, "nohugepage"),
+    ]
+    .iter()
+    .filter(|(b, _)| f & b != 0)
+    .map(|(_, n)| format!(" {n}"))
+    .collect()
+}
+
 fn open_flags_str(f: u32) -> String {
     let mut v = vec![match f & 3 {
         0 => "O_RDONLY",
@@ -196,31 +213,34 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
             ));
         }
         Record::Task(t) => {
+            let dumpable = (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT;
             l.push(format!(
                 "task: pid {} tgid {} ppid {} pgid {} sid {} comm {:?} umask {:03o} personality {:#x}",
                 t.pid, t.tgid, t.ppid, t.pgid, t.sid, text(t.comm()), t.umask, t.personality
             ));
-            l.push(format!(
-                "  uid {}/{}/{}/{} gid {}/{}/{}/{} caps eff {:#x} prm {:#x}{}",
-                t.uids[0],
-                t.uids[1],
-                t.uids[2],
-                t.uids[3],
-                t.gids[0],
-                t.gids[1],
-                t.gids[2],
-                t.gids[3],
-                t.caps[2],
-                t.caps[1],
-                if t.flags & format::TASK_NO_NEW_PRIVS != 0 {
-                    " no_new_privs"
-                } else {
-                    ""
-                }
-            ));
+            l.push(
+                format!(
+                    "  uid {}/{}/{}/{} gid {}/{}/{}/{} caps eff {:#x} prm {:#x}{}",
+                    t.uids[0],
+                    t.uids[1],
+                    t.uids[2],
+                    t.uids[3],
+                    t.gids[0],
+                    t.gids[1],
+                    t.gids[2],
+                    t.gids[3],
+                    t.caps[2],
+                    t.caps[1],
+                    if t.flags & format::TASK_NO_NEW_PRIVS != 0 {
+                        " no_new_privs"
+                    } else {
+                        ""
+                    },
+                ) + &format!(" dumpable {}", dumpable),
+            );
             j.push(format!(
-                "\"task\":{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"comm\":{},\"uids\":{:?},\"gids\":{:?},\"umask\":{},\"personality\":{}}}",
-                t.pid, t.tgid, t.ppid, t.pgid, t.sid, js(&text(t.comm())), t.uids, t.gids, t.umask, t.personality
+                "\"task\":{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"comm\":{},\"uids\":{:?},\"gids\":{:?},\"umask\":{},\"personality\":{},\"dumpable\":{}}}",
+                t.pid, t.tgid, t.ppid, t.pgid, t.sid, js(&text(t.comm())), t.uids, t.gids, t.umask, t.personality, dumpable
             ));
         }
         Record::Tree(t) => {
@@ -397,11 +417,7 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 prot_str(v.prot, shared),
                 v.kind.name(),
                 v.nr_pages,
-                if v.flags & format::VMA_GROWSDOWN != 0 {
-                    " growsdown"
-                } else {
-                    ""
-                }
+                vma_flags_str(v.flags)
             ));
             out.vmas.push(format!(
                 "{{\"start\":{},\"end\":{},\"prot\":{},\"kind\":{},\"path\":{},\"pgoff\":{},\"pages\":{},\"flags\":{}}}",
@@ -419,8 +435,9 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 String::new()
             };
             l.push(format!(
-                "  fd {}: {} {what}{pos} {}{}",
+                "  fd {}: file {} {} {what}{pos} {}{}",
                 f.fd,
+                f.id,
                 f.kind.name(),
                 open_flags_str(f.open_flags),
                 if f.fd_flags & format::FD_CLOEXEC != 0 {
@@ -430,8 +447,9 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 }
             ));
             out.files.push(format!(
-                "{{\"fd\":{},\"kind\":{},\"path\":{},\"flags\":{},\"pos\":{},\"cloexec\":{}}}",
+                "{{\"fd\":{},\"id\":{},\"kind\":{},\"path\":{},\"flags\":{},\"pos\":{},\"cloexec\":{}}}",
                 f.fd,
+                f.id,
                 js(f.kind.name()),
                 js(&text(f.path)),
                 f.open_flags,
