@@ -38,6 +38,10 @@
 #include <linux/utsname.h>
 #include <linux/completion.h>
 #include <linux/futex.h>
+#include <linux/ioprio.h>
+#include <linux/iocontext.h>
+#include <linux/sched/prio.h>
+#include <uapi/linux/sched/types.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
 #include <asm/segment.h>
@@ -494,6 +498,90 @@ void cr_current_set_dumpable(u32 value)
 	WRITE_ONCE(rcu_dereference_protected(current->exec_state, true)->dumpable, value);
 }
 
+/* Scheduling state of the current thread (CPUs beyond the words: see nr_cpu_ids). */
+void cr_current_sched(struct cr_sched *out)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	out->policy = current->policy;
+	out->priority = current->rt_priority;
+	out->nice = task_nice(current);
+	out->reset_on_fork = current->sched_reset_on_fork;
+#ifdef CONFIG_BLOCK
+	task_lock(current);
+	out->ioprio = current->io_context ? current->io_context->ioprio : IOPRIO_DEFAULT;
+	task_unlock(current);
+#else
+	out->ioprio = IOPRIO_DEFAULT;
+#endif
+	out->all_cpus = cpumask_equal(&current->cpus_mask, cpu_possible_mask);
+	out->nr_cpu_ids = nr_cpu_ids;
+	for (i = 0; i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
+		if (cpumask_test_cpu(i, &current->cpus_mask))
+			out->cpus[i / 64] |= 1ULL << (i % 64);
+}
+
+/* Whether @cpus (CR_SCHED_CPU_WORDS words) holds an active CPU. */
+bool cr_cpus_usable(const u64 *cpus)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
+		if ((cpus[i / 64] >> (i % 64) & 1) && cpu_active(i))
+			return true;
+	return false;
+}
+
+int cr_current_nice(void)
+{
+	return task_nice(current);
+}
+
+bool cr_current_can_nice(int nice)
+{
+	return can_nice(current, nice);
+}
+
+/*
+ * Applies @s to the current thread, as sched_setattr(2), sched_setaffinity(2)
+ * and ioprio_set(2) would; the caller has checked that it may.
+ */
+int cr_current_set_sched(const struct cr_sched *s)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = s->policy,
+		.sched_priority = s->priority,
+		.sched_nice = s->nice,
+		.sched_flags = s->reset_on_fork ? SCHED_FLAG_RESET_ON_FORK : 0,
+	};
+	cpumask_var_t mask;
+	unsigned int i;
+	int ret;
+
+	ret = sched_setattr_nocheck(current, &attr);
+	if (ret)
+		return ret;
+	/* sched_setattr() leaves the nice value of other than fair policies. */
+	set_user_nice(current, s->nice);
+	if (!alloc_cpumask_var(&mask, GFP_KERNEL))
+		return -ENOMEM;
+	cpumask_clear(mask);
+	if (s->all_cpus)
+		cpumask_copy(mask, cpu_possible_mask);
+	for (i = 0; !s->all_cpus && i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
+		if (s->cpus[i / 64] >> (i % 64) & 1)
+			cpumask_set_cpu(i, mask);
+	ret = set_cpus_allowed_ptr(current, mask);
+	free_cpumask_var(mask);
+#ifdef CONFIG_BLOCK
+	if (!ret)
+		ret = set_task_ioprio(current, s->ioprio);
+#endif
+	return ret;
+}
+
 /* Adds @flags to the current task's VMA that is exactly @start-@end. */
 int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags)
 {
@@ -931,6 +1019,7 @@ void cr_file_info(struct file *f, struct cr_file_info *out)
 	out->fmode = f->f_mode;
 	out->nlink = inode->i_nlink;
 	out->inode = (unsigned long)inode;
+	out->size = i_size_read(inode);
 	out->sock_family = -1;
 	out->sock_type = -1;
 	sock = sock_from_file(f);
@@ -984,6 +1073,11 @@ struct file *cr_filp_open(const char *path, int flags)
 loff_t cr_file_seek(struct file *f, loff_t pos)
 {
 	return vfs_llseek(f, pos, SEEK_SET);
+}
+
+ssize_t cr_file_read_at(struct file *f, void *buf, size_t len, loff_t *pos)
+{
+	return kernel_read(f, buf, len, pos);
 }
 
 ssize_t cr_file_read(struct file *f, void *buf, size_t len)

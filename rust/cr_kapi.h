@@ -65,6 +65,20 @@ struct cr_creds {
 #define CR_CRED_CAPS		4
 #define CR_CRED_SECUREBITS	5
 
+#define CR_SCHED_CPU_WORDS 16
+
+struct cr_sched {
+	u32 policy;
+	u32 priority;
+	s32 nice;
+	u32 reset_on_fork;
+	u32 ioprio;
+	u32 all_cpus;	/* the affinity is every possible CPU */
+	u32 nr_cpu_ids;
+	u32 pad;
+	u64 cpus[CR_SCHED_CPU_WORDS];
+};
+
 struct cr_misc {
 	u32 personality;
 	u32 umask;
@@ -132,6 +146,7 @@ struct cr_file_info {
 	s32 sock_family;
 	s32 sock_type;
 	u64 inode;	/* identity of the inode (its address), never saved */
+	s64 size;	/* i_size */
 };
 
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
@@ -165,6 +180,11 @@ int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_syscall_nr(void);
 void cr_current_set_regs(const u64 *r);
 void cr_current_set_ax(u64 ax);
+void cr_current_sched(struct cr_sched *out);
+int cr_current_set_sched(const struct cr_sched *s);
+bool cr_cpus_usable(const u64 *cpus);
+int cr_current_nice(void);
+bool cr_current_can_nice(int nice);
 void cr_current_set_dumpable(u32 value);
 int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags);
 void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version);
@@ -211,6 +231,7 @@ char *cr_mm_exe_path(struct mm_struct *mm, char *buf, int len);
 struct file *cr_filp_open(const char *path, int flags);
 loff_t cr_file_seek(struct file *f, loff_t pos);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
+ssize_t cr_file_read_at(struct file *f, void *buf, size_t len, loff_t *pos);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 int cr_fd_close(unsigned int fd);
 int cr_current_set_exe_file(struct file *f);

@@ -386,6 +386,19 @@ impl FilesPlan {
         self.push(fd, r.fd_flags, file)
     }
 
+    /// Checks that every fd fits under the process's `RLIMIT_NOFILE` soft
+    /// limit `nofile`, which it has when its files are installed.
+    pub(crate) fn check_nofile(&self, nofile: u64, log: &Log) -> Result {
+        match self.files.iter().map(|f| f.fd).max() {
+            Some(fd) if u64::from(fd) >= nofile => Err(fail!(
+                log,
+                EINVAL,
+                "bad image: fd {fd} is not below the image's RLIMIT_NOFILE {nofile}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn check_inherit(fd: u32, log: &Log) -> Result {
         kapi::fget(fd as i32).map_err(|e| {
             fail!(

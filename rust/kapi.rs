@@ -50,6 +50,20 @@ mod ffi {
 
     #[repr(C)]
     #[derive(Default, Clone, Copy)]
+    pub(crate) struct Sched {
+        pub(crate) policy: u32,
+        pub(crate) priority: u32,
+        pub(crate) nice: i32,
+        pub(crate) reset_on_fork: u32,
+        pub(crate) ioprio: u32,
+        pub(crate) all_cpus: u32,
+        pub(crate) nr_cpu_ids: u32,
+        pub(crate) pad: u32,
+        pub(crate) cpus: [u64; 16],
+    }
+
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
     pub(crate) struct Misc {
         pub(crate) personality: u32,
         pub(crate) umask: u32,
@@ -109,6 +123,7 @@ mod ffi {
         pub(crate) sock_family: i32,
         pub(crate) sock_type: i32,
         pub(crate) inode: u64,
+        pub(crate) size: i64,
     }
 
     // The kernel structs are only passed by pointer; some contain zero-sized
@@ -161,6 +176,11 @@ mod ffi {
         pub(crate) fn cr_regset_get(note: c_uint, buf: *mut u8, size: c_uint) -> c_int;
         pub(crate) fn cr_current_set_regs(r: *const u64);
         pub(crate) fn cr_current_set_ax(ax: u64);
+        pub(crate) fn cr_current_sched(out: *mut Sched);
+        pub(crate) fn cr_current_set_sched(s: *const Sched) -> c_int;
+        pub(crate) fn cr_cpus_usable(cpus: *const u64) -> bool;
+        pub(crate) fn cr_current_nice() -> c_int;
+        pub(crate) fn cr_current_can_nice(nice: c_int) -> bool;
         pub(crate) fn cr_current_set_dumpable(value: u32);
         pub(crate) fn cr_current_vma_add_flags(start: c_ulong, end: c_ulong, flags: u64) -> c_int;
         pub(crate) fn cr_current_set_rseq(ptr: u64, len: u32, sig: u32, version: u8);
@@ -233,6 +253,12 @@ mod ffi {
         pub(crate) fn cr_filp_open(path: *const c_char, flags: c_int) -> *mut bindings::file;
         pub(crate) fn cr_file_seek(f: *mut bindings::file, pos: i64) -> i64;
         pub(crate) fn cr_file_read(f: *mut bindings::file, buf: *mut u8, len: usize) -> isize;
+        pub(crate) fn cr_file_read_at(
+            f: *mut bindings::file,
+            buf: *mut u8,
+            len: usize,
+            pos: *mut i64,
+        ) -> isize;
         pub(crate) fn cr_file_write(f: *mut bindings::file, buf: *const u8, len: usize) -> isize;
         pub(crate) fn cr_fd_close(fd: c_uint) -> c_int;
         pub(crate) fn cr_current_set_exe_file(f: *mut bindings::file) -> c_int;
@@ -258,7 +284,7 @@ mod ffi {
     }
 }
 
-pub(crate) use ffi::{Creds, FileInfo, Misc, SigAction, Signals, TaskIds};
+pub(crate) use ffi::{Creds, FileInfo, Misc, Sched, SigAction, Signals, TaskIds};
 
 /// Turns a C return value that is a negative errno or non-negative into a
 /// `Result`.
@@ -841,6 +867,41 @@ pub(crate) mod current {
                 .is_some_and(|e| e <= task_size_max())
     }
 
+    /// The current thread's scheduling state.
+    pub(crate) fn sched() -> Sched {
+        let mut s = Sched::default();
+        // SAFETY: `s` is valid for writes.
+        unsafe { ffi::cr_current_sched(&mut s) };
+        s
+    }
+
+    /// Applies scheduling state to the current thread, as `sched_setattr`,
+    /// `sched_setaffinity` and `ioprio_set` would; the caller has checked
+    /// that the thread may (see [`can_nice`]).
+    pub(crate) fn set_sched(s: &Sched) -> Result {
+        // SAFETY: `s` is valid for reads.
+        to_result(unsafe { ffi::cr_current_set_sched(s) })
+    }
+
+    /// Whether the bitmap `cpus` names a CPU that is online here.
+    pub(crate) fn cpus_usable(cpus: &[u64; 16]) -> bool {
+        // SAFETY: `cpus` holds the 16 words the C side reads.
+        unsafe { ffi::cr_cpus_usable(cpus.as_ptr()) }
+    }
+
+    /// The current thread's nice value.
+    pub(crate) fn nice() -> i32 {
+        // SAFETY: Reads the current task.
+        unsafe { ffi::cr_current_nice() }
+    }
+
+    /// Whether the current thread may lower its nice value to `nice`
+    /// (`RLIMIT_NICE` or `CAP_SYS_NICE`).
+    pub(crate) fn can_nice(nice: i32) -> bool {
+        // SAFETY: Reads the current task.
+        unsafe { ffi::cr_current_can_nice(nice) }
+    }
+
     /// Sets the current process's dumpability (`TASK_DUMPABLE_*`, at most
     /// 2), as `prctl(PR_SET_DUMPABLE)` and a set-user-id `exec` do.
     pub(crate) fn set_dumpable(value: u32) {
@@ -1392,6 +1453,15 @@ pub(crate) fn file_seek(f: &File, pos: i64) -> Result {
 pub(crate) fn file_read(f: &File, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: `f` is valid; `buf` is valid for writes.
     let r = unsafe { ffi::cr_file_read(f.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+    Ok(errno_result(r as i64)? as usize)
+}
+
+/// Reads from a regular file at `*pos`, which it advances; the file's own
+/// position is left alone.
+pub(crate) fn file_read_at(f: &File, buf: &mut [u8], pos: &mut i64) -> Result<usize> {
+    // SAFETY: `f` is valid; `buf` is valid for writes and `pos` for reads
+    // and writes.
+    let r = unsafe { ffi::cr_file_read_at(f.as_ptr(), buf.as_mut_ptr(), buf.len(), pos) };
     Ok(errno_result(r as i64)? as usize)
 }
 

@@ -584,6 +584,7 @@ impl MemPlan {
     /// caller are exactly where the image has them: programs keep pointers
     /// into the vdso. crctl moves them before calling RESTART.
     pub(crate) fn check(&self, log: &Log) -> Result {
+        self.check_commit(log)?;
         // Collected under the mmap lock, compared (and logged) without it:
         // a log line is a write to a file.
         let mut own = KVec::new();
@@ -636,6 +637,42 @@ impl MemPlan {
             ));
         }
         Ok(())
+    }
+
+    /// Checks that this machine can commit memory for every private
+    /// writable mapping that reserves it (not `MAP_NORESERVE`): each is
+    /// mapped once for a trial, anywhere, all at the same time, and
+    /// unmapped, so the kernel's own overcommit policy answers before the
+    /// point of no return.
+    fn check_commit(&self, log: &Log) -> Result {
+        let mut trial = KVec::new();
+        let mut failed = None;
+        for v in self.vmas.iter().filter(|v| {
+            matches!(v.kind, VmaKind::Anon | VmaKind::FilePrivate)
+                && v.prot & format::PROT_WRITE != 0
+                && v.flags & format::VMA_NORESERVE == 0
+        }) {
+            let len = v.end - v.start;
+            let prot = format::PROT_READ | format::PROT_WRITE;
+            match current::vm_mmap(None, 0, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, 0) {
+                Ok(a) => trial.push((a, len), GFP_KERNEL)?,
+                Err(e) => {
+                    failed = Some((e, v.start, v.end));
+                    break;
+                }
+            }
+        }
+        for (a, len) in trial {
+            let _ = current::vm_munmap(a, len);
+        }
+        match failed {
+            Some((e, s, end)) => Err(fail!(
+                log,
+                e,
+                "vma {s:#x}-{end:#x}: this machine cannot commit memory for it and the mappings before it (it does not have MAP_NORESERVE)"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Replaces the caller's memory by the image's mappings (past the point
@@ -845,6 +882,42 @@ pub(crate) fn fill(
         counted = 0;
     }
     Ok(())
+}
+
+/// Reads a replay of an image on a regular file ([`ImageReader::replay`])
+/// to its end, before the point of no return: the metadata again, every
+/// pages record against the processes' mappings exactly as [`fill`] will
+/// check them, the checksums, and that no saved page of a private file
+/// mapping lies beyond the end of its file (writing it there would fault).
+/// Writes nothing.
+pub(crate) fn verify(
+    procs: &[&MemPlan],
+    r: &mut ImageReader<'_>,
+    log: &Log,
+) -> Result<(), ReadError> {
+    r.magic()?;
+    while !matches!(r.next()?, format::Record::MetaEnd(_)) {}
+    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| {
+        let Some(v) = procs
+            .get(p as usize)
+            .and_then(|m| m.vmas.iter().find(|v| v.start <= a && a < v.end))
+        else {
+            return Ok(());
+        };
+        if let (VmaKind::FilePrivate, Some(f)) = (v.kind, &v.file) {
+            let size = (kapi::file_info(f).size.max(0) as u64).next_multiple_of(PS);
+            let end = v.pgoff * PS + (a - v.start) + data.len() as u64;
+            if end > size {
+                return Err(ReadError::Logged(fail!(
+                    log,
+                    EINVAL,
+                    "bad image: process {p}: page data at {a:#x} lies beyond the end of the file it maps"
+                )));
+            }
+        }
+        Ok(())
+    };
+    fill(procs, r, &mut sink)
 }
 
 /// The sink for a process restoring itself: writes into the current mm.

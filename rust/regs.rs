@@ -8,9 +8,14 @@
 //! `-ERESTARTNOINTR`, `-ERESTARTNOHAND`), the image holds the registers as
 //! the kernel's no-handler restart leaves them: `ax` = the syscall number,
 //! `ip` back on the `syscall` instruction, so the restored task re-issues the
-//! call. A call that restarts through `restart_syscall` (`nanosleep`,
-//! `poll` with a timeout...) needs kernel state that is not saved: it
-//! returns `-EINTR` in the restored task instead, as after a handled signal.
+//! call. A call that the kernel would continue through `restart_syscall`
+//! (`-ERESTART_RESTARTBLOCK`: `nanosleep`, `clock_nanosleep`, `poll` or a
+//! futex wait with a timeout) is re-issued the same way, from its original
+//! arguments, which the registers still hold: an absolute timeout ends
+//! when it would have, a relative one counts again from the restart (the
+//! call waits longer, as after a scheduling delay, and never fails with
+//! `EINTR`). Only a call that was itself a `restart_syscall` (its original
+//! number is gone) returns `-EINTR` in the restored task.
 
 use crate::{
     checkpoint::{refuse, Refusal},
@@ -20,6 +25,9 @@ use crate::{
     stream::ImageWriter,
 };
 use kernel::{alloc::KVec, fs::File, prelude::*};
+
+/// `__NR_restart_syscall` (x86-64).
+const NR_RESTART_SYSCALL: u64 = 219;
 
 /// Offset in the xsave area of the xfeatures word user space may use
 /// (`sw_reserved`, `USER_XSTATE_XCR0_WORD`).
@@ -109,8 +117,13 @@ impl RegsSnap {
                 r[reg::AX] = r[reg::ORIG_AX];
                 r[reg::IP] = r[reg::IP].wrapping_sub(2);
             } else if i64::from(ERESTART_RESTARTBLOCK.to_errno()) == ax {
-                r[reg::AX] = i64::from(EINTR.to_errno()) as u64;
-                flags |= format::REGS_SYSCALL_EINTR;
+                if r[reg::ORIG_AX] == NR_RESTART_SYSCALL {
+                    r[reg::AX] = i64::from(EINTR.to_errno()) as u64;
+                    flags |= format::REGS_SYSCALL_EINTR;
+                } else {
+                    r[reg::AX] = r[reg::ORIG_AX];
+                    r[reg::IP] = r[reg::IP].wrapping_sub(2);
+                }
             }
         }
         r[reg::ORIG_AX] = u64::MAX;

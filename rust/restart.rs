@@ -63,6 +63,9 @@ pub(crate) const CR_RESTART_COORDINATE: u32 = 2;
 pub(crate) const CR_RESTART_JOIN: u32 = 4;
 const KNOWN_FLAGS: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
 
+/// `RLIMIT_NOFILE`.
+const RLIMIT_NOFILE: usize = 7;
+
 /// How long tasks wait for each other at each step.
 const STEP_TIMEOUT_MS: u64 = 60_000;
 
@@ -279,6 +282,8 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
     // What does not depend on which task checks it.
     for p in plan.procs.iter() {
         p.task.check(log)?;
+        p.files
+            .check_nofile(p.task.rlimits.lim[RLIMIT_NOFILE].0, log)?;
         p.signals.check(log)?;
         for t in p.threads.iter() {
             t.check(log)?;
@@ -450,6 +455,13 @@ impl RestartSlot {
 fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result {
     let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log)?, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
+    if let Some(mut replay) = r.replay()? {
+        let mut mems: KVec<&MemPlan> = KVec::with_capacity(nprocs, GFP_KERNEL)?;
+        for p in plan.procs.iter() {
+            mems.push(&p.mem, GFP_KERNEL)?;
+        }
+        memory::verify(&mems, &mut replay, log).map_err(|e| read_fail(log, e))?;
+    }
     let live = plan.live_tasks;
     {
         let mut st = ctx.st.lock();
@@ -522,6 +534,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     let proc_ = &plan.procs[p];
     let leader = t == 0;
     proc_.task.check_creds(log)?;
+    proc_.threads[t].check_sched(log)?;
     if leader {
         proc_.task.check_cwd(log)?;
         proc_.mem.check(log)?;
@@ -568,7 +581,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
     proc_.threads[t]
         .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
-        .map_err(|e| fail!(log, e, "the image's FPU state was refused"))?;
+        .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))?;
     ctx.update(|st| st.restored += 1);
     ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)
 }
@@ -599,10 +612,14 @@ fn single(
     }
     let proc_ = &plan.procs[0];
     proc_.task.check_creds(log)?;
+    proc_.threads[0].check_sched(log)?;
     proc_.task.check_cwd(log)?;
     proc_.mem.check(log)?;
     let mut shm = ShmFiles::new();
     proc_.mem.shm_extents(&mut shm)?;
+    if let Some(mut replay) = r.replay()? {
+        memory::verify(&[&proc_.mem], &mut replay, log).map_err(|e| read_fail(log, e))?;
+    }
     *committed = true;
     let mut commit = || -> Result {
         proc_.mem.map(log, &mut shm)?;
@@ -616,7 +633,7 @@ fn single(
         let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
         proc_.threads[0]
             .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
-            .map_err(|e| fail!(log, e, "the image's FPU state was refused"))
+            .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))
     };
     commit()?;
     if flags & CR_RESTART_STOPPED != 0 {

@@ -10,6 +10,10 @@ use crate::{
 };
 use kernel::{alloc::KVVec, fs::File, prelude::*, uaccess::UserSlice};
 
+/// `S_IFMT` and `S_IFREG`.
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+
 /// Size of the write buffer.
 const WBUF: usize = 1 << 20;
 /// The writer flushes when less than this is free (largest metadata record
@@ -175,6 +179,11 @@ pub(crate) struct ImageReader<'a> {
     ppos: usize,
     v: Validator,
     payload: KVVec<u8>,
+    /// A regular file: where the image (after the prefix) starts in it.
+    start: Option<i64>,
+    /// A replay ([`ImageReader::replay`]): the position it reads at, the
+    /// file's own position untouched.
+    at: Option<i64>,
 }
 
 impl<'a> ImageReader<'a> {
@@ -191,13 +200,39 @@ impl<'a> ImageReader<'a> {
             )
             .read_all(&mut p, GFP_KERNEL_ACCOUNT)?;
         }
+        let i = kapi::file_info(file);
+        let regular = i.mode & S_IFMT == S_IFREG;
         Ok(Self {
             file,
             prefix: p,
             ppos: 0,
             v: Validator::new(),
             payload: KVVec::new(),
+            start: if regular { Some(i.pos) } else { None },
+            at: None,
         })
+    }
+
+    /// For an image on a regular file, a second reader of the same image
+    /// from its first byte, which reads at its own position: restart reads
+    /// such an image to its end, page data and checksums included, before
+    /// the point of no return. `None` for a stream, which cannot be read
+    /// twice.
+    pub(crate) fn replay(&self) -> Result<Option<ImageReader<'a>>> {
+        let Some(start) = self.start else {
+            return Ok(None);
+        };
+        let mut prefix = KVVec::with_capacity(self.prefix.len(), GFP_KERNEL_ACCOUNT)?;
+        prefix.extend_from_slice(&self.prefix, GFP_KERNEL_ACCOUNT)?;
+        Ok(Some(ImageReader {
+            file: self.file,
+            prefix,
+            ppos: 0,
+            v: Validator::new(),
+            payload: KVVec::new(),
+            start: None,
+            at: Some(start),
+        }))
     }
 
     /// Offset of the next byte.
@@ -215,7 +250,11 @@ impl<'a> ImageReader<'a> {
             if kapi::current::fatal_signal_pending() {
                 return Err(ReadError::Io(EINTR));
             }
-            match kapi::file_read(self.file, &mut out[done..]) {
+            let got = match &mut self.at {
+                Some(pos) => kapi::file_read_at(self.file, &mut out[done..], pos),
+                None => kapi::file_read(self.file, &mut out[done..]),
+            };
+            match got {
                 Ok(0) => {
                     return Err(ReadError::Format(
                         FormatError::Truncated,

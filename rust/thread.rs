@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Per-thread state: tid, blocked mask, alternate signal stack, name,
-//! thread-exit pointers, and (through `regs.rs`) registers. Record:
+//! thread-exit pointers, rseq, scheduling policy, nice value, CPU affinity
+//! and I/O priority, and (through `regs.rs`) registers. Record:
 //! [`format::Thread`], followed by the thread's regs and xstate records.
 //! Everything else (memory, files, credentials, signal dispositions...) is
 //! per process.
@@ -28,6 +29,62 @@ pub(crate) struct ThreadSnap {
     /// The thread's credentials: the image has one set per process, so a
     /// thread whose own differ is refused (see [`ThreadSnap::check_creds`]).
     creds: kapi::Creds,
+    sched: format::Sched,
+}
+
+/// `SCHED_DEADLINE`.
+const SCHED_DEADLINE: u32 = 6;
+/// `CAP_SYS_ADMIN`.
+const CAP_SYS_ADMIN: i32 = 21;
+/// `CAP_SYS_NICE`.
+const CAP_SYS_NICE: i32 = 23;
+/// `RLIMIT_RTPRIO`.
+const RLIMIT_RTPRIO: usize = 14;
+/// `IOPRIO_CLASS_RT`.
+const IOPRIO_CLASS_RT: u32 = 1;
+
+/// The current thread's scheduling state, or why it cannot be saved.
+fn gather_sched(pid: i32, tid: i32) -> Result<format::Sched, Refusal> {
+    let k = current::sched();
+    if k.policy == SCHED_DEADLINE {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} tid {tid}: SCHED_DEADLINE: not supported yet"
+        ));
+    }
+    if !matches!(
+        k.policy,
+        format::SCHED_NORMAL
+            | format::SCHED_FIFO
+            | format::SCHED_RR
+            | format::SCHED_BATCH
+            | format::SCHED_IDLE
+    ) {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} tid {tid}: scheduling policy {}: not supported",
+            k.policy
+        ));
+    }
+    let words = 64 * format::SCHED_CPU_WORDS as u32;
+    if k.all_cpus == 0 && k.nr_cpu_ids > words {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} tid {tid}: CPU affinity on a machine with more than {words} CPUs: not supported"
+        ));
+    }
+    Ok(format::Sched {
+        policy: k.policy,
+        priority: k.priority,
+        nice: k.nice,
+        flags: if k.reset_on_fork != 0 {
+            format::SCHED_RESET_ON_FORK
+        } else {
+            0
+        },
+        ioprio: k.ioprio,
+        cpus: if k.all_cpus != 0 { [0; 16] } else { k.cpus },
+    })
 }
 
 impl ThreadSnap {
@@ -64,6 +121,7 @@ impl ThreadSnap {
             ),
             misc: current::misc(),
             creds: current::creds(),
+            sched: gather_sched(pid, tid)?,
         })
     }
 
@@ -93,6 +151,7 @@ impl ThreadSnap {
             clear_child_tid: m.clear_child_tid,
             robust_list: (m.robust_list, m.robust_list_len),
             rseq: (m.rseq, m.rseq_len, m.rseq_sig),
+            sched: self.sched,
         };
         w.record(|b| t.encode(b))?;
         self.regs.write(w)
@@ -136,6 +195,54 @@ impl ThreadPlan {
         self.regs.check(log)
     }
 
+    /// Checks, in the task that will become this thread (with the image's
+    /// credentials), that it may take the thread's scheduling state as the
+    /// system calls would let it: a real-time policy needs `CAP_SYS_NICE`
+    /// or a high enough `RLIMIT_RTPRIO`, a lower nice value `CAP_SYS_NICE`
+    /// or `RLIMIT_NICE`, a real-time I/O class `CAP_SYS_ADMIN` or
+    /// `CAP_SYS_NICE`; and that an affinity names a CPU online here.
+    pub(crate) fn check_sched(&self, log: &Log) -> Result {
+        let s = &self.thread.sched;
+        let tid = self.thread.tid;
+        let nice_cap = kapi::capable(CAP_SYS_NICE);
+        if matches!(s.policy, format::SCHED_FIFO | format::SCHED_RR)
+            && !nice_cap
+            && current::rlimits()[2 * RLIMIT_RTPRIO] < u64::from(s.priority)
+        {
+            return Err(crate::log::fail!(
+                log,
+                EPERM,
+                "tid {tid}: real-time policy {} priority {}: needs CAP_SYS_NICE or RLIMIT_RTPRIO",
+                s.policy,
+                s.priority
+            ));
+        }
+        if s.nice < current::nice() && !current::can_nice(s.nice) {
+            return Err(crate::log::fail!(
+                log,
+                EPERM,
+                "tid {tid}: nice {}: below the caller's {}, needs CAP_SYS_NICE or RLIMIT_NICE",
+                s.nice,
+                current::nice()
+            ));
+        }
+        if s.ioprio >> 13 == IOPRIO_CLASS_RT && !kapi::capable(CAP_SYS_ADMIN) && !nice_cap {
+            return Err(crate::log::fail!(
+                log,
+                EPERM,
+                "tid {tid}: real-time I/O priority: needs CAP_SYS_ADMIN or CAP_SYS_NICE"
+            ));
+        }
+        if s.cpus != [0; 16] && !current::cpus_usable(&s.cpus) {
+            return Err(crate::log::fail!(
+                log,
+                EINVAL,
+                "tid {tid}: CPU affinity: none of its CPUs is online here"
+            ));
+        }
+        Ok(())
+    }
+
     /// Installs the thread's state; `personality`, `umask` and
     /// `no_new_privs` come from its process; `dev` is the `/dev/cr` file.
     pub(crate) fn restore(
@@ -160,6 +267,18 @@ impl ThreadPlan {
         if rseq != 0 {
             current::set_rseq(rseq, len, sig, if len > 32 { 2 } else { 1 });
         }
+        let s = &t.sched;
+        let all = s.cpus == [0; 16];
+        current::set_sched(&kapi::Sched {
+            policy: s.policy,
+            priority: s.priority,
+            nice: s.nice,
+            reset_on_fork: u32::from(s.flags & format::SCHED_RESET_ON_FORK != 0),
+            ioprio: s.ioprio,
+            all_cpus: u32::from(all),
+            cpus: s.cpus,
+            ..Default::default()
+        })?;
         current::set_blocked(t.blocked);
         current::set_altstack(t.altstack.0, t.altstack.1, t.altstack.2);
         self.regs.restore(dev)

@@ -1379,6 +1379,7 @@ struct stats {
 	int tried[NCLASSES];
 	int fixed[NCLASSES];
 	int errnos[256];
+	int by_path[2][NOUTCOMES];	/* [0] file (memfd), [1] stream (pipe) */
 	int failures;
 	int altered_shown;
 	int last;			/* outcome of the last attempt */
@@ -1634,14 +1635,16 @@ static void conclude(FIXTURE_DATA(hostile) *self, struct slot *s, int o,
 
 	st->last = o;
 	st->count[s->m.cls][o]++;
+	st->by_path[s->m.use_pipe][o]++;
 	st->tried[s->m.cls]++;
 	st->fixed[s->m.cls] += s->m.fixed;
 	st->done++;
 	st->total_ms += ms;
 	if (ms > st->max_ms)
 		st->max_ms = ms;
-	if (o >= FIRST_FAILURE) {
-		st->failures++;
+	if (o >= FIRST_FAILURE || (o == O_KILLED && !s->m.use_pipe)) {
+		if (o >= FIRST_FAILURE)
+			st->failures++;
 		print_attempt(self, s, o, what);
 	} else if (self->verbose ||
 		   (o == O_RESTORED_ALT && st->altered_shown++ < 10)) {
@@ -2128,6 +2131,15 @@ static void print_table(FIXTURE_DATA(hostile) *self)
 		       tot[NOUTCOMES], tot[FIRST_FAILURE], tot[O_EINVAL], tot[O_EPERM],
 		       tot[O_EOPNOTSUPP], tot[O_ERRNO], tot[O_KILLED],
 		       tot[O_RESTORED_OK] + tot[O_RESTORED_ALT]);
+	for (i = 0; i < 2; i++) {
+		int all = 0;
+
+		for (o = 0; o < NOUTCOMES; o++)
+			all += st->by_path[i][o];
+		ksft_print_msg("figures: hostile images through a %s: %d, %d killed after the point of no return\n",
+			       i ? "pipe (a stream)" : "memfd (a regular file)", all,
+			       st->by_path[i][O_KILLED]);
+	}
 
 	n = snprintf(line, sizeof(line), "errno* (other errnos with a log line):");
 	for (o = 1; o < 256; o++)
@@ -2331,6 +2343,10 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 	EXPECT_GT(50 * 1024, sunrec1 - sunrec0) TH_LOG("unreclaimable slab grew by more than 50 MB");
 
 	EXPECT_EQ(0, self->st.failures) TH_LOG("%d attempts failed (see above)", self->st.failures);
+	/* A regular file is read to its end before the point of no return. */
+	EXPECT_EQ(0, self->st.by_path[0][O_KILLED])
+		TH_LOG("%d damaged images on a regular file killed the restarting task (see above)",
+		       self->st.by_path[0][O_KILLED]);
 }
 
 int main(int argc, char **argv)

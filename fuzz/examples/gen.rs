@@ -617,6 +617,12 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 clear_child_tid: 0x7f00_0000_1000 + k as u64 * 0x100,
                 robust_list: (0x7f00_0000_2000 + k as u64 * 0x100, 24),
                 rseq: (0x7f00_0000_3000 + k as u64 * 0x100, 32, 0x5305_3053),
+                sched: Sched {
+                    policy: if k == 0 { SCHED_NORMAL } else { SCHED_BATCH },
+                    nice: k as i32,
+                    cpus: if k == 0 { [0; SCHED_CPU_WORDS] } else { [1; SCHED_CPU_WORDS] },
+                    ..Default::default()
+                },
             };
             o.push(|b| th.encode(b));
             let regs = Regs {

@@ -990,7 +990,85 @@ impl<'a> Tree<'a> {
 }
 
 /// Size of the [`Thread`] payload.
-pub const THREAD_PAYLOAD: usize = 96;
+pub const THREAD_PAYLOAD: usize = 96 + 24 + 8 * SCHED_CPU_WORDS;
+
+/// Words of [`Sched::cpus`]: CPUs 0 to 1023.
+pub const SCHED_CPU_WORDS: usize = 16;
+/// `SCHED_NORMAL`.
+pub const SCHED_NORMAL: u32 = 0;
+/// `SCHED_FIFO`.
+pub const SCHED_FIFO: u32 = 1;
+/// `SCHED_RR`.
+pub const SCHED_RR: u32 = 2;
+/// `SCHED_BATCH`.
+pub const SCHED_BATCH: u32 = 3;
+/// `SCHED_IDLE`.
+pub const SCHED_IDLE: u32 = 5;
+/// [`Sched::flags`]: `SCHED_RESET_ON_FORK`.
+pub const SCHED_RESET_ON_FORK: u32 = 1;
+
+/// Scheduling state of a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Sched {
+    /// `SCHED_NORMAL`, `SCHED_FIFO`, `SCHED_RR`, `SCHED_BATCH` or
+    /// `SCHED_IDLE`.
+    pub policy: u32,
+    /// Real-time priority: 1 to 99 for `SCHED_FIFO` and `SCHED_RR`, else 0.
+    pub priority: u32,
+    /// Nice value, -20 to 19.
+    pub nice: i32,
+    /// `SCHED_*` flag bits ([`SCHED_RESET_ON_FORK`]).
+    pub flags: u32,
+    /// I/O priority as `ioprio_get(2)` returns it for the thread, without
+    /// the class derived from the nice value when none was set (class 0).
+    pub ioprio: u32,
+    /// CPU affinity, a bitmap of CPUs 0 to 1023; empty for every CPU there
+    /// is (the default, which a restart on another machine keeps).
+    pub cpus: [u64; SCHED_CPU_WORDS],
+}
+
+impl Sched {
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.u32(self.policy);
+        w.u32(self.priority);
+        w.i32(self.nice);
+        w.u32(self.flags);
+        w.u32(self.ioprio);
+        w.u32(0);
+        for c in self.cpus {
+            w.u64(c);
+        }
+    }
+
+    fn decode(c: &mut Cursor<'_>) -> FResult<Self> {
+        let mut s = Sched {
+            policy: c.u32()?,
+            priority: c.u32()?,
+            nice: c.i32()?,
+            flags: c.u32()?,
+            ioprio: c.u32()?,
+            ..Default::default()
+        };
+        c.pad32()?;
+        for w in s.cpus.iter_mut() {
+            *w = c.u64()?;
+        }
+        let rt = matches!(s.policy, SCHED_FIFO | SCHED_RR);
+        if !matches!(
+            s.policy,
+            SCHED_NORMAL | SCHED_FIFO | SCHED_RR | SCHED_BATCH | SCHED_IDLE
+        ) || (rt && !(1..=99).contains(&s.priority))
+            || (!rt && s.priority != 0)
+            || !(-20..=19).contains(&s.nice)
+            || s.flags & !SCHED_RESET_ON_FORK != 0
+            || s.ioprio >= 1 << 16
+            || s.ioprio >> 13 > 3
+        {
+            return Err(FormatError::BadField);
+        }
+        Ok(s)
+    }
+}
 
 /// Per-thread state (the rest is per process). Its [`Regs`] and [`Xstate`]
 /// records follow it.
@@ -1010,6 +1088,8 @@ pub struct Thread {
     pub robust_list: (u64, u64),
     /// Registered rseq area, length, signature (registered again by restart).
     pub rseq: (u64, u32, u32),
+    /// Scheduling policy, priorities and CPU affinity.
+    pub sched: Sched,
 }
 
 impl Thread {
@@ -1030,6 +1110,7 @@ impl Thread {
             w.u64(self.rseq.0);
             w.u32(self.rseq.1);
             w.u32(self.rseq.2);
+            self.sched.encode(w);
         })
     }
 
@@ -1052,6 +1133,7 @@ impl Thread {
         t.clear_child_tid = c.u64()?;
         t.robust_list = (c.u64()?, c.u64()?);
         t.rseq = (c.u64()?, c.u32()?, c.u32()?);
+        t.sched = Sched::decode(&mut c)?;
         c.finish()?;
         if tid <= 0 || t.comm[COMM_LEN - 1] != 0 {
             return Err(FormatError::BadField);

@@ -50,6 +50,44 @@ fn prot_str(prot: u32, shared: bool) -> String {
     s
 }
 
+fn policy_name(p: u32) -> &'static str {
+    match p {
+        format::SCHED_NORMAL => "normal",
+        format::SCHED_FIFO => "fifo",
+        format::SCHED_RR => "rr",
+        format::SCHED_BATCH => "batch",
+        format::SCHED_IDLE => "idle",
+        _ => "?",
+    }
+}
+
+/// A CPU bitmap as a list (`0-3,6`), or `all` for the empty one.
+fn cpus_str(words: &[u64]) -> String {
+    let on = |i: usize| words[i / 64] >> (i % 64) & 1 != 0;
+    let n = words.len() * 64;
+    let mut parts = vec![];
+    let mut i = 0;
+    while i < n {
+        if on(i) {
+            let start = i;
+            while i + 1 < n && on(i + 1) {
+                i += 1;
+            }
+            parts.push(if start == i {
+                start.to_string()
+            } else {
+                format!("{start}-{i}")
+            });
+        }
+        i += 1;
+    }
+    if parts.is_empty() {
+        "all".to_string()
+    } else {
+        parts.join(",")
+    }
+}
+
 /// The names of a VMA's `VMA_*` flags, each after a space.
 fn vma_flags_str(f: u32) -> String {
     [
@@ -283,11 +321,36 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     format!("{:#x}+{:#x}", t.altstack.0, t.altstack.1)
                 }
             ));
+            let s = &t.sched;
+            let cpus = cpus_str(&s.cpus);
+            l.push(format!(
+                "  sched: policy {} priority {} nice {} ioprio {:#x}{} cpus {cpus}; rseq {}",
+                policy_name(s.policy),
+                s.priority,
+                s.nice,
+                s.ioprio,
+                if s.flags & format::SCHED_RESET_ON_FORK != 0 {
+                    " reset-on-fork"
+                } else {
+                    ""
+                },
+                if t.rseq.0 == 0 {
+                    "none".to_string()
+                } else {
+                    format!("{:#x}+{} sig {:#x}", t.rseq.0, t.rseq.1, t.rseq.2)
+                }
+            ));
             out.threads.push(format!(
-                "{{\"tid\":{},\"comm\":{},\"blocked\":{}}}",
+                "{{\"tid\":{},\"comm\":{},\"blocked\":{},\"policy\":{},\"priority\":{},\"nice\":{},\"ioprio\":{},\"cpus\":{},\"rseq\":{}}}",
                 t.tid,
                 js(&text(comm)),
-                t.blocked
+                t.blocked,
+                s.policy,
+                s.priority,
+                s.nice,
+                s.ioprio,
+                js(&cpus),
+                t.rseq.0
             ));
         }
         Record::Groups(g) => {
