@@ -599,6 +599,28 @@ int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags)
 	return ret;
 }
 
+/*
+ * Clears @flags of the current task's VMA that is exactly @start-@end, and
+ * recomputes its page protection: for a mapping with no page yet, which is
+ * what mprotect() would leave when @flags is VM_WRITE.
+ */
+int cr_current_vma_clear_flags(unsigned long start, unsigned long end, u64 flags)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -EINVAL;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, start);
+	if (vma && vma->vm_start == start && vma->vm_end == end) {
+		vm_flags_clear(vma, flags);
+		WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
+		ret = 0;
+	}
+	mmap_write_unlock(mm);
+	return ret;
+}
+
 /* What rseq(2) registration leaves in the task, for an area in place. */
 void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version)
 {
@@ -901,6 +923,8 @@ u64 cr_vm_flag(int which)
 	case CR_VMF_DONTCOPY: return VM_DONTCOPY;
 	case CR_VMF_WIPEONFORK: return VM_WIPEONFORK;
 	case CR_VMF_DONTDUMP: return VM_DONTDUMP;
+	case CR_VMF_SOFTDIRTY: return VM_SOFTDIRTY;
+	case CR_VMF_ACCOUNT: return VM_ACCOUNT;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	case CR_VMF_HUGEPAGE: return VM_HUGEPAGE;
 	case CR_VMF_NOHUGEPAGE: return VM_NOHUGEPAGE;

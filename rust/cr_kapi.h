@@ -134,6 +134,8 @@ struct cr_vma {
 #define CR_VMF_DONTDUMP		11
 #define CR_VMF_HUGEPAGE		12
 #define CR_VMF_NOHUGEPAGE	13
+#define CR_VMF_SOFTDIRTY	14
+#define CR_VMF_ACCOUNT		15
 
 struct cr_file_info {
 	u32 mode;
@@ -187,6 +189,7 @@ int cr_current_nice(void);
 bool cr_current_can_nice(int nice);
 void cr_current_set_dumpable(u32 value);
 int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags);
+int cr_current_vma_clear_flags(unsigned long start, unsigned long end, u64 flags);
 void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version);
 unsigned int cr_rseq_align(void);
 unsigned int cr_rseq_feature_size(void);

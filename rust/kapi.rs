@@ -183,6 +183,8 @@ mod ffi {
         pub(crate) fn cr_current_can_nice(nice: c_int) -> bool;
         pub(crate) fn cr_current_set_dumpable(value: u32);
         pub(crate) fn cr_current_vma_add_flags(start: c_ulong, end: c_ulong, flags: u64) -> c_int;
+        pub(crate) fn cr_current_vma_clear_flags(start: c_ulong, end: c_ulong, flags: u64)
+            -> c_int;
         pub(crate) fn cr_current_set_rseq(ptr: u64, len: u32, sig: u32, version: u8);
         pub(crate) fn cr_rseq_align() -> c_uint;
         pub(crate) fn cr_rseq_feature_size() -> c_uint;
@@ -918,6 +920,17 @@ pub(crate) mod current {
         to_result(unsafe { ffi::cr_current_vma_add_flags(start as c_ulong, end as c_ulong, flags) })
     }
 
+    /// Clears the kernel's `VM_*` `flags` of the current task's mapping
+    /// that spans exactly `start..end` and recomputes its page protection
+    /// (`EINVAL` if none does). Only for a mapping with no page yet.
+    pub(crate) fn vma_clear_flags(start: u64, end: u64, flags: u64) -> Result {
+        // SAFETY: Takes the current mm's mmap lock for writing; the ioctl
+        // holds no mmap lock.
+        to_result(unsafe {
+            ffi::cr_current_vma_clear_flags(start as c_ulong, end as c_ulong, flags)
+        })
+    }
+
     /// `__USER_CS` and `__USER_DS`.
     pub(crate) fn user_segments() -> (u64, u64) {
         // SAFETY: Constants.
@@ -1264,6 +1277,14 @@ pub(crate) mod vmf {
         get(13)
     }
 
+    /// `VM_SOFTDIRTY` (0 without soft-dirty tracking).
+    pub(crate) fn softdirty() -> u64 {
+        get(14)
+    }
+    /// `VM_ACCOUNT`.
+    pub(crate) fn account() -> u64 {
+        get(15)
+    }
     /// The image's `VMA_*` bits and the kernel's `VM_*` flags they stand
     /// for (the `madvise` state and `VM_NORESERVE`).
     pub(crate) fn advice() -> [(u32, u64); 6] {

@@ -286,6 +286,13 @@ impl MemSnap {
                             fl |= bit;
                         }
                     }
+                    if vmf::softdirty() != 0 && v.vm_flags & vmf::softdirty() != 0 {
+                        fl |= format::VMA_SOFTDIRTY;
+                    }
+                    let private = matches!(kind, VmaKind::Anon | VmaKind::FilePrivate);
+                    if private && v.vm_flags & vmf::account() != 0 {
+                        fl |= format::VMA_ACCOUNT;
+                    }
                     fl
                 },
                 path,
@@ -484,6 +491,22 @@ pub(crate) struct VmaPlan {
     file: Option<ARef<File>>,
 }
 
+impl VmaPlan {
+    /// The `VM_*` flags that `mmap()` gives this mapping and the image's
+    /// does not have: write for a read-only accounted one (see
+    /// [`MemPlan::map`]), soft-dirty for one whose tracking was cleared.
+    fn adjusted(&self) -> u64 {
+        let mut f = 0;
+        if self.flags & format::VMA_ACCOUNT != 0 && self.prot & format::PROT_WRITE == 0 {
+            f |= vmf::write();
+        }
+        if self.flags & format::VMA_SOFTDIRTY == 0 && !self.kind.is_special() {
+            f |= vmf::softdirty();
+        }
+        f
+    }
+}
+
 /// The memory part of a restart plan.
 pub(crate) struct MemPlan {
     layout: [u64; 11],
@@ -649,7 +672,7 @@ impl MemPlan {
         let mut failed = None;
         for v in self.vmas.iter().filter(|v| {
             matches!(v.kind, VmaKind::Anon | VmaKind::FilePrivate)
-                && v.prot & format::PROT_WRITE != 0
+                && (v.prot & format::PROT_WRITE != 0 || v.flags & format::VMA_ACCOUNT != 0)
                 && v.flags & format::VMA_NORESERVE == 0
         }) {
             let len = v.end - v.start;
@@ -698,7 +721,7 @@ impl MemPlan {
         // Mappings with madvise state first, each given its flags before
         // the next is mapped, so that no plain neighbour merges with one
         // and shares its flags.
-        let advised = |v: &VmaPlan| v.flags & format::VMA_ADVICE != 0;
+        let advised = |v: &VmaPlan| v.flags & format::VMA_ADVICE != 0 || v.adjusted() != 0;
         let first = self.vmas.iter().filter(|v| advised(v));
         let then = self.vmas.iter().filter(|v| !advised(v));
         for v in Iterator::chain(first, then).filter(|v| !v.kind.is_special()) {
@@ -726,17 +749,26 @@ impl MemPlan {
             } else {
                 v.file.as_deref()
             };
-            let got = current::vm_mmap(file, v.start, v.end - v.start, v.prot, flags, v.pgoff * PS)
+            // Accounted but read-only (a RELRO segment): mapped writable,
+            // which charges it, then without write permission, as the
+            // mprotect() that made it did.
+            let relro = v.flags & format::VMA_ACCOUNT != 0 && v.prot & format::PROT_WRITE == 0;
+            let prot = if relro {
+                v.prot | format::PROT_WRITE
+            } else {
+                v.prot
+            };
+            let got = current::vm_mmap(file, v.start, v.end - v.start, prot, flags, v.pgoff * PS)
                 .map_err(|e| {
-                    fail!(
-                        log,
-                        e,
-                        "mapping {:#x}-{:#x} ({}) failed",
-                        v.start,
-                        v.end,
-                        v.kind.name()
-                    )
-                })?;
+                fail!(
+                    log,
+                    e,
+                    "mapping {:#x}-{:#x} ({}) failed",
+                    v.start,
+                    v.end,
+                    v.kind.name()
+                )
+            })?;
             if got != v.start {
                 return Err(fail!(
                     log,
@@ -751,6 +783,18 @@ impl MemPlan {
                 if v.flags & bit & format::VMA_ADVICE != 0 {
                     vm |= f;
                 }
+            }
+            let clear = v.adjusted();
+            if clear != 0 {
+                current::vma_clear_flags(v.start, v.end, clear).map_err(|e| {
+                    fail!(
+                        log,
+                        e,
+                        "setting the flags of {:#x}-{:#x} failed",
+                        v.start,
+                        v.end
+                    )
+                })?;
             }
             if vm != 0 {
                 current::vma_add_flags(v.start, v.end, vm).map_err(|e| {

@@ -34,7 +34,10 @@
 #define LINE_TIMEOUT	10000	/* ms: the next line of a running program */
 #define START_TIMEOUT	60000	/* ms: a restored program's first line, a crctl run */
 
+#include "cr_proc.h"
+
 #define MAX_PROCS	64
+#define MAX_SNAPS	8
 #define MAX_KIDS	64
 #define MAX_TASKS	64
 #define CKPT_TRIES	10	/* checkpoint attempts when it says EAGAIN */
@@ -79,6 +82,13 @@ struct cr_env {
 	pid_t kids[MAX_KIDS];	/* children forked by hand, not by start() */
 	int ckpt_eagain;	/* checkpoints that said EAGAIN, tried again */
 	int ckpt_esrch;		/* ... ESRCH for a task reaped meanwhile */
+	struct {		/* the fidelity check: see cr_proc.h */
+		char image[PATH_MAX];
+		pid_t root;
+		struct snap s;
+	} snaps[MAX_SNAPS];
+	int nsnaps;
+	int fidelity_checked;	/* restored trees compared with their snapshot */
 };
 
 /* A task of an image, as "crctl info" lists it. */
@@ -539,6 +549,118 @@ static inline char *tmp_path(struct cr_env *env, char *buf, const char *name)
 	return buf;
 }
 
+/* Takes the fidelity snapshot of the tree of @pid for @image (cr_proc.h). */
+static inline void fidelity_snapshot(struct cr_env *env, pid_t pid, const char *image)
+{
+	int i;
+
+	for (i = 0; i < env->nsnaps; i++)
+		if (!strcmp(env->snaps[i].image, image))
+			break;
+	if (i == MAX_SNAPS)
+		i = 0;
+	else if (i == env->nsnaps)
+		env->nsnaps++;
+	free(env->snaps[i].s.buf);
+	snprintf(env->snaps[i].image, PATH_MAX, "%s", image);
+	env->snaps[i].root = pid;
+	env->snaps[i].s = snap_tree(pid);
+}
+
+/* Whether @pid is @anc or one of its descendants (up to 3 levels down). */
+static inline bool fidelity_under(pid_t pid, pid_t anc)
+{
+	int i;
+
+	for (i = 0; i < 4 && pid > 1; i++, pid = parent_of(pid))
+		if (pid == anc)
+			return true;
+	return false;
+}
+
+/*
+ * The fidelity check of a restart of @image by crctl @p: finds the
+ * restored root (the image's pid, crctl's own for an exec-style restore,
+ * or a descendant of crctl in a new pid namespace) once its memory map is
+ * the image's, and compares what the tree shows in /proc with the
+ * snapshot checkpoint_ex() took.  No snapshot, a restart that fails or a
+ * root that never appears: nothing to compare.
+ */
+static inline void fidelity_check(struct __test_metadata *_metadata,
+				  struct cr_env *env, const char *image,
+				  struct proc *p)
+{
+	const struct snap *before = NULL;
+	char first[512], got[512], diff[4096];
+	long long end = now_ms() + START_TIMEOUT;
+	pid_t root = 0, orig = 0, cand[64];
+	struct snap after = { 0 };
+	const char *l;
+	int i, n, nd = 0;
+
+	for (i = 0; i < env->nsnaps; i++) {
+		if (!strcmp(env->snaps[i].image, image)) {
+			before = &env->snaps[i].s;
+			orig = env->snaps[i].root;
+		}
+	}
+	if (!before || !before->buf || !(l = snap_find(before->buf, "root maps ")))
+		return;
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(l, "\n"), l);
+	while (!root && now_ms() < end) {
+		char st = proc_state(p->pid);
+
+		if (st == 0 || st == 'Z' || st == 'X')
+			return;		/* crctl is gone: the restart failed */
+		n = 0;
+		cand[n++] = orig;
+		cand[n++] = p->pid;
+		{
+			int ids[1024], k, m = snap_ids("/proc", ids, 1024);
+
+			for (k = 0; k < m && n < 64; k++)
+				if (ids[k] != p->pid && fidelity_under(ids[k], p->pid))
+					cand[n++] = ids[k];
+		}
+		for (i = 0; i < n && !root; i++) {
+			struct snap s = { 0 };
+			char who[32];
+			const char *m;
+
+			if (!fidelity_under(cand[i], p->pid))
+				continue;
+			snprintf(who, sizeof(who), "/proc/%d", cand[i]);
+			snap_file(&s, "root", who, "maps", "maps", NULL);
+			m = s.buf ? s.buf : "";
+			snprintf(got, sizeof(got), "%.*s", (int)strcspn(m, "\n"), m);
+			if (!strcmp(got, first))
+				root = cand[i];
+			free(s.buf);
+		}
+		if (!root)
+			usleep(20000);
+	}
+	if (!root) {
+		TH_LOG("fidelity: no restored copy of %s found", image);
+		return;
+	}
+	/* Every task may still be finishing its part: let them settle. */
+	for (end = now_ms() + 5000;;) {
+		free(after.buf);
+		after = snap_tree(root);
+		nd = snap_diff(before, &after, diff, sizeof(diff), 8);
+		if (!nd || now_ms() > end)
+			break;
+		usleep(100000);
+	}
+	free(after.buf);
+	env->fidelity_checked++;
+	EXPECT_EQ(0, nd) {
+		TH_LOG("fidelity: the restored tree of %s (root %d) differs from the original in %d facts:\n%s",
+		       image, root, nd, diff);
+	}
+}
+
 /*
  * crctl checkpoint --kill -o @image @pid, which must succeed; without
  * --kill with LEAVE_RUNNING in @flags.  A checkpoint that meets a tree
@@ -567,6 +689,7 @@ static inline void checkpoint_ex(struct __test_metadata *_metadata,
 		kill_opt = "";
 	}
 	for (tries = 1;; tries++) {
+		fidelity_snapshot(env, pid, image);
 		status = run(_metadata, env, argv, -1, err, sizeof(err));
 		if (status == 0)
 			return;
@@ -623,6 +746,7 @@ static inline struct proc *restart(struct __test_metadata *_metadata,
 	p = start(_metadata, env, argv, null, -1);
 	if (null >= 0)
 		close(null);
+	fidelity_check(_metadata, env, image, p);
 	return p;
 }
 
@@ -885,6 +1009,11 @@ static inline void cr_env_teardown(struct cr_env *env)
 		free_proc(p);
 	}
 	env->nprocs = 0;
+	for (i = 0; i < env->nsnaps; i++) {
+		free(env->snaps[i].s.buf);
+		env->snaps[i].s.buf = NULL;
+	}
+	env->nsnaps = 0;
 	/* Restored trees whose launcher is gone, orphans: all ours. */
 	kill_descendants(getpid());
 	for (end = now_ms() + LINE_TIMEOUT; now_ms() < end;) {

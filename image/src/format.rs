@@ -1645,8 +1645,17 @@ pub const VMA_DONTDUMP: u32 = 16;
 pub const VMA_HUGEPAGE: u32 = 32;
 /// [`Vma::flags`]: `MADV_NOHUGEPAGE`.
 pub const VMA_NOHUGEPAGE: u32 = 64;
+/// [`Vma::flags`]: soft-dirty tracking sees the whole mapping as written
+/// (`VM_SOFTDIRTY`, what a new mapping has until `clear_refs` clears it).
+pub const VMA_SOFTDIRTY: u32 = 128;
+/// [`Vma::flags`]: a private mapping charged to the commit limit
+/// (`VM_ACCOUNT`), which it keeps after `mprotect` takes its write
+/// permission away (a RELRO segment).
+pub const VMA_ACCOUNT: u32 = 256;
 /// Every [`Vma::flags`] bit.
 pub const VMA_FLAGS: u32 = VMA_GROWSDOWN
+    | VMA_SOFTDIRTY
+    | VMA_ACCOUNT
     | VMA_NORESERVE
     | VMA_DONTFORK
     | VMA_WIPEONFORK
@@ -1730,7 +1739,9 @@ impl<'a> Vma<'a> {
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 || flags & !VMA_FLAGS != 0 {
             return Err(FormatError::BadField);
         }
+        let private = matches!(kind, VmaKind::Anon | VmaKind::FilePrivate);
         if (flags & VMA_WIPEONFORK != 0 && kind != VmaKind::Anon)
+            || (flags & VMA_ACCOUNT != 0 && !private)
             || flags & (VMA_HUGEPAGE | VMA_NOHUGEPAGE) == VMA_HUGEPAGE | VMA_NOHUGEPAGE
             || (kind.is_special() && flags != 0)
         {
