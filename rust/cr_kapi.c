@@ -582,29 +582,12 @@ int cr_current_set_sched(const struct cr_sched *s)
 	return ret;
 }
 
-/* Adds @flags to the current task's VMA that is exactly @start-@end. */
-int cr_current_vma_add_flags(unsigned long start, unsigned long end, u64 flags)
-{
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	int ret = -EINVAL;
-
-	mmap_write_lock(mm);
-	vma = vma_lookup(mm, start);
-	if (vma && vma->vm_start == start && vma->vm_end == end) {
-		vm_flags_set(vma, flags);
-		ret = 0;
-	}
-	mmap_write_unlock(mm);
-	return ret;
-}
-
 /*
- * Clears @flags of the current task's VMA that is exactly @start-@end, and
- * recomputes its page protection: for a mapping with no page yet, which is
- * what mprotect() would leave when @flags is VM_WRITE.
+ * Adds @set to and then clears @clear from the flags of the current task's
+ * VMA that is exactly @start-@end, and recomputes its page protection: on
+ * a mapping with no page yet, what madvise() and mprotect() would leave.
  */
-int cr_current_vma_clear_flags(unsigned long start, unsigned long end, u64 flags)
+int cr_current_vma_change_flags(unsigned long start, unsigned long end, u64 set, u64 clear)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -613,7 +596,8 @@ int cr_current_vma_clear_flags(unsigned long start, unsigned long end, u64 flags
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, start);
 	if (vma && vma->vm_start == start && vma->vm_end == end) {
-		vm_flags_clear(vma, flags);
+		vm_flags_set(vma, set);
+		vm_flags_clear(vma, clear);
 		WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
 		ret = 0;
 	}

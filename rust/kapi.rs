@@ -182,9 +182,12 @@ mod ffi {
         pub(crate) fn cr_current_nice() -> c_int;
         pub(crate) fn cr_current_can_nice(nice: c_int) -> bool;
         pub(crate) fn cr_current_set_dumpable(value: u32);
-        pub(crate) fn cr_current_vma_add_flags(start: c_ulong, end: c_ulong, flags: u64) -> c_int;
-        pub(crate) fn cr_current_vma_clear_flags(start: c_ulong, end: c_ulong, flags: u64)
-            -> c_int;
+        pub(crate) fn cr_current_vma_change_flags(
+            start: c_ulong,
+            end: c_ulong,
+            set: u64,
+            clear: u64,
+        ) -> c_int;
         pub(crate) fn cr_current_set_rseq(ptr: u64, len: u32, sig: u32, version: u8);
         pub(crate) fn cr_rseq_align() -> c_uint;
         pub(crate) fn cr_rseq_feature_size() -> c_uint;
@@ -912,22 +915,15 @@ pub(crate) mod current {
         unsafe { ffi::cr_current_set_dumpable(value.min(2)) };
     }
 
-    /// Adds the kernel's `VM_*` `flags` to the current task's mapping that
-    /// spans exactly `start..end` (`EINVAL` if none does).
-    pub(crate) fn vma_add_flags(start: u64, end: u64, flags: u64) -> Result {
-        // SAFETY: Takes the current mm's mmap lock for writing; the ioctl
-        // holds no mmap lock.
-        to_result(unsafe { ffi::cr_current_vma_add_flags(start as c_ulong, end as c_ulong, flags) })
-    }
-
-    /// Clears the kernel's `VM_*` `flags` of the current task's mapping
-    /// that spans exactly `start..end` and recomputes its page protection
-    /// (`EINVAL` if none does). Only for a mapping with no page yet.
-    pub(crate) fn vma_clear_flags(start: u64, end: u64, flags: u64) -> Result {
+    /// Adds the kernel's `VM_*` flags `set` to and clears `clear` from the
+    /// current task's mapping that spans exactly `start..end`, and
+    /// recomputes its page protection (`EINVAL` if no mapping does). Only
+    /// for a mapping with no page yet.
+    pub(crate) fn vma_change_flags(start: u64, end: u64, set: u64, clear: u64) -> Result {
         // SAFETY: Takes the current mm's mmap lock for writing; the ioctl
         // holds no mmap lock.
         to_result(unsafe {
-            ffi::cr_current_vma_clear_flags(start as c_ulong, end as c_ulong, flags)
+            ffi::cr_current_vma_change_flags(start as c_ulong, end as c_ulong, set, clear)
         })
     }
 

@@ -785,23 +785,12 @@ impl MemPlan {
                 }
             }
             let clear = v.adjusted();
-            if clear != 0 {
-                current::vma_clear_flags(v.start, v.end, clear).map_err(|e| {
+            if vm | clear != 0 {
+                current::vma_change_flags(v.start, v.end, vm, clear).map_err(|e| {
                     fail!(
                         log,
                         e,
                         "setting the flags of {:#x}-{:#x} failed",
-                        v.start,
-                        v.end
-                    )
-                })?;
-            }
-            if vm != 0 {
-                current::vma_add_flags(v.start, v.end, vm).map_err(|e| {
-                    fail!(
-                        log,
-                        e,
-                        "setting the madvise state of {:#x}-{:#x} failed",
                         v.start,
                         v.end
                     )
