@@ -24,17 +24,21 @@ commands:
         stdout with '-o -'. The process keeps running, untouched, unless
         --kill is given: then it is killed once the image is complete.
         Reasons for a failure or refusal go to stderr, or to FILE with --log.
-  restart [--stopped] [--detach] [--pidns] [--log FILE] [-i FILE|-]
+  restart [--stopped] [--detach] [--pidns|--new-pid] [-v] [--log FILE] [-i FILE|-]
         restore the program(s) saved in FILE (or read from stdin with '-i -').
-        An image of one single-threaded process: crctl becomes it, like exec
-        (it keeps crctl's pid). An image of a process tree or of threads:
         crctl recreates every process and thread with its original pid
         (needs CAP_CHECKPOINT_RESTORE and the pids free), waits for the
-        restored root and exits with its status; --detach returns at once.
-        --pidns restores them in a new pid namespace under a crctl init
-        (pid 1), so the original pids are free even while the originals
-        run. fds 0-2 that were a terminal or a pipe are crctl's own.
-        --stopped: every restored task starts stopped (SIGSTOP).
+        restored root and exits with its status (128 + the signal if one
+        killed it); --detach returns at once. --pidns restores them in a
+        new pid namespace under a crctl init (pid 1), so the original pids
+        are free even while the originals run. fds 0-2 that were a terminal
+        or a pipe are crctl's own. --stopped: every restored task starts
+        stopped (SIGSTOP). -v: say how it was restored.
+        An image of one single-threaded process keeps crctl's session and
+        process group, and (without --pidns) gets the signals sent to crctl.
+        If its pid cannot be had (taken, or no CAP_CHECKPOINT_RESTORE),
+        crctl says so and becomes the program, like exec, which then has
+        crctl's pid; --new-pid chooses that without the warning.
   info [--json] FILE|-
         decode and validate an image without the kernel; names the first bad
         byte of a broken image.
@@ -342,31 +346,9 @@ const ARCH_MAP_VDSO_64: libc::c_int = 0x2003;
 /// Moves [vvar]/[vdso] to where the image has them: the restored program
 /// holds pointers into them, and only user space can place them.
 pub(crate) fn place_vdso(want: &[Special]) -> Result<(), String> {
-    let have = own_specials()?;
-    if have == want {
+    let Some((have, lo)) = vdso_move(want)? else {
         return Ok(());
-    }
-    let (Some(lo), Some(hi)) = (
-        want.iter().map(|s| s.start).min(),
-        want.iter().map(|s| s.end).max(),
-    ) else {
-        return Err("the image has no vdso".into());
     };
-    let size = |v: &[Special]| v.iter().map(|s| s.end - s.start).sum::<u64>();
-    if size(&have) != size(want) || have.len() != want.len() {
-        return Err(
-            "the image's vdso differs in size from this kernel's: made by another kernel build?"
-                .into(),
-        );
-    }
-    for (s, e) in own_ranges()? {
-        let special = have.iter().any(|h| h.start == s);
-        if !special && s < hi && lo < e {
-            return Err(format!(
-                "the image's vdso range {lo:#x}-{hi:#x} collides with crctl's own mapping {s:#x}-{e:#x}; retry"
-            ));
-        }
-    }
     for h in &have {
         // SAFETY: Unmaps only the kernel-provided [vvar]/[vdso]; nothing in
         // crctl calls into the vdso until the restore replaces everything.
@@ -390,14 +372,79 @@ pub(crate) fn place_vdso(want: &[Special]) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether [`place_vdso`] can move this process's [vvar]/[vdso] where the
+/// image has them (and so in a child forked now): the reason if not.
+pub(crate) fn check_vdso(want: &[Special]) -> Result<(), String> {
+    vdso_move(want).map(|_| ())
+}
+
+/// The move [`place_vdso`] has to make: `None` if the vdso is in place
+/// already, else the special mappings to unmap and the new start.
+fn vdso_move(want: &[Special]) -> Result<Option<(Vec<Special>, u64)>, String> {
+    let have = own_specials()?;
+    if have == want {
+        return Ok(None);
+    }
+    let (Some(lo), Some(hi)) = (
+        want.iter().map(|s| s.start).min(),
+        want.iter().map(|s| s.end).max(),
+    ) else {
+        return Err("the image has no vdso".into());
+    };
+    let size = |v: &[Special]| v.iter().map(|s| s.end - s.start).sum::<u64>();
+    if size(&have) != size(want) || have.len() != want.len() {
+        return Err(
+            "the image's vdso differs in size from this kernel's: made by another kernel build?"
+                .into(),
+        );
+    }
+    for (s, e) in own_ranges()? {
+        let special = have.iter().any(|h| h.start == s);
+        if !special && s < hi && lo < e {
+            return Err(format!(
+                "the image's vdso range {lo:#x}-{hi:#x} collides with crctl's own mapping {s:#x}-{e:#x}; retry"
+            ));
+        }
+    }
+    Ok(Some((have, lo)))
+}
+
+/// Changes to the image's working directory `cwd`, which the restored
+/// process must have.
+pub(crate) fn enter_cwd(cwd: &[u8]) -> Result<(), String> {
+    let cwd_c = CString::new(cwd).map_err(|_| "bad cwd")?;
+    // SAFETY: `cwd_c` is a valid C string.
+    if unsafe { libc::chdir(cwd_c.as_ptr()) } != 0 {
+        return Err(format!(
+            "cannot change to the image's working directory {}: {}",
+            String::from_utf8_lossy(cwd),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 fn restart(args: &[String]) -> Result<(), String> {
     let o = parse(
         args,
-        &["--stopped", "--detach", "--pidns"],
+        &[
+            "--stopped",
+            "--detach",
+            "--pidns",
+            "--new-pid",
+            "-v",
+            "--verbose",
+        ],
         &["--log", "-i"],
     )?;
     if !o.positional.is_empty() {
         return Err("restart takes no positional argument (use -i FILE)".into());
+    }
+    let pidns = o.flag("--pidns");
+    let new_pid = o.flag("--new-pid");
+    let verbose = o.flag("-v") || o.flag("--verbose");
+    if new_pid && pidns {
+        return Err("--new-pid and --pidns exclude each other".into());
     }
     let dev = open_device()?;
     let logfd = log_fd(&o)?;
@@ -449,32 +496,50 @@ fn restart(args: &[String]) -> Result<(), String> {
     } else {
         0
     };
-
-    if t.entries.len() > 1 || o.flag("--pidns") {
-        let code = tree::launch(
-            &t,
-            dev.as_raw_fd(),
-            in_fd,
-            logfd,
-            &prefix,
-            flags,
-            o.flag("--detach"),
-            o.flag("--pidns"),
-        )?;
-        std::process::exit(code);
-    }
-
-    // One task: become it, in place.
-    let p = t.procs.first().ok_or("image has no process")?;
-    let cwd_c = CString::new(p.cwd.clone()).map_err(|_| "bad cwd")?;
-    // SAFETY: `cwd_c` is a valid C string.
-    if unsafe { libc::chdir(cwd_c.as_ptr()) } != 0 {
+    let Some(root) = t.entries.first().copied() else {
+        return Err("image has no process".into());
+    };
+    // One single-threaded process (no other process, no zombie): the only
+    // kind of image that can also be restored exec-style.
+    let single = t.entries.len() == 1;
+    if new_pid && !single {
         return Err(format!(
-            "cannot change to the image's working directory {}: {}",
-            String::from_utf8_lossy(&p.cwd),
-            std::io::Error::last_os_error()
+            "--new-pid: only an image of one single-threaded process can be restored with a new pid; this one has {} tasks",
+            t.entries.len()
         ));
     }
+    // SAFETY: getpid() has no preconditions.
+    let me = unsafe { libc::getpid() };
+
+    // A tree, and by default one process too, through the tree machinery,
+    // with the original pids; a process whose pid is crctl's own gets it
+    // exec-style as well.
+    if !single || pidns || (!new_pid && root.pid != me) {
+        let how = tree::Launch {
+            detach: o.flag("--detach"),
+            pidns,
+            verbose,
+        };
+        match tree::launch(&t, dev.as_raw_fd(), in_fd, logfd, &prefix, flags, &how)? {
+            tree::Launched::Exit(code) => std::process::exit(code),
+            tree::Launched::PidUnavailable(why) => eprintln!(
+                "crctl: restart: {why}: restoring as pid {me} (exec-style); --new-pid to choose this without the warning"
+            ),
+        }
+    } else if verbose && root.pid == me {
+        eprintln!(
+            "crctl: restart: pid {me} restored with its original pid (crctl's own, exec-style)"
+        );
+    } else if verbose {
+        eprintln!(
+            "crctl: restart: pid {} restored as pid {me} (exec-style, --new-pid)",
+            root.pid
+        );
+    }
+
+    // Exec-style: become it, in place.
+    let p = t.procs.first().ok_or("image has no process")?;
+    enter_cwd(&p.cwd)?;
     place_vdso(&p.specials)?;
 
     let a = uapi::CrRestartArgs {

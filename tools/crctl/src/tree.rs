@@ -8,6 +8,13 @@
 //! Zombies are created and exit at once with their status. The launcher
 //! (crctl itself) reads the image for the kernel (`CR_RESTART_COORDINATE`)
 //! and then waits for the tree's root.
+//!
+//! An image of one single-threaded process goes the same way by default,
+//! so that it gets its original pid back; it then stands in for the
+//! exec-style restore it replaces: it keeps crctl's session and process
+//! group, and crctl passes on the signals sent to it (see [`launch`]). If
+//! its pid cannot be had, nothing has been created yet, and crctl falls
+//! back to the exec-style restore.
 
 use crate::uapi;
 use cr_image::format::TreeEntry;
@@ -205,9 +212,13 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
         // SAFETY: Plain exit.
         unsafe { libc::_exit(1) }
     };
-    // SAFETY: Session and process group calls on this process.
+    // SAFETY: Session and process group calls on this process. An image
+    // of one process keeps crctl's, as the exec-style restore does: run
+    // from a shell, it stays in the terminal's foreground job.
     unsafe {
-        if e.sid == e.pid {
+        if t.entries.len() == 1 {
+            // crctl's session and group.
+        } else if e.sid == e.pid {
             libc::setsid();
         } else if e.pgid == e.pid {
             libc::setpgid(0, 0);
@@ -277,20 +288,161 @@ fn init_of_namespace(t: &TreeInfo, dev: RawFd, image: RawFd, flags: u32) -> ! {
         // SAFETY: Reaps any child of this init.
         let r = unsafe { libc::waitpid(-1, &mut status, 0) };
         if r == pid || r < 0 {
-            let code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                128 + libc::WTERMSIG(status)
-            };
             // SAFETY: Plain exit (the namespace's other processes are killed).
-            unsafe { libc::_exit(code) }
+            unsafe { libc::_exit(exit_code(status)) }
         }
     }
 }
 
+/// How to launch a restart.
+pub struct Launch {
+    /// Exit as soon as the tree is restored.
+    pub detach: bool,
+    /// Restore in a new pid namespace under a crctl init.
+    pub pidns: bool,
+    /// Say on stderr how the restart went.
+    pub verbose: bool,
+}
+
+/// What became of a launch.
+pub enum Launched {
+    /// Restored: crctl's exit status.
+    Exit(i32),
+    /// An image of one process whose pid cannot be had (why): nothing was
+    /// created, the exec-style restore is still possible.
+    PidUnavailable(String),
+}
+
+/// Capability bits of `CapEff` in /proc/self/status.
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_CHECKPOINT_RESTORE: u32 = 40;
+
+/// Whether this process has `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` in
+/// its effective set, which `clone3()` with `set_tid` needs (over the user
+/// namespace that owns the pid namespace: `clone3()` itself has the last
+/// word). `None` if /proc does not say.
+pub fn may_set_tid() -> Option<bool> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    cap_eff_allows_set_tid(&status)
+}
+
+/// [`may_set_tid`] on the text of a /proc/PID/status.
+fn cap_eff_allows_set_tid(status: &str) -> Option<bool> {
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
+    let caps = u64::from_str_radix(hex, 16).ok()?;
+    Some(caps & (1 << CAP_CHECKPOINT_RESTORE | 1 << CAP_SYS_ADMIN) != 0)
+}
+
+/// Why `clone3()` could not give a process pid `pid`, for the fallback
+/// line.
+fn unavailable_reason(pid: i32, e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EEXIST) => format!("pid {pid} is taken"),
+        Some(libc::EPERM) => {
+            format!("no CAP_CHECKPOINT_RESTORE over this pid namespace to restore pid {pid}")
+        }
+        _ => format!("cannot create pid {pid} ({})", crate::errno_text(e)),
+    }
+}
+
+/// The signals crctl passes on to the restored process of a one-process
+/// image while it waits for it: those a caller would have sent to an
+/// exec-style restore, which was that process. Job control signals
+/// (SIGTSTP, SIGTTIN, SIGTTOU) keep their default action: crctl stops with
+/// its job, which the restored process is part of.
+const FORWARDED: [libc::c_int; 9] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGCONT,
+    libc::SIGWINCH,
+];
+
+/// Whether a signal crctl got (as `siginfo`) is passed on to `pid`: one
+/// sent by a process (`kill()`, `sigqueue()`, `tgkill()`: `si_code <= 0`)
+/// other than `pid` itself. Signals of the kernel, such as the terminal's
+/// SIGINT to its foreground group, reach the restored process directly:
+/// it is in crctl's group.
+fn passes_on(si_code: i32, sender: i32, pid: i32) -> bool {
+    si_code <= 0 && sender != pid
+}
+
+/// Waits for the restored process `pid` of a one-process image, passing on
+/// to it the [`FORWARDED`] signals crctl gets meanwhile. Returns its wait
+/// status.
+fn wait_passing_signals(pid: i32, old_mask: &libc::sigset_t) -> Result<i32, String> {
+    // SAFETY: Plain signal-set and mask calls on valid sets.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
+            libc::sigaddset(&mut set, *s);
+        }
+        let mut mask = *old_mask;
+        for s in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
+            libc::sigaddset(&mut mask, *s);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+        set
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: Polls our child, the restored process.
+        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
+            r if r == pid => return Ok(status),
+            r if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) => {
+                return Err(format!("waitpid: {}", std::io::Error::last_os_error()))
+            }
+            _ => {}
+        }
+        // SAFETY: `info` is a valid out-parameter; `set` a valid set. The
+        // timeout only bounds the wait should a SIGCHLD be lost.
+        let (sig, info) = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let ts = libc::timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            };
+            (libc::sigtimedwait(&set, &mut info, &ts), info)
+        };
+        if sig > 0 && sig != libc::SIGCHLD {
+            // SAFETY: `info` was filled in by sigtimedwait() for `sig`.
+            let sender = unsafe { info.si_pid() };
+            if passes_on(info.si_code, sender, pid) {
+                // SAFETY: Sends a signal to our child.
+                unsafe { libc::kill(pid, sig) };
+            }
+        }
+    }
+}
+
+/// crctl's exit status for a wait status: the exit code, or 128 plus the
+/// signal that killed.
+fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
 /// The launcher: creates the tree, coordinates the restart, and waits for
-/// the root (unless `detach`). Returns the exit status for crctl.
-#[allow(clippy::too_many_arguments)]
+/// the root (unless `detach`). Returns the exit status for crctl, or, for
+/// an image of one process (without `pidns`) whose pid cannot be had,
+/// [`Launched::PidUnavailable`] before anything was created.
+///
+/// An image of one process is restored as a tree of one, with these
+/// differences, which make it behave as the exec-style restore did: it
+/// keeps crctl's session and process group, crctl gives up its own stdin
+/// and stdout once it is restored, and (without `pidns`) crctl passes on to
+/// it the signals sent to crctl while it waits.
 pub fn launch(
     t: &TreeInfo,
     dev: RawFd,
@@ -298,12 +450,34 @@ pub fn launch(
     logfd: RawFd,
     prefix: &[u8],
     flags: u32,
-    detach: bool,
-    pidns: bool,
-) -> Result<i32, String> {
-    let old_mask = block_signals();
+    how: &Launch,
+) -> Result<Launched, String> {
     let root = t.entries[0];
-    let pid = if pidns {
+    let single = t.entries.len() == 1;
+    if single {
+        // What the process checks before it joins, checked here first (it
+        // is a copy of crctl): a failure there would leave the coordinator
+        // waiting for it until the step's timeout, and exec-style would
+        // fail just the same.
+        let p = t
+            .procs
+            .iter()
+            .find(|p| p.tgid == root.pid)
+            .ok_or("image has no process")?;
+        crate::enter_cwd(&p.cwd)?;
+        crate::check_vdso(&p.specials)?;
+    }
+    if single && !how.pidns && may_set_tid() == Some(false) {
+        return Ok(Launched::PidUnavailable(format!(
+            "no CAP_CHECKPOINT_RESTORE to restore pid {}",
+            root.pid
+        )));
+    }
+    // A SIGCHLD ignored by whoever ran crctl would reap the root unseen.
+    // SAFETY: Restores the default action of SIGCHLD.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    let old_mask = block_signals();
+    let pid = if how.pidns {
         // A new pid namespace: its init (pid 1) is crctl, which creates the
         // tree's root with its original pid inside, reaps orphans, and exits
         // with the root's status.
@@ -329,6 +503,13 @@ pub fn launch(
         match fork_with_pid(root.pid) {
             Ok(0) => become_process(t, 0, dev, image, flags),
             Ok(p) => p,
+            Err(e) if single => {
+                // Nothing was created: the caller can still restore it
+                // exec-style, with the mask it had.
+                // SAFETY: Installs the saved mask.
+                unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+                return Ok(Launched::PidUnavailable(unavailable_reason(root.pid, &e)));
+            }
             Err(e) => {
                 return Err(format!(
                     "cannot create pid {} ({e}): restoring a tree needs CAP_CHECKPOINT_RESTORE and its pids free (or --pidns)",
@@ -347,9 +528,12 @@ pub fn launch(
     };
     // SAFETY: The ioctl reads `a` and the prefix.
     let r = unsafe { libc::ioctl(dev, uapi::CR_IOC_RESTART, &a) };
-    // The launcher itself is interruptible again (the tree has its masks).
-    // SAFETY: Installs the saved mask.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+    let forward = single && !how.pidns && !how.detach;
+    if !forward {
+        // The launcher itself is interruptible again (the tree has its masks).
+        // SAFETY: Installs the saved mask.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+    }
     if r < 0 {
         let e = std::io::Error::last_os_error();
         // SAFETY: Kills what is left of the tree (its tasks exit by
@@ -357,17 +541,99 @@ pub fn launch(
         unsafe { libc::kill(pid, libc::SIGKILL) };
         return Err(format!("restart failed: {}", crate::errno_text(&e)));
     }
-    if detach {
-        return Ok(0);
+    if how.verbose {
+        let ns = if how.pidns {
+            " in a new pid namespace"
+        } else {
+            ""
+        };
+        if single {
+            eprintln!(
+                "crctl: restart: pid {} restored with its original pid{ns}",
+                root.pid
+            );
+        } else {
+            eprintln!(
+                "crctl: restart: {} tasks restored with their original pids{ns} (root pid {})",
+                t.entries.len(),
+                root.pid
+            );
+        }
     }
-    let mut status = 0;
-    // SAFETY: Waits for our child, the root.
-    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        return Err(format!("waitpid: {}", std::io::Error::last_os_error()));
+    if single {
+        // The restored process's stdin and stdout are its own now: a
+        // reader of its stdout sees the end of file when it closes it, as
+        // after an exec-style restore. stderr stays, for crctl's messages.
+        // SAFETY: Replaces fds 0 and 1 of crctl only, which it no longer
+        // uses (the image has been read).
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            if null >= 0 {
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+                libc::close(null);
+            }
+        }
     }
-    Ok(if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
+    if how.detach {
+        return Ok(Launched::Exit(0));
+    }
+    let status = if forward {
+        wait_passing_signals(pid, &old_mask)?
     } else {
-        128 + libc::WTERMSIG(status)
-    })
+        let mut status = 0;
+        // SAFETY: Waits for our child, the root.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+            return Err(format!("waitpid: {}", std::io::Error::last_os_error()));
+        }
+        status
+    };
+    Ok(Launched::Exit(exit_code(status)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_eff() {
+        let s = |eff: &str| {
+            format!("Name:\tcrctl\nCapInh:\t0000000000000000\nCapEff:\t{eff}\nCapBnd:\t000001ffffffffff\n")
+        };
+        assert_eq!(cap_eff_allows_set_tid(&s("000001ffffffffff")), Some(true));
+        assert_eq!(cap_eff_allows_set_tid(&s("0000010000000000")), Some(true));
+        assert_eq!(cap_eff_allows_set_tid(&s("0000000000200000")), Some(true));
+        assert_eq!(cap_eff_allows_set_tid(&s("0000000000000000")), Some(false));
+        // CAP_SYS_PTRACE alone is not enough.
+        assert_eq!(cap_eff_allows_set_tid(&s("0000000000080000")), Some(false));
+        assert_eq!(cap_eff_allows_set_tid("Name:\tx\n"), None);
+        assert_eq!(cap_eff_allows_set_tid("CapEff:\tzz\n"), None);
+    }
+
+    #[test]
+    fn reasons() {
+        let e = |n| std::io::Error::from_raw_os_error(n);
+        assert_eq!(unavailable_reason(42, &e(libc::EEXIST)), "pid 42 is taken");
+        assert!(unavailable_reason(42, &e(libc::EPERM)).starts_with("no CAP_CHECKPOINT_RESTORE"));
+        assert!(unavailable_reason(42, &e(libc::EINVAL)).contains("(EINVAL)"));
+    }
+
+    #[test]
+    fn passing_on() {
+        // kill() by another process: passed on.
+        assert!(passes_on(0, 100, 42));
+        // sigqueue(), tgkill().
+        assert!(passes_on(-1, 100, 42));
+        assert!(passes_on(-6, 100, 42));
+        // The restored process itself (kill(0, sig)): it has it already.
+        assert!(!passes_on(0, 42, 42));
+        // The kernel (a terminal's ^C to the foreground group).
+        assert!(!passes_on(0x80, 0, 42));
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(libc::SIGKILL), 128 + libc::SIGKILL);
+    }
 }
