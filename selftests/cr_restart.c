@@ -8,10 +8,15 @@
  * exactly where it was stopped (a counter's next number, the hash of every
  * byte of its memory, its FPU results, its file offsets and flags).
  *
- * crctl restart is exec-like: the child that runs it becomes the restored
- * program, so that child's pid is the program's and the pipes it was given
- * carry the program's output.  crctl checkpoint --kill leaves the original
- * dead of SIGKILL, which waitpid() shows, as it is a child of the test.
+ * crctl restart gives the restored program its original pid when it can:
+ * the child that runs it (the test's "copy") creates the program with that
+ * pid as its own child, hands it the pipes it was given, so they carry the
+ * program's output, waits for it and exits with its status.  When the pid
+ * cannot be had (the original still runs, or no CAP_CHECKPOINT_RESTORE), and
+ * with --new-pid, the restore is exec-style: that child becomes the
+ * program, under its own pid.  crctl checkpoint --kill leaves the original
+ * dead of SIGKILL, which waitpid() shows, as it is a child of the test, and
+ * reaped, so its pid is free for the restart.
  *
  * The VM the tests run in is emulated (TCG), 10-30 times slower than
  * native: every wait has a generous timeout and nothing waits forever.
@@ -74,8 +79,13 @@ static void checkpoint_one(struct __test_metadata *_metadata,
 		      NO_RETRY | (and_kill ? 0 : LEAVE_RUNNING));
 }
 
-/* Waits until the restored program @p stops (crctl restart --stopped). */
-static void wait_stopped(struct __test_metadata *_metadata, struct proc *p)
+/*
+ * Waits until the program restored by @p (crctl restart --stopped) stops:
+ * @pid, which is @p itself after an exec-style restore, and @p's child
+ * otherwise.
+ */
+static void wait_stopped(struct __test_metadata *_metadata, struct proc *p,
+			 pid_t pid)
 {
 	long long end = now_ms() + START_TIMEOUT;
 	char how[64];
@@ -84,9 +94,9 @@ static void wait_stopped(struct __test_metadata *_metadata, struct proc *p)
 
 	for (;;) {
 		r = waitpid(p->pid, &status, WNOHANG | WUNTRACED);
-		if (r == p->pid && WIFSTOPPED(status))
+		if (r == p->pid && WIFSTOPPED(status) && pid == p->pid)
 			return;
-		if (r == p->pid) {
+		if (r == p->pid && !WIFSTOPPED(status)) {
 			p->reaped = true;
 			p->status = status;
 			show_stderr(_metadata, p);
@@ -95,12 +105,12 @@ static void wait_stopped(struct __test_metadata *_metadata, struct proc *p)
 				       describe(status, how, sizeof(how)));
 			}
 		}
-		if (proc_state(p->pid) == 'T')
+		if (proc_state(pid) == 'T')
 			return;
 		ASSERT_GT(end, now_ms()) {
 			show_stderr(_metadata, p);
-			TH_LOG("%s (pid %d) did not stop within %d ms", p->name,
-			       p->pid, START_TIMEOUT);
+			TH_LOG("pid %d (restored by %s, pid %d) did not stop within %d ms",
+			       pid, p->name, p->pid, START_TIMEOUT);
 		}
 		usleep(10000);
 	}
@@ -120,6 +130,20 @@ static void expect_exe(struct __test_metadata *_metadata, pid_t pid,
 	exe[n] = 0;
 	base = strrchr(exe, '/');
 	EXPECT_STREQ(name, base ? base + 1 : exe);
+}
+
+/*
+ * @p (crctl restart) restored the program with its original pid @pid: a
+ * child of @p, running @name's executable.
+ */
+static void expect_restored_as(struct __test_metadata *_metadata,
+			       struct proc *p, pid_t pid, const char *name)
+{
+	EXPECT_EQ(p->pid, parent_of(pid)) {
+		TH_LOG("pid %d: not a child of %s (pid %d), but of %d", pid,
+		       p->name, p->pid, parent_of(pid));
+	}
+	expect_exe(_metadata, pid, name);
 }
 
 /* The next line of @p must be @want. */
@@ -211,8 +235,7 @@ static int read_counts(struct __test_metadata *_metadata, struct proc *p,
 /*
  * The basic round trip: a counter checkpointed with --kill dies of SIGKILL,
  * and the restored copy prints exactly the numbers that follow the last
- * one the original printed, no gap, no repeat, under the pid that ran
- * crctl restart.
+ * one the original printed, no gap, no repeat, under its original pid.
  */
 TEST_F_TIMEOUT(cr, counter, TEST_TIMEOUT)
 {
@@ -231,7 +254,7 @@ TEST_F_TIMEOUT(cr, counter, TEST_TIMEOUT)
 	copy = restart(_metadata, &self->env, img, 0);
 	/* L + 1 first... */
 	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
-	expect_exe(_metadata, copy->pid, "counter");
+	expect_restored_as(_metadata, copy, orig->pid, "counter");
 	/* ...and on from there. */
 	ASSERT_EQ(20, read_counts(_metadata, copy, &last, 20, LINE_TIMEOUT));
 }
@@ -256,10 +279,10 @@ TEST_F_TIMEOUT(cr, memory, TEST_TIMEOUT)
 
 	/* Stopped, so that SIGUSR1 finds its handler in place. */
 	copy = restart(_metadata, &self->env, img, STOPPED);
-	wait_stopped(_metadata, copy);
-	expect_exe(_metadata, copy->pid, "memory");
-	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
-	ASSERT_EQ(0, kill(copy->pid, SIGCONT));
+	wait_stopped(_metadata, copy, orig->pid);
+	expect_restored_as(_metadata, copy, orig->pid, "memory");
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	ASSERT_EQ(0, kill(orig->pid, SIGCONT));
 	expect_ok_exit(_metadata, copy);
 }
 
@@ -371,7 +394,8 @@ TEST_F_TIMEOUT(cr, fpu, TEST_TIMEOUT)
  * the checkpoint.  Where exactly that was is known to a window: after the
  * last number read before crctl was started (B) and no later than the last
  * number the original had printed when crctl was done (A), so the copy's
- * first number F is in B + 1 .. A + 1.
+ * first number F is in B + 1 .. A + 1.  (The original's pid is taken: the
+ * copy is restored exec-style, see pid_taken.)
  */
 TEST_F_TIMEOUT(cr, leave_running, TEST_TIMEOUT)
 {
@@ -483,10 +507,10 @@ TEST_F_TIMEOUT(cr, files, TEST_TIMEOUT)
 	expect_contents(_metadata, apath, "a");
 
 	copy = restart(_metadata, &self->env, img, STOPPED);
-	wait_stopped(_metadata, copy);
-	expect_exe(_metadata, copy->pid, "files");
-	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
-	ASSERT_EQ(0, kill(copy->pid, SIGCONT));
+	wait_stopped(_metadata, copy, orig->pid);
+	expect_restored_as(_metadata, copy, orig->pid, "files");
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	ASSERT_EQ(0, kill(orig->pid, SIGCONT));
 	expect_ok_exit(_metadata, copy);
 	expect_contents(_metadata, apath, "ab");
 	EXPECT_TRUE(has_pattern(rpath, size));
@@ -1092,8 +1116,289 @@ TEST_F_TIMEOUT(cr, busybox_sh, TEST_TIMEOUT)
 
 	copy = restart(_metadata, &self->env, img, 0);
 	ASSERT_EQ(1, read_counts(_metadata, copy, &last, 1, START_TIMEOUT));
-	expect_exe(_metadata, copy->pid, "busybox");
+	expect_restored_as(_metadata, copy, orig->pid, "busybox");
 	ASSERT_EQ(20, read_counts(_metadata, copy, &last, 20, LINE_TIMEOUT));
+}
+
+/* ---- the pid: the original by default, else exec-style, and --new-pid ---- */
+
+/* A line of progs/pidcheck.c: "T <n> <pid> PID same|changed". */
+struct tick {
+	unsigned long n;
+	pid_t pid;
+	char state[16];
+};
+
+static void next_tick(struct __test_metadata *_metadata, struct proc *p,
+		      struct tick *t, int timeout)
+{
+	char line[256];
+
+	next_line(_metadata, p, line, sizeof(line), timeout);
+	ASSERT_EQ(3, sscanf(line, "T %lu %d PID %15s", &t->n, &t->pid, t->state)) {
+		TH_LOG("%s (pid %d): \"%s\"", p->name, p->pid, line);
+	}
+}
+
+/* Starts progs/pidcheck (as nobody with AS_NOBODY), which says "PID same". */
+static struct proc *start_pidcheck(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(cr) *self, int flags)
+{
+	char exe[PATH_MAX + 16], *argv[] = { exe, NULL }, line[256];
+	struct proc *p;
+	struct tick t;
+	pid_t start;
+	int i;
+
+	snprintf(exe, sizeof(exe), "%s/pidcheck", self->env.bin);
+	p = start_ex(_metadata, &self->env, argv, NULL, NULL, -1, -1, flags);
+	next_line(_metadata, p, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "START %d", &start)) TH_LOG("\"%s\"", line);
+	EXPECT_EQ(p->pid, start);
+	for (i = 1; i <= 3; i++) {
+		next_tick(_metadata, p, &t, LINE_TIMEOUT);
+		EXPECT_EQ(i, t.n);
+		EXPECT_EQ(p->pid, t.pid);
+		EXPECT_STREQ("same", t.state);
+	}
+	return p;
+}
+
+/* The number of the last tick @p printed before its output ended. */
+static unsigned long last_tick(struct __test_metadata *_metadata, struct proc *p)
+{
+	unsigned long last = 0;
+	char line[256];
+	struct tick t;
+
+	while (read_line(&p->out, line, sizeof(line), LINE_TIMEOUT) == 1) {
+		ASSERT_EQ(3, sscanf(line, "T %lu %d PID %15s", &t.n, &t.pid, t.state)) {
+			TH_LOG("%s: \"%s\"", p->name, line);
+		}
+		last = t.n;
+	}
+	ASSERT_LT(0, last);
+	return last;
+}
+
+/*
+ * "crctl restart [@opt] -i @image" (@opt NULL: none), as nobody with
+ * AS_NOBODY in @flags, on pipes as restart() does.
+ */
+static struct proc *restart_opt(struct __test_metadata *_metadata,
+				FIXTURE_DATA(cr) *self, const char *image,
+				const char *opt, int flags)
+{
+	char *argv[] = { "crctl", "restart", (char *)opt, "-i", (char *)image, NULL };
+
+	if (!opt)
+		memmove(&argv[2], &argv[3], 3 * sizeof(argv[0]));
+	return start_ex(_metadata, &self->env, argv, NULL, NULL, -1, -1, flags);
+}
+
+/* The next line crctl (@p) writes on stderr must be @want. */
+static void expect_err_line(struct __test_metadata *_metadata, struct proc *p,
+			    struct lbuf *err, const char *want)
+{
+	char line[512];
+	int r;
+
+	r = read_line(err, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, r) TH_LOG("%s: no line on stderr (%s)", p->name,
+			       r ? strerror(-r) : "end of file");
+	EXPECT_STREQ(want, line);
+}
+
+/* Nothing (more) on @p's stderr, which is still open. */
+static void expect_quiet(struct __test_metadata *_metadata, struct proc *p,
+			 struct lbuf *err)
+{
+	char buf[4096];
+
+	ASSERT_EQ(0, err->len) TH_LOG("%s: stderr \"%.*s\"", p->name,
+				      (int)err->len, err->buf);
+	slurp(err->fd, buf, sizeof(buf), 300);
+	EXPECT_STREQ("", buf) TH_LOG("%s: stderr", p->name);
+}
+
+/*
+ * A program that remembers its pid, as one with a pid file does
+ * (progs/pidcheck.c), gets it back by default: the copy says "PID same"
+ * from its first tick, which follows the original's last, as a child of
+ * crctl, which prints nothing.  A signal sent to crctl is passed on to the
+ * program, and crctl exits as it did (128 + the signal).  Restored again
+ * from the same image with -v, crctl says it kept the pid.
+ */
+TEST_F_TIMEOUT(cr, original_pid, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], want[256];
+	struct proc *orig, *copy;
+	unsigned long last;
+	struct lbuf err;
+	struct tick t;
+	int i;
+
+	orig = start_pidcheck(_metadata, self, 0);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "pidcheck.img"), true);
+	expect_sigkill(_metadata, orig);
+	last = last_tick(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	for (i = 1; i <= 5; i++) {
+		next_tick(_metadata, copy, &t, i == 1 ? START_TIMEOUT : LINE_TIMEOUT);
+		EXPECT_EQ(last + i, t.n);
+		EXPECT_EQ(orig->pid, t.pid);
+		EXPECT_STREQ("same", t.state);
+	}
+	expect_restored_as(_metadata, copy, orig->pid, "pidcheck");
+	err = (struct lbuf){ .fd = copy->err };
+	expect_quiet(_metadata, copy, &err);
+	ASSERT_EQ(0, kill(copy->pid, SIGTERM));
+	expect_exit(_metadata, copy, 128 + SIGTERM);
+	EXPECT_TRUE(wait_gone(orig->pid, START_TIMEOUT));
+	forget(&self->env, copy);
+
+	copy = restart_opt(_metadata, self, img, "-v", 0);
+	next_tick(_metadata, copy, &t, START_TIMEOUT);
+	EXPECT_EQ(last + 1, t.n);
+	EXPECT_EQ(orig->pid, t.pid);
+	EXPECT_STREQ("same", t.state);
+	err = (struct lbuf){ .fd = copy->err };
+	snprintf(want, sizeof(want),
+		 "crctl: restart: pid %d restored with its original pid", orig->pid);
+	expect_err_line(_metadata, copy, &err, want);
+	expect_quiet(_metadata, copy, &err);
+}
+
+/*
+ * While the original runs (checkpoint without --kill) its pid is taken:
+ * crctl says so in one line on stderr and restores the copy exec-style,
+ * under crctl's own pid, where it says "PID changed".  The original goes
+ * on, under its own.
+ */
+TEST_F_TIMEOUT(cr, pid_taken, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], want[256];
+	struct proc *orig, *copy;
+	struct lbuf err;
+	struct tick t;
+
+	orig = start_pidcheck(_metadata, self, 0);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "pidcheck.img"), false);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	next_tick(_metadata, copy, &t, START_TIMEOUT);
+	EXPECT_EQ(copy->pid, t.pid);
+	EXPECT_STREQ("changed", t.state);
+	expect_exe(_metadata, copy->pid, "pidcheck");
+	err = (struct lbuf){ .fd = copy->err };
+	snprintf(want, sizeof(want),
+		 "crctl: restart: pid %d is taken: restoring as pid %d (exec-style); --new-pid to choose this without the warning",
+		 orig->pid, copy->pid);
+	expect_err_line(_metadata, copy, &err, want);
+	expect_quiet(_metadata, copy, &err);
+
+	next_tick(_metadata, orig, &t, LINE_TIMEOUT);
+	EXPECT_EQ(orig->pid, t.pid);
+	EXPECT_STREQ("same", t.state);
+	EXPECT_FALSE(reap(orig, 0));
+	EXPECT_FALSE(reap(copy, 0));
+}
+
+/*
+ * With --pidns the copy has the original pid in a new pid namespace, even
+ * while the original runs: "PID same" there, and nothing said.
+ */
+TEST_F_TIMEOUT(cr, pid_taken_pidns, TEST_TIMEOUT)
+{
+	struct proc *orig, *copy;
+	char img[PATH_MAX];
+	struct lbuf err;
+	struct tick t;
+
+	orig = start_pidcheck(_metadata, self, 0);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "pidcheck.img"), false);
+
+	copy = restart_opt(_metadata, self, img, "--pidns", 0);
+	next_tick(_metadata, copy, &t, START_TIMEOUT);
+	EXPECT_EQ(orig->pid, t.pid);
+	EXPECT_STREQ("same", t.state);
+	err = (struct lbuf){ .fd = copy->err };
+	expect_quiet(_metadata, copy, &err);
+	/* orig->pid out here is still the original, the test's child. */
+	EXPECT_EQ(getpid(), parent_of(orig->pid));
+	next_tick(_metadata, orig, &t, LINE_TIMEOUT);
+	EXPECT_EQ(orig->pid, t.pid);
+	EXPECT_FALSE(reap(copy, 0));
+}
+
+/*
+ * --new-pid restores exec-style on purpose, without a word: the copy is
+ * crctl's process, under its pid ("PID changed"), and dies as the program
+ * does.
+ */
+TEST_F_TIMEOUT(cr, new_pid, TEST_TIMEOUT)
+{
+	struct proc *orig, *copy;
+	char img[PATH_MAX];
+	unsigned long last;
+	struct lbuf err;
+	struct tick t;
+
+	orig = start_pidcheck(_metadata, self, 0);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "pidcheck.img"), true);
+	expect_sigkill(_metadata, orig);
+	last = last_tick(_metadata, orig);
+
+	copy = restart_opt(_metadata, self, img, "--new-pid", 0);
+	next_tick(_metadata, copy, &t, START_TIMEOUT);
+	EXPECT_EQ(last + 1, t.n);
+	EXPECT_EQ(copy->pid, t.pid);
+	EXPECT_STREQ("changed", t.state);
+	expect_exe(_metadata, copy->pid, "pidcheck");
+	err = (struct lbuf){ .fd = copy->err };
+	expect_quiet(_metadata, copy, &err);
+	ASSERT_EQ(0, kill(copy->pid, SIGKILL));
+	expect_sigkill(_metadata, copy);
+}
+
+/*
+ * An unprivileged user (nobody) restoring its own program has no
+ * CAP_CHECKPOINT_RESTORE to ask for a pid: crctl says so and restores it
+ * exec-style, under crctl's pid, even though the original pid is free.
+ */
+TEST_F_TIMEOUT(cr, pid_unprivileged, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], want[256];
+	struct proc *orig, *copy;
+	unsigned long last;
+	struct lbuf err;
+	struct tick t;
+
+	orig = start_pidcheck(_metadata, self, AS_NOBODY);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "pidcheck.img"), true);
+	expect_sigkill(_metadata, orig);
+	last = last_tick(_metadata, orig);
+	/* nobody reads the image where root wrote it. */
+	ASSERT_EQ(0, chmod(self->env.dir, 0711));
+	ASSERT_EQ(0, chmod(img, 0644));
+
+	copy = restart_opt(_metadata, self, img, NULL, AS_NOBODY);
+	next_tick(_metadata, copy, &t, START_TIMEOUT);
+	EXPECT_EQ(last + 1, t.n);
+	EXPECT_EQ(copy->pid, t.pid);
+	EXPECT_STREQ("changed", t.state);
+	err = (struct lbuf){ .fd = copy->err };
+	snprintf(want, sizeof(want),
+		 "crctl: restart: no CAP_CHECKPOINT_RESTORE to restore pid %d: restoring as pid %d (exec-style); --new-pid to choose this without the warning",
+		 orig->pid, copy->pid);
+	expect_err_line(_metadata, copy, &err, want);
+	expect_quiet(_metadata, copy, &err);
 }
 
 TEST_HARNESS_MAIN
