@@ -24,8 +24,10 @@
  * lost or run twice, across every restart; in the end the test closes the
  * program's stdin, and it must print DONE and exit 0.
  *
- * gpregs_single is one thread (crctl's exec-style restore); gpregs_threads
- * is four (crctl's tree restore, the kernel's JOIN path).  The program's
+ * gpregs_single is one thread (crctl's exec-style restore, asked for with
+ * --new-pid: by default crctl would restore it as a tree of one, to keep
+ * its pid); gpregs_threads is four (crctl's tree restore, the kernel's JOIN
+ * path).  The program's
  * threads spin: they run at nice 10 so that crctl and the test are not
  * starved on the VM's two CPUs.
  *
@@ -329,7 +331,8 @@ static void gp_cycles(struct __test_metadata *_metadata, struct cr_env *env,
 		gp_where(_metadata, env, &g, img, what, sizeof(what));
 
 		t3 = now_ms();
-		copy = restart(_metadata, env, img, 0);
+		/* One thread: exec-style, the kernel's own restart path. */
+		copy = restart(_metadata, env, img, threads == 1 ? NEW_PID : 0);
 		forget(env, cur);
 		cur = copy;
 		if (threads == 1)

@@ -78,7 +78,10 @@ static void round_trip(struct __test_metadata *_metadata, FIXTURE_DATA(sched) *s
 		ASSERT_NE(NULL, s);
 		ASSERT_STREQ(want, s + 1) TH_LOG("tick %ld: the state changed", n);
 	}
-	kill(copy->pid, SIGKILL);
+	/* Restored with its original pid, a child of crctl, which exits as it. */
+	EXPECT_EQ(copy->pid, parent_of(orig->pid));
+	kill(orig->pid, SIGKILL);
+	expect_exit(_metadata, copy, 128 + SIGKILL);
 }
 
 TEST_F_TIMEOUT(sched, batch_nice_affinity_reset_on_fork, TEST_TIMEOUT)

@@ -599,7 +599,9 @@ TEST_F_TIMEOUT(state, vma_state, TEST_TIMEOUT)
 	vma_ticks(_metadata, copy, 1, &tick, START_TIMEOUT);
 	t_rst = now_ms() - t0;
 	vma_ticks(_metadata, copy, 2, &tick, LINE_TIMEOUT);
-	vma_read_bits(_metadata, copy->pid, rg, n, after, "after restart");
+	/* Restored with its original pid, a child of crctl. */
+	ASSERT_EQ(copy->pid, parent_of(orig->pid));
+	vma_read_bits(_metadata, orig->pid, rg, n, after, "after restart");
 	for (i = 0; i < n; i++) {
 		vma_bits_str(before[i], b1, sizeof(b1));
 		vma_bits_str(after[i], b2, sizeof(b2));

@@ -43,15 +43,16 @@
 #define CKPT_TRIES	10	/* checkpoint attempts when it says EAGAIN */
 
 /*
- * Flags of restart() (NULL_STDIN, STOPPED), start_ex() and run_ex()
- * (AS_NOBODY) and checkpoint_ex() (LEAVE_RUNNING, NO_RETRY).  One set of
- * bits, so that a flag passed to the wrong helper is merely ignored.
+ * Flags of restart() (NULL_STDIN, STOPPED, NEW_PID), start_ex() and
+ * run_ex() (AS_NOBODY) and checkpoint_ex() (LEAVE_RUNNING, NO_RETRY).  One
+ * set of bits, so that a flag passed to the wrong helper is merely ignored.
  */
 #define NULL_STDIN	(1 << 0)	/* stdin on /dev/null, not a pipe */
 #define STOPPED		(1 << 1)	/* restart --stopped */
 #define AS_NOBODY	(1 << 2)	/* uid and gid 65534, no groups */
 #define LEAVE_RUNNING	(1 << 3)	/* checkpoint without --kill */
 #define NO_RETRY	(1 << 4)	/* no second checkpoint on EAGAIN or ESRCH */
+#define NEW_PID		(1 << 5)	/* restart --new-pid: exec-style, crctl's pid */
 
 /* Flags of cr_env_setup_flags(). */
 #define CR_ENV_SUBREAPER (1 << 0)	/* orphans of the test's trees come to it */
@@ -723,22 +724,27 @@ static inline void checkpoint(struct __test_metadata *_metadata,
 }
 
 /*
- * Starts "crctl restart [--stopped] -i @image" in a child whose stdout is a
- * new pipe, and stdin a pipe that never gets data (or /dev/null with
- * NULL_STDIN).
+ * Starts "crctl restart [--stopped] [--new-pid] -i @image" in a child whose
+ * stdout is a new pipe, and stdin a pipe that never gets data (or
+ * /dev/null with NULL_STDIN).  A single process gets its original pid (the
+ * child is crctl, its parent) unless NEW_PID asks for the exec-style
+ * restore (the child becomes it).
  */
 static inline struct proc *restart(struct __test_metadata *_metadata,
 			    struct cr_env *env, const char *image,
 			    int flags)
 {
-	char *argv[] = { "crctl", "restart", "-i", (char *)image, NULL, NULL };
+	char *argv[8] = { "crctl", "restart" };
 	struct proc *p;
-	int null = -1;
+	int null = -1, argc = 2;
 
-	if (flags & STOPPED) {
-		memmove(&argv[3], &argv[2], 2 * sizeof(argv[0]));
-		argv[2] = "--stopped";
-	}
+	if (flags & STOPPED)
+		argv[argc++] = "--stopped";
+	if (flags & NEW_PID)
+		argv[argc++] = "--new-pid";
+	argv[argc++] = "-i";
+	argv[argc++] = (char *)image;
+	argv[argc] = NULL;
 	if (flags & NULL_STDIN) {
 		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		ASSERT_LE(0, null);
