@@ -4,10 +4,11 @@
 //! directory, resource limits. Records: [`format::Task`],
 //! [`format::Groups`], cwd, [`format::Rlimits`].
 //!
-//! Credentials are checked, never granted: restart goes ahead only if the
-//! caller already has exactly the image's uids, gids, groups and
-//! capabilities, and raises no hard limit above the caller's unless the
-//! caller has `CAP_SYS_RESOURCE`.
+//! Credentials are checked, never granted: restart goes ahead only if each
+//! restoring task already has exactly the image's uids, gids, groups,
+//! capabilities and securebits (crctl gives them with the ordinary system
+//! calls, whose rules decide), and raises no hard limit above the
+//! caller's unless the caller has `CAP_SYS_RESOURCE`.
 
 use crate::{
     checkpoint::{refuse, Refusal},

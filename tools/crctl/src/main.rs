@@ -2,6 +2,7 @@
 
 //! crctl: the userspace companion of the cr checkpoint/restart module.
 
+mod creds;
 mod image;
 mod info;
 mod tree;
@@ -470,8 +471,14 @@ fn restart(args: &[String]) -> Result<(), String> {
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
                 tgid: task.tgid,
+                creds: creds::Creds::of(&task, &[]),
                 ..Default::default()
             }),
+            Record::Groups(g) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.creds.groups = (0..g.len()).map(|i| g.get(i)).collect();
+                }
+            }
             Record::Cwd(p) => {
                 if let Some(pi) = t.procs.last_mut() {
                     pi.cwd = p.to_vec();
@@ -540,6 +547,15 @@ fn restart(args: &[String]) -> Result<(), String> {
     // Exec-style: become it, in place.
     let p = t.procs.first().ok_or("image has no process")?;
     enter_cwd(&p.cwd)?;
+    if let Some(plan) = creds::Plan::new(&p.creds)? {
+        if let Err((what, errno)) = plan.apply() {
+            // The kernel refuses by name: it checks them exactly.
+            eprintln!(
+                "crctl: restart: cannot take on the image's credentials: {what}: {}",
+                std::io::Error::from_raw_os_error(errno)
+            );
+        }
+    }
     place_vdso(&p.specials)?;
 
     let a = uapi::CrRestartArgs {

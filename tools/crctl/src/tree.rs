@@ -26,6 +26,8 @@ pub struct ProcInfo {
     pub tgid: i32,
     pub cwd: Vec<u8>,
     pub specials: Vec<crate::Special>,
+    /// Its credentials, which each of its tasks takes on before it joins.
+    pub creds: crate::creds::Creds,
 }
 
 /// The image's tree and per-process facts.
@@ -82,6 +84,10 @@ extern "C" fn thread_main(arg: usize) -> ! {
     // SAFETY: `arg` points to a `JoinArgs` that lives in memory the
     // creating process never frees before the restore replaces it.
     let a = unsafe { &*(arg as *const JoinArgs) };
+    if let Some(plan) = &a.creds {
+        // A failure leaves credentials the kernel refuses by name.
+        let _ = plan.apply();
+    }
     join(a);
     // SAFETY: Ends this thread only.
     unsafe { libc::syscall(libc::SYS_exit, 1) };
@@ -154,6 +160,10 @@ struct JoinArgs {
     dev: RawFd,
     image: RawFd,
     flags: u32,
+    /// The calls that give the task its process's credentials, if it does
+    /// not have them: each thread makes them itself (they change only the
+    /// calling thread), with no allocation.
+    creds: Option<crate::creds::Plan>,
 }
 
 /// Calls `CR_IOC_RESTART` with `CR_RESTART_JOIN`: on success this task is
@@ -237,7 +247,18 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
             Err(err) => fail(format!("cannot create pid {}: {err}", c.pid)),
         }
     }
-    let args = Box::leak(Box::new(JoinArgs { dev, image, flags }));
+    let Some(p) = t.procs.iter().find(|p| p.tgid == e.pid) else {
+        fail("not in the image".into())
+    };
+    // Decided while this process still has crctl's credentials, which its
+    // threads are created with.
+    let creds = crate::creds::Plan::new(&p.creds).unwrap_or_else(|e| fail(e));
+    let args = Box::leak(Box::new(JoinArgs {
+        dev,
+        image,
+        flags,
+        creds,
+    }));
     for c in t
         .entries
         .iter()
@@ -247,9 +268,6 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
             fail(format!("cannot create thread {}: {err}", c.pid));
         }
     }
-    let Some(p) = t.procs.iter().find(|p| p.tgid == e.pid) else {
-        fail("not in the image".into())
-    };
     let cwd = std::ffi::CString::new(p.cwd.clone()).unwrap_or_default();
     // SAFETY: `cwd` is a valid C string.
     if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
@@ -260,6 +278,16 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
     }
     if let Err(err) = crate::place_vdso(&p.specials) {
         fail(err);
+    }
+    if let Some(plan) = &args.creds {
+        if let Err((what, errno)) = plan.apply() {
+            // The kernel refuses by name: it checks them exactly.
+            eprintln!(
+                "crctl: restoring pid {}: cannot take on its credentials: {what}: {}",
+                e.pid,
+                std::io::Error::from_raw_os_error(errno)
+            );
+        }
     }
     join(args);
     // The kernel refused before the point of no return: the coordinator
