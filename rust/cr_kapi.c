@@ -179,6 +179,12 @@ int cr_task_work_add(struct task_struct *t, struct callback_head *work,
 	return task_work_add(t, work, TWA_SIGNAL);
 }
 
+int cr_current_work_add_resume(struct callback_head *work, void (*fn)(struct callback_head *))
+{
+	init_task_work(work, fn);
+	return task_work_add(current, work, TWA_RESUME);
+}
+
 /* -------------------------------------------- the current task, checkpoint */
 
 /*
@@ -498,6 +504,23 @@ void cr_current_set_dumpable(u32 value)
 	WRITE_ONCE(rcu_dereference_protected(current->exec_state, true)->dumpable, value);
 }
 
+void cr_current_extra(struct cr_extra *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pdeath_signal = current->pdeath_signal;
+	out->child_subreaper = current->signal->is_child_subreaper;
+	out->thp_disabled = current->mm &&
+		(mm_flags_test(MMF_DISABLE_THP_COMPLETELY, current->mm) ||
+		 mm_flags_test(MMF_DISABLE_THP_EXCEPT_ADVISED, current->mm));
+	out->timer_slack_ns = current->timer_slack_ns;
+	out->default_timer_slack_ns = current->default_timer_slack_ns;
+}
+
+void cr_current_set_pdeath_signal(int sig)
+{
+	current->pdeath_signal = sig;
+}
+
 /* Scheduling state of the current thread (CPUs beyond the words: see nr_cpu_ids). */
 void cr_current_sched(struct cr_sched *out)
 {
@@ -528,7 +551,8 @@ bool cr_cpus_usable(const u64 *cpus)
 	unsigned int i;
 
 	for (i = 0; i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
-		if ((cpus[i / 64] >> (i % 64) & 1) && cpu_active(i))
+		if ((cpus[i / 64] >> (i % 64) & 1) && cpu_active(i) &&
+		    cpumask_test_cpu(i, current->cpus_ptr))
 			return true;
 	return false;
 }
@@ -567,13 +591,19 @@ int cr_current_set_sched(const struct cr_sched *s)
 	set_user_nice(current, s->nice);
 	if (!alloc_cpumask_var(&mask, GFP_KERNEL))
 		return -ENOMEM;
+	/*
+	 * Within the restoring task's own affinity, which its cpuset bounds
+	 * (set_cpus_allowed_ptr() does not check the cpuset): "every CPU"
+	 * leaves it as it is.
+	 */
 	cpumask_clear(mask);
-	if (s->all_cpus)
-		cpumask_copy(mask, cpu_possible_mask);
 	for (i = 0; !s->all_cpus && i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
 		if (s->cpus[i / 64] >> (i % 64) & 1)
 			cpumask_set_cpu(i, mask);
-	ret = set_cpus_allowed_ptr(current, mask);
+	if (!s->all_cpus && !cpumask_and(mask, mask, current->cpus_ptr))
+		ret = -EINVAL;
+	else if (!s->all_cpus)
+		ret = set_cpus_allowed_ptr(current, mask);
 	free_cpumask_var(mask);
 #ifdef CONFIG_BLOCK
 	if (!ret)
@@ -595,10 +625,14 @@ int cr_current_vma_change_flags(unsigned long start, unsigned long end, u64 set,
 
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, start);
-	if (vma && vma->vm_start == start && vma->vm_end == end) {
+	/* VM_SOFTDIRTY does not keep neighbours from merging. */
+	if (vma && ((vma->vm_start == start && vma->vm_end == end) ||
+		    (!set && clear == VM_SOFTDIRTY && vma->vm_end >= end))) {
 		vm_flags_set(vma, set);
 		vm_flags_clear(vma, clear);
-		WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
+		/* Shared writable mappings may need write-notify: left as mmap made them. */
+		if (!(vma->vm_flags & VM_SHARED))
+			WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
 		ret = 0;
 	}
 	mmap_write_unlock(mm);
@@ -909,6 +943,8 @@ u64 cr_vm_flag(int which)
 	case CR_VMF_DONTDUMP: return VM_DONTDUMP;
 	case CR_VMF_SOFTDIRTY: return VM_SOFTDIRTY;
 	case CR_VMF_ACCOUNT: return VM_ACCOUNT;
+	case CR_VMF_MERGEABLE: return VM_MERGEABLE;
+	case CR_VMF_SEALED: return VM_SEALED;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	case CR_VMF_HUGEPAGE: return VM_HUGEPAGE;
 	case CR_VMF_NOHUGEPAGE: return VM_NOHUGEPAGE;

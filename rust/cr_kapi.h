@@ -79,6 +79,15 @@ struct cr_sched {
 	u64 cpus[CR_SCHED_CPU_WORDS];
 };
 
+struct cr_extra {
+	s32 pdeath_signal;
+	u32 child_subreaper;
+	u32 thp_disabled;	/* PR_SET_THP_DISABLE, either way */
+	u32 pad;
+	u64 timer_slack_ns;
+	u64 default_timer_slack_ns;
+};
+
 struct cr_misc {
 	u32 personality;
 	u32 umask;
@@ -136,6 +145,8 @@ struct cr_vma {
 #define CR_VMF_NOHUGEPAGE	13
 #define CR_VMF_SOFTDIRTY	14
 #define CR_VMF_ACCOUNT		15
+#define CR_VMF_MERGEABLE	16
+#define CR_VMF_SEALED		17
 
 struct cr_file_info {
 	u32 mode;
@@ -159,6 +170,7 @@ pid_t cr_current_tid(void);
 void cr_task_put(struct task_struct *t);
 struct pid_namespace *cr_current_pid_ns(void);
 int cr_task_work_add(struct task_struct *t, struct callback_head *work, void (*fn)(struct callback_head *));
+int cr_current_work_add_resume(struct callback_head *work, void (*fn)(struct callback_head *));
 int cr_task_ids(struct task_struct *t, struct pid_namespace *ns, struct cr_task_ids *out);
 bool cr_task_same_thread_group(struct task_struct *t);
 u64 cr_task_exec_id(struct task_struct *t);
@@ -182,6 +194,8 @@ int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_syscall_nr(void);
 void cr_current_set_regs(const u64 *r);
 void cr_current_set_ax(u64 ax);
+void cr_current_extra(struct cr_extra *out);
+void cr_current_set_pdeath_signal(int sig);
 void cr_current_sched(struct cr_sched *out);
 int cr_current_set_sched(const struct cr_sched *s);
 bool cr_cpus_usable(const u64 *cpus);

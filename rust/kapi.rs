@@ -50,6 +50,17 @@ mod ffi {
 
     #[repr(C)]
     #[derive(Default, Clone, Copy)]
+    pub(crate) struct Extra {
+        pub(crate) pdeath_signal: i32,
+        pub(crate) child_subreaper: u32,
+        pub(crate) thp_disabled: u32,
+        pub(crate) pad: u32,
+        pub(crate) timer_slack_ns: u64,
+        pub(crate) default_timer_slack_ns: u64,
+    }
+
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
     pub(crate) struct Sched {
         pub(crate) policy: u32,
         pub(crate) priority: u32,
@@ -176,7 +187,13 @@ mod ffi {
         pub(crate) fn cr_regset_get(note: c_uint, buf: *mut u8, size: c_uint) -> c_int;
         pub(crate) fn cr_current_set_regs(r: *const u64);
         pub(crate) fn cr_current_set_ax(ax: u64);
+        pub(crate) fn cr_current_work_add_resume(
+            work: *mut bindings::callback_head,
+            f: unsafe extern "C" fn(*mut bindings::callback_head),
+        ) -> c_int;
         pub(crate) fn cr_current_sched(out: *mut Sched);
+        pub(crate) fn cr_current_extra(out: *mut Extra);
+        pub(crate) fn cr_current_set_pdeath_signal(sig: c_int);
         pub(crate) fn cr_current_set_sched(s: *const Sched) -> c_int;
         pub(crate) fn cr_cpus_usable(cpus: *const u64) -> bool;
         pub(crate) fn cr_current_nice() -> c_int;
@@ -289,7 +306,7 @@ mod ffi {
     }
 }
 
-pub(crate) use ffi::{Creds, FileInfo, Misc, Sched, SigAction, Signals, TaskIds};
+pub(crate) use ffi::{Creds, Extra, FileInfo, Misc, Sched, SigAction, Signals, TaskIds};
 
 /// Turns a C return value that is a negative errno or non-negative into a
 /// `Result`.
@@ -818,9 +835,12 @@ pub(crate) mod current {
     /// Sets the current task's `ax` on its way back to user space, after
     /// the system call in progress has stored its own return value there:
     /// a restored `ax` never passes through the syscall's return path,
-    /// which for `ioctl` is an `int` (the upper half would be lost). The
-    /// work runs before any signal is handled, so a task stopped or traced
-    /// on its way out already shows the restored value. `dev`, the
+    /// which for `ioctl` is an `int` (the upper half would be lost). It is
+    /// queued as "resume" work (`TWA_RESUME`: it makes no signal pending,
+    /// so the task's last waits still sleep); `get_signal()` runs pending
+    /// work first, so a task stopped on its way out already shows the
+    /// value. The syscall-exit trace and audit hooks, which run before it,
+    /// see the ioctl's 0. `dev`, the
     /// `/dev/cr` file, keeps the module loaded until the work has run.
     pub(crate) fn set_ax_on_return(ax: u64, dev: &File) -> Result {
         let work = KBox::new(
@@ -834,7 +854,8 @@ pub(crate) mod current {
         let raw = KBox::into_raw(work);
         // SAFETY: `raw` is a live `AxWork` whose box `AxWork::run` takes
         // back; `work` is its first field (`repr(C)`), as `run` expects.
-        let r = unsafe { TaskRef::by_vpid_current().task_work_add((*raw).work.get(), AxWork::run) };
+        let r =
+            to_result(unsafe { ffi::cr_current_work_add_resume((*raw).work.get(), AxWork::run) });
         if r.is_err() {
             // SAFETY: Not queued: the box is still ours.
             drop(unsafe { KBox::from_raw(raw) });
@@ -870,6 +891,22 @@ pub(crate) mod current {
             && ptr
                 .checked_add(u64::from(len))
                 .is_some_and(|e| e <= task_size_max())
+    }
+
+    /// State of the current task that only a refusal or a plain field
+    /// covers: parent-death signal, child subreaper, THP disabling, timer
+    /// slack.
+    pub(crate) fn extra() -> Extra {
+        let mut e = Extra::default();
+        // SAFETY: `e` is valid for writes.
+        unsafe { ffi::cr_current_extra(&mut e) };
+        e
+    }
+
+    /// `prctl(PR_SET_PDEATHSIG, sig)`; the caller checked `sig <= 64`.
+    pub(crate) fn set_pdeath_signal(sig: u32) {
+        // SAFETY: Sets a field of the current task.
+        unsafe { ffi::cr_current_set_pdeath_signal(sig as c_int) };
     }
 
     /// The current thread's scheduling state.
@@ -1280,6 +1317,14 @@ pub(crate) mod vmf {
     /// `VM_ACCOUNT`.
     pub(crate) fn account() -> u64 {
         get(15)
+    }
+    /// `VM_MERGEABLE` (`MADV_MERGEABLE`, KSM).
+    pub(crate) fn mergeable() -> u64 {
+        get(16)
+    }
+    /// `VM_SEALED` (`mseal`; 0 where it does not exist).
+    pub(crate) fn sealed() -> u64 {
+        get(17)
     }
     /// The image's `VMA_*` bits and the kernel's `VM_*` flags they stand
     /// for (the `madvise` state and `VM_NORESERVE`).

@@ -168,6 +168,19 @@ impl MemSnap {
                     range.1
                 ));
             }
+            for (flag, what) in [
+                (vmf::mergeable(), "KSM-mergeable (MADV_MERGEABLE)"),
+                (vmf::sealed(), "sealed (mseal)"),
+            ] {
+                if v.special == 0 && flag != 0 && v.vm_flags & flag != 0 {
+                    return Err(refuse!(
+                        eopnotsupp(),
+                        "pid {pid}: vma {:#x}-{:#x}: {what} memory not supported yet",
+                        range.0,
+                        range.1
+                    ));
+                }
+            }
             if v.vm_flags & locked != 0 {
                 return Err(refuse!(
                     eopnotsupp(),

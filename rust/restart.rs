@@ -281,6 +281,11 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
     }
     // What does not depend on which task checks it.
     for p in plan.procs.iter() {
+        // Files and file mappings were opened as the reader, the caller or
+        // the coordinator: it must have the process's own credentials (as
+        // must each task that restores it, see `join`), or they would be
+        // opened with privileges the process never had.
+        p.task.check_creds(log)?;
         p.task.check(log)?;
         p.files
             .check_nofile(p.task.rlimits.lim[RLIMIT_NOFILE].0, log)?;
@@ -577,6 +582,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
         proc_.task.restore();
         proc_.files.restore(log)?;
         proc_.signals.restore();
+        proc_.task.restore_dumpable();
     }
     let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
     proc_.threads[t]
@@ -630,6 +636,7 @@ fn single(
         proc_.task.restore();
         proc_.files.restore(log)?;
         proc_.signals.restore();
+        proc_.task.restore_dumpable();
         let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
         proc_.threads[0]
             .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)

@@ -92,6 +92,19 @@ impl TaskSnap {
                 return Err(refuse!(eopnotsupp(), "pid {pid}: {msg}"));
             }
         }
+        let e = current::extra();
+        if e.child_subreaper != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid}: is a child subreaper (PR_SET_CHILD_SUBREAPER): not supported yet"
+            ));
+        }
+        if e.thp_disabled != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid}: transparent huge pages disabled (PR_SET_THP_DISABLE): not supported yet"
+            ));
+        }
         let creds = current::creds();
         let mut groups = KVec::with_capacity(creds.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
         for i in 0..creds.ngroups {
@@ -224,6 +237,16 @@ impl TaskPlan {
                 ));
             }
         }
+        // 2 ("as root") only comes from a set-user-id exec with
+        // fs.suid_dumpable 2; prctl() cannot set it, nor may restart.
+        if (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT == 2 {
+            return Err(fail!(
+                log,
+                eopnotsupp(),
+                "process {}: dumpable as root (fs.suid_dumpable 2): not restored",
+                t.tgid
+            ));
+        }
         if t.personality & 0xff != 0 {
             return Err(fail!(
                 log,
@@ -271,6 +294,12 @@ impl TaskPlan {
         };
         m.comm.copy_from_slice(&t.comm);
         current::set_misc(&m, t.flags & format::TASK_NO_NEW_PRIVS != 0);
+    }
+
+    /// Sets the process's dumpability: last, once nothing of the restoring
+    /// program is left that a tracer it lets in could take.
+    pub(crate) fn restore_dumpable(&self) {
+        let t = &self.task;
         current::set_dumpable(
             (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT,
         );

@@ -30,6 +30,23 @@ pub(crate) struct ThreadSnap {
     /// thread whose own differ is refused (see [`ThreadSnap::check_creds`]).
     creds: kapi::Creds,
     sched: format::Sched,
+    pdeath_signal: u32,
+}
+
+/// The parent-death signal, or why the thread's other odd state cannot be
+/// saved (a timer slack set with `PR_SET_TIMERSLACK`).
+fn gather_extra(pid: i32, tid: i32, sched: &format::Sched) -> Result<u32, Refusal> {
+    let e = current::extra();
+    // A real-time task's slack is 0, as the kernel sets it with the policy.
+    let rt = matches!(sched.policy, format::SCHED_FIFO | format::SCHED_RR);
+    if e.timer_slack_ns != e.default_timer_slack_ns && !(rt && e.timer_slack_ns == 0) {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} tid {tid}: timer slack {} ns (PR_SET_TIMERSLACK): not supported yet",
+            e.timer_slack_ns
+        ));
+    }
+    Ok(e.pdeath_signal.clamp(0, 64) as u32)
 }
 
 /// `SCHED_DEADLINE`.
@@ -109,6 +126,8 @@ impl ThreadSnap {
             ));
         }
         let s = current::signals()?;
+        let sched = gather_sched(pid, tid)?;
+        let pdeath_signal = gather_extra(pid, tid, &sched)?;
         let disabled = s.ss_flags & format::SS_DISABLE != 0;
         Ok(ThreadSnap {
             tid,
@@ -121,7 +140,8 @@ impl ThreadSnap {
             ),
             misc: current::misc(),
             creds: current::creds(),
-            sched: gather_sched(pid, tid)?,
+            sched,
+            pdeath_signal,
         })
     }
 
@@ -145,6 +165,7 @@ impl ThreadSnap {
         comm[format::COMM_LEN - 1] = 0;
         let t = format::Thread {
             tid: self.tid,
+            pdeath_signal: self.pdeath_signal,
             blocked: self.blocked,
             altstack: self.altstack,
             comm,
@@ -279,6 +300,8 @@ impl ThreadPlan {
             cpus: s.cpus,
             ..Default::default()
         })?;
+        // After the credentials, whose change cleared it.
+        current::set_pdeath_signal(t.pdeath_signal);
         current::set_blocked(t.blocked);
         current::set_altstack(t.altstack.0, t.altstack.1, t.altstack.2);
         self.regs.restore(dev)

@@ -879,4 +879,64 @@ TEST_F_TIMEOUT(state, other_user_restored, TEST_TIMEOUT)
 	kill(copy->pid, SIGKILL);
 }
 
+/* A parent-death signal comes back (on the old module it was lost). */
+TEST_F_TIMEOUT(state, pdeath_signal_kept, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], line[256];
+	struct proc *orig, *copy;
+	long n;
+	int v, i;
+
+	orig = start_prog(_metadata, &self->env, "prctl", "pdeath", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ("START", line);
+	next_line(_metadata, orig, line, sizeof(line), LINE_TIMEOUT);
+	ASSERT_EQ(2, sscanf(line, "tick %ld %d", &n, &v));
+	ASSERT_EQ(SIGUSR2, v);
+	checkpoint_ex(_metadata, &self->env, orig->pid,
+		      tmp_path(&self->env, img, "pdeath.img"), NO_RETRY);
+	expect_sigkill(_metadata, orig);
+	copy = restart(_metadata, &self->env, img, NULL_STDIN);
+	for (i = 0; i < 3; i++) {
+		next_line(_metadata, copy, line, sizeof(line), i ? LINE_TIMEOUT : START_TIMEOUT);
+		ASSERT_EQ(2, sscanf(line, "tick %ld %d", &n, &v)) TH_LOG("%s", line);
+		EXPECT_EQ(SIGUSR2, v) TH_LOG("restored: %s", line);
+	}
+	kill(copy->pid, SIGKILL);
+}
+
+/*
+ * Settings this version cannot restore are refused by name, and the
+ * target runs on: a timer slack, a child subreaper, THP disabled.
+ */
+TEST_F_TIMEOUT(state, prctl_settings_refused, TEST_TIMEOUT)
+{
+	static const char *const what[][2] = {
+		{ "slack", "timer slack" },
+		{ "subreaper", "child subreaper" },
+		{ "thp", "PR_SET_THP_DISABLE" },
+	};
+	char img[PATH_MAX], line[256], pidstr[16], err[4096];
+	char *argv[] = { "crctl", "checkpoint", "-o", img, pidstr, NULL };
+	struct proc *orig;
+	size_t k;
+	int status;
+
+	for (k = 0; k < sizeof(what) / sizeof(what[0]); k++) {
+		orig = start_prog(_metadata, &self->env, "prctl", what[k][0], NULL);
+		next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+		ASSERT_STREQ("START", line);
+		tmp_path(&self->env, img, "refused.img");
+		snprintf(pidstr, sizeof(pidstr), "%d", orig->pid);
+		status = run(_metadata, &self->env, argv, -1, err, sizeof(err));
+		EXPECT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1)
+			TH_LOG("%s: crctl checkpoint: %s", what[k][0], err);
+		EXPECT_NE(NULL, strstr(err, what[k][1])) TH_LOG("%s: %s", what[k][0], err);
+		EXPECT_NE(NULL, strstr(err, "not supported yet")) TH_LOG("%s: %s", what[k][0], err);
+		next_line(_metadata, orig, line, sizeof(line), LINE_TIMEOUT);
+		next_line(_metadata, orig, line, sizeof(line), LINE_TIMEOUT);
+		kill(orig->pid, SIGKILL);
+	}
+}
+
 TEST_HARNESS_MAIN

@@ -607,6 +607,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {
                 tid,
+                pdeath_signal: if k == 0 { 9 } else { 0 },
                 blocked: (k as u64) << 1,
                 altstack: if k == 0 {
                     (0x7000_0000, 8192, SS_AUTODISARM)

@@ -1076,6 +1076,8 @@ impl Sched {
 pub struct Thread {
     /// Thread id.
     pub tid: i32,
+    /// `PR_SET_PDEATHSIG` signal, 0 for none.
+    pub pdeath_signal: u32,
     /// Blocked signal mask.
     pub blocked: u64,
     /// `sigaltstack`: `ss_sp`, `ss_size`, `ss_flags`.
@@ -1097,7 +1099,7 @@ impl Thread {
     pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
         encode_record(buf, RecordType::Thread, |w| {
             w.i32(self.tid);
-            w.u32(0);
+            w.u32(self.pdeath_signal);
             w.u64(self.blocked);
             w.u64(self.altstack.0);
             w.u64(self.altstack.1);
@@ -1121,9 +1123,10 @@ impl Thread {
         }
         let mut c = Cursor::new(p);
         let tid = c.i32()?;
-        c.pad32()?;
+        let pdeath_signal = c.u32()?;
         let mut t = Thread {
             tid,
+            pdeath_signal,
             blocked: c.u64()?,
             ..Default::default()
         };
@@ -1135,7 +1138,7 @@ impl Thread {
         t.rseq = (c.u64()?, c.u32()?, c.u32()?);
         t.sched = Sched::decode(&mut c)?;
         c.finish()?;
-        if tid <= 0 || t.comm[COMM_LEN - 1] != 0 {
+        if tid <= 0 || t.comm[COMM_LEN - 1] != 0 || t.pdeath_signal > NSIG {
             return Err(FormatError::BadField);
         }
         if t.blocked & ((1u64 << 8) | (1u64 << 18)) != 0 {

@@ -185,6 +185,8 @@ pub struct Plan {
     /// Securebits before the uid change: the image's, with
     /// `SECBIT_KEEP_CAPS` unless the image locks it clear.
     first_sb: Option<u32>,
+    /// Securebits the thread has now.
+    have_sb: u32,
 }
 
 impl Plan {
@@ -204,6 +206,7 @@ impl Plan {
             set_groups: have.groups != want.groups,
             drop_bset: have.caps[3] & !want.caps[3],
             first_sb: (first != have.securebits).then_some(first),
+            have_sb: have.securebits,
             want,
         }))
     }
@@ -292,7 +295,7 @@ impl Plan {
                 raw(prctl, [amb, raise, u(cap), 0, 0], "PR_CAP_AMBIENT_RAISE")?;
             }
         }
-        if self.first_sb.is_some_and(|f| f != w.securebits) {
+        if self.first_sb.unwrap_or(self.have_sb) != w.securebits {
             let keep = u32::from(w.securebits & SECBIT_KEEP_CAPS != 0);
             let o = libc::PR_SET_KEEPCAPS as libc::c_ulong;
             raw(prctl, [o, u(keep), 0, 0, 0], "PR_SET_KEEPCAPS")?;

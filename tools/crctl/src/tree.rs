@@ -546,6 +546,22 @@ pub fn launch(
             }
         }
     };
+    // The kernel opens the tree's files as the coordinator, which must
+    // therefore have the processes' credentials too: now that every task
+    // is created, crctl takes them on when the processes share one set
+    // (otherwise the kernel refuses by name).
+    if let Some(first) = t.procs.first().map(|p| &p.creds) {
+        if t.procs.iter().all(|p| p.creds == *first) {
+            if let Some(plan) = crate::creds::Plan::new(first)? {
+                if let Err((what, errno)) = plan.apply() {
+                    eprintln!(
+                        "crctl: restart: cannot take on the image's credentials: {what}: {}",
+                        std::io::Error::from_raw_os_error(errno)
+                    );
+                }
+            }
+        }
+    }
     let a = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
         flags: uapi::CR_RESTART_COORDINATE | (flags & uapi::CR_RESTART_STOPPED),
