@@ -616,8 +616,8 @@ fn single(
             plan.tree.len()
         ));
     }
+    // `read_plan` checked the credentials: the reader is the caller.
     let proc_ = &plan.procs[0];
-    proc_.task.check_creds(log)?;
     proc_.threads[0].check_sched(log)?;
     proc_.task.check_cwd(log)?;
     proc_.mem.check(log)?;
