@@ -68,18 +68,30 @@ fn check(r: libc::c_long, what: &str) -> Result<libc::c_long, String> {
     }
 }
 
+/// The raw system call `nr`: it changes the calling thread only. Allocates
+/// nothing (see [`Plan::apply`]).
+fn syscall(nr: libc::c_long, a: [libc::c_ulong; 5]) -> libc::c_long {
+    // SAFETY: Every caller passes integers, or pointers to memory that
+    // outlives the call and has the layout the system call expects.
+    unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4]) }
+}
+
 fn sys(nr: libc::c_long, a: [libc::c_ulong; 3], what: &str) -> Result<libc::c_long, String> {
-    // SAFETY: A system call on plain integer arguments, or on pointers that
-    // the caller passes to valid memory.
-    check(unsafe { libc::syscall(nr, a[0], a[1], a[2]) }, what)
+    check(syscall(nr, [a[0], a[1], a[2], 0, 0]), what)
 }
 
 fn prctl(opt: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<libc::c_long, String> {
-    // SAFETY: prctl options on integers only.
-    check(
-        unsafe { libc::syscall(libc::SYS_prctl, opt, arg, 0, 0, 0) },
-        what,
-    )
+    sys(libc::SYS_prctl, [opt as libc::c_ulong, arg, 0], what)
+}
+
+/// The real, effective and saved ids (`getres[ug]id`) and the fs id
+/// (`setfs[ug]id(-1)` changes nothing and returns it).
+fn ids(get: libc::c_long, setfs: libc::c_long, what: &str) -> Result<[u32; 4], String> {
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    let p = |x: &mut u32| x as *mut u32 as libc::c_ulong;
+    sys(get, [p(&mut r), p(&mut e), p(&mut s)], what)?;
+    let fs = sys(setfs, [u32::MAX as libc::c_ulong, 0, 0], what)?;
+    Ok([r, e, s, fs as u32])
 }
 
 /// The calling thread's credentials.
@@ -91,31 +103,8 @@ pub fn current() -> Result<Creds, String> {
         securebits: 0,
         groups: vec![],
     };
-    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
-    let p = |x: &mut u32| x as *mut u32 as libc::c_ulong;
-    sys(
-        libc::SYS_getresuid,
-        [p(&mut r), p(&mut e), p(&mut s)],
-        "getresuid",
-    )?;
-    // setfsuid(-1) changes nothing and returns the fsuid.
-    let fs = sys(
-        libc::SYS_setfsuid,
-        [u32::MAX as libc::c_ulong, 0, 0],
-        "setfsuid",
-    )?;
-    c.uids = [r, e, s, fs as u32];
-    sys(
-        libc::SYS_getresgid,
-        [p(&mut r), p(&mut e), p(&mut s)],
-        "getresgid",
-    )?;
-    let fs = sys(
-        libc::SYS_setfsgid,
-        [u32::MAX as libc::c_ulong, 0, 0],
-        "setfsgid",
-    )?;
-    c.gids = [r, e, s, fs as u32];
+    c.uids = ids(libc::SYS_getresuid, libc::SYS_setfsuid, "getresuid")?;
+    c.gids = ids(libc::SYS_getresgid, libc::SYS_setfsgid, "getresgid")?;
     let n = sys(libc::SYS_getgroups, [0, 0, 0], "getgroups")? as usize;
     c.groups = vec![0; n];
     sys(
@@ -160,18 +149,11 @@ pub fn current() -> Result<Creds, String> {
 }
 
 fn prctl_ambient_is_set(cap: libc::c_ulong) -> bool {
-    // SAFETY: prctl on integers only.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_prctl,
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_IS_SET,
-            cap,
-            0,
-            0,
-        )
-    };
-    r == 1
+    let (amb, is_set) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET);
+    syscall(
+        libc::SYS_prctl,
+        [amb as libc::c_ulong, is_set as libc::c_ulong, cap, 0, 0],
+    ) == 1
 }
 
 /// The calls that give a thread a process's credentials, decided once (in
@@ -219,10 +201,7 @@ impl Plan {
         let w = &self.want;
         let u = |x: u32| libc::c_ulong::from(x);
         let raw = |nr: libc::c_long, a: [libc::c_ulong; 5], what: &'static str| {
-            // SAFETY: A system call on integers, or on pointers to memory
-            // that outlives it.
-            let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4]) };
-            if r < 0 {
+            if syscall(nr, a) < 0 {
                 // SAFETY: errno of the failed call (this thread's libc
                 // state is its creator's: the value may be another
                 // thread's, which only spoils the message).
