@@ -15,7 +15,7 @@ use kernel::{
     prelude::*,
 };
 
-#[path = "../image/src/format.rs"]
+#[path = "../image/src/format/mod.rs"]
 pub mod format;
 
 mod checkpoint;

@@ -2,13 +2,12 @@
 
 //! The cr image format as a userspace crate.
 //!
-//! The kernel module compiles the very same `format.rs` through a `#[path]`
+//! The kernel module compiles the very same `format/` through a `#[path]`
 //! module; this crate only wraps it so that crctl, the unit tests and the
 //! fuzzer exercise exactly the code the kernel runs.
 
 #![cfg_attr(not(test), no_std)]
 
-#[path = "format.rs"]
 pub mod format;
 
 #[cfg(test)]

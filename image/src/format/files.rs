@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Open file descriptors ([`FileRec`]).
+
+use super::*;
+use zerocopy::little_endian::{U32, U64};
+
+/// The fixed part of the [`FileRec`] payload on the wire; the path follows it.
+#[derive(
+    zerocopy_derive::FromBytes,
+    zerocopy_derive::IntoBytes,
+    zerocopy_derive::KnownLayout,
+    zerocopy_derive::Immutable,
+    zerocopy_derive::Unaligned,
+)]
+#[repr(C)]
+pub struct FileWire {
+    /// [`FileRec::fd`].
+    pub fd: U32,
+    /// [`FileRec::kind`].
+    pub kind: U32,
+    /// [`FileRec::open_flags`].
+    pub open_flags: U32,
+    /// [`FileRec::fd_flags`].
+    pub fd_flags: U32,
+    /// [`FileRec::pos`].
+    pub pos: U64,
+    /// [`FileRec::id`].
+    pub id: U32,
+    /// Padding: zero (refused as [`FormatError::BadField`]).
+    pub pad0: U32,
+}
+
+/// Size of the fixed part of the [`FileRec`] payload.
+pub const FILE_FIXED: usize = core::mem::size_of::<FileWire>();
+
+/// How a file descriptor comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum FileKind {
+    /// Inherited from the restarting process (a terminal or pipe on fd 0-2).
+    Inherit = 1,
+    /// A regular file, reopened by path.
+    Regular = 2,
+    /// `/dev/null`.
+    DevNull = 3,
+    /// `/dev/zero`.
+    DevZero = 4,
+}
+
+impl FileKind {
+    /// Decodes a kind.
+    pub fn from_u32(v: u32) -> Option<Self> {
+        Some(match v {
+            1 => Self::Inherit,
+            2 => Self::Regular,
+            3 => Self::DevNull,
+            4 => Self::DevZero,
+            _ => return None,
+        })
+    }
+
+    /// Name used by `crctl info`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Inherit => "inherit",
+            Self::Regular => "regular",
+            Self::DevNull => "devnull",
+            Self::DevZero => "devzero",
+        }
+    }
+}
+
+/// [`FileRec::fd_flags`]: close-on-exec.
+pub const FD_CLOEXEC: u32 = 1;
+
+/// Status flags a file is reopened with: `O_ACCMODE | O_APPEND | O_NONBLOCK
+/// | O_DSYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME
+/// | O_SYNC`. Never `O_CREAT`, `O_TRUNC` or `O_EXCL`.
+pub const FILE_OPEN_FLAGS: u32 = 0o3
+    | 0o2000
+    | 0o4000
+    | 0o10000
+    | 0o40000
+    | 0o100000
+    | 0o200000
+    | 0o400000
+    | 0o1000000
+    | 0o4010000;
+
+/// One open file descriptor and the open file description it refers to.
+///
+/// Descriptors that share one open file description (made by `dup()`, or
+/// inherited across `fork()`), in one process or several, carry the same
+/// [`FileRec::id`] and identical description fields (`kind`, `open_flags`,
+/// `pos`, `path`): restart opens the file once and installs it at each of
+/// them, so they share an offset and status flags again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRec<'a> {
+    /// Descriptor number.
+    pub fd: u32,
+    /// Open file description, numbered from 1 across the image in order of
+    /// first appearance.
+    pub id: u32,
+    /// [`FileKind`].
+    pub kind: FileKind,
+    /// `O_*` status flags (within [`FILE_OPEN_FLAGS`]).
+    pub open_flags: u32,
+    /// `FD_*` descriptor flags.
+    pub fd_flags: u32,
+    /// File position.
+    pub pos: u64,
+    /// Path (regular files), else empty.
+    pub path: &'a [u8],
+}
+
+impl<'a> FileRec<'a> {
+    /// Encodes the record.
+    pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
+        let head = FileWire {
+            fd: self.fd.into(),
+            kind: (self.kind as u32).into(),
+            open_flags: self.open_flags.into(),
+            fd_flags: self.fd_flags.into(),
+            pos: self.pos.into(),
+            id: self.id.into(),
+            pad0: U32::ZERO,
+        };
+        encode_record(buf, RecordType::File, |w| {
+            w.wire(&head);
+            w.path(self.path);
+        })
+    }
+
+    /// Decodes the payload.
+    pub fn decode(p: &'a [u8]) -> FResult<Self> {
+        let mut c = Cursor::new(p);
+        let head = c.wire::<FileWire>()?;
+        let fd = head.fd.get();
+        let kind = FileKind::from_u32(head.kind.get()).ok_or(FormatError::BadField)?;
+        let open_flags = head.open_flags.get();
+        let fd_flags = head.fd_flags.get();
+        let pos = head.pos.get();
+        let id = head.id.get();
+        let pad = head.pad0.get();
+        let path = c.path(true)?;
+        c.finish()?;
+        if id == 0 || pad != 0 {
+            return Err(FormatError::BadField);
+        }
+        if fd >= (1 << 20) || open_flags & !FILE_OPEN_FLAGS != 0 || fd_flags & !FD_CLOEXEC != 0 {
+            return Err(FormatError::BadField);
+        }
+        if pos > i64::MAX as u64 {
+            return Err(FormatError::BadField);
+        }
+        if (kind == FileKind::Regular) == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
+            return Err(FormatError::BadPath);
+        }
+        if kind == FileKind::Inherit && fd > 2 {
+            return Err(FormatError::BadField);
+        }
+        Ok(FileRec {
+            fd,
+            id,
+            kind,
+            open_flags,
+            fd_flags,
+            pos,
+            path,
+        })
+    }
+}
+
+const _: () = assert!(FILE_FIXED == 32);

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Record types, listed once, and the record header.
+
+use super::*;
+use zerocopy::little_endian::U32;
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+/// Size of a record header.
+pub const RECORD_HEADER_SIZE: usize = core::mem::size_of::<RecordHeaderWire>();
+
+/// Declares [`RecordType`] from one table: variant, number, name and the
+/// largest record of that type (header included, page data excluded).
+macro_rules! record_types {
+    ($($(#[$doc:meta])* $v:ident = $n:literal, $name:literal, $max:expr;)*) => {
+        /// Record types. Numbers are never reused; ranges group subsystems.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        #[repr(u32)]
+        pub enum RecordType {
+            $($(#[$doc])* $v = $n,)*
+        }
+
+        impl RecordType {
+            /// Every record type, in number order.
+            pub const ALL: &'static [RecordType] = &[$(Self::$v),*];
+
+            /// Decodes a record type number.
+            pub fn from_u32(v: u32) -> Option<Self> {
+                match v {
+                    $($n => Some(Self::$v),)*
+                    _ => None,
+                }
+            }
+
+            /// Name used in messages and by `crctl info`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$v => $name,)*
+                }
+            }
+
+            /// Largest record of this type, header included, before any
+            /// content that is streamed (page data).
+            pub fn max_len(self) -> usize {
+                RECORD_HEADER_SIZE + match self {
+                    $(Self::$v => $max,)*
+                }
+            }
+        }
+    };
+}
+
+record_types! {
+    /// [`Header`].
+    Header = 1, "header", HEADER_PAYLOAD;
+    /// [`Task`]: identity and credentials of the task.
+    Task = 100, "task", TASK_PAYLOAD;
+    /// [`Groups`]: supplementary groups.
+    Groups = 101, "groups", 8 + 4 * MAX_GROUPS as usize;
+    /// Current working directory: a path.
+    Cwd = 102, "cwd", padded(4 + MAX_PATH);
+    /// [`Rlimits`].
+    Rlimits = 103, "rlimits", RLIMITS_PAYLOAD;
+    /// [`Tree`]: every task of the image, in tree order.
+    Tree = 104, "tree", 8 + TREE_ENTRY * MAX_TASKS as usize;
+    /// [`Thread`]: one thread, followed by its regs and xstate records.
+    Thread = 110, "thread", THREAD_PAYLOAD;
+    /// [`Regs`]: general purpose registers.
+    Regs = 200, "regs", REGS_PAYLOAD;
+    /// [`Xstate`]: FPU/SSE/AVX state in the x86 `XSTATE` regset layout.
+    Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
+    /// [`FileRec`]: one open file descriptor.
+    File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`Mm`]: address space layout.
+    Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
+    /// [`Vma`]: one mapping.
+    Vma = 401, "vma", padded(VMA_FIXED + 4 + MAX_PATH);
+    /// [`PagesHeader`] then page contents.
+    Pages = 402, "pages", PAGES_FIXED;
+    /// [`Signals`]: handlers, blocked mask, alternate stack.
+    Signals = 600, "signals", SIGNALS_PAYLOAD;
+    /// [`MetaEnd`]: end of metadata, checksum so far.
+    MetaEnd = 900, "meta-end", META_END_PAYLOAD;
+    /// [`Tail`]: end of image, checksum of all before.
+    Tail = 9001, "tail", TAIL_PAYLOAD;
+}
+
+/// The record header on the wire.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct RecordHeaderWire {
+    /// Record type number.
+    pub ty: U32,
+    /// Total length, header included.
+    pub len: U32,
+}
+
+/// The record header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Record type number.
+    pub ty: u32,
+    /// Total length, header included.
+    pub len: u32,
+}
+
+impl RecordHeader {
+    /// Decodes a record header.
+    pub fn decode(b: &[u8; 8]) -> Self {
+        let w = RecordHeaderWire::ref_from_bytes_array(b);
+        Self {
+            ty: w.ty.get(),
+            len: w.len.get(),
+        }
+    }
+}
+
+impl RecordHeaderWire {
+    fn ref_from_bytes_array(b: &[u8; RECORD_HEADER_SIZE]) -> &Self {
+        zerocopy::transmute_ref!(b)
+    }
+}
+
+/// A decoded record, as [`Validator::record`] returns it. Borrowed parts
+/// point into the payload passed in.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Short-lived, on the stack, never stored.
+pub enum Record<'a> {
+    /// [`Header`].
+    Header(Header),
+    /// [`Tree`].
+    Tree(Tree<'a>),
+    /// [`Task`]: starts a process section.
+    Task(Task),
+    /// [`Groups`].
+    Groups(Groups<'a>),
+    /// Working directory path.
+    Cwd(&'a [u8]),
+    /// [`Rlimits`].
+    Rlimits(Rlimits),
+    /// [`Thread`].
+    Thread(Thread),
+    /// [`Regs`] of the last thread.
+    Regs(Regs),
+    /// xsave area of the last thread.
+    Xstate(&'a [u8]),
+    /// [`Signals`].
+    Signals(Signals<'a>),
+    /// [`Mm`].
+    Mm(Mm<'a>),
+    /// [`Vma`] and its index in its process.
+    Vma(Vma<'a>, u32),
+    /// [`FileRec`].
+    File(FileRec<'a>),
+    /// [`MetaEnd`].
+    MetaEnd(MetaEnd),
+    /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
+    /// and must be fed to [`Validator::page_data`].
+    Pages(PagesHeader),
+    /// [`Tail`].
+    Tail(Tail),
+}

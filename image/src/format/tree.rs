@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The task tree: every task of the image, in tree order.
+
+use super::codec::{wire_size, Le};
+use super::*;
+
+wire_struct! {
+    /// One task of the image.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct TreeEntry, wire TreeEntryWire {
+        /// Thread id (the pid, for a thread group leader).
+        pub pid: i32,
+        /// Thread group id.
+        pub tgid: i32,
+        /// Parent's tgid (the root's parent is outside the image).
+        pub ppid: i32,
+        /// Process group.
+        pub pgid: i32,
+        /// Session.
+        pub sid: i32,
+        /// `TREE_*` bits.
+        pub flags: u32,
+        /// Exit status of a zombie, as `wait()` reports it.
+        pub exit_code: i32,
+        pad pad0,
+    }
+}
+
+/// Size of one [`Tree`] entry.
+pub const TREE_ENTRY: usize = wire_size::<TreeEntry>();
+
+/// [`TreeEntry::flags`]: the task is a zombie (exited, not yet reaped).
+pub const TREE_ZOMBIE: u32 = 1;
+
+impl TreeEntry {
+    /// Whether this is a thread group leader (a process).
+    pub fn is_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+
+    /// Whether this is a zombie.
+    pub fn is_zombie(&self) -> bool {
+        self.flags & TREE_ZOMBIE != 0
+    }
+}
+
+/// Every task of an image, in tree order: each process (thread group
+/// leader) is followed by its other threads, and comes after its parent.
+/// The first entry is the root process. Zombies are single entries.
+#[derive(Clone, Copy, Debug)]
+pub struct Tree<'a> {
+    raw: &'a [TreeEntryWire],
+}
+
+impl core::fmt::Debug for TreeEntryWire {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        TreeEntry::from_le(self).fmt(f)
+    }
+}
+
+impl<'a> Tree<'a> {
+    /// Encodes the record from a list of entries.
+    pub fn encode(buf: &mut [u8], n: usize, entry: impl Fn(usize) -> TreeEntry) -> Option<usize> {
+        encode_record(buf, RecordType::Tree, |w| {
+            w.u32(n as u32);
+            w.u32(0);
+            for i in 0..n {
+                w.wire(&entry(i).to_le());
+            }
+        })
+    }
+
+    /// Decodes and checks the payload: ids positive and unique, processes
+    /// after their parent, threads right after their leader, zombies alone.
+    pub fn decode(p: &'a [u8]) -> FResult<Self> {
+        let mut c = Cursor::new(p);
+        let n = c.u32()?;
+        c.pad32()?;
+        if n == 0 || n > MAX_TASKS {
+            return Err(FormatError::BadField);
+        }
+        let raw = c.wire_slice::<TreeEntryWire>(n as usize)?;
+        c.finish()?;
+        let t = Tree { raw };
+        for (i, w) in raw.iter().enumerate() {
+            if !TreeEntry::padding_is_zero(w) {
+                return Err(FormatError::NonZeroPadding);
+            }
+            let e = t.get(i);
+            if e.pid <= 0 || e.tgid <= 0 || e.ppid < 0 || e.pgid < 0 || e.sid < 0 {
+                return Err(FormatError::BadField);
+            }
+            if e.flags & !TREE_ZOMBIE != 0 || (e.is_zombie() && !e.is_leader()) {
+                return Err(FormatError::BadField);
+            }
+            if !e.is_zombie() && e.exit_code != 0 {
+                return Err(FormatError::BadField);
+            }
+            if (0..i).any(|j| t.get(j).pid == e.pid) {
+                return Err(FormatError::BadField);
+            }
+            if i == 0 {
+                if !e.is_leader() || e.is_zombie() {
+                    return Err(FormatError::BadField);
+                }
+            } else if e.is_leader() {
+                // A process: its parent is an earlier, live process.
+                if !(0..i).any(|j| {
+                    let p = t.get(j);
+                    p.is_leader() && !p.is_zombie() && p.pid == e.ppid
+                }) {
+                    return Err(FormatError::BadField);
+                }
+            } else {
+                // A thread: right after its leader or a sibling thread.
+                let prev = t.get(i - 1);
+                if prev.tgid != e.tgid || prev.is_zombie() || e.ppid != prev.ppid {
+                    return Err(FormatError::BadField);
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether there are none (never, once decoded).
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Entry `i`.
+    pub fn get(&self, i: usize) -> TreeEntry {
+        TreeEntry::from_le(&self.raw[i])
+    }
+
+    /// Number of live (not zombie) processes.
+    pub fn live_processes(&self) -> u32 {
+        (0..self.len())
+            .filter(|&i| {
+                let e = self.get(i);
+                e.is_leader() && !e.is_zombie()
+            })
+            .count() as u32
+    }
+
+    /// Number of live threads (leaders included).
+    pub fn live_threads(&self) -> u32 {
+        (0..self.len())
+            .filter(|&i| !self.get(i).is_zombie())
+            .count() as u32
+    }
+}
+
+const _: () = assert!(TREE_ENTRY == 32);
