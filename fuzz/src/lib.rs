@@ -10,7 +10,7 @@
 //! format code; any other panic (index, overflow, unwrap) is a bug of
 //! `format.rs` that would be a kernel BUG.
 
-use cr_image::format::{self, *};
+use cr_image::format::*;
 use std::hint::black_box;
 
 /// The header of the kernel that the images are restored on: the constants
@@ -56,94 +56,17 @@ impl Chunks {
     }
 }
 
-/// A VMA as the kernel's restart plan keeps it.
-#[derive(Clone, Copy)]
-struct VmaEntry {
-    start: u64,
-    end: u64,
-    nr_pages: u64,
-}
-
-/// A process section as the kernel's restart plan keeps it: its tgid, its
-/// VMA table and how many thread records it had.
+/// A process section as the kernel's restart plan keeps it: its VMA table
+/// (the [`cr_image::format::walk`] types check the rest) and how many thread records
+/// it had.
 struct Proc {
-    tgid: i32,
-    vmas: Vec<VmaEntry>,
+    vmas: Vec<VmaSpan>,
     threads: usize,
 }
 
-/// Where the page walk is, as in `memory::fill`: process, VMA in it, pages
-/// counted in that VMA.
-#[derive(Default)]
-struct PageWalk {
-    p: usize,
-    cur: usize,
-    counted: u64,
-}
-
-impl PageWalk {
-    /// Whether process `p` got all its pages once the walk leaves it.
-    fn proc_complete(&self, procs: &[Proc]) -> bool {
-        let Some(m) = procs.get(self.p) else {
-            return false;
-        };
-        m.vmas.iter().skip(self.cur + 1).all(|v| v.nr_pages == 0)
-            && m.vmas
-                .get(self.cur)
-                .is_none_or(|v| v.nr_pages == self.counted)
-    }
-
-    fn next_proc(&mut self) {
-        self.p += 1;
-        self.cur = 0;
-        self.counted = 0;
-    }
-
-    /// `memory::fill`'s check of one page run of process `idx`.
-    fn run(
-        &mut self,
-        procs: &[Proc],
-        idx: u32,
-        addr: u64,
-        npages: u32,
-        page_size: u32,
-    ) -> FResult<()> {
-        while self.p < idx as usize {
-            if !self.proc_complete(procs) {
-                return Err(FormatError::BadPages);
-            }
-            self.next_proc();
-        }
-        let m = procs.get(self.p).ok_or(FormatError::BadPages)?;
-        while self.cur < m.vmas.len() && m.vmas[self.cur].end <= addr {
-            if self.counted != m.vmas[self.cur].nr_pages {
-                return Err(FormatError::BadPages);
-            }
-            self.cur += 1;
-            self.counted = 0;
-        }
-        let v = m.vmas.get(self.cur).ok_or(FormatError::BadPages)?;
-        self.counted = format::pages_in(
-            v.start,
-            v.end,
-            v.nr_pages,
-            self.counted,
-            addr,
-            npages,
-            page_size,
-        )?;
-        Ok(())
-    }
-
-    /// `memory::fill` at the tail: every process got all its pages.
-    fn finish(&mut self, procs: &[Proc]) -> FResult<()> {
-        while self.p < procs.len() {
-            if !self.proc_complete(procs) {
-                return Err(FormatError::BadPages);
-            }
-            self.next_proc();
-        }
-        Ok(())
+impl AsRef<[VmaSpan]> for Proc {
+    fn as_ref(&self) -> &[VmaSpan] {
+        &self.vmas
     }
 }
 
@@ -158,10 +81,10 @@ pub struct Outcome {
 
 /// Runs `img` through the [`Validator`] as the kernel reads an image, and
 /// keeps the tables the kernel keeps (`restart.rs` read_plan): the tree, to
-/// match each process section and thread record to its entry, and each
-/// process's VMA table (a task record starts a new one), to tie each page
-/// run, by its `proc_idx`, to its process's VMA with [`format::pages_in`],
-/// as `memory::fill` does. Page data is fed in pieces whose sizes come from
+/// match each process section and thread record to its entry
+/// ([`TreeWalk`]), and each process's VMA table (a task record starts a new
+/// one), to tie each page run, by its `proc_idx`, to its process's VMA
+/// ([`PageWalk`]), as `memory::fill` does. Page data is fed in pieces whose sizes come from
 /// `chunk_seed`.
 ///
 /// Unlike the kernel, it goes on past a header that does not fit [`here`]
@@ -202,8 +125,9 @@ fn drive_inner(
     let mut procs: Vec<Proc> = Vec::new();
     // Thread whose regs (1) or xstate (2) record comes next.
     let mut pending = 0u8;
-    // memory::fill's walk state.
-    let mut walk = PageWalk::default();
+    // The cross-record rules, as every reader checks them.
+    let mut tree_walk = TreeWalk::new();
+    let mut walk = PageWalk::new();
     let mut records = 0u64;
 
     macro_rules! fail {
@@ -292,18 +216,12 @@ fn drive_inner(
                 black_box(t.comm());
                 // The i-th process section is the i-th live process of the
                 // tree, as restart.rs read_plan checks.
-                let leader = tree
-                    .iter()
-                    .filter(|e| e.is_leader() && !e.is_zombie())
-                    .nth(procs.len());
-                if leader.map(|e| e.pid) != Some(t.tgid) || t.pid != t.tgid {
-                    fail!(FormatError::BadField);
-                }
+                check!(tree_walk.task(&tree, &t));
+                assert_eq!(tree_walk.processes(), procs.len() + 1);
                 // The validator let it in: the previous process had a thread.
                 assert!(procs.last().is_none_or(|p| p.threads > 0));
                 // A task record starts a process's records: its own VMAs.
                 procs.push(Proc {
-                    tgid: t.tgid,
                     vmas: Vec::new(),
                     threads: 0,
                 });
@@ -314,14 +232,9 @@ fn drive_inner(
                     panic!("thread record before any task record")
                 };
                 // Threads of the process, in tree order.
-                let want = tree
-                    .iter()
-                    .filter(|e| e.tgid == proc_.tgid && !e.is_zombie())
-                    .nth(proc_.threads);
-                if want.map(|e| e.pid) != Some(t.tid) {
-                    fail!(FormatError::BadField);
-                }
+                check!(tree_walk.thread(&tree, &t));
                 proc_.threads += 1;
+                assert_eq!(tree_walk.threads(), proc_.threads);
             }
             Record::Groups(g) => {
                 for i in 0..g.len() {
@@ -373,17 +286,15 @@ fn drive_inner(
                         .and_then(|n| n.checked_mul(ps));
                     assert!(size.is_some(), "shared anon extent overflows");
                 }
-                vmas.push(VmaEntry {
-                    start: vma.start,
-                    end: vma.end,
-                    nr_pages: vma.nr_pages,
-                });
+                vmas.push(VmaSpan::from(&vma));
             }
             Record::File(f) => {
                 black_box(f);
             }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
+                // What the validator let through, the walk does too.
+                assert_eq!(tree_walk.meta_end(&tree), Ok(()));
                 // Every live process of the tree had its section, and each
                 // at least one thread; all live threads were there.
                 let live_procs = tree
@@ -398,7 +309,11 @@ fn drive_inner(
             Record::Pages(ph) => {
                 let (addr, npages) = (ph.addr, ph.npages);
                 assert!((ph.proc_idx as usize) < procs.len());
-                check!(walk.run(&procs, ph.proc_idx, addr, npages, page_size));
+                let vma = check!(walk.run(&procs[..], &ph, page_size));
+                let m = &procs[ph.proc_idx as usize].vmas[vma];
+                assert!(
+                    m.start <= addr && addr + u64::from(npages) * u64::from(page_size) <= m.end
+                );
                 let mut left = v.page_bytes_left();
                 assert_eq!(left, u64::from(npages) * u64::from(page_size));
                 assert_eq!(v.record_header(&[0; 8]), Err(FormatError::BadOrder));
@@ -415,7 +330,7 @@ fn drive_inner(
                 assert!(v.page_data(&[0]).is_err());
             }
             Record::Tail(t) => {
-                check!(walk.finish(&procs));
+                check!(walk.finish(&procs[..]));
                 assert!(v.done());
                 assert_eq!(t.total_len, pos as u64);
                 assert_eq!(t.nr_records, records);
