@@ -868,49 +868,28 @@ impl ShmFiles {
 pub(crate) type PageSink<'a> = dyn FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + 'a;
 
 /// Reads the page records up to the tail and hands each run's contents to
-/// `sink`, checking each run against its process's VMAs (`pages_in`), as
-/// every reader of the format must.
+/// `sink`, checking each run against its process's VMAs
+/// ([`format::PageWalk`]), as every reader of the format does.
 pub(crate) fn fill(
     procs: &[&MemPlan],
     r: &mut ImageReader<'_>,
     sink: &mut PageSink<'_>,
 ) -> Result<(), ReadError> {
-    let bad = |r: &ImageReader<'_>| ReadError::Format(format::FormatError::BadPages, r.offset());
     let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
-    // Position: process, VMA in it, pages counted in that VMA.
-    let (mut p, mut cur, mut counted) = (0usize, 0usize, 0u64);
-    let finish_proc = |m: &MemPlan, cur: usize, counted: u64| {
-        m.vmas.iter().skip(cur + 1).all(|v| v.nr_pages == 0)
-            && m.vmas.get(cur).is_none_or(|v| v.nr_pages == counted)
-    };
+    let mut walk = format::PageWalk::new();
     loop {
-        let (idx, addr, npages) = match r.next()? {
-            format::Record::Pages(ph) => (ph.proc_idx as usize, ph.addr, ph.npages),
+        let ph = match r.next()? {
+            format::Record::Pages(ph) => ph,
             format::Record::Tail(_) => break,
             _ => return Err(ReadError::Format(format::FormatError::BadOrder, r.offset())),
         };
-        while p < idx {
-            if p >= procs.len() || !finish_proc(procs[p], cur, counted) {
-                return Err(bad(r));
-            }
-            p += 1;
-            cur = 0;
-            counted = 0;
-        }
-        let m = procs.get(p).ok_or_else(|| bad(r))?;
-        while cur < m.vmas.len() && m.vmas[cur].end <= addr {
-            if counted != m.vmas[cur].nr_pages {
-                return Err(bad(r));
-            }
-            cur += 1;
-            counted = 0;
-        }
-        let v = m.vmas.get(cur).ok_or_else(|| bad(r))?;
-        counted = format::pages_in(v.start, v.end, v.nr_pages, counted, addr, npages, PS as u32)
+        let vma = walk
+            .run(procs, &ph, PS as u32)
             .map_err(|e| ReadError::Format(e, r.offset()))?;
-        let writable = v.prot & format::PROT_WRITE != 0;
-        let mut a = addr;
-        let mut left = u64::from(npages) * PS;
+        let p = ph.proc_idx as usize;
+        let writable = procs[p].vmas[vma].prot & format::PROT_WRITE != 0;
+        let mut a = ph.addr;
+        let mut left = u64::from(ph.npages) * PS;
         while left > 0 {
             let n = (left as usize).min(buf.len());
             r.page_data(&mut buf[..n])?;
@@ -919,15 +898,29 @@ pub(crate) fn fill(
             left -= n as u64;
         }
     }
-    while p < procs.len() {
-        if !finish_proc(procs[p], cur, counted) {
-            return Err(bad(r));
-        }
-        p += 1;
-        cur = 0;
-        counted = 0;
-    }
+    walk.finish(procs)
+        .map_err(|e| ReadError::Format(e, r.offset()))?;
     Ok(())
+}
+
+/// The VMA tables [`format::PageWalk`] ties page runs to.
+impl format::VmaTable for [&MemPlan] {
+    fn processes(&self) -> usize {
+        self.len()
+    }
+
+    fn vmas(&self, p: usize) -> usize {
+        self[p].vmas.len()
+    }
+
+    fn vma(&self, p: usize, i: usize) -> format::VmaSpan {
+        let v = &self[p].vmas[i];
+        format::VmaSpan {
+            start: v.start,
+            end: v.end,
+            nr_pages: v.nr_pages,
+        }
+    }
 }
 
 /// Reads a replay of an image on a regular file ([`ImageReader::replay`])

@@ -163,6 +163,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
     )?;
     let mut cur: Option<KBox<ProcBuilder>> = None;
     let mut open_files = OpenFiles::new();
+    let mut tree_walk = format::TreeWalk::new();
     loop {
         let rec = r.next().map_err(rf)?;
         match rec {
@@ -190,13 +191,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
                         .push(KBox::into_inner(b).finish(log)?, GFP_KERNEL_ACCOUNT)?;
                 }
                 // The i-th process section is the i-th live process of the tree.
-                let idx = plan.procs.len();
-                let leader = plan
-                    .tree
-                    .iter()
-                    .filter(|e| e.is_leader() && !e.is_zombie())
-                    .nth(idx);
-                if leader.map(|e| e.pid) != Some(t.tgid) || t.pid != t.tgid {
+                if tree_walk.task(&plan.tree, &t).is_err() {
                     return Err(fail!(
                         log,
                         EINVAL,
@@ -240,14 +235,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
                     Record::File(f) => b.files.add(&f, &mut open_files, log)?,
                     Record::Thread(t) => {
                         // Threads of the process, in tree order.
-                        let tgid = b.task.tgid;
-                        let n = b.threads.len();
-                        let want = plan
-                            .tree
-                            .iter()
-                            .filter(|e| e.tgid == tgid && !e.is_zombie())
-                            .nth(n);
-                        if want.map(|e| e.pid) != Some(t.tid) {
+                        if tree_walk.thread(&plan.tree, &t).is_err() {
                             return Err(fail!(
                                 log,
                                 EINVAL,

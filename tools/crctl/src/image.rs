@@ -4,7 +4,7 @@
 //! kernel runs), from any `read(2)`-able fd, without reading a byte past what
 //! is asked (so a pipe can be handed to the kernel right after the prefix).
 
-use cr_image::format::{FormatError, Record, RecordType, Validator};
+use cr_image::format::{FormatError, PageWalk, Record, RecordType, Validator, VmaSpan};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -52,12 +52,10 @@ pub struct Walker {
     pub v: Validator,
     pub keep: Option<Vec<u8>>,
     payload: Vec<u8>,
-    /// `(start, end, nr_pages)` of each VMA of each process, to tie page
-    /// runs to their VMA with `format::pages_in`, as the kernel does.
-    procs: Vec<Vec<(u64, u64, u64)>>,
-    proc: usize,
-    cur: usize,
-    counted: u64,
+    /// The VMAs of each process, to tie page runs to their VMA with
+    /// [`PageWalk`], as the kernel does.
+    procs: Vec<Vec<VmaSpan>>,
+    pages: PageWalk,
 }
 
 impl Walker {
@@ -68,9 +66,7 @@ impl Walker {
             keep: keep.then(Vec::new),
             payload: Vec::new(),
             procs: Vec::new(),
-            proc: 0,
-            cur: 0,
-            counted: 0,
+            pages: PageWalk::new(),
         }
     }
 
@@ -121,22 +117,20 @@ impl Walker {
             }
             Ok(Record::Vma(v, _)) => {
                 if let Some(p) = self.procs.last_mut() {
-                    p.push((v.start, v.end, v.nr_pages));
+                    p.push(VmaSpan::from(&v));
                 }
                 false
             }
             Ok(Record::Pages(ph)) => {
-                self.page_run(ph.proc_idx, ph.addr, ph.npages, ps)
+                self.pages
+                    .run(&self.procs[..], &ph, ps)
                     .map_err(|e| ImageError::Format(e, off))?;
                 true
             }
             Ok(Record::Tail(_)) => {
-                while self.proc < self.procs.len() {
-                    if !self.finish_proc() {
-                        return Err(ImageError::Format(FormatError::BadPages, off));
-                    }
-                    self.next_proc();
-                }
+                self.pages
+                    .finish(&self.procs[..])
+                    .map_err(|e| ImageError::Format(e, off))?;
                 false
             }
             Ok(_) => false,
@@ -171,45 +165,6 @@ impl Walker {
 }
 
 impl Walker {
-    fn finish_proc(&self) -> bool {
-        let Some(vmas) = self.procs.get(self.proc) else {
-            return true;
-        };
-        vmas.iter().skip(self.cur + 1).all(|v| v.2 == 0)
-            && vmas.get(self.cur).is_none_or(|v| v.2 == self.counted)
-    }
-
-    fn next_proc(&mut self) {
-        self.proc += 1;
-        self.cur = 0;
-        self.counted = 0;
-    }
-
-    /// The kernel's per-VMA check of a page run (see `memory::fill`).
-    fn page_run(&mut self, idx: u32, addr: u64, npages: u32, ps: u32) -> Result<(), FormatError> {
-        while self.proc < idx as usize {
-            if self.proc >= self.procs.len() || !self.finish_proc() {
-                return Err(FormatError::BadPages);
-            }
-            self.next_proc();
-        }
-        let vmas = self.procs.get(self.proc).ok_or(FormatError::BadPages)?;
-        let mut cur = self.cur;
-        let mut counted = self.counted;
-        while cur < vmas.len() && vmas[cur].1 <= addr {
-            if counted != vmas[cur].2 {
-                return Err(FormatError::BadPages);
-            }
-            cur += 1;
-            counted = 0;
-        }
-        let v = vmas.get(cur).ok_or(FormatError::BadPages)?;
-        counted = cr_image::format::pages_in(v.0, v.1, v.2, counted, addr, npages, ps)?;
-        self.cur = cur;
-        self.counted = counted;
-        Ok(())
-    }
-
     /// Page size of the image (4096 before the header).
     pub fn page_size(&self) -> u64 {
         self.v
