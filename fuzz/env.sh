@@ -13,7 +13,7 @@ export RUSTC_BOOTSTRAP=1
 # The machine is shared: build modestly unless told otherwise.
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
 
-# format.rs has no unsafe code, so AddressSanitizer finds nothing that the
+# image/src/format/ has no unsafe code, so AddressSanitizer finds nothing that the
 # overflow checks and bounds checks do not, at a quarter of the speed:
 # the default is none. CR_FUZZ_SANITIZER=address (or leak, memory) for more.
 FUZZ_SANITIZER=${CR_FUZZ_SANITIZER:-none}

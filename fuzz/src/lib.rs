@@ -8,7 +8,7 @@
 //! `rust/restart.rs` read_plan, `rust/memory.rs` fill). The only
 //! panics allowed are the `assert!`s below, which state invariants of the
 //! format code; any other panic (index, overflow, unwrap) is a bug of
-//! `format.rs` that would be a kernel BUG.
+//! `image/src/format/` that would be a kernel BUG.
 
 use cr_image::format::*;
 use std::hint::black_box;

@@ -543,3 +543,29 @@ fn file_ids_come_in_order_of_first_appearance() {
         assert_eq!(r.is_ok(), ok, "{rec:?}");
     }
 }
+
+/// The record type table of the spec is this crate's table.
+#[test]
+fn spec_lists_the_record_types_of_the_table() {
+    let spec = include_str!("../../Documentation/cr/image-format.rst");
+    let mut rows = 0;
+    for line in spec.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let (Some(n), Some(name), Some(max)) = (w.first(), w.get(1), w.get(2)) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        let Some(ty) = RecordType::from_u32(n) else {
+            continue;
+        };
+        if *name != ty.name() {
+            continue;
+        }
+        rows += 1;
+        if ty == RecordType::Pages {
+            continue;
+        }
+        assert_eq!(max.parse::<usize>(), Ok(ty.max_len()), "{}", ty.name());
+    }
+    assert_eq!(rows, RecordType::ALL.len());
+}
