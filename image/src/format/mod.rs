@@ -56,7 +56,7 @@ mod validate;
 pub mod walk;
 
 pub use checksum::Checksum;
-pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Writer};
+pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, Writer};
 pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
