@@ -3,27 +3,12 @@
 //! `crctl info`: decode and validate an image in userspace, with the same
 //! validator the kernel runs, as text or JSON.
 
+use crate::error::{Error, Result};
 use crate::image::{ImageError, Walker};
+use crate::json;
 use cr_image::format::{self, reg, FileKind, Record, RecordType, VmaKind};
-use std::fmt::Write as _;
-use std::os::fd::IntoRawFd;
-
-/// Minimal JSON string escaping.
-fn js(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+use std::fs::File;
+use std::os::fd::AsFd;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -132,73 +117,46 @@ fn open_flags_str(f: u32) -> String {
     v.join("|")
 }
 
-/// Collects the decoded image as text lines and JSON members.
+/// Collects the decoded image as text lines and the JSON document.
 #[derive(Default)]
 struct Out {
     lines: Vec<String>,
-    json: Vec<String>,
-    vmas: Vec<String>,
-    files: Vec<String>,
-    threads: Vec<String>,
-    pages: u64,
-    page_records: u64,
+    json: json::Report,
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut json = false;
-    let mut path = None;
-    for a in args {
-        match a.as_str() {
-            "--json" => json = true,
-            p if path.is_none() => path = Some(p.to_string()),
-            _ => return Err("usage: crctl info [--json] FILE|-".into()),
-        }
-    }
-    let path = path.ok_or("usage: crctl info [--json] FILE|-")?;
-    let fd = if path == "-" {
-        0
+pub(crate) fn run(args: &crate::InfoArgs) -> Result<()> {
+    let path = args.file.as_str();
+    let file = if path == "-" {
+        None
     } else {
-        std::fs::File::open(&path)
-            .map(|f| f.into_raw_fd())
-            .map_err(|e| format!("{path}: {e}"))?
+        Some(File::open(path).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?)
     };
+    let stdin = std::io::stdin();
+    let fd = file.as_ref().map_or(stdin.as_fd(), |f| f.as_fd());
     let mut w = Walker::new(fd, false);
     let mut out = Out::default();
     let result = walk(&mut w, &mut out);
     let total = w.v.offset();
-    if json {
-        let mut j = String::from("{");
-        let _ = write!(j, "\"file\":{},", js(&path));
-        for m in &out.json {
-            j.push_str(m);
-            j.push(',');
-        }
-        let _ = write!(j, "\"vmas\":[{}],", out.vmas.join(","));
-        let _ = write!(j, "\"files\":[{}],", out.files.join(","));
-        let _ = write!(j, "\"threads\":[{}],", out.threads.join(","));
-        let _ = write!(
-            j,
-            "\"pages\":{},\"page_records\":{},\"bytes\":{total},",
-            out.pages, out.page_records
-        );
-        match &result {
-            Ok(()) => j.push_str("\"valid\":true}"),
-            Err(ImageError::Format(e, off)) => {
-                let _ = write!(
-                    j,
-                    "\"valid\":false,\"error\":{{\"offset\":{off},\"reason\":{}}}}}",
-                    js(e.describe())
-                );
-            }
-            Err(ImageError::Io(e)) => {
-                let _ = write!(
-                    j,
-                    "\"valid\":false,\"error\":{{\"reason\":{}}}}}",
-                    js(&e.to_string())
-                );
-            }
-        }
-        println!("{j}");
+    if args.json {
+        let mut j = out.json;
+        j.file = path.into();
+        j.bytes = total;
+        j.error = match &result {
+            Ok(()) => None,
+            Err(ImageError::Format(e, off)) => Some(json::ImageError {
+                offset: Some(*off),
+                reason: e.describe().into(),
+            }),
+            Err(ImageError::Io(e)) => Some(json::ImageError {
+                offset: None,
+                reason: e.to_string(),
+            }),
+        };
+        let doc = serde_json::to_string(&j).expect("the report serializes");
+        println!("{doc}");
     } else {
         println!("image: {path}");
         for l in &out.lines {
@@ -207,17 +165,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if result.is_ok() {
             println!(
                 "pages: {} in {} records, {} bytes",
-                out.pages,
-                out.page_records,
-                out.pages * w.page_size()
+                out.json.pages,
+                out.json.page_records,
+                out.json.pages * w.page_size()
             );
             println!("image is complete and valid: {total} bytes");
         }
     }
-    result.map_err(|e| e.to_string())
+    Ok(result?)
 }
 
-fn walk(w: &mut Walker, out: &mut Out) -> Result<(), ImageError> {
+fn walk(w: &mut Walker<'_>, out: &mut Out) -> Result<(), ImageError> {
     w.magic()?;
     while let Some((ty, rec, off)) = w.next()? {
         describe(ty, &rec, off, out);
@@ -227,7 +185,7 @@ fn walk(w: &mut Walker, out: &mut Out) -> Result<(), ImageError> {
 
 fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
     let l = &mut out.lines;
-    let j = &mut out.json;
+    let j = &mut out.json.members;
     match rec {
         Record::Header(h) => {
             let flags = if h.flags & 1 != 0 { " (kill)" } else { "" };
@@ -245,10 +203,18 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 "  time {}.{:09} (seconds since the epoch); xstate {} bytes, xfeatures {:#x}; task size {:#x}",
                 h.time_sec, h.time_nsec, h.xstate_size, h.xfeatures, h.task_size
             ));
-            j.push(format!(
-                "\"header\":{{\"format\":{},\"arch\":\"x86_64\",\"page_size\":{},\"kernel\":{},\"module_version\":{},\"flags\":{},\"time\":{},\"time_nsec\":{},\"xstate_size\":{},\"xfeatures\":{}}}",
-                h.version, h.page_size, js(&text(h.release())), h.module_version, h.flags, h.time_sec, h.time_nsec, h.xstate_size, h.xfeatures
-            ));
+            j.push(json::Member::Header(json::Header {
+                format: h.version,
+                arch: "x86_64",
+                page_size: h.page_size,
+                kernel: text(h.release()),
+                module_version: h.module_version,
+                flags: h.flags,
+                time: h.time_sec,
+                time_nsec: h.time_nsec,
+                xstate_size: h.xstate_size,
+                xfeatures: h.xfeatures,
+            }));
         }
         Record::Task(t) => {
             let dumpable = (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT;
@@ -276,10 +242,19 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     },
                 ) + &format!(" dumpable {}", dumpable),
             );
-            j.push(format!(
-                "\"task\":{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"comm\":{},\"uids\":{:?},\"gids\":{:?},\"umask\":{},\"personality\":{},\"dumpable\":{}}}",
-                t.pid, t.tgid, t.ppid, t.pgid, t.sid, js(&text(t.comm())), t.uids, t.gids, t.umask, t.personality, dumpable
-            ));
+            j.push(json::Member::Task(json::Task {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                pgid: t.pgid,
+                sid: t.sid,
+                comm: text(t.comm()),
+                uids: t.uids,
+                gids: t.gids,
+                umask: t.umask,
+                personality: t.personality,
+                dumpable,
+            }));
         }
         Record::Tree(t) => {
             l.push(format!("tree: {} tasks", t.len()));
@@ -297,12 +272,17 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     "  pid {} tgid {} ppid {} pgid {} sid {}: {what}",
                     e.pid, e.tgid, e.ppid, e.pgid, e.sid
                 ));
-                es.push(format!(
-                    "{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"zombie\":{},\"exit_code\":{}}}",
-                    e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.is_zombie(), e.exit_code
-                ));
+                es.push(json::TreeEntry {
+                    pid: e.pid,
+                    tgid: e.tgid,
+                    ppid: e.ppid,
+                    pgid: e.pgid,
+                    sid: e.sid,
+                    zombie: e.is_zombie(),
+                    exit_code: e.exit_code,
+                });
             }
-            j.push(format!("\"tree\":[{}]", es.join(",")));
+            j.push(json::Member::Tree(es));
         }
         Record::Thread(t) => {
             let comm = t
@@ -340,27 +320,26 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     format!("{:#x}+{} sig {:#x}", t.rseq.0, t.rseq.1, t.rseq.2)
                 }
             ));
-            out.threads.push(format!(
-                "{{\"tid\":{},\"comm\":{},\"blocked\":{},\"policy\":{},\"priority\":{},\"nice\":{},\"ioprio\":{},\"cpus\":{},\"rseq\":{}}}",
-                t.tid,
-                js(&text(comm)),
-                t.blocked,
-                s.policy,
-                s.priority,
-                s.nice,
-                s.ioprio,
-                js(&cpus),
-                t.rseq.0
-            ));
+            out.json.threads.push(json::Thread {
+                tid: t.tid,
+                comm: text(comm),
+                blocked: t.blocked,
+                policy: s.policy,
+                priority: s.priority,
+                nice: s.nice,
+                ioprio: s.ioprio,
+                cpus,
+                rseq: t.rseq.0,
+            });
         }
         Record::Groups(g) => {
             let v: Vec<u32> = (0..g.len()).map(|i| g.get(i)).collect();
             l.push(format!("groups: {v:?}"));
-            j.push(format!("\"groups\":{v:?}"));
+            j.push(json::Member::Groups(v));
         }
         Record::Cwd(p) => {
             l.push(format!("cwd: {}", text(p)));
-            j.push(format!("\"cwd\":{}", js(&text(p))));
+            j.push(json::Member::Cwd(text(p)));
         }
         Record::Rlimits(r) => {
             let show = |v: u64| {
@@ -376,14 +355,7 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 .map(|(c, m)| format!("{}/{}", show(*c), show(*m)))
                 .collect();
             l.push(format!("rlimits: {}", s.join(" ")));
-            j.push(format!(
-                "\"rlimits\":[{}]",
-                r.lim
-                    .iter()
-                    .map(|(c, m)| format!("[{c},{m}]"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
+            j.push(json::Member::Rlimits(r.lim.to_vec()));
         }
         Record::Regs(r) => {
             let state = if r.flags & format::REGS_SYSCALL_EINTR != 0 {
@@ -402,20 +374,18 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 r.r[reg::FLAGS],
                 r.r[reg::FS_BASE]
             ));
-            let m: Vec<String> = reg::NAMES
-                .iter()
-                .zip(r.r.iter())
-                .map(|(n, v)| format!("\"{n}\":{v}"))
-                .collect();
-            j.push(format!("\"regs\":{{{}}}", m.join(",")));
+            j.push(json::Member::Regs(json::Named {
+                names: &reg::NAMES,
+                values: r.r.to_vec(),
+            }));
         }
         Record::Xstate(x) => {
             let bv = format::Xstate { area: x }.xstate_bv();
             l.push(format!("xstate: {} bytes, xstate_bv {bv:#x}", x.len()));
-            j.push(format!(
-                "\"xstate\":{{\"size\":{},\"xstate_bv\":{bv}}}",
-                x.len()
-            ));
+            j.push(json::Member::Xstate(json::Xstate {
+                size: x.len(),
+                xstate_bv: bv,
+            }));
         }
         Record::Signals(s) => {
             let mut h = vec![];
@@ -436,11 +406,10 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 s.blocked,
                 h.join(" ")
             ));
-            j.push(format!(
-                "\"signals\":{{\"blocked\":{},\"handlers\":{}}}",
-                s.blocked,
-                js(&h.join(" "))
-            ));
+            j.push(json::Member::Signals(json::Signals {
+                blocked: s.blocked,
+                handlers: h.join(" "),
+            }));
         }
         Record::Mm(m) => {
             let ly = &m.layout;
@@ -454,17 +423,14 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 m.nr_vmas,
                 m.auxv.len() / 8
             ));
-            let f: Vec<String> = format::MM_LAYOUT_NAMES
-                .iter()
-                .zip(ly.iter())
-                .map(|(n, v)| format!("\"{n}\":{v}"))
-                .collect();
-            j.push(format!(
-                "\"mm\":{{{},\"exe\":{},\"nr_vmas\":{}}}",
-                f.join(","),
-                js(&text(m.exe)),
-                m.nr_vmas
-            ));
+            j.push(json::Member::Mm(json::Mm {
+                layout: json::Named {
+                    names: &format::MM_LAYOUT_NAMES,
+                    values: ly.to_vec(),
+                },
+                exe: text(m.exe),
+                nr_vmas: m.nr_vmas,
+            }));
         }
         Record::Vma(v, _) => {
             let shared = matches!(v.kind, VmaKind::FileShared | VmaKind::AnonShared);
@@ -482,10 +448,16 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 v.nr_pages,
                 vma_flags_str(v.flags)
             ));
-            out.vmas.push(format!(
-                "{{\"start\":{},\"end\":{},\"prot\":{},\"kind\":{},\"path\":{},\"pgoff\":{},\"pages\":{},\"flags\":{}}}",
-                v.start, v.end, js(&prot_str(v.prot, shared)), js(v.kind.name()), js(&text(v.path)), v.pgoff, v.nr_pages, v.flags
-            ));
+            out.json.vmas.push(json::Vma {
+                start: v.start,
+                end: v.end,
+                prot: prot_str(v.prot, shared),
+                kind: v.kind.name(),
+                path: text(v.path),
+                pgoff: v.pgoff,
+                pages: v.nr_pages,
+                flags: v.flags,
+            });
         }
         Record::File(f) => {
             let what = match f.kind {
@@ -509,16 +481,15 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     ""
                 }
             ));
-            out.files.push(format!(
-                "{{\"fd\":{},\"id\":{},\"kind\":{},\"path\":{},\"flags\":{},\"pos\":{},\"cloexec\":{}}}",
-                f.fd,
-                f.id,
-                js(f.kind.name()),
-                js(&text(f.path)),
-                f.open_flags,
-                f.pos,
-                f.fd_flags & 1 != 0
-            ));
+            out.json.files.push(json::File {
+                fd: f.fd,
+                id: f.id,
+                kind: f.kind.name(),
+                path: text(f.path),
+                flags: f.open_flags,
+                pos: f.pos,
+                cloexec: f.fd_flags & 1 != 0,
+            });
         }
         Record::MetaEnd(m) => {
             l.push(format!(
@@ -527,18 +498,19 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
             ));
         }
         Record::Pages(p) => {
-            out.pages += u64::from(p.npages);
-            out.page_records += 1;
+            out.json.pages += u64::from(p.npages);
+            out.json.page_records += 1;
         }
         Record::Tail(t) => {
             l.push(format!(
                 "tail: checksum {:#018x} ok, {} bytes, {} records",
                 t.checksum, t.total_len, t.nr_records
             ));
-            j.push(format!(
-                "\"tail\":{{\"checksum\":{},\"bytes\":{},\"records\":{}}}",
-                t.checksum, t.total_len, t.nr_records
-            ));
+            j.push(json::Member::Tail(json::Tail {
+                checksum: t.checksum,
+                bytes: t.total_len,
+                records: t.nr_records,
+            }));
         }
     }
 }
