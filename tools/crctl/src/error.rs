@@ -76,6 +76,8 @@ pub(crate) enum Error {
     Info(io::Error),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("image has no process")]
     NoProcess,
     #[error("--new-pid: only an image of one single-threaded process can be restored with a new pid; this one has {0} tasks")]
