@@ -5,50 +5,37 @@
 //! is asked (so a pipe can be handed to the kernel right after the prefix).
 
 use cr_image::format::{FormatError, PageWalk, Record, RecordType, Validator, VmaSpan};
+use rustix::io::Errno;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 
 /// Why reading failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ImageError {
+    #[error("{0}")]
     Io(io::Error),
+    #[error("bad image at byte {off}: {}", .0.describe(), off = .1)]
     Format(FormatError, u64),
 }
 
-impl std::fmt::Display for ImageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ImageError::Io(e) => write!(f, "{e}"),
-            ImageError::Format(e, off) => write!(f, "bad image at byte {off}: {}", e.describe()),
-        }
-    }
-}
-
-/// Reads exactly `buf.len()` bytes with read(2); `Ok(false)` at a clean EOF
-/// before the first byte.
-fn read_exact_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads up to `buf.len()` bytes with read(2), stopping early only at the
+/// end of file: returns how many it read.
+fn read_exact_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
-        // SAFETY: `buf[done..]` is valid for writes of its length.
-        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match rustix::io::read(fd, &mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
-        if n == 0 {
-            break;
-        }
-        done += n as usize;
     }
     Ok(done)
 }
 
 /// A validating reader over an fd, keeping the bytes it read if asked.
-pub struct Walker {
-    fd: RawFd,
+pub struct Walker<'fd> {
+    fd: BorrowedFd<'fd>,
     pub v: Validator,
     pub keep: Option<Vec<u8>>,
     payload: Vec<u8>,
@@ -58,8 +45,8 @@ pub struct Walker {
     pages: PageWalk,
 }
 
-impl Walker {
-    pub fn new(fd: RawFd, keep: bool) -> Self {
+impl<'fd> Walker<'fd> {
+    pub fn new(fd: BorrowedFd<'fd>, keep: bool) -> Self {
         Walker {
             fd,
             v: Validator::new(),
@@ -164,7 +151,7 @@ impl Walker {
     }
 }
 
-impl Walker {
+impl Walker<'_> {
     /// Page size of the image (4096 before the header).
     pub fn page_size(&self) -> u64 {
         self.v
@@ -212,7 +199,7 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     /// A real image: a static counter checkpointed in the test VM.
     const COUNTER: &[u8] = include_bytes!("../../../image/testdata/counter.img");
@@ -221,7 +208,7 @@ mod tests {
         let mut f = tempfile();
         f.write_all(img).unwrap();
         let fd = std::fs::File::open(path_of(&f)).unwrap();
-        let mut w = Walker::new(fd.as_raw_fd(), false);
+        let mut w = Walker::new(fd.as_fd(), false);
         w.magic()?;
         let mut n = 0;
         while w.next()?.is_some() {
@@ -272,18 +259,13 @@ mod tests {
     fn pipe_is_read_exactly_to_the_record_end() {
         // The walker must not read past what it is asked for: restart hands
         // the rest of the stream to the kernel.
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for the two fds pipe() writes.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        let (rd, wr) = rustix::pipe::pipe().unwrap();
         let data = COUNTER.to_vec();
-        let wfd = p[1];
         let t = std::thread::spawn(move || {
-            // SAFETY: `wfd` is the pipe's write end, owned by this thread
-            // alone from here on.
-            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(wfd) };
+            let mut f = std::fs::File::from(wr);
             let _ = f.write_all(&data);
         });
-        let mut w = Walker::new(p[0], true);
+        let mut w = Walker::new(rd.as_fd(), true);
         w.magic().unwrap();
         loop {
             match w.next().unwrap() {
@@ -295,10 +277,7 @@ mod tests {
         let kept = w.keep.take().unwrap();
         assert_eq!(&kept[..], &COUNTER[..kept.len()]);
         let mut rest = vec![];
-        // SAFETY: `p[0]` is the pipe's read end; the walker is done with it
-        // and nothing else closes it.
-        let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(p[0]) };
-        std::io::Read::read_to_end(&mut f, &mut rest).unwrap();
+        std::io::Read::read_to_end(&mut std::fs::File::from(rd), &mut rest).unwrap();
         t.join().unwrap();
         assert_eq!(kept.len() + rest.len(), COUNTER.len());
     }

@@ -3,27 +3,12 @@
 //! `crctl info`: decode and validate an image in userspace, with the same
 //! validator the kernel runs, as text or JSON.
 
+use crate::error::{Error, Result};
 use crate::image::{ImageError, Walker};
+use crate::json;
 use cr_image::format::{self, reg, FileKind, Record, RecordType, VmaKind};
-use std::fmt::Write as _;
-use std::os::fd::IntoRawFd;
-
-/// Minimal JSON string escaping.
-fn js(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -132,92 +117,90 @@ fn open_flags_str(f: u32) -> String {
     v.join("|")
 }
 
-/// Collects the decoded image as text lines and JSON members.
+/// Collects the decoded image as text lines and the JSON document.
 #[derive(Default)]
 struct Out {
     lines: Vec<String>,
-    json: Vec<String>,
-    vmas: Vec<String>,
-    files: Vec<String>,
-    threads: Vec<String>,
-    pages: u64,
-    page_records: u64,
+    json: json::Report,
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut json = false;
-    let mut path = None;
-    for a in args {
-        match a.as_str() {
-            "--json" => json = true,
-            p if path.is_none() => path = Some(p.to_string()),
-            _ => return Err("usage: crctl info [--json] FILE|-".into()),
-        }
-    }
-    let path = path.ok_or("usage: crctl info [--json] FILE|-")?;
-    let fd = if path == "-" {
-        0
-    } else {
-        std::fs::File::open(&path)
-            .map(|f| f.into_raw_fd())
-            .map_err(|e| format!("{path}: {e}"))?
-    };
+/// An image decoded as far as it is valid.
+struct Decoded {
+    out: Out,
+    /// Bytes read and validated.
+    total: u64,
+    page_size: u64,
+    result: core::result::Result<(), ImageError>,
+}
+
+fn decode(fd: BorrowedFd<'_>) -> Decoded {
     let mut w = Walker::new(fd, false);
     let mut out = Out::default();
     let result = walk(&mut w, &mut out);
-    let total = w.v.offset();
-    if json {
-        let mut j = String::from("{");
-        let _ = write!(j, "\"file\":{},", js(&path));
-        for m in &out.json {
-            j.push_str(m);
-            j.push(',');
-        }
-        let _ = write!(j, "\"vmas\":[{}],", out.vmas.join(","));
-        let _ = write!(j, "\"files\":[{}],", out.files.join(","));
-        let _ = write!(j, "\"threads\":[{}],", out.threads.join(","));
-        let _ = write!(
-            j,
-            "\"pages\":{},\"page_records\":{},\"bytes\":{total},",
-            out.pages, out.page_records
-        );
-        match &result {
-            Ok(()) => j.push_str("\"valid\":true}"),
-            Err(ImageError::Format(e, off)) => {
-                let _ = write!(
-                    j,
-                    "\"valid\":false,\"error\":{{\"offset\":{off},\"reason\":{}}}}}",
-                    js(e.describe())
-                );
-            }
-            Err(ImageError::Io(e)) => {
-                let _ = write!(
-                    j,
-                    "\"valid\":false,\"error\":{{\"reason\":{}}}}}",
-                    js(&e.to_string())
-                );
-            }
-        }
-        println!("{j}");
-    } else {
-        println!("image: {path}");
-        for l in &out.lines {
-            println!("{l}");
-        }
-        if result.is_ok() {
-            println!(
-                "pages: {} in {} records, {} bytes",
-                out.pages,
-                out.page_records,
-                out.pages * w.page_size()
-            );
-            println!("image is complete and valid: {total} bytes");
-        }
+    Decoded {
+        out,
+        total: w.v.offset(),
+        page_size: w.page_size(),
+        result,
     }
-    result.map_err(|e| e.to_string())
 }
 
-fn walk(w: &mut Walker, out: &mut Out) -> Result<(), ImageError> {
+impl Decoded {
+    /// The `info --json` document of the image `path` (taken out of
+    /// `self`).
+    fn report(&mut self, path: &str) -> json::Report {
+        let mut j = std::mem::take(&mut self.out.json);
+        j.file = path.into();
+        j.bytes = self.total;
+        j.error = match &self.result {
+            Ok(()) => None,
+            Err(ImageError::Format(e, off)) => Some(json::ImageError {
+                offset: Some(*off),
+                reason: e.describe().into(),
+            }),
+            Err(ImageError::Io(e)) => Some(json::ImageError {
+                offset: None,
+                reason: e.to_string(),
+            }),
+        };
+        j
+    }
+}
+
+pub(crate) fn run(args: &crate::InfoArgs) -> Result<()> {
+    let path = args.file.as_str();
+    let file = if path == "-" {
+        None
+    } else {
+        Some(File::open(path).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?)
+    };
+    let stdin = std::io::stdin();
+    let mut d = decode(file.as_ref().map_or(stdin.as_fd(), |f| f.as_fd()));
+    if args.json {
+        println!("{}", serde_json::to_string(&d.report(path))?);
+        return Ok(d.result?);
+    }
+    println!("image: {path}");
+    for l in &d.out.lines {
+        println!("{l}");
+    }
+    if d.result.is_ok() {
+        let j = &d.out.json;
+        println!(
+            "pages: {} in {} records, {} bytes",
+            j.pages,
+            j.page_records,
+            j.pages * d.page_size
+        );
+        println!("image is complete and valid: {} bytes", d.total);
+    }
+    Ok(d.result?)
+}
+
+fn walk(w: &mut Walker<'_>, out: &mut Out) -> Result<(), ImageError> {
     w.magic()?;
     while let Some((ty, rec, off)) = w.next()? {
         describe(ty, &rec, off, out);
@@ -227,7 +210,7 @@ fn walk(w: &mut Walker, out: &mut Out) -> Result<(), ImageError> {
 
 fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
     let l = &mut out.lines;
-    let j = &mut out.json;
+    let j = &mut out.json.members;
     match rec {
         Record::Header(h) => {
             let flags = if h.flags & 1 != 0 { " (kill)" } else { "" };
@@ -245,10 +228,18 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 "  time {}.{:09} (seconds since the epoch); xstate {} bytes, xfeatures {:#x}; task size {:#x}",
                 h.time_sec, h.time_nsec, h.xstate_size, h.xfeatures, h.task_size
             ));
-            j.push(format!(
-                "\"header\":{{\"format\":{},\"arch\":\"x86_64\",\"page_size\":{},\"kernel\":{},\"module_version\":{},\"flags\":{},\"time\":{},\"time_nsec\":{},\"xstate_size\":{},\"xfeatures\":{}}}",
-                h.version, h.page_size, js(&text(h.release())), h.module_version, h.flags, h.time_sec, h.time_nsec, h.xstate_size, h.xfeatures
-            ));
+            j.push(json::Member::Header(json::Header {
+                format: h.version,
+                arch: "x86_64",
+                page_size: h.page_size,
+                kernel: text(h.release()),
+                module_version: h.module_version,
+                flags: h.flags,
+                time: h.time_sec,
+                time_nsec: h.time_nsec,
+                xstate_size: h.xstate_size,
+                xfeatures: h.xfeatures,
+            }));
         }
         Record::Task(t) => {
             let dumpable = (t.flags & format::TASK_DUMPABLE_MASK) >> format::TASK_DUMPABLE_SHIFT;
@@ -276,10 +267,19 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     },
                 ) + &format!(" dumpable {}", dumpable),
             );
-            j.push(format!(
-                "\"task\":{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"comm\":{},\"uids\":{:?},\"gids\":{:?},\"umask\":{},\"personality\":{},\"dumpable\":{}}}",
-                t.pid, t.tgid, t.ppid, t.pgid, t.sid, js(&text(t.comm())), t.uids, t.gids, t.umask, t.personality, dumpable
-            ));
+            j.push(json::Member::Task(json::Task {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                pgid: t.pgid,
+                sid: t.sid,
+                comm: text(t.comm()),
+                uids: t.uids,
+                gids: t.gids,
+                umask: t.umask,
+                personality: t.personality,
+                dumpable,
+            }));
         }
         Record::Tree(t) => {
             l.push(format!("tree: {} tasks", t.len()));
@@ -297,12 +297,17 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     "  pid {} tgid {} ppid {} pgid {} sid {}: {what}",
                     e.pid, e.tgid, e.ppid, e.pgid, e.sid
                 ));
-                es.push(format!(
-                    "{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"pgid\":{},\"sid\":{},\"zombie\":{},\"exit_code\":{}}}",
-                    e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.is_zombie(), e.exit_code
-                ));
+                es.push(json::TreeEntry {
+                    pid: e.pid,
+                    tgid: e.tgid,
+                    ppid: e.ppid,
+                    pgid: e.pgid,
+                    sid: e.sid,
+                    zombie: e.is_zombie(),
+                    exit_code: e.exit_code,
+                });
             }
-            j.push(format!("\"tree\":[{}]", es.join(",")));
+            j.push(json::Member::Tree(es));
         }
         Record::Thread(t) => {
             let comm = t
@@ -340,27 +345,26 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     format!("{:#x}+{} sig {:#x}", t.rseq.0, t.rseq.1, t.rseq.2)
                 }
             ));
-            out.threads.push(format!(
-                "{{\"tid\":{},\"comm\":{},\"blocked\":{},\"policy\":{},\"priority\":{},\"nice\":{},\"ioprio\":{},\"cpus\":{},\"rseq\":{}}}",
-                t.tid,
-                js(&text(comm)),
-                t.blocked,
-                s.policy,
-                s.priority,
-                s.nice,
-                s.ioprio,
-                js(&cpus),
-                t.rseq.0
-            ));
+            out.json.threads.push(json::Thread {
+                tid: t.tid,
+                comm: text(comm),
+                blocked: t.blocked,
+                policy: s.policy,
+                priority: s.priority,
+                nice: s.nice,
+                ioprio: s.ioprio,
+                cpus,
+                rseq: t.rseq.0,
+            });
         }
         Record::Groups(g) => {
             let v: Vec<u32> = (0..g.len()).map(|i| g.get(i)).collect();
             l.push(format!("groups: {v:?}"));
-            j.push(format!("\"groups\":{v:?}"));
+            j.push(json::Member::Groups(v));
         }
         Record::Cwd(p) => {
             l.push(format!("cwd: {}", text(p)));
-            j.push(format!("\"cwd\":{}", js(&text(p))));
+            j.push(json::Member::Cwd(text(p)));
         }
         Record::Rlimits(r) => {
             let show = |v: u64| {
@@ -376,14 +380,7 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 .map(|(c, m)| format!("{}/{}", show(*c), show(*m)))
                 .collect();
             l.push(format!("rlimits: {}", s.join(" ")));
-            j.push(format!(
-                "\"rlimits\":[{}]",
-                r.lim
-                    .iter()
-                    .map(|(c, m)| format!("[{c},{m}]"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
+            j.push(json::Member::Rlimits(r.lim.to_vec()));
         }
         Record::Regs(r) => {
             let state = if r.flags & format::REGS_SYSCALL_EINTR != 0 {
@@ -402,20 +399,18 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 r.r[reg::FLAGS],
                 r.r[reg::FS_BASE]
             ));
-            let m: Vec<String> = reg::NAMES
-                .iter()
-                .zip(r.r.iter())
-                .map(|(n, v)| format!("\"{n}\":{v}"))
-                .collect();
-            j.push(format!("\"regs\":{{{}}}", m.join(",")));
+            j.push(json::Member::Regs(json::Named {
+                names: &reg::NAMES,
+                values: r.r.to_vec(),
+            }));
         }
         Record::Xstate(x) => {
             let bv = format::Xstate { area: x }.xstate_bv();
             l.push(format!("xstate: {} bytes, xstate_bv {bv:#x}", x.len()));
-            j.push(format!(
-                "\"xstate\":{{\"size\":{},\"xstate_bv\":{bv}}}",
-                x.len()
-            ));
+            j.push(json::Member::Xstate(json::Xstate {
+                size: x.len(),
+                xstate_bv: bv,
+            }));
         }
         Record::Signals(s) => {
             let mut h = vec![];
@@ -436,11 +431,10 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 s.blocked,
                 h.join(" ")
             ));
-            j.push(format!(
-                "\"signals\":{{\"blocked\":{},\"handlers\":{}}}",
-                s.blocked,
-                js(&h.join(" "))
-            ));
+            j.push(json::Member::Signals(json::Signals {
+                blocked: s.blocked,
+                handlers: h.join(" "),
+            }));
         }
         Record::Mm(m) => {
             let ly = &m.layout;
@@ -454,17 +448,14 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 m.nr_vmas,
                 m.auxv.len() / 8
             ));
-            let f: Vec<String> = format::MM_LAYOUT_NAMES
-                .iter()
-                .zip(ly.iter())
-                .map(|(n, v)| format!("\"{n}\":{v}"))
-                .collect();
-            j.push(format!(
-                "\"mm\":{{{},\"exe\":{},\"nr_vmas\":{}}}",
-                f.join(","),
-                js(&text(m.exe)),
-                m.nr_vmas
-            ));
+            j.push(json::Member::Mm(json::Mm {
+                layout: json::Named {
+                    names: &format::MM_LAYOUT_NAMES,
+                    values: ly.to_vec(),
+                },
+                exe: text(m.exe),
+                nr_vmas: m.nr_vmas,
+            }));
         }
         Record::Vma(v, _) => {
             let shared = matches!(v.kind, VmaKind::FileShared | VmaKind::AnonShared);
@@ -482,10 +473,16 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 v.nr_pages,
                 vma_flags_str(v.flags)
             ));
-            out.vmas.push(format!(
-                "{{\"start\":{},\"end\":{},\"prot\":{},\"kind\":{},\"path\":{},\"pgoff\":{},\"pages\":{},\"flags\":{}}}",
-                v.start, v.end, js(&prot_str(v.prot, shared)), js(v.kind.name()), js(&text(v.path)), v.pgoff, v.nr_pages, v.flags
-            ));
+            out.json.vmas.push(json::Vma {
+                start: v.start,
+                end: v.end,
+                prot: prot_str(v.prot, shared),
+                kind: v.kind.name(),
+                path: text(v.path),
+                pgoff: v.pgoff,
+                pages: v.nr_pages,
+                flags: v.flags,
+            });
         }
         Record::File(f) => {
             let what = match f.kind {
@@ -509,16 +506,15 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                     ""
                 }
             ));
-            out.files.push(format!(
-                "{{\"fd\":{},\"id\":{},\"kind\":{},\"path\":{},\"flags\":{},\"pos\":{},\"cloexec\":{}}}",
-                f.fd,
-                f.id,
-                js(f.kind.name()),
-                js(&text(f.path)),
-                f.open_flags,
-                f.pos,
-                f.fd_flags & 1 != 0
-            ));
+            out.json.files.push(json::File {
+                fd: f.fd,
+                id: f.id,
+                kind: f.kind.name(),
+                path: text(f.path),
+                flags: f.open_flags,
+                pos: f.pos,
+                cloexec: f.fd_flags & 1 != 0,
+            });
         }
         Record::MetaEnd(m) => {
             l.push(format!(
@@ -527,18 +523,144 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
             ));
         }
         Record::Pages(p) => {
-            out.pages += u64::from(p.npages);
-            out.page_records += 1;
+            out.json.pages += u64::from(p.npages);
+            out.json.page_records += 1;
         }
         Record::Tail(t) => {
             l.push(format!(
                 "tail: checksum {:#018x} ok, {} bytes, {} records",
                 t.checksum, t.total_len, t.nr_records
             ));
-            j.push(format!(
-                "\"tail\":{{\"checksum\":{},\"bytes\":{},\"records\":{}}}",
-                t.checksum, t.total_len, t.nr_records
-            ));
+            j.push(json::Member::Tail(json::Tail {
+                checksum: t.checksum,
+                bytes: t.total_len,
+                records: t.nr_records,
+            }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter() -> File {
+        File::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../image/testdata/counter.img"
+        ))
+        .unwrap()
+    }
+
+    /// The members of the document, in order, as a consumer that reads it
+    /// as a sequence sees them.
+    fn members(doc: &str) -> Vec<(String, serde_json::Value)> {
+        let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+        // serde_json's map is sorted: take the names in document order
+        // from the text, whose top-level keys are those followed by ':'
+        // at depth 1.
+        let mut names = vec![];
+        let (mut depth, mut in_str, mut esc, mut start) = (0, false, false, 0);
+        for (i, c) in doc.char_indices() {
+            if in_str {
+                match c {
+                    _ if esc => esc = false,
+                    '\\' => esc = true,
+                    '"' => {
+                        in_str = false;
+                        if depth == 1 && doc[i + 1..].starts_with(':') {
+                            names.push(doc[start + 1..i].to_string());
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => {
+                    in_str = true;
+                    start = i;
+                }
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth -= 1,
+                _ => {}
+            }
+        }
+        names
+            .into_iter()
+            .map(|n| {
+                let val = v[&n].clone();
+                (n, val)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn json_of_the_real_image() {
+        let f = counter();
+        let doc = serde_json::to_string(&decode(f.as_fd()).report("counter.img")).unwrap();
+        let m = members(&doc);
+        let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "schema",
+                "file",
+                "header",
+                "tree",
+                "task",
+                "groups",
+                "cwd",
+                "rlimits",
+                "signals",
+                "mm",
+                "regs",
+                "xstate",
+                "tail",
+                "vmas",
+                "files",
+                "threads",
+                "pages",
+                "page_records",
+                "bytes",
+                "valid"
+            ]
+        );
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["schema"], json::SCHEMA);
+        assert_eq!(v["file"], "counter.img");
+        assert_eq!(v["header"]["arch"], "x86_64");
+        assert_eq!(v["header"]["page_size"], 4096);
+        assert_eq!(v["tree"].as_array().unwrap().len(), 1);
+        assert_eq!(v["tree"][0]["zombie"], false);
+        assert_eq!(v["task"]["pid"], v["tree"][0]["pid"]);
+        assert_eq!(v["task"]["uids"].as_array().unwrap().len(), 4);
+        assert_eq!(v["rlimits"].as_array().unwrap().len(), 16);
+        assert!(v["regs"]["rip"].is_u64());
+        assert_eq!(v["vmas"].as_array().unwrap().len(), 11);
+        assert_eq!(v["files"].as_array().unwrap().len(), 3);
+        assert_eq!(v["threads"].as_array().unwrap().len(), 1);
+        assert_eq!(v["page_records"], 6);
+        assert_eq!(v["bytes"], v["tail"]["bytes"]);
+        assert_eq!(v["valid"], true);
+        assert!(v.get("error").is_none());
+    }
+
+    #[test]
+    fn json_of_a_truncated_image() {
+        let mut img = vec![];
+        std::io::Read::read_to_end(&mut counter(), &mut img).unwrap();
+        let (rd, wr) = rustix::pipe::pipe().unwrap();
+        let t = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut File::from(wr), &img[..5000]);
+        });
+        let doc = serde_json::to_string(&decode(rd.as_fd()).report("-")).unwrap();
+        t.join().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["error"]["offset"], 5000);
+        assert_eq!(v["error"]["reason"], "image is truncated");
+        assert!(doc
+            .ends_with(r#""valid":false,"error":{"offset":5000,"reason":"image is truncated"}}"#));
     }
 }

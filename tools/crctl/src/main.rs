@@ -3,68 +3,142 @@
 //! crctl: the userspace companion of the cr checkpoint/restart module.
 
 mod creds;
+mod error;
 mod image;
 mod info;
+mod json;
 mod tree;
 mod uapi;
 
 use std::ffi::CString;
-use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use cr_image::format::{Record, VmaKind};
+use rustix::io::Errno;
 
-const USAGE: &str = "\
-usage: crctl <command> [options]
+use crate::error::{ErrnoText, Error, Result};
 
-commands:
-  checkpoint [--kill] [--log FILE] [-o FILE|-] PID
-        write an image of process PID to FILE (default: PID.img), or to
-        stdout with '-o -'. The process keeps running, untouched, unless
-        --kill is given: then it is killed once the image is complete.
-        Reasons for a failure or refusal go to stderr, or to FILE with --log.
-  restart [--stopped] [--detach] [--pidns|--new-pid] [-v] [--log FILE] [-i FILE|-]
-        restore the program(s) saved in FILE (or read from stdin with '-i -').
-        crctl recreates every process and thread with its original pid
-        (needs CAP_CHECKPOINT_RESTORE and the pids free), waits for the
-        restored root and exits with its status (128 + the signal if one
-        killed it); --detach returns at once. --pidns restores them in a
-        new pid namespace under a crctl init (pid 1), so the original pids
-        are free even while the originals run. fds 0-2 that were a terminal
-        or a pipe are crctl's own. --stopped: every restored task starts
-        stopped (SIGSTOP). -v: say how it was restored.
-        An image of one single-threaded process keeps crctl's session and
-        process group, and (without --pidns) gets the signals sent to crctl.
-        If its pid cannot be had (taken, or no CAP_CHECKPOINT_RESTORE),
-        crctl says so and becomes the program, like exec, which then has
-        crctl's pid; --new-pid chooses that without the warning.
-  info [--json] FILE|-
-        decode and validate an image without the kernel; names the first bad
-        byte of a broken image.
-  info-module
-        what the loaded cr module reports (version, image format, features)
-  help  this text
-";
+/// Checkpoint and restart Linux processes with the cr module (/dev/cr).
+#[derive(Parser, Debug)]
+#[command(name = "crctl", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Checkpoint(CheckpointArgs),
+    Restart(RestartArgs),
+    Info(InfoArgs),
+    InfoModule(InfoModuleArgs),
+}
+
+/// Write an image of process PID, with its descendants, to a file.
+///
+/// The image goes to FILE (default: PID.img), or to stdout with '-o -'. The
+/// processes keep running, untouched, unless --kill is given: then they are
+/// killed once the image is complete. Reasons for a failure or refusal go
+/// to stderr, or to FILE with --log. When the tree changes under the
+/// checkpoint (EAGAIN) and the image goes to a regular file, crctl tries
+/// again, up to 5 times.
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+struct CheckpointArgs {
+    /// Kill the processes once the image is complete.
+    #[arg(long)]
+    kill: bool,
+    /// Append the kernel's log lines to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    log: Option<String>,
+    /// Where the image goes ('-' for stdout); default PID.img.
+    #[arg(short = 'o', long = "output", value_name = "FILE|-")]
+    output: Option<String>,
+    /// The process (the root of the tree) to checkpoint.
+    #[arg(value_parser = parse_pid)]
+    pid: i32,
+}
+
+/// Restore the program(s) saved in an image.
+///
+/// The image is FILE, or stdin with '-i -' (the default). crctl recreates
+/// every process and thread with its original pid (needs
+/// CAP_CHECKPOINT_RESTORE and the pids free), waits for the restored root
+/// and exits with its status (128 + the signal if one killed it). fds 0-2
+/// that were a terminal or a pipe are crctl's own.
+///
+/// An image of one single-threaded process keeps crctl's session and
+/// process group, and (without --pidns) gets the signals sent to crctl. If
+/// its pid cannot be had (taken, or no CAP_CHECKPOINT_RESTORE), crctl says
+/// so and becomes the program, like exec, which then has crctl's pid;
+/// --new-pid chooses that without the warning.
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+struct RestartArgs {
+    /// Every restored task starts stopped (SIGSTOP).
+    #[arg(long)]
+    stopped: bool,
+    /// Return as soon as the tree is restored, without waiting for it.
+    #[arg(long)]
+    detach: bool,
+    /// Restore in a new pid namespace under a crctl init (pid 1), so the
+    /// original pids are free even while the originals run.
+    #[arg(long, conflicts_with = "new_pid")]
+    pidns: bool,
+    /// Restore one single-threaded process exec-style, with crctl's pid.
+    #[arg(long)]
+    new_pid: bool,
+    /// Say how it was restored.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Append the kernel's log lines to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    log: Option<String>,
+    /// The image ('-' for stdin).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE|-",
+        default_value = "-"
+    )]
+    input: String,
+}
+
+/// Decode and validate an image without the kernel.
+///
+/// Uses the validator the kernel runs, and names the first bad byte of a
+/// broken image. --json prints one JSON object (see
+/// Documentation/cr/crctl.rst for its schema).
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+pub(crate) struct InfoArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The image ('-' for stdin).
+    #[arg(value_name = "FILE|-")]
+    pub(crate) file: String,
+}
+
+/// What the loaded cr module reports (version, image format, features).
+#[derive(Args, Debug)]
+struct InfoModuleArgs {}
+
+fn parse_pid(s: &str) -> core::result::Result<i32, Error> {
+    s.parse().map_err(|_| Error::NotAPid(s.to_string()))
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let rest = &args[1..];
-    let result = match cmd.as_str() {
-        "checkpoint" => checkpoint(rest),
-        "restart" => restart(rest),
-        "info" => info::run(rest),
-        "info-module" => info_module(),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command '{other}' (see 'crctl help')")),
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Checkpoint(a) => checkpoint(&a).map_err(Into::into),
+        Command::Restart(a) => restart(&a).map_err(Into::into),
+        Command::Info(a) => info::run(&a).map_err(Into::into),
+        Command::InfoModule(_) => info_module().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,84 +149,43 @@ fn main() -> ExitCode {
     }
 }
 
-/// Command-line options: flags, options with a value, and positionals.
-struct Opts {
-    flags: Vec<String>,
-    values: Vec<(String, String)>,
-    positional: Vec<String>,
-}
-
-fn parse(args: &[String], flags: &[&str], valued: &[&str]) -> Result<Opts, String> {
-    let mut o = Opts {
-        flags: vec![],
-        values: vec![],
-        positional: vec![],
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if flags.contains(&a.as_str()) {
-            o.flags.push(a.clone());
-        } else if valued.contains(&a.as_str()) {
-            let v = it.next().ok_or(format!("{a} needs a value"))?;
-            o.values.push((a.clone(), v.clone()));
-        } else if a.starts_with('-') && a != "-" {
-            return Err(format!("unknown option {a} (see 'crctl help')"));
-        } else {
-            o.positional.push(a.clone());
-        }
-    }
-    Ok(o)
-}
-
-impl Opts {
-    fn flag(&self, f: &str) -> bool {
-        self.flags.iter().any(|x| x == f)
-    }
-    fn value(&self, k: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// Opens /dev/cr with a message that says what to do when it is missing.
-fn open_device() -> Result<std::fs::File, String> {
+fn open_device() -> Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)
         .open(uapi::CR_DEVICE)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) => format!(
-                "{}: no such device; is the cr module loaded? (insmod cr.ko)",
-                uapi::CR_DEVICE
-            ),
-            _ => format!("{}: {e}", uapi::CR_DEVICE),
+        .map_err(|e| match Errno::from_io_error(&e) {
+            Some(Errno::NOENT) => Error::NoDevice,
+            _ => Error::Open {
+                path: uapi::CR_DEVICE.into(),
+                source: e,
+            },
         })
 }
 
-pub(crate) fn errno_text(e: &std::io::Error) -> String {
-    let name = match e.raw_os_error() {
-        Some(libc::EPERM) => "EPERM",
-        Some(libc::ESRCH) => "ESRCH",
-        Some(libc::EINVAL) => "EINVAL",
-        Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
-        Some(libc::EBUSY) => "EBUSY",
-        Some(libc::EBADF) => "EBADF",
-        Some(libc::ETIMEDOUT) => "ETIMEDOUT",
-        Some(libc::EINTR) => "EINTR",
-        Some(libc::EPIPE) => "EPIPE",
-        Some(libc::ENOSPC) => "ENOSPC",
-        Some(libc::ENOENT) => "ENOENT",
-        Some(libc::EACCES) => "EACCES",
-        Some(libc::ENOTTY) => "ENOTTY",
-        _ => "",
-    };
-    if name.is_empty() {
-        e.to_string()
-    } else {
-        format!("{e} ({name})")
+/// Opens a file named on the command line, saying which on failure.
+fn open_named(path: &str, o: &OpenOptions) -> Result<File> {
+    o.open(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Where the kernel writes its log lines: crctl's stderr, or an fd crctl
+/// keeps open for as long as it runs.
+pub(crate) enum LogFd {
+    Stderr,
+    Owned(OwnedFd),
+}
+
+impl LogFd {
+    /// The fd number for the ioctl's `logfd`.
+    pub(crate) fn raw(&self) -> RawFd {
+        match self {
+            LogFd::Stderr => std::io::stderr().as_raw_fd(),
+            LogFd::Owned(fd) => fd.as_raw_fd(),
+        }
     }
 }
 
@@ -161,112 +194,109 @@ pub(crate) fn errno_text(e: &std::io::Error) -> String {
 /// kernel_write(), which not every kind of stderr supports (a virtio
 /// console does not), and a pipe always does. The relay is a grandchild, so
 /// that neither crctl nor a restored program ever sees it as a child.
-fn log_fd(o: &Opts) -> Result<RawFd, String> {
-    match o.value("--log") {
-        None => {
-            let mut p = [0; 2];
-            // SAFETY: `p` has room for two fds.
-            if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-                return Ok(2);
+fn log_fd(log: Option<&str>) -> Result<LogFd> {
+    if let Some(p) = log {
+        let f = open_named(p, OpenOptions::new().append(true).create(true))?;
+        return Ok(LogFd::Owned(f.into()));
+    }
+    let Ok((rd, wr)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+        return Ok(LogFd::Stderr);
+    };
+    // SAFETY: fork() in a single-threaded process (rustix has no fork for
+    // programs that run on a C library, which must run its atfork hooks).
+    match unsafe { libc::fork() } {
+        0 => {
+            // SAFETY: As above; the child only forks the relay and exits.
+            if unsafe { libc::fork() } != 0 {
+                // SAFETY: Exits the intermediate child without running
+                // crctl's exit handlers (rustix has `_exit` only for C
+                // library implementations).
+                unsafe { libc::_exit(0) };
             }
-            // SAFETY: fork in a single-threaded process.
-            match unsafe { libc::fork() } {
-                0 => {
-                    // SAFETY: As above; the child only relays and exits.
-                    if unsafe { libc::fork() } != 0 {
-                        unsafe { libc::_exit(0) };
-                    }
-                    unsafe { libc::close(p[1]) };
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        // SAFETY: `buf` is valid for writes.
-                        let n = unsafe { libc::read(p[0], buf.as_mut_ptr().cast(), buf.len()) };
-                        if n <= 0 {
-                            unsafe { libc::_exit(0) };
-                        }
-                        // SAFETY: `buf[..n]` is initialised.
-                        unsafe { libc::write(2, buf.as_ptr().cast(), n as usize) };
-                    }
-                }
-                child if child > 0 => {
-                    // SAFETY: Reaps the intermediate child.
-                    unsafe {
-                        libc::waitpid(child, std::ptr::null_mut(), 0);
-                        libc::close(p[0]);
-                    }
-                    Ok(p[1])
-                }
-                _ => Ok(2),
-            }
+            drop(wr);
+            relay(rd.as_fd());
+            // SAFETY: As above, for the relay.
+            unsafe { libc::_exit(0) }
         }
-        Some(p) => OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .map(|f| f.into_raw_fd())
-            .map_err(|e| format!("{p}: {e}")),
+        child if child > 0 => {
+            // Reaps the intermediate child; nothing to do if that fails.
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(child),
+                rustix::process::WaitOptions::empty(),
+            );
+            Ok(LogFd::Owned(wr))
+        }
+        _ => Ok(LogFd::Stderr),
     }
 }
 
-fn checkpoint(args: &[String]) -> Result<(), String> {
-    let o = parse(args, &["--kill"], &["--log", "-o"])?;
-    let [pid] = o.positional.as_slice() else {
-        return Err("checkpoint needs exactly one PID".into());
-    };
-    let pid: i32 = pid.parse().map_err(|_| format!("'{pid}' is not a pid"))?;
+/// Copies `from` to stderr until the end of file.
+fn relay(from: BorrowedFd<'_>) {
+    let mut buf = [0u8; 4096];
+    let err = std::io::stderr();
+    loop {
+        match rustix::io::read(from, &mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                let _ = rustix::io::write(err.as_fd(), &buf[..n]);
+            }
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn checkpoint(o: &CheckpointArgs) -> Result<()> {
+    let pid = o.pid;
     let dev = open_device()?;
-    let logfd = log_fd(&o)?;
+    let logfd = log_fd(o.log.as_deref())?;
     let default_out = format!("{pid}.img");
-    let out_path = o.value("-o").unwrap_or(&default_out);
-    let out_fd = if out_path == "-" {
-        1
+    let out_path = o.output.as_deref().unwrap_or(&default_out);
+    let file = if out_path == "-" {
+        None
     } else {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(out_path)
-            .map(|f| f.into_raw_fd())
-            .map_err(|e| format!("{out_path}: {e}"))?
+        Some(open_named(
+            out_path,
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600),
+        )?)
     };
+    let stdout = std::io::stdout();
+    let out = file.as_ref().map_or(stdout.as_fd(), |f| f.as_fd());
     let a = uapi::CrCheckpointArgs {
-        size: std::mem::size_of::<uapi::CrCheckpointArgs>() as u32,
-        flags: if o.flag("--kill") {
-            uapi::CR_CHECKPOINT_KILL
-        } else {
-            0
-        },
+        size: core::mem::size_of::<uapi::CrCheckpointArgs>() as u32,
+        flags: if o.kill { uapi::CR_CHECKPOINT_KILL } else { 0 },
         pid,
-        fd: out_fd,
-        logfd,
+        fd: out.as_raw_fd(),
+        logfd: logfd.raw(),
         pad: 0,
     };
     // A tree that changed under the checkpoint (a task exec'd, or kept
     // forking) fails with EAGAIN: try again, as long as the image can be
     // rewritten from its start (a regular file, not a pipe).
-    let rewindable = regular_file_at_start(out_fd);
+    let rewindable = regular_file_at_start(out);
     let mut tries = 1;
     let r = loop {
-        // SAFETY: CR_IOC_CHECKPOINT reads `a`, which is a valid struct.
-        let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_CHECKPOINT, &a) };
-        let again = r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
-        if !again || !rewindable || tries >= CHECKPOINT_TRIES || !rewind(out_fd) {
+        let r = uapi::checkpoint(dev.as_fd(), &a);
+        let again = r == Err(Errno::AGAIN);
+        if !again || !rewindable || tries >= CHECKPOINT_TRIES || !rewind(out) {
             break r;
         }
         eprintln!("crctl: the tree changed during the checkpoint; trying again ({tries}/{CHECKPOINT_TRIES})");
         std::thread::sleep(std::time::Duration::from_millis(50 * tries as u64));
         tries += 1;
     };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if out_path != "-" {
+    if let Err(errno) = r {
+        if file.is_some() {
             let _ = std::fs::remove_file(out_path);
         }
-        return Err(format!(
-            "checkpoint of pid {pid} failed: {}",
-            errno_text(&e)
-        ));
+        return Err(Error::Checkpoint {
+            pid,
+            errno: ErrnoText(errno),
+        });
     }
     Ok(())
 }
@@ -276,21 +306,16 @@ const CHECKPOINT_TRIES: u32 = 5;
 
 /// Whether `fd` is a regular file at offset 0, which a failed checkpoint
 /// can be rewritten into.
-fn regular_file_at_start(fd: i32) -> bool {
-    // SAFETY: `st` is a valid out-parameter for fstat().
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat() and lseek() on an fd we own, with valid arguments.
-    unsafe {
-        libc::fstat(fd, &mut st) == 0
-            && st.st_mode & libc::S_IFMT == libc::S_IFREG
-            && libc::lseek(fd, 0, libc::SEEK_CUR) == 0
-    }
+fn regular_file_at_start(fd: BorrowedFd<'_>) -> bool {
+    use rustix::fs::{fstat, seek, FileType, SeekFrom};
+    fstat(fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+        && seek(fd, SeekFrom::Current(0)) == Ok(0)
 }
 
 /// Empties the image file `fd` and moves back to its start.
-fn rewind(fd: i32) -> bool {
-    // SAFETY: ftruncate() and lseek() on an fd we own.
-    unsafe { libc::ftruncate(fd, 0) == 0 && libc::lseek(fd, 0, libc::SEEK_SET) == 0 }
+fn rewind(fd: BorrowedFd<'_>) -> bool {
+    use rustix::fs::{ftruncate, seek, SeekFrom};
+    ftruncate(fd, 0).is_ok() && seek(fd, SeekFrom::Start(0)) == Ok(0)
 }
 
 /// A special mapping's range.
@@ -302,9 +327,8 @@ pub(crate) struct Special {
 }
 
 /// The special mappings of this process, from /proc/self/maps.
-fn own_specials() -> Result<Vec<Special>, String> {
-    let maps =
-        std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+fn own_specials() -> Result<Vec<Special>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(Error::Maps)?;
     let mut v = vec![];
     for line in maps.lines() {
         let name = line.split_whitespace().nth(5).unwrap_or("");
@@ -315,20 +339,19 @@ fn own_specials() -> Result<Vec<Special>, String> {
             _ => continue,
         };
         let range = line.split_whitespace().next().unwrap_or("");
-        let (s, e) = range.split_once('-').ok_or("bad maps line")?;
+        let (s, e) = range.split_once('-').ok_or(Error::MapsLine)?;
         v.push(Special {
             kind,
-            start: u64::from_str_radix(s, 16).map_err(|e| e.to_string())?,
-            end: u64::from_str_radix(e, 16).map_err(|e| e.to_string())?,
+            start: u64::from_str_radix(s, 16)?,
+            end: u64::from_str_radix(e, 16)?,
         });
     }
     Ok(v)
 }
 
 /// All mappings of this process, as ranges.
-fn own_ranges() -> Result<Vec<(u64, u64)>, String> {
-    let maps =
-        std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?;
+fn own_ranges() -> Result<Vec<(u64, u64)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(Error::Maps)?;
     let mut v = vec![];
     for line in maps.lines() {
         let range = line.split_whitespace().next().unwrap_or("");
@@ -342,46 +365,48 @@ fn own_ranges() -> Result<Vec<(u64, u64)>, String> {
     Ok(v)
 }
 
+/// `ARCH_MAP_VDSO_64` of `arch_prctl(2)`.
 const ARCH_MAP_VDSO_64: libc::c_int = 0x2003;
 
 /// Moves [vvar]/[vdso] to where the image has them: the restored program
 /// holds pointers into them, and only user space can place them.
-pub(crate) fn place_vdso(want: &[Special]) -> Result<(), String> {
+pub(crate) fn place_vdso(want: &[Special]) -> Result<()> {
     let Some((have, lo)) = vdso_move(want)? else {
         return Ok(());
     };
     for h in &have {
         // SAFETY: Unmaps only the kernel-provided [vvar]/[vdso]; nothing in
         // crctl calls into the vdso until the restore replaces everything.
-        unsafe { libc::munmap(h.start as *mut libc::c_void, (h.end - h.start) as usize) };
+        let _ = unsafe { rustix::mm::munmap(h.start as *mut _, (h.end - h.start) as usize) };
     }
-    // SAFETY: A plain syscall with integer arguments. It returns the vdso
-    // size on success.
+    // SAFETY: A plain system call with integer arguments, which rustix
+    // does not have. It returns the vdso size on success.
     let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) };
     if r < 0 {
-        return Err(format!(
-            "arch_prctl(ARCH_MAP_VDSO_64, {lo:#x}): {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(Error::MapVdso {
+            at: lo,
+            source: std::io::Error::last_os_error(),
+        });
     }
     let now = own_specials()?;
     if now != want {
-        return Err(format!(
-            "the vdso landed at {now:x?}, the image needs {want:x?}"
-        ));
+        return Err(Error::VdsoLanded {
+            now,
+            want: want.to_vec(),
+        });
     }
     Ok(())
 }
 
 /// Whether [`place_vdso`] can move this process's [vvar]/[vdso] where the
 /// image has them (and so in a child forked now): the reason if not.
-pub(crate) fn check_vdso(want: &[Special]) -> Result<(), String> {
+pub(crate) fn check_vdso(want: &[Special]) -> Result<()> {
     vdso_move(want).map(|_| ())
 }
 
 /// The move [`place_vdso`] has to make: `None` if the vdso is in place
 /// already, else the special mappings to unmap and the new start.
-fn vdso_move(want: &[Special]) -> Result<Option<(Vec<Special>, u64)>, String> {
+fn vdso_move(want: &[Special]) -> Result<Option<(Vec<Special>, u64)>> {
     let have = own_specials()?;
     if have == want {
         return Ok(None);
@@ -390,21 +415,16 @@ fn vdso_move(want: &[Special]) -> Result<Option<(Vec<Special>, u64)>, String> {
         want.iter().map(|s| s.start).min(),
         want.iter().map(|s| s.end).max(),
     ) else {
-        return Err("the image has no vdso".into());
+        return Err(Error::NoVdso);
     };
     let size = |v: &[Special]| v.iter().map(|s| s.end - s.start).sum::<u64>();
     if size(&have) != size(want) || have.len() != want.len() {
-        return Err(
-            "the image's vdso differs in size from this kernel's: made by another kernel build?"
-                .into(),
-        );
+        return Err(Error::VdsoSize);
     }
     for (s, e) in own_ranges()? {
         let special = have.iter().any(|h| h.start == s);
         if !special && s < hi && lo < e {
-            return Err(format!(
-                "the image's vdso range {lo:#x}-{hi:#x} collides with crctl's own mapping {s:#x}-{e:#x}; retry"
-            ));
+            return Err(Error::VdsoCollides { lo, hi, s, e });
         }
     }
     Ok(Some((have, lo)))
@@ -412,61 +432,38 @@ fn vdso_move(want: &[Special]) -> Result<Option<(Vec<Special>, u64)>, String> {
 
 /// Changes to the image's working directory `cwd`, which the restored
 /// process must have.
-pub(crate) fn enter_cwd(cwd: &[u8]) -> Result<(), String> {
-    let cwd_c = CString::new(cwd).map_err(|_| "bad cwd")?;
-    // SAFETY: `cwd_c` is a valid C string.
-    if unsafe { libc::chdir(cwd_c.as_ptr()) } != 0 {
-        return Err(format!(
-            "cannot change to the image's working directory {}: {}",
-            String::from_utf8_lossy(cwd),
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+pub(crate) fn enter_cwd(cwd: &[u8]) -> Result<()> {
+    let cwd_c = CString::new(cwd).map_err(|_| Error::BadCwd)?;
+    rustix::process::chdir(cwd_c.as_c_str()).map_err(|e| Error::Cwd {
+        cwd: cwd.to_vec(),
+        source: e.into(),
+    })
 }
 
-fn restart(args: &[String]) -> Result<(), String> {
-    let o = parse(
-        args,
-        &[
-            "--stopped",
-            "--detach",
-            "--pidns",
-            "--new-pid",
-            "-v",
-            "--verbose",
-        ],
-        &["--log", "-i"],
-    )?;
-    if !o.positional.is_empty() {
-        return Err("restart takes no positional argument (use -i FILE)".into());
-    }
-    let pidns = o.flag("--pidns");
-    let new_pid = o.flag("--new-pid");
-    let verbose = o.flag("-v") || o.flag("--verbose");
-    if new_pid && pidns {
-        return Err("--new-pid and --pidns exclude each other".into());
-    }
+fn restart(o: &RestartArgs) -> Result<()> {
+    let pidns = o.pidns;
+    let new_pid = o.new_pid;
+    let verbose = o.verbose;
     let dev = open_device()?;
-    let logfd = log_fd(&o)?;
-    let in_path = o.value("-i").unwrap_or("-");
-    let in_fd = if in_path == "-" {
-        0
+    let logfd = log_fd(o.log.as_deref())?;
+    let in_path = o.input.as_str();
+    let file = if in_path == "-" {
+        None
     } else {
-        std::fs::File::open(in_path)
-            .map(|f| f.into_raw_fd())
-            .map_err(|e| format!("{in_path}: {e}"))?
+        Some(open_named(in_path, OpenOptions::new().read(true))?)
     };
+    let stdin = std::io::stdin();
+    let input = file.as_ref().map_or(stdin.as_fd(), |f| f.as_fd());
 
     // Read (and validate) the metadata prefix, exactly up to the end of the
     // meta-end record, so the kernel continues from the fd where we stop.
-    let mut w = image::Walker::new(in_fd, true);
-    w.magic().map_err(|e| e.to_string())?;
+    let mut w = image::Walker::new(input, true);
+    w.magic()?;
     let mut t = tree::TreeInfo {
         entries: vec![],
         procs: vec![],
     };
-    while let Some((_, rec, _)) = w.next().map_err(|e| e.to_string())? {
+    while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
@@ -498,36 +495,37 @@ fn restart(args: &[String]) -> Result<(), String> {
         }
     }
     let prefix = w.keep.take().unwrap_or_default();
-    let flags = if o.flag("--stopped") {
+    let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {
         0
     };
     let Some(root) = t.entries.first().copied() else {
-        return Err("image has no process".into());
+        return Err(Error::NoProcess);
     };
     // One single-threaded process (no other process, no zombie): the only
     // kind of image that can also be restored exec-style.
     let single = t.entries.len() == 1;
     if new_pid && !single {
-        return Err(format!(
-            "--new-pid: only an image of one single-threaded process can be restored with a new pid; this one has {} tasks",
-            t.entries.len()
-        ));
+        return Err(Error::NewPidTree(t.entries.len()));
     }
-    // SAFETY: getpid() has no preconditions.
-    let me = unsafe { libc::getpid() };
+    let me = rustix::process::getpid().as_raw_nonzero().get();
 
     // A tree, and by default one process too, through the tree machinery,
     // with the original pids; a process whose pid is crctl's own gets it
     // exec-style as well.
     if !single || pidns || (!new_pid && root.pid != me) {
         let how = tree::Launch {
-            detach: o.flag("--detach"),
+            detach: o.detach,
             pidns,
             verbose,
         };
-        match tree::launch(&t, dev.as_raw_fd(), in_fd, logfd, &prefix, flags, &how)? {
+        let fds = tree::Fds {
+            dev: dev.as_fd(),
+            image: input,
+            log: &logfd,
+        };
+        match tree::launch(&t, &fds, &prefix, flags, &how)? {
             tree::Launched::Exit(code) => std::process::exit(code),
             tree::Launched::PidUnavailable(why) => eprintln!(
                 "crctl: restart: {why}: restoring as pid {me} (exec-style); --new-pid to choose this without the warning"
@@ -545,65 +543,51 @@ fn restart(args: &[String]) -> Result<(), String> {
     }
 
     // Exec-style: become it, in place.
-    let p = t.procs.first().ok_or("image has no process")?;
+    let p = t.procs.first().ok_or(Error::NoProcess)?;
     enter_cwd(&p.cwd)?;
     if let Some(plan) = creds::Plan::new(&p.creds)? {
-        if let Err((what, errno)) = plan.apply() {
+        if let Err(e) = plan.apply() {
             // The kernel refuses by name: it checks them exactly.
-            eprintln!(
-                "crctl: restart: cannot take on the image's credentials: {what}: {}",
-                std::io::Error::from_raw_os_error(errno)
-            );
+            eprintln!("crctl: restart: cannot take on the image's credentials: {e}");
         }
     }
     place_vdso(&p.specials)?;
 
     let a = uapi::CrRestartArgs {
-        size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
+        size: core::mem::size_of::<uapi::CrRestartArgs>() as u32,
         flags,
-        fd: in_fd,
-        logfd,
+        fd: input.as_raw_fd(),
+        logfd: logfd.raw(),
         prefix: prefix.as_ptr() as u64,
         prefix_len: prefix.len() as u64,
     };
-    // SAFETY: CR_IOC_RESTART reads `a` and `prefix_len` bytes at `prefix`.
-    // On success it does not return here: this process is the restored
+    // On success this does not return: this process is the restored
     // program.
-    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_RESTART, &a) };
-    let e = std::io::Error::last_os_error();
-    if r < 0 {
-        // Only raw syscalls from here: the vdso may have moved.
-        let msg = format!("crctl: restart failed: {}\n", errno_text(&e));
-        // SAFETY: Writes a valid buffer to stderr.
-        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-        // SAFETY: Exits without running anything that may use the vdso.
+    if let Err(e) = uapi::restart(dev.as_fd(), &a) {
+        // Only raw system calls from here: the vdso may have moved.
+        let msg = format!("crctl: {}\n", Error::Restart(ErrnoText(e)));
+        let _ = rustix::io::write(std::io::stderr().as_fd(), msg.as_bytes());
+        // SAFETY: Exits without running anything that may use the vdso
+        // (rustix has `_exit` only for C library implementations).
         unsafe { libc::_exit(1) };
     }
-    Err("restart returned without restoring".into())
+    Err(Error::RestartReturned)
 }
 
-fn query_info() -> Result<uapi::CrInfo, String> {
+fn query_info() -> Result<uapi::CrInfo> {
     let dev = open_device()?;
     let mut info = uapi::CrInfo {
-        size: std::mem::size_of::<uapi::CrInfo>() as u32,
+        size: core::mem::size_of::<uapi::CrInfo>() as u32,
         ..Default::default()
     };
-    // SAFETY: CR_IOC_INFO writes at most `info.size` bytes into `info`.
-    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::CR_IOC_INFO, &mut info) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::ENOTTY) => format!(
-                "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
-                uapi::CR_DEVICE
-            ),
-            _ => format!("CR_IOC_INFO: {e}"),
-        });
-    }
+    uapi::info(dev.as_fd(), &mut info).map_err(|e| match e {
+        Errno::NOTTY => Error::InfoTooOld,
+        e => Error::Info(e.into()),
+    })?;
     Ok(info)
 }
 
-fn info_module() -> Result<(), String> {
+fn info_module() -> Result<()> {
     let info = query_info()?;
     println!(
         "module version: {}",
@@ -623,4 +607,97 @@ fn info_module() -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> core::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("crctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_form_the_tests_use_parses() {
+        let Command::Checkpoint(c) = parse(&["checkpoint", "--kill", "-o", "-", "42"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert!(c.kill && c.output.as_deref() == Some("-") && c.pid == 42);
+        let Command::Checkpoint(c) = parse(&["checkpoint", "-o", "x.img", "--log", "l", "7"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert!(!c.kill && c.output.as_deref() == Some("x.img") && c.log.as_deref() == Some("l"));
+        let Command::Checkpoint(c) = parse(&["checkpoint", "7"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(c.output, None);
+        for opt in [
+            "-v",
+            "--verbose",
+            "--pidns",
+            "--new-pid",
+            "--stopped",
+            "--detach",
+        ] {
+            let Command::Restart(r) = parse(&["restart", opt, "-i", "img"]).unwrap().command else {
+                panic!()
+            };
+            assert_eq!(r.input, "img");
+        }
+        let Command::Restart(r) = parse(&["restart", "--new-pid", "--stopped", "-i", "-"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert!(r.new_pid && r.stopped && !r.pidns && r.input == "-");
+        let Command::Restart(r) = parse(&["restart"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(r.input, "-");
+        let Command::Info(i) = parse(&["info", "--json", "-"]).unwrap().command else {
+            panic!()
+        };
+        assert!(i.json && i.file == "-");
+        assert!(matches!(
+            parse(&["info-module"]).unwrap().command,
+            Command::InfoModule(_)
+        ));
+        // The last of a repeated option counts, as before.
+        let Command::Checkpoint(c) =
+            parse(&["checkpoint", "-o", "a", "-o", "b", "--kill", "--kill", "1"])
+                .unwrap()
+                .command
+        else {
+            panic!()
+        };
+        assert_eq!(c.output.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn bad_command_lines_are_refused() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["checkpoint"]).is_err());
+        assert!(parse(&["checkpoint", "1", "2"]).is_err());
+        assert!(parse(&["checkpoint", "--frob", "1"]).is_err());
+        let e = parse(&["checkpoint", "x"]).unwrap_err().to_string();
+        assert!(e.contains("'x' is not a pid"), "{e}");
+        assert!(parse(&["restart", "img"]).is_err());
+        assert!(parse(&["restart", "--pidns", "--new-pid"]).is_err());
+        assert!(parse(&["restart", "-i"]).is_err());
+        assert!(parse(&["info"]).is_err());
+    }
 }

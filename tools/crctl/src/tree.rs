@@ -15,10 +15,19 @@
 //! group, and crctl passes on the signals sent to it (see [`launch`]). If
 //! its pid cannot be had, nothing has been created yet, and crctl falls
 //! back to the exec-style restore.
+//!
+//! `libc` remains for what rustix does not offer a program that runs on a
+//! C library: `fork`, `clone3` (with `set_tid`, and for threads), ending a
+//! thread, and the signal mask and actions (rustix has those only in its
+//! `runtime` module, for C library implementations).
 
+use crate::error::{ErrnoText, Error, Result};
 use crate::uapi;
 use cr_image::format::TreeEntry;
-use std::os::fd::RawFd;
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 /// What crctl needs to know of each process before the kernel takes over.
 #[derive(Default, Clone)]
@@ -62,7 +71,7 @@ const CLONE_SYSVSEM: u64 = 0x40000;
 
 /// Forks a process with pid `pid`: returns 0 in the child, the pid in the
 /// parent, or the error.
-fn fork_with_pid(pid: i32) -> Result<i32, std::io::Error> {
+fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
     let tid = [pid];
     let args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
@@ -71,7 +80,8 @@ fn fork_with_pid(pid: i32) -> Result<i32, std::io::Error> {
         ..Default::default()
     };
     // SAFETY: clone3 without CLONE_VM is fork: the child gets a copy of
-    // this (single-threaded) process and returns here with 0.
+    // this (single-threaded) process and returns here with 0. rustix has
+    // no clone3.
     let r = unsafe { libc::syscall(libc::SYS_clone3, &args, std::mem::size_of::<CloneArgs>()) };
     if r < 0 {
         return Err(std::io::Error::last_os_error());
@@ -83,13 +93,14 @@ fn fork_with_pid(pid: i32) -> Result<i32, std::io::Error> {
 extern "C" fn thread_main(arg: usize) -> ! {
     // SAFETY: `arg` points to a `JoinArgs` that lives in memory the
     // creating process never frees before the restore replaces it.
-    let a = unsafe { &*(arg as *const JoinArgs) };
+    let a = unsafe { &*(arg as *const JoinArgs<'_>) };
     if let Some(plan) = &a.creds {
         // A failure leaves credentials the kernel refuses by name.
         let _ = plan.apply();
     }
     join(a);
-    // SAFETY: Ends this thread only.
+    // SAFETY: Ends this thread only (rustix has that only in its `runtime`
+    // module).
     unsafe { libc::syscall(libc::SYS_exit, 1) };
     // exit(2) does not return.
     loop {
@@ -99,22 +110,19 @@ extern "C" fn thread_main(arg: usize) -> ! {
 
 /// Creates a thread with tid `tid` sharing everything with this process,
 /// running `thread_main(arg)` on a fresh stack.
-fn spawn_thread(tid: i32, arg: usize) -> Result<(), std::io::Error> {
+fn spawn_thread(tid: i32, arg: usize) -> std::io::Result<()> {
+    use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
     const STACK: usize = 64 << 10;
-    // SAFETY: A fresh anonymous mapping for the thread's stack.
+    // SAFETY: A fresh anonymous mapping for the thread's stack, which
+    // overlaps nothing (no address is asked for).
     let stack = unsafe {
-        libc::mmap(
+        mmap_anonymous(
             std::ptr::null_mut(),
             STACK,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
         )
-    };
-    if stack == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
+    }?;
     let tids = Box::leak(Box::new([tid]));
     let args = Box::leak(Box::new(CloneArgs {
         flags: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
@@ -156,8 +164,8 @@ fn spawn_thread(tid: i32, arg: usize) -> Result<(), std::io::Error> {
 }
 
 /// Everything a task needs to join.
-struct JoinArgs {
-    dev: RawFd,
+struct JoinArgs<'fd> {
+    dev: BorrowedFd<'fd>,
     image: RawFd,
     flags: u32,
     /// The calls that give the task its process's credentials, if it does
@@ -168,7 +176,7 @@ struct JoinArgs {
 
 /// Calls `CR_IOC_RESTART` with `CR_RESTART_JOIN`: on success this task is
 /// the restored one and this does not return.
-fn join(a: &JoinArgs) {
+fn join(a: &JoinArgs<'_>) {
     let r = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
         flags: a.flags | uapi::CR_RESTART_JOIN,
@@ -177,8 +185,15 @@ fn join(a: &JoinArgs) {
         prefix: 0,
         prefix_len: 0,
     };
-    // SAFETY: The ioctl reads `r`.
-    unsafe { libc::ioctl(a.dev, uapi::CR_IOC_RESTART, &r) };
+    // Its error is the coordinator's to report.
+    let _ = uapi::restart(a.dev, &r);
+}
+
+/// The fds a restart works with: /dev/cr, the image, and the log.
+pub struct Fds<'fd> {
+    pub dev: BorrowedFd<'fd>,
+    pub image: BorrowedFd<'fd>,
+    pub log: &'fd crate::LogFd,
 }
 
 /// Exits the way a zombie did: its status from `wait()`.
@@ -215,26 +230,25 @@ pub fn block_signals() -> libc::sigset_t {
 
 /// In a new process that has the pid of tree entry `i`: builds its part of
 /// the tree and joins the restart. Never returns.
-fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) -> ! {
+fn become_process(t: &TreeInfo, i: usize, fds: &Fds<'_>, flags: u32) -> ! {
     let e = t.entries[i];
-    let fail = |what: String| -> ! {
+    let fail = |what: &dyn std::fmt::Display| -> ! {
         eprintln!("crctl: restoring pid {}: {what}", e.pid);
         // SAFETY: Plain exit.
         unsafe { libc::_exit(1) }
     };
-    // SAFETY: Session and process group calls on this process. An image
-    // of one process keeps crctl's, as the exec-style restore does: run
-    // from a shell, it stays in the terminal's foreground job.
-    unsafe {
-        if t.entries.len() == 1 {
-            // crctl's session and group.
-        } else if e.sid == e.pid {
-            libc::setsid();
-        } else if e.pgid == e.pid {
-            libc::setpgid(0, 0);
-        } else if t.entries.iter().any(|x| x.pid == e.pgid) {
-            libc::setpgid(0, e.pgid);
-        }
+    // An image of one process keeps crctl's session and group, as the
+    // exec-style restore does: run from a shell, it stays in the
+    // terminal's foreground job. A failure leaves a difference the kernel
+    // refuses by name.
+    if t.entries.len() == 1 {
+        // crctl's session and group.
+    } else if e.sid == e.pid {
+        let _ = rustix::process::setsid();
+    } else if e.pgid == e.pid {
+        let _ = rustix::process::setpgid(None, None);
+    } else if t.entries.iter().any(|x| x.pid == e.pgid) {
+        let _ = rustix::process::setpgid(None, Pid::from_raw(e.pgid));
     }
     for (k, c) in t.entries.iter().enumerate() {
         if !c.is_leader() || c.ppid != e.pid || k == i || c.tgid == e.tgid {
@@ -242,20 +256,20 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
         }
         match fork_with_pid(c.pid) {
             Ok(0) if c.is_zombie() => exit_like(c.exit_code),
-            Ok(0) => become_process(t, k, dev, image, flags),
+            Ok(0) => become_process(t, k, fds, flags),
             Ok(_) => {}
-            Err(err) => fail(format!("cannot create pid {}: {err}", c.pid)),
+            Err(err) => fail(&format_args!("cannot create pid {}: {err}", c.pid)),
         }
     }
     let Some(p) = t.procs.iter().find(|p| p.tgid == e.pid) else {
-        fail("not in the image".into())
+        fail(&"not in the image")
     };
     // Decided while this process still has crctl's credentials, which its
     // threads are created with.
-    let creds = crate::creds::Plan::new(&p.creds).unwrap_or_else(|e| fail(e));
+    let creds = crate::creds::Plan::new(&p.creds).unwrap_or_else(|e| fail(&e));
     let args = Box::leak(Box::new(JoinArgs {
-        dev,
-        image,
+        dev: fds.dev,
+        image: fds.image.as_raw_fd(),
         flags,
         creds,
     }));
@@ -264,28 +278,26 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
         .iter()
         .filter(|c| c.tgid == e.tgid && !c.is_leader())
     {
-        if let Err(err) = spawn_thread(c.pid, args as *const JoinArgs as usize) {
-            fail(format!("cannot create thread {}: {err}", c.pid));
+        if let Err(err) = spawn_thread(c.pid, args as *const JoinArgs<'_> as usize) {
+            fail(&format_args!("cannot create thread {}: {err}", c.pid));
         }
     }
-    let cwd = std::ffi::CString::new(p.cwd.clone()).unwrap_or_default();
-    // SAFETY: `cwd` is a valid C string.
-    if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
-        fail(format!(
+    let cwd = CString::new(p.cwd.clone()).unwrap_or_default();
+    if rustix::process::chdir(cwd.as_c_str()).is_err() {
+        fail(&format_args!(
             "cannot change to {}",
             String::from_utf8_lossy(&p.cwd)
         ));
     }
     if let Err(err) = crate::place_vdso(&p.specials) {
-        fail(err);
+        fail(&err);
     }
     if let Some(plan) = &args.creds {
-        if let Err((what, errno)) = plan.apply() {
+        if let Err(err) = plan.apply() {
             // The kernel refuses by name: it checks them exactly.
             eprintln!(
-                "crctl: restoring pid {}: cannot take on its credentials: {what}: {}",
-                e.pid,
-                std::io::Error::from_raw_os_error(errno)
+                "crctl: restoring pid {}: cannot take on its credentials: {err}",
+                e.pid
             );
         }
     }
@@ -297,10 +309,10 @@ fn become_process(t: &TreeInfo, i: usize, dev: RawFd, image: RawFd, flags: u32) 
 }
 
 /// Pid 1 of a new pid namespace: creates the root, reaps, exits like it.
-fn init_of_namespace(t: &TreeInfo, dev: RawFd, image: RawFd, flags: u32) -> ! {
+fn init_of_namespace(t: &TreeInfo, fds: &Fds<'_>, flags: u32) -> ! {
     let root = t.entries[0];
     let pid = match fork_with_pid(root.pid) {
-        Ok(0) => become_process(t, 0, dev, image, flags),
+        Ok(0) => become_process(t, 0, fds, flags),
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -312,13 +324,14 @@ fn init_of_namespace(t: &TreeInfo, dev: RawFd, image: RawFd, flags: u32) -> ! {
         }
     };
     loop {
-        let mut status = 0;
-        // SAFETY: Reaps any child of this init.
-        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if r == pid || r < 0 {
-            // SAFETY: Plain exit (the namespace's other processes are killed).
-            unsafe { libc::_exit(exit_code(status)) }
-        }
+        // Reaps any child of this init.
+        let status = match rustix::process::wait(WaitOptions::empty()) {
+            Ok(Some((p, status))) if p.as_raw_nonzero().get() == pid => status.as_raw(),
+            Ok(_) => continue,
+            Err(_) => 0,
+        };
+        // SAFETY: Plain exit (the namespace's other processes are killed).
+        unsafe { libc::_exit(exit_code(status)) }
     }
 }
 
@@ -367,12 +380,13 @@ fn cap_eff_allows_set_tid(status: &str) -> Option<bool> {
 /// Why `clone3()` could not give a process pid `pid`, for the fallback
 /// line.
 fn unavailable_reason(pid: i32, e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::EEXIST) => format!("pid {pid} is taken"),
-        Some(libc::EPERM) => {
+    match Errno::from_io_error(e) {
+        Some(Errno::EXIST) => format!("pid {pid} is taken"),
+        Some(Errno::PERM) => {
             format!("no CAP_CHECKPOINT_RESTORE over this pid namespace to restore pid {pid}")
         }
-        _ => format!("cannot create pid {pid} ({})", crate::errno_text(e)),
+        Some(errno) => format!("cannot create pid {pid} ({})", ErrnoText(errno)),
+        None => format!("cannot create pid {pid} ({e})"),
     }
 }
 
@@ -405,7 +419,7 @@ fn passes_on(si_code: i32, sender: i32, pid: i32) -> bool {
 /// Waits for the restored process `pid` of a one-process image, passing on
 /// to it the [`FORWARDED`] signals crctl gets meanwhile. Returns its wait
 /// status.
-fn wait_passing_signals(pid: i32, old_mask: &libc::sigset_t) -> Result<i32, String> {
+fn wait_passing_signals(pid: i32, old_mask: &libc::sigset_t) -> Result<i32> {
     // SAFETY: Plain signal-set and mask calls on valid sets.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -421,14 +435,11 @@ fn wait_passing_signals(pid: i32, old_mask: &libc::sigset_t) -> Result<i32, Stri
         set
     };
     loop {
-        let mut status = 0;
-        // SAFETY: Polls our child, the restored process.
-        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
-            r if r == pid => return Ok(status),
-            r if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) => {
-                return Err(format!("waitpid: {}", std::io::Error::last_os_error()))
-            }
-            _ => {}
+        // Polls our child, the restored process.
+        match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG) {
+            Ok(Some((_, status))) => return Ok(status.as_raw()),
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::Wait(e.into())),
         }
         // SAFETY: `info` is a valid out-parameter; `set` a valid set. The
         // timeout only bounds the wait should a SIGCHLD be lost.
@@ -454,10 +465,11 @@ fn wait_passing_signals(pid: i32, old_mask: &libc::sigset_t) -> Result<i32, Stri
 /// crctl's exit status for a wait status: the exit code, or 128 plus the
 /// signal that killed.
 fn exit_code(status: i32) -> i32 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
+    // WIFEXITED, WEXITSTATUS and WTERMSIG.
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
     } else {
-        128 + libc::WTERMSIG(status)
+        128 + (status & 0x7f)
     }
 }
 
@@ -473,13 +485,11 @@ fn exit_code(status: i32) -> i32 {
 /// it the signals sent to crctl while it waits.
 pub fn launch(
     t: &TreeInfo,
-    dev: RawFd,
-    image: RawFd,
-    logfd: RawFd,
+    fds: &Fds<'_>,
     prefix: &[u8],
     flags: u32,
     how: &Launch,
-) -> Result<Launched, String> {
+) -> Result<Launched> {
     let root = t.entries[0];
     let single = t.entries.len() == 1;
     if single {
@@ -491,7 +501,7 @@ pub fn launch(
             .procs
             .iter()
             .find(|p| p.tgid == root.pid)
-            .ok_or("image has no process")?;
+            .ok_or(Error::NoProcess)?;
         crate::enter_cwd(&p.cwd)?;
         crate::check_vdso(&p.specials)?;
     }
@@ -510,26 +520,21 @@ pub fn launch(
         // tree's root with its original pid inside, reaps orphans, and exits
         // with the root's status.
         if root.pid == 1 {
-            return Err(
-                "the image's root has pid 1: it cannot be restored under a new init".into(),
-            );
+            return Err(Error::RootIsInit);
         }
-        // SAFETY: Affects the children created from now on.
-        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
-            return Err(format!(
-                "unshare(CLONE_NEWPID): {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: fork in a single-threaded process.
+        // SAFETY: Affects only the children created from now on; crctl has
+        // no other thread, which could be confused by it.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWPID) }
+            .map_err(|e| Error::Unshare(e.into()))?;
+        // SAFETY: fork in a single-threaded process (see `crate::log_fd`).
         match unsafe { libc::fork() } {
-            0 => init_of_namespace(t, dev, image, flags),
+            0 => init_of_namespace(t, fds, flags),
             p if p > 0 => p,
-            _ => return Err(format!("fork: {}", std::io::Error::last_os_error())),
+            _ => return Err(Error::Fork(std::io::Error::last_os_error())),
         }
     } else {
         match fork_with_pid(root.pid) {
-            Ok(0) => become_process(t, 0, dev, image, flags),
+            Ok(0) => become_process(t, 0, fds, flags),
             Ok(p) => p,
             Err(e) if single => {
                 // Nothing was created: the caller can still restore it
@@ -538,11 +543,11 @@ pub fn launch(
                 unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
                 return Ok(Launched::PidUnavailable(unavailable_reason(root.pid, &e)));
             }
-            Err(e) => {
-                return Err(format!(
-                    "cannot create pid {} ({e}): restoring a tree needs CAP_CHECKPOINT_RESTORE and its pids free (or --pidns)",
-                    root.pid
-                ))
+            Err(source) => {
+                return Err(Error::CreateRoot {
+                    pid: root.pid,
+                    source,
+                })
             }
         }
     };
@@ -553,11 +558,8 @@ pub fn launch(
     if let Some(first) = t.procs.first().map(|p| &p.creds) {
         if t.procs.iter().all(|p| p.creds == *first) {
             if let Some(plan) = crate::creds::Plan::new(first)? {
-                if let Err((what, errno)) = plan.apply() {
-                    eprintln!(
-                        "crctl: restart: cannot take on the image's credentials: {what}: {}",
-                        std::io::Error::from_raw_os_error(errno)
-                    );
+                if let Err(e) = plan.apply() {
+                    eprintln!("crctl: restart: cannot take on the image's credentials: {e}");
                 }
             }
         }
@@ -565,25 +567,24 @@ pub fn launch(
     let a = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
         flags: uapi::CR_RESTART_COORDINATE | (flags & uapi::CR_RESTART_STOPPED),
-        fd: image,
-        logfd,
+        fd: fds.image.as_raw_fd(),
+        logfd: fds.log.raw(),
         prefix: prefix.as_ptr() as u64,
         prefix_len: prefix.len() as u64,
     };
-    // SAFETY: The ioctl reads `a` and the prefix.
-    let r = unsafe { libc::ioctl(dev, uapi::CR_IOC_RESTART, &a) };
+    let r = uapi::restart(fds.dev, &a);
     let forward = single && !how.pidns && !how.detach;
     if !forward {
         // The launcher itself is interruptible again (the tree has its masks).
         // SAFETY: Installs the saved mask.
         unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
     }
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        // SAFETY: Kills what is left of the tree (its tasks exit by
-        // themselves when the kernel refused before the point of no return).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        return Err(format!("restart failed: {}", crate::errno_text(&e)));
+    let root_pid = Pid::from_raw(pid).expect("a child's pid is positive");
+    if let Err(e) = r {
+        // Kills what is left of the tree (its tasks exit by themselves when
+        // the kernel refused before the point of no return).
+        let _ = rustix::process::kill_process(root_pid, Signal::KILL);
+        return Err(Error::Restart(ErrnoText(e)));
     }
     if how.verbose {
         let ns = if how.pidns {
@@ -608,15 +609,11 @@ pub fn launch(
         // The restored process's stdin and stdout are its own now: a
         // reader of its stdout sees the end of file when it closes it, as
         // after an exec-style restore. stderr stays, for crctl's messages.
-        // SAFETY: Replaces fds 0 and 1 of crctl only, which it no longer
-        // uses (the image has been read).
-        unsafe {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-            if null >= 0 {
-                libc::dup2(null, 0);
-                libc::dup2(null, 1);
-                libc::close(null);
-            }
+        // crctl no longer uses its fds 0 and 1 (the image has been read).
+        use rustix::fs::{open, Mode, OFlags};
+        if let Ok(null) = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
+            let _ = rustix::stdio::dup2_stdin(&null);
+            let _ = rustix::stdio::dup2_stdout(&null);
         }
     }
     if how.detach {
@@ -625,12 +622,12 @@ pub fn launch(
     let status = if forward {
         wait_passing_signals(pid, &old_mask)?
     } else {
-        let mut status = 0;
-        // SAFETY: Waits for our child, the root.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(format!("waitpid: {}", std::io::Error::last_os_error()));
+        // Waits for our child, the root.
+        match rustix::process::waitpid(Some(root_pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => status.as_raw(),
+            Ok(None) => 0,
+            Err(e) => return Err(Error::Wait(e.into())),
         }
-        status
     };
     Ok(Launched::Exit(exit_code(status)))
 }
@@ -656,10 +653,10 @@ mod tests {
 
     #[test]
     fn reasons() {
-        let e = |n| std::io::Error::from_raw_os_error(n);
-        assert_eq!(unavailable_reason(42, &e(libc::EEXIST)), "pid 42 is taken");
-        assert!(unavailable_reason(42, &e(libc::EPERM)).starts_with("no CAP_CHECKPOINT_RESTORE"));
-        assert!(unavailable_reason(42, &e(libc::EINVAL)).contains("(EINVAL)"));
+        let e = |n: Errno| std::io::Error::from(n);
+        assert_eq!(unavailable_reason(42, &e(Errno::EXIST)), "pid 42 is taken");
+        assert!(unavailable_reason(42, &e(Errno::PERM)).starts_with("no CAP_CHECKPOINT_RESTORE"));
+        assert!(unavailable_reason(42, &e(Errno::INVAL)).contains("(EINVAL)"));
     }
 
     #[test]

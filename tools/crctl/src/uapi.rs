@@ -56,15 +56,44 @@ const _: () = assert!(core::mem::size_of::<CrInfo>() == 32);
 const _: () = assert!(core::mem::size_of::<CrCheckpointArgs>() == 24);
 const _: () = assert!(core::mem::size_of::<CrRestartArgs>() == 32);
 
-const fn ioc(dir: u32, nr: u32, size: usize) -> libc::c_ulong {
-    ((dir << 30) | ((size as u32) << 16) | (CR_IOC_MAGIC << 8) | nr) as libc::c_ulong
-}
-const IOC_WRITE: u32 = 1;
-const IOC_READ: u32 = 2;
+use rustix::io::Errno;
+use rustix::ioctl::{opcode, Opcode, Setter, Updater};
+use std::os::fd::BorrowedFd;
 
-pub const CR_IOC_INFO: libc::c_ulong = ioc(IOC_READ | IOC_WRITE, 0, 32);
-pub const CR_IOC_CHECKPOINT: libc::c_ulong = ioc(IOC_WRITE, 1, 24);
-pub const CR_IOC_RESTART: libc::c_ulong = ioc(IOC_WRITE, 2, 32);
+/// `_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)`.
+pub const CR_IOC_INFO: Opcode = opcode::read_write::<CrInfo>(CR_IOC_MAGIC as u8, 0);
+/// `_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)`.
+pub const CR_IOC_CHECKPOINT: Opcode = opcode::write::<CrCheckpointArgs>(CR_IOC_MAGIC as u8, 1);
+/// `_IOW(CR_IOC_MAGIC, 0x02, struct cr_restart_args)`.
+pub const CR_IOC_RESTART: Opcode = opcode::write::<CrRestartArgs>(CR_IOC_MAGIC as u8, 2);
+
+/// `CR_IOC_INFO` on `/dev/cr`: fills in `info`, whose `size` says how much
+/// the caller has room for.
+pub fn info(dev: BorrowedFd<'_>, info: &mut CrInfo) -> Result<(), Errno> {
+    // SAFETY: `CrInfo` has the layout of `struct cr_info` (size asserted
+    // above), which CR_IOC_INFO reads and writes.
+    unsafe { rustix::ioctl::ioctl(dev, Updater::<CR_IOC_INFO, CrInfo>::new(info)) }
+}
+
+/// `CR_IOC_CHECKPOINT` on `/dev/cr`.
+pub fn checkpoint(dev: BorrowedFd<'_>, a: &CrCheckpointArgs) -> Result<(), Errno> {
+    // SAFETY: `CrCheckpointArgs` has the layout of `struct
+    // cr_checkpoint_args` (size asserted above), which CR_IOC_CHECKPOINT
+    // only reads.
+    unsafe { rustix::ioctl::ioctl(dev, Setter::<CR_IOC_CHECKPOINT, _>::new(*a)) }
+}
+
+/// `CR_IOC_RESTART` on `/dev/cr`. On success of a restore (not a
+/// coordination) it does not return: the calling task is the restored one.
+///
+/// A raw system call, with no C library state: the threads that join a
+/// restart call it (see `tree`).
+pub fn restart(dev: BorrowedFd<'_>, a: &CrRestartArgs) -> Result<(), Errno> {
+    // SAFETY: `CrRestartArgs` has the layout of `struct cr_restart_args`
+    // (size asserted above), which CR_IOC_RESTART only reads; `prefix` and
+    // `prefix_len` are the caller's, and the kernel checks the range.
+    unsafe { rustix::ioctl::ioctl(dev, Setter::<CR_IOC_RESTART, _>::new(*a)) }
+}
 
 /// Decodes `CR_VERSION()`.
 pub fn version_string(v: u32) -> String {
