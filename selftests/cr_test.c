@@ -728,48 +728,55 @@ void expect_line_after_ticks(struct __test_metadata *_metadata,
 	ASSERT_STREQ(want, line);
 }
 
-/* "crctl info @image": the image's tree, with each thread's comm. */
+/* "crctl info --json @image": the image's tree, with each thread's comm. */
 void read_tree(struct __test_metadata *_metadata,
 	       struct cr_env *env, const char *image,
 	       struct tree *t)
 {
-	char *argv[] = { "crctl", "info", (char *)image, NULL };
-	char path[PATH_MAX], err[4096], line[512], comm[20];
+	int tree, v, n = 0, i;
+	uint64_t x[7], tid;
 	struct tentry *e;
-	int status, n, tid, i;
-	FILE *f;
+	const char *comm;
+	struct json j;
 
 	memset(t, 0, sizeof(*t));
-	f = fopen(tmp_path(env, path, "info.txt"), "w+e");
-	ASSERT_NE(NULL, f);
-	status = run(_metadata, env, argv, fileno(f), err, sizeof(err));
-	ASSERT_EQ(0, status) TH_LOG("crctl info %s: %s", image, err);
-	rewind(f);
-	n = -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "tree: %d tasks", &n) == 1)
-			continue;
-		if (sscanf(line, "thread %d: comm \"%19[^\"]\"", &tid, comm) == 2) {
-			for (i = 0; i < t->n; i++) {
-				if (t->e[i].pid == tid)
-					snprintf(t->e[i].comm, sizeof(t->e[i].comm), "%s", comm);
-			}
-			continue;
-		}
-		if (strncmp(line, "  pid ", 6) || t->n >= MAX_TASKS)
+	crctl_info(_metadata, env, image, &j);
+	tree = json_find(&j, -1, "tree");
+	for (v = tree >= 0 ? j.v[tree].child : -1; v >= 0; v = j.v[v].next, n++) {
+		if (t->n >= MAX_TASKS)
 			continue;
 		e = &t->e[t->n];
-		if (sscanf(line, "  pid %d tgid %d ppid %d pgid %d sid %d: %15[a-z]",
-			   &e->pid, &e->tgid, &e->ppid, &e->pgid, &e->sid,
-			   e->kind) != 6)
+		if (!json_num(&j, v, "pid", &x[0]) || !json_num(&j, v, "tgid", &x[1]) ||
+		    !json_num(&j, v, "ppid", &x[2]) || !json_num(&j, v, "pgid", &x[3]) ||
+		    !json_num(&j, v, "sid", &x[4]) || !json_num(&j, v, "zombie", &x[5]))
 			continue;
-		if (!strcmp(e->kind, "zombie"))
-			ASSERT_EQ(1, sscanf(strchr(line, ':'),
-					    ": zombie, exit status %x",
-					    &e->exit_status)) TH_LOG("%s", line);
+		e->pid = x[0];
+		e->tgid = x[1];
+		e->ppid = x[2];
+		e->pgid = x[3];
+		e->sid = x[4];
+		snprintf(e->kind, sizeof(e->kind), "%s",
+			 x[5] ? "zombie" : e->pid == e->tgid ? "process" : "thread");
+		if (x[5]) {
+			ASSERT_TRUE(json_num(&j, v, "exit_code", &x[6])) {
+				TH_LOG("crctl info %s: zombie %d without exit_code", image, e->pid);
+				json_free(&j);
+			}
+			e->exit_status = x[6];
+		}
 		t->n++;
 	}
-	fclose(f);
+	for (v = json_find(&j, -1, "threads"), v = v >= 0 ? j.v[v].child : -1; v >= 0;
+	     v = j.v[v].next) {
+		comm = json_str(&j, v, "comm");
+		if (!json_num(&j, v, "tid", &tid) || !comm)
+			continue;
+		for (i = 0; i < t->n; i++) {
+			if (t->e[i].pid == (pid_t)tid)
+				snprintf(t->e[i].comm, sizeof(t->e[i].comm), "%s", comm);
+		}
+	}
+	json_free(&j);
 	ASSERT_LT(0, t->n) TH_LOG("crctl info %s: no tree", image);
 	ASSERT_EQ(n, t->n) TH_LOG("crctl info %s: tree of %d tasks, %d listed",
 				  image, n, t->n);
@@ -1012,4 +1019,228 @@ int move_vdso(uint64_t lo, uint64_t hi)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A minimal JSON reader, for "crctl info --json": enough of RFC 8259 for
+ * what crctl prints (objects, arrays, strings with escapes, integers,
+ * true, false, null).  Strings are unescaped in place in the document.
+ */
+static const char *json_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	return s;
+}
+
+/* Unescapes the string at @s (after its quote) in place; NULL if malformed. */
+static char *json_string(char *s, char **end)
+{
+	char *out = s;
+	unsigned int u;
+
+	for (;;) {
+		if (!*s)
+			return NULL;
+		if (*s == '"')
+			break;
+		if (*s != '\\') {
+			*out++ = *s++;
+			continue;
+		}
+		s++;
+		switch (*s) {
+		case '"': case '\\': case '/': *out++ = *s; break;
+		case 'b': *out++ = '\b'; break;
+		case 'f': *out++ = '\f'; break;
+		case 'n': *out++ = '\n'; break;
+		case 'r': *out++ = '\r'; break;
+		case 't': *out++ = '\t'; break;
+		case 'u':
+			if (sscanf(s + 1, "%4x", &u) != 1)
+				return NULL;
+			*out++ = u < 0x80 ? (char)u : '?';
+			s += 4;
+			break;
+		default:
+			return NULL;
+		}
+		s++;
+	}
+	*end = s + 1;
+	*out = 0;
+	return out;
+}
+
+/* Parses the value at @s, member @key of @parent; returns its end or NULL. */
+static char *json_value(struct json *j, char *s, int parent, const char *key)
+{
+	struct json_val *v;
+	int me, prev = -1;
+	char *k, *e;
+
+	s = (char *)json_ws(s);
+	if (j->n == j->cap) {
+		int cap = j->cap ? 2 * j->cap : 256;
+		struct json_val *nv = realloc(j->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		j->v = nv;
+		j->cap = cap;
+	}
+	me = j->n++;
+	v = &j->v[me];
+	memset(v, 0, sizeof(*v));
+	v->key = key;
+	v->parent = parent;
+	v->next = v->child = -1;
+	if (*s == '{' || *s == '[') {
+		bool obj = *s == '{';
+
+		j->v[me].kind = obj ? JSON_OBJ : JSON_ARR;
+		s = (char *)json_ws(s + 1);
+		if (*s == (obj ? '}' : ']'))
+			return s + 1;
+		for (;;) {
+			int child = j->n;
+
+			k = NULL;
+			if (obj) {
+				if (*s != '"' || !json_string(s + 1, &e))
+					return NULL;
+				k = s + 1;
+				s = (char *)json_ws(e);
+				if (*s++ != ':')
+					return NULL;
+			}
+			s = json_value(j, s, me, k);
+			if (!s)
+				return NULL;
+			if (prev < 0)
+				j->v[me].child = child;
+			else
+				j->v[prev].next = child;
+			prev = child;
+			s = (char *)json_ws(s);
+			if (*s == ',') {
+				s = (char *)json_ws(s + 1);
+				continue;
+			}
+			if (*s != (obj ? '}' : ']'))
+				return NULL;
+			return s + 1;
+		}
+	}
+	if (*s == '"') {
+		v->kind = JSON_STR;
+		v->str = s + 1;
+		return json_string(s + 1, &e) ? e : NULL;
+	}
+	if (!strncmp(s, "true", 4) || !strncmp(s, "false", 5)) {
+		v->kind = JSON_BOOL;
+		v->num = *s == 't';
+		return s + (*s == 't' ? 4 : 5);
+	}
+	if (!strncmp(s, "null", 4)) {
+		v->kind = JSON_NULL;
+		return s + 4;
+	}
+	if (*s == '-' || (*s >= '0' && *s <= '9')) {
+		v->kind = JSON_NUM;
+		errno = 0;
+		if (*s == '-')
+			v->num = strtoll(s, &e, 10);
+		else
+			v->num = strtoull(s, &e, 10);
+		if (e == s || errno || *e == '.' || *e == 'e' || *e == 'E')
+			return NULL;	/* crctl prints integers only */
+		return e;
+	}
+	return NULL;
+}
+
+bool json_parse(struct json *j, char *text)
+{
+	char *end;
+
+	memset(j, 0, sizeof(*j));
+	end = json_value(j, text, -1, NULL);
+	return end && !*json_ws(end);
+}
+
+void json_free(struct json *j)
+{
+	free(j->v);
+	free(j->text);
+	memset(j, 0, sizeof(*j));
+}
+
+int json_find(const struct json *j, int after, const char *key)
+{
+	int i;
+
+	for (i = after + 1; i < j->n; i++) {
+		if (j->v[i].key && !strcmp(j->v[i].key, key))
+			return i;
+	}
+	return -1;
+}
+
+int json_member(const struct json *j, int obj, const char *key)
+{
+	int i;
+
+	if (obj < 0 || j->v[obj].kind != JSON_OBJ)
+		return -1;
+	for (i = j->v[obj].child; i >= 0; i = j->v[i].next) {
+		if (!strcmp(j->v[i].key, key))
+			return i;
+	}
+	return -1;
+}
+
+bool json_num(const struct json *j, int obj, const char *key, uint64_t *out)
+{
+	int m = json_member(j, obj, key);
+
+	if (m < 0 || (j->v[m].kind != JSON_NUM && j->v[m].kind != JSON_BOOL))
+		return false;
+	*out = j->v[m].num;
+	return true;
+}
+
+const char *json_str(const struct json *j, int obj, const char *key)
+{
+	int m = json_member(j, obj, key);
+
+	return m >= 0 && j->v[m].kind == JSON_STR ? j->v[m].str : NULL;
+}
+
+void crctl_info(struct __test_metadata *_metadata, struct cr_env *env,
+		const char *image, struct json *j)
+{
+	char *argv[] = { "crctl", "info", "--json", (char *)image, NULL };
+	char path[PATH_MAX], err[4096], *text;
+	struct stat st;
+	int status;
+	bool ok;
+	FILE *f;
+
+	memset(j, 0, sizeof(*j));
+	f = fopen(tmp_path(env, path, "info.json"), "w+e");
+	ASSERT_NE(NULL, f);
+	status = run(_metadata, env, argv, fileno(f), err, sizeof(err));
+	ASSERT_EQ(0, fstat(fileno(f), &st));
+	text = calloc(1, st.st_size + 1);
+	ASSERT_NE(NULL, text);
+	rewind(f);
+	ASSERT_EQ((size_t)st.st_size, fread(text, 1, st.st_size, f));
+	fclose(f);
+	if (status != 0)
+		free(text);
+	ASSERT_EQ(0, status) TH_LOG("crctl info %s: %s", image, err);
+	ok = json_parse(j, text);
+	j->text = text;
+	ASSERT_TRUE(ok) TH_LOG("crctl info --json %s: not JSON", image);
 }

@@ -93,17 +93,38 @@ struct cr_env {
 	int fidelity_checked;	/* restored trees compared with their snapshot */
 };
 
-/* A task of an image, as "crctl info" lists it. */
+/* A task of an image, as "crctl info --json" lists it in its tree. */
 struct tentry {
 	pid_t pid, tgid, ppid, pgid, sid;
 	char kind[16];		/* process, thread or zombie */
 	unsigned int exit_status;
-	char comm[20];		/* from its "thread T: comm ..." line */
+	char comm[20];		/* from its entry in "threads" */
 };
 
 struct tree {
 	int n;
 	struct tentry e[MAX_TASKS];
+};
+
+/*
+ * A JSON document (the output of "crctl info --json"), as a
+ * flat array of values in document order: v[0] is the top-level value;
+ * a member of an object has its name in .key.
+ */
+enum json_kind { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ };
+
+struct json_val {
+	enum json_kind kind;
+	const char *key;	/* its name, for a member of an object */
+	char *str;		/* JSON_STR: unescaped */
+	uint64_t num;		/* JSON_NUM (a negative one as two's complement), JSON_BOOL */
+	int parent, next, child;	/* indices in v[], or -1 */
+};
+
+struct json {
+	char *text;		/* the document, strings unescaped in place */
+	struct json_val *v;
+	int n, cap;
 };
 
 /* From /proc/PID/stat. */
@@ -182,6 +203,21 @@ void cr_env_setup_flags(struct __test_metadata *_metadata,
 void cr_env_setup(struct __test_metadata *_metadata,
 		  struct cr_env *env, const char *name);
 void cr_env_teardown(struct cr_env *env);
+
+/* Parses @text (kept, and modified) into @j; false if it is not JSON. */
+bool json_parse(struct json *j, char *text);
+void json_free(struct json *j);
+/* The first value after v[@after] named @key, anywhere in the document, or -1. */
+int json_find(const struct json *j, int after, const char *key);
+/* Member @key of object v[@obj], or -1. */
+int json_member(const struct json *j, int obj, const char *key);
+/* Number (or boolean) member @key of object v[@obj] into @out; false if none. */
+bool json_num(const struct json *j, int obj, const char *key, uint64_t *out);
+/* String member @key of object v[@obj], or NULL. */
+const char *json_str(const struct json *j, int obj, const char *key);
+/* "crctl info --json @image", parsed into @j (json_free() it). */
+void crctl_info(struct __test_metadata *_metadata, struct cr_env *env,
+		const char *image, struct json *j);
 
 /*
  * For the tests that read images and call CR_IOC_RESTART themselves:
