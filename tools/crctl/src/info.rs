@@ -407,7 +407,11 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 .zip(r.r.iter())
                 .map(|(n, v)| format!("\"{n}\":{v}"))
                 .collect();
-            j.push(format!("\"regs\":{{{}}}", m.join(",")));
+            j.push(format!(
+                "\"regs\":{{{},\"flags\":{}}}",
+                m.join(","),
+                r.flags
+            ));
         }
         Record::Xstate(x) => {
             let bv = format::Xstate { area: x }.xstate_bv();
