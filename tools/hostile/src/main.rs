@@ -658,8 +658,14 @@ fn patch_vma(m: &mut Mutation, im: &Image, i: usize, what: &str, f: impl FnOnce(
         encoded(RecordType::Vma, |x| new.encode(x)),
     );
     let what = format!(
-        "{what} ({:#x}-{:#x} pages {} -> {:#x}-{:#x} pages {})",
-        old.start, old.end, old.nr_pages, new.start, new.end, new.nr_pages
+        "{what}{}({:#x}-{:#x} pages {} -> {:#x}-{:#x} pages {})",
+        if what.is_empty() { "" } else { " " },
+        old.start,
+        old.end,
+        old.nr_pages,
+        new.start,
+        new.end,
+        new.nr_pages
     );
     m.patch(im.recs[i].off, &a, &b, &what);
 }
@@ -984,7 +990,7 @@ fn make_mutation(
                     x.wrapping_sub(1)
                 }
             };
-            patch_vma(&mut m, im, i, "nr_pages", |x| x.nr_pages = step(v));
+            patch_vma(&mut m, im, i, "", |x| x.nr_pages = step(v));
             if cls == C_VMA_NR_TOTAL {
                 m.say(", meta-end total");
                 patch_total(&mut m, im, step(im.meta_end().total_pages));
@@ -1445,6 +1451,76 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("cr-hostile-gen: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter() -> Image {
+        let buf = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../image/testdata/counter.img"
+        ))
+        .unwrap();
+        Image::parse(buf).unwrap()
+    }
+
+    #[test]
+    fn identity_and_fixup_change_nothing() {
+        let im = counter();
+        let mut m = assemble_same(&im);
+        assert!(m.buf == im.buf);
+        m.fix_counts = true;
+        m.fixup();
+        assert!(m.buf == im.buf);
+    }
+
+    #[test]
+    fn length_fields_are_where_the_format_has_them() {
+        let im = counter();
+        let at = |t| {
+            let i = im.records_of(t)[0];
+            length_field(&im, i).unwrap() - im.recs[i].off - HDR
+        };
+        assert_eq!(at(RecordType::Vma), format::VMA_FIXED);
+        assert_eq!(at(RecordType::File), format::FILE_FIXED);
+        assert_eq!(at(RecordType::Cwd), 0);
+        assert_eq!(at(RecordType::Groups), 0);
+        assert_eq!(at(RecordType::Xstate), 0);
+        assert_eq!(at(RecordType::Tree), 0);
+        let mm = im.records_of(RecordType::Mm)[0];
+        let auxv = u32::from_le_bytes(im.payload(mm)[92..96].try_into().unwrap()) as usize;
+        assert_eq!(at(RecordType::Mm), format::MM_FIXED + 8 * auxv);
+        assert_eq!(mm_auxv_count(&im, mm).unwrap() - im.recs[mm].off - HDR, 92);
+    }
+
+    #[test]
+    fn attempts_depend_on_seed_and_index_only() {
+        let images = [counter()];
+        for idx in [0, 5, 40, 100, 777] {
+            let a = attempt(&images, 42, idx, true).unwrap();
+            let b = attempt(&images, 42, idx, true).unwrap();
+            assert!(a.buf == b.buf && a.desc == b.desc && a.cls == b.cls);
+        }
+        // The record-boundary truncations come first, in order.
+        let n = images[0].recs.len();
+        for k in 0..=n {
+            assert_eq!(attempt(&images, 1, k, true).unwrap().cls, C_TRUNC_REC);
+        }
+    }
+
+    #[test]
+    fn every_class_is_made() {
+        let images = [counter()];
+        let mut seen = [false; NCLASSES];
+        for idx in 0..20000 {
+            seen[attempt(&images, 7, idx, true).unwrap().cls] = true;
+        }
+        for (c, s) in seen.iter().enumerate() {
+            assert!(*s, "class {} never made", class_name(c));
         }
     }
 }
