@@ -198,43 +198,45 @@ static void gp_to_eof(struct __test_metadata *_metadata, struct gp *g,
 }
 
 /*
- * Where "crctl info @image" says each thread was: the hot loop, another
- * place in user space, or a system call.  Counts them in @g, describes
- * them in @what, and waits until every task of the image is gone, so that
- * a tree restore finds their pids free.
+ * Where "crctl info --json @image" says each thread was: the hot loop,
+ * another place in user space, or a system call (REGS_IN_SYSCALL in the
+ * flags of its regs record).  Counts them in @g, describes them in @what,
+ * and waits until every task of the image is gone, so that a tree restore
+ * finds their pids free.
  */
+#define REGS_IN_SYSCALL	1
+
 static void gp_where(struct __test_metadata *_metadata, struct cr_env *env,
 		     struct gp *g, const char *image, char *what, size_t size)
 {
-	char *argv[] = { "crctl", "info", (char *)image, NULL };
-	char path[PATH_MAX], err[4096], line[512];
-	int status, n = 0, tasks = 0, loop = 0, sys = 0, other = 0, k;
+	int n = 0, tasks = 0, loop = 0, sys = 0, other = 0, k, v;
 	pid_t pids[GP_MAX_THREADS];
-	unsigned long rip;
-	FILE *f;
+	uint64_t rip, flags, pid;
+	struct json j;
 
-	f = fopen(tmp_path(env, path, "info.txt"), "w+e");
-	ASSERT_NE(NULL, f);
-	status = run(_metadata, env, argv, fileno(f), err, sizeof(err));
-	ASSERT_EQ(0, status) TH_LOG("crctl info %s: %s", image, err);
-	rewind(f);
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "  pid %d tgid", &k) == 1) {
-			ASSERT_GT(GP_MAX_THREADS, tasks) TH_LOG("%s", line);
-			pids[tasks++] = k;
+	crctl_info(_metadata, env, image, &j);
+	v = json_find(&j, -1, "tree");
+	for (v = v >= 0 ? j.v[v].child : -1; v >= 0; v = j.v[v].next) {
+		if (!json_num(&j, v, "pid", &pid))
 			continue;
+		ASSERT_GT(GP_MAX_THREADS, tasks) {
+			TH_LOG("crctl info %s: more than %d tasks", image, GP_MAX_THREADS);
+			json_free(&j);
 		}
-		if (sscanf(line, " regs: rip %lx", &rip) != 1)
+		pids[tasks++] = pid;
+	}
+	for (v = json_find(&j, -1, "regs"); v >= 0; v = json_find(&j, v, "regs")) {
+		if (!json_num(&j, v, "rip", &rip))
 			continue;
 		n++;
-		if (strstr(line, "in a system call"))
+		if (json_num(&j, v, "flags", &flags) && (flags & REGS_IN_SYSCALL))
 			sys++;
 		else if (rip >= g->loop_lo && rip < g->loop_hi)
 			loop++;
 		else
 			other++;
 	}
-	fclose(f);
+	json_free(&j);
 	ASSERT_EQ(g->threads, tasks) TH_LOG("crctl info %s: %d tasks", image, tasks);
 	ASSERT_EQ(g->threads, n) TH_LOG("crctl info %s: %d regs records", image, n);
 	g->in_loop += loop;

@@ -3,16 +3,19 @@
  * Mutation testing of CR_IOC_RESTART: hostile images.
  *
  * The test makes valid images itself, by starting real programs of progs/
- * (counter, fpu, files) and checkpointing them with crctl, then feeds
- * mutated copies of them to CR_IOC_RESTART.  The ioctl is called directly
- * (crctl's own validation never gets a look), in forked children that
+ * (counter, fpu, files) and checkpointing them with crctl, has
+ * cr_hostile_gen (tools/hostile: the cr-image crate, the very format code
+ * the kernel runs) write mutated copies of them, in batches, with a
+ * manifest that says how to deliver each and what may come of it, then
+ * feeds them to CR_IOC_RESTART.  The ioctl is called directly (crctl's
+ * own validation never gets a look), in forked children that
  * first do what crctl restart does: chdir to the image's working directory
  * and move [vvar]/[vdso] to the image's addresses.  So the kernel's own
  * validation is what is exercised.  The image comes through a memfd or a
  * pipe, sometimes partly through the prefix of the ioctl struct; the log
  * through a pipe.
  *
- * Mutation classes (each attempt is tagged with one, see class_names[]):
+ * Mutation classes (each attempt is tagged with one; tools/hostile names them):
  * single bit flips anywhere; byte flips inside each record type (header or
  * payload); fields set to interesting values; truncation at every record
  * boundary and at random offsets; record lengths off by one, by 8, huge or
@@ -22,9 +25,9 @@
  * inconsistent page counts; absurd sizes (groups count, path lengths,
  * xstate size, ...); and absurd prefix arguments of the ioctl struct.
  * About half of the image mutations get their checksums recomputed
- * (meta-end and tail, with the algorithm of Checksum in
- * image/src/format.rs, checked first against the real images), so that
- * they reach the semantic checks.
+ * (meta-end and tail, with the crate's Checksum, which the generator first
+ * checks against the real images' own), so that they reach the semantic
+ * checks.  This file has no knowledge of the image format.
  *
  * Every attempt ends in one of:
  *  - an errno (EINVAL, EPERM, EOPNOTSUPP, ...) with a log line: refused
@@ -46,9 +49,10 @@
  *   CR_HOSTILE_N           number of attempts (default 1500; a long run is
  *                          CR_HOSTILE_N=10000 or more)
  *   CR_HOSTILE_SEED        PRNG seed (default: time); printed.  It fixes the
- *                          choices, not the images (those differ from run
- *                          to run), so every failure is printed with the
- *                          exact offsets and bytes it changed
+ *                          choices of each attempt (cr_hostile_gen --seed),
+ *                          not the images (those differ from run to run),
+ *                          so every failure is printed with the exact
+ *                          offsets and bytes it changed
  *   CR_HOSTILE_TIMEOUT_MS  per-attempt timeout (default 10000: TCG)
  *   CR_HOSTILE_JOBS        children at a time (default 2)
  *   CR_HOSTILE_VERBOSE     1: one line per attempt, 2: also when it starts
@@ -74,6 +78,8 @@
 #define DEFAULT_JOBS		2
 #define MAX_JOBS		4
 #define KILL_WAIT		5000	/* ms: a SIGKILLed child must be gone by then */
+#define BATCH			100	/* hostile images generated at a time */
+#define MAX_CLASSES		64
 #define CHILD_MARK		"crh-child"	/* comm of a child before its ioctl */
 
 /* Our comm: a child has it until it renames itself CHILD_MARK. */
@@ -85,179 +91,12 @@ static bool own_comm(const char *comm)
 	return !strcmp(comm, CHILD_MARK) || !strcmp(comm, my_comm);
 }
 
-/* The image format (Documentation/cr/image-format.rst, image/src/format.rs). */
-#define IMAGE_MAGIC	"\177CRIMG\r\n"
-#define MAGIC_LEN	8
-#define HDR		8	/* record header: u32 type, u32 length */
-#define PAGE		4096ULL
-#define USER_47BIT	0x7ffffffff000ULL	/* TASK_SIZE without LA57 */
-
-#define R_HEADER	1
-#define R_TASK		100
-#define R_GROUPS	101
-#define R_CWD		102
-#define R_RLIMITS	103
-#define R_TREE		104	/* format versions with process trees */
-#define R_THREAD	110
-#define R_REGS		200
-#define R_XSTATE	201
-#define R_FILE		300
-#define R_MM		400
-#define R_VMA		401
-#define R_PAGES		402
-#define R_SIGNALS	600
-#define R_META_END	900
-#define R_TAIL		9001
-
-/* Payload offsets. */
-#define H_PAGE_SIZE	8
-#define H_NR_TASKS	16
-#define H_NSIG		36
-#define H_XSTATE_SIZE	48
-#define H_AUXV_WORDS	52
-#define H_TASK_SIZE	64
-#define T_UIDS		32
-#define T_CAPS		64
-#define T_COMM		112
-#define V_START		0
-#define V_END		8
-#define V_NR_PAGES	32
-#define V_KIND		44
-#define F_PATH		32
-#define MM_NR_VMAS	88
-#define MM_AUXV_N	92
-#define MM_AUXV		96
-#define P_ADDR		0
-#define P_NPAGES	8
-#define P_DATA		16
-#define ME_CKSUM	0
-#define ME_TOTAL	8
-#define TL_CKSUM	0
-#define TL_TOTAL	8
-#define TL_NRECS	16
-#define VMA_KIND_VDSO	5
-#define VMA_KIND_VVAR_VCLOCK 7
-
-static const uint32_t rec_types[] = {
-	R_HEADER, R_TREE, R_TASK, R_GROUPS, R_CWD, R_RLIMITS, R_THREAD, R_REGS, R_XSTATE,
-	R_FILE, R_MM, R_VMA, R_PAGES, R_SIGNALS, R_META_END, R_TAIL,
-};
-#define NTYPES ARRAY_SIZE(rec_types)
-
-static const char *type_name(uint32_t t)
-{
-	switch (t) {
-	case R_HEADER: return "header";
-	case R_TASK: return "task";
-	case R_GROUPS: return "groups";
-	case R_CWD: return "cwd";
-	case R_RLIMITS: return "rlimits";
-	case R_TREE: return "tree";
-	case R_THREAD: return "thread";
-	case R_REGS: return "regs";
-	case R_XSTATE: return "xstate";
-	case R_FILE: return "file";
-	case R_MM: return "mm";
-	case R_VMA: return "vma";
-	case R_PAGES: return "pages";
-	case R_SIGNALS: return "signals";
-	case R_META_END: return "meta-end";
-	case R_TAIL: return "tail";
-	}
-	return "?";
-}
-
-/*
- * Images with a tree record (multi-task formats) open each process with
- * its task record and give every thread its own regs and xstate records.
- */
-static bool tree_format;
-
-/* Singleton metadata records: the format allows them in any order. */
-static bool meta_singleton(uint32_t t)
-{
-	switch (t) {
-	case R_GROUPS: case R_CWD: case R_RLIMITS: case R_SIGNALS: case R_MM:
-		return true;
-	case R_TASK: case R_REGS: case R_XSTATE:
-		return !tree_format;
-	}
-	return false;
-}
 
 /* ------------------------------------------------------------ classes */
 
-enum cls {
-	C_BITFLIP,
-	C_BYTE,				/* + index in rec_types */
-	C_FIELD = C_BYTE + NTYPES,	/* + index in rec_types */
-	C_TRUNC_REC = C_FIELD + NTYPES,
-	C_TRUNC_RAND,
-	C_LEN_P1,
-	C_LEN_M1,
-	C_LEN_P8,
-	C_LEN_M8,
-	C_LEN_HUGE,
-	C_LEN_ZERO,
-	C_SWAP,
-	C_DUP,
-	C_DROP,
-	C_VMA_OVERLAP,
-	C_VMA_HIGH,
-	C_VMA_47,
-	C_VMA_KERNEL,
-	C_VMA_NR,
-	C_VMA_NR_TOTAL,
-	C_PAGES_NPAGES,
-	C_PAGES_RESIZE,
-	C_PAGES_ADDR,
-	C_META_TOTAL,
-	C_ABSURD,
-	C_IOCTL,
-	NCLASSES
-};
-
-static char class_names[NCLASSES][32];
-
-static void init_class_names(void)
-{
-	static const char *fixed[] = {
-		[C_TRUNC_REC] = "trunc:record-boundary",
-		[C_TRUNC_RAND] = "trunc:random",
-		[C_LEN_P1] = "len:+1",
-		[C_LEN_M1] = "len:-1",
-		[C_LEN_P8] = "len:+8",
-		[C_LEN_M8] = "len:-8",
-		[C_LEN_HUGE] = "len:0xffffffff",
-		[C_LEN_ZERO] = "len:0",
-		[C_SWAP] = "reorder:swap-adjacent",
-		[C_DUP] = "reorder:duplicate",
-		[C_DROP] = "reorder:drop",
-		[C_VMA_OVERLAP] = "vma:overlap",
-		[C_VMA_HIGH] = "vma:beyond-task-size",
-		[C_VMA_47] = "vma:47-bit-boundary",
-		[C_VMA_KERNEL] = "vma:kernel-address",
-		[C_VMA_NR] = "pages:vma-nr_pages+-1",
-		[C_VMA_NR_TOTAL] = "pages:vma-nr+-1,total-fixed",
-		[C_PAGES_NPAGES] = "pages:npages+-1",
-		[C_PAGES_RESIZE] = "pages:npages+-1,len-fixed",
-		[C_PAGES_ADDR] = "pages:addr-moved",
-		[C_META_TOTAL] = "pages:meta-end-total+-1",
-		[C_ABSURD] = "absurd-size",
-		[C_IOCTL] = "ioctl-args",
-	};
-	size_t i;
-
-	snprintf(class_names[C_BITFLIP], sizeof(class_names[0]), "bitflip");
-	for (i = 0; i < NTYPES; i++) {
-		snprintf(class_names[C_BYTE + i], sizeof(class_names[0]),
-			 "byte:%s", type_name(rec_types[i]));
-		snprintf(class_names[C_FIELD + i], sizeof(class_names[0]),
-			 "field:%s", type_name(rec_types[i]));
-	}
-	for (i = C_TRUNC_REC; i < NCLASSES; i++)
-		snprintf(class_names[i], sizeof(class_names[0]), "%s", fixed[i]);
-}
+/* The mutation classes, as cr_hostile_gen names them ("class C NAME"). */
+static char class_names[MAX_CLASSES][32];
+static int nclasses;
 
 /* Outcomes. */
 enum outcome {
@@ -302,80 +141,6 @@ static const char *outcome_names[NOUTCOMES] = {
 	[F_KERNEL] = "FAIL: kernel log",
 	[F_STUCK] = "FAIL: unkillable",
 };
-
-/* ------------------------------------------------------------ helpers */
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-/* xorshift64*: reproducible from the printed seed. */
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [0, n); 0 if n is 0. */
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static bool chance(int percent)
-{
-	return below(100) < (uint64_t)percent;
-}
-
-/*
- * The image checksum, Checksum in image/src/format.rs: four multiply-xor
- * lanes over 8-byte little-endian words (32-byte blocks), the last partial
- * block zero-padded and always mixed in, folded with the total length.
- */
-#define CK_MUL 0x9E3779B97F4A7C15ULL
-static const uint64_t ck_seed[4] = {
-	0x243F6A8885A308D3ULL, 0x13198A2E03707344ULL,
-	0xA4093822299F31D0ULL, 0x082EFA98EC4E6C89ULL,
-};
-
-static uint64_t ck_mix(uint64_t lane, uint64_t w)
-{
-	uint64_t x = (lane ^ w) * CK_MUL;
-
-	return x ^ (x >> 29);
-}
-
-static uint64_t checksum(const uint8_t *p, size_t n)
-{
-	uint64_t lanes[4], h;
-	uint8_t tail[32] = { 0 };
-	size_t i = 0;
-	int l;
-
-	memcpy(lanes, ck_seed, sizeof(lanes));
-	for (; i + 32 <= n; i += 32)
-		for (l = 0; l < 4; l++)
-			lanes[l] = ck_mix(lanes[l], get64(p + i + 8 * l));
-	memcpy(tail, p + i, n - i);
-	for (l = 0; l < 4; l++)
-		lanes[l] = ck_mix(lanes[l], get64(tail + 8 * l));
-	h = (uint64_t)n * CK_MUL;
-	for (l = 0; l < 4; l++)
-		h = ck_mix((h << 17) | (h >> 47), lanes[l]);
-	return h;
-}
 
 /* ------------------------------------------------------------ processes */
 
@@ -536,148 +301,28 @@ static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
 enum { P_COUNTER, P_FPU, P_FILES, NPROGS };
 static const char *prog_names[NPROGS] = { "counter", "fpu", "files" };
 
-struct rec {
-	size_t off;
-	uint32_t type;
-	uint32_t len;
-};
-
-#define MAX_RECS 8192
-
+/* A valid image, as checkpointed, and what cr_hostile_gen says of it. */
 struct image {
 	bool present;
 	int prog;
+	char path[PATH_MAX + 32];
 	uint8_t *buf;
 	size_t len;
-	struct rec *recs;
-	int nrecs;
-	int me, tail;		/* indices of the meta-end and tail records */
-	int nvmas;
-	uint64_t task_size;	/* from the header */
+	int nrecs, nvmas;
+	uint64_t pages, task_size;
 	uint64_t vdso_lo, vdso_hi;
 	char cwd[PATH_MAX];
 };
 
-/*
- * Parses a valid image into its records; false (with a message) if it is
- * not well formed.
- */
-static bool parse_image(struct image *im, char *why, size_t size)
-{
-	size_t off = MAGIC_LEN;
-	uint32_t type, len, kind, plen;
-	const uint8_t *v;
-
-	im->nrecs = 0;
-	im->me = im->tail = -1;
-	im->nvmas = 0;
-	im->vdso_lo = im->vdso_hi = 0;
-	im->cwd[0] = 0;
-	if (im->len < MAGIC_LEN || memcmp(im->buf, IMAGE_MAGIC, MAGIC_LEN)) {
-		snprintf(why, size, "no magic");
-		return false;
-	}
-	while (off + HDR <= im->len && im->nrecs < MAX_RECS) {
-		type = get32(im->buf + off);
-		len = get32(im->buf + off + 4);
-		if (len < HDR || len % 8 || len > im->len - off) {
-			snprintf(why, size, "record %u at %zu: length %u", type, off, len);
-			return false;
-		}
-		im->recs[im->nrecs++] = (struct rec){ off, type, len };
-		v = im->buf + off + HDR;
-		if (type == R_HEADER && len >= HDR + H_TASK_SIZE + 8) {
-			im->task_size = get64(v + H_TASK_SIZE);
-		} else if (type == R_VMA) {
-			im->nvmas++;
-			kind = get32(v + V_KIND);
-			if (kind >= VMA_KIND_VDSO && kind <= VMA_KIND_VVAR_VCLOCK) {
-				if (!im->vdso_lo || get64(v + V_START) < im->vdso_lo)
-					im->vdso_lo = get64(v + V_START);
-				if (get64(v + V_END) > im->vdso_hi)
-					im->vdso_hi = get64(v + V_END);
-			}
-		} else if (type == R_CWD) {
-			plen = get32(v);
-			if (plen >= sizeof(im->cwd) || 4 + plen > len - HDR) {
-				snprintf(why, size, "cwd length %u", plen);
-				return false;
-			}
-			memcpy(im->cwd, v + 4, plen);
-			im->cwd[plen] = 0;
-		} else if (type == R_META_END && im->me < 0) {
-			im->me = im->nrecs - 1;
-		} else if (type == R_TAIL) {
-			im->tail = im->nrecs - 1;
-		}
-		off += len;
-	}
-	if (off != im->len || im->tail != im->nrecs - 1 || im->me < 0 ||
-	    !im->vdso_lo || !im->cwd[0] || im->task_size < USER_47BIT) {
-		snprintf(why, size, "ends at %zu of %zu, tail %d, meta-end %d, vdso %#" PRIx64 ", cwd '%s'",
-			 off, im->len, im->tail, im->me, im->vdso_lo, im->cwd);
-		return false;
-	}
-	return true;
-}
-
-/* Indices of the records of type @t in @im: up to @max into @idx. */
-static int records_of(const struct image *im, uint32_t t, int *idx, int max)
-{
-	int i, n = 0;
-
-	for (i = 0; i < im->nrecs; i++)
-		if (im->recs[i].type == t && n < max)
-			idx[n++] = i;
-	return n;
-}
-
-/* A random record of type @t, or -1. */
-static int pick_record(const struct image *im, uint32_t t)
-{
-	int idx[MAX_RECS], n = records_of(im, t, idx, MAX_RECS);
-
-	return n ? idx[below(n)] : -1;
-}
-
-/*
- * Offset of the path length in the payload of vma record @i: the path ends
- * the record, after a fixed part whose size depends on the format version
- * (52 bytes, or 56 with a shared-memory id).  -1 if neither fits.
- */
-static int vma_path_off(const struct image *im, int i)
-{
-	static const int offs[] = { 56, 52 };
-	const uint8_t *p = im->buf + im->recs[i].off + HDR;
-	size_t len = im->recs[i].len - HDR, n;
-	size_t k;
-
-	for (k = 0; k < ARRAY_SIZE(offs); k++) {
-		if ((size_t)offs[k] + 4 > len)
-			continue;
-		n = get32(p + offs[k]);
-		if (n > len || ((offs[k] + 4 + n + 7) & ~7UL) != len)
-			continue;
-		if (n && p[offs[k] + 4] != '/')
-			continue;
-		return offs[k];
-	}
-	return -1;
-}
-
-/* ------------------------------------------------------------ mutations */
-
+/* One hostile image ("attempt" line of the manifest) and its delivery. */
 struct mutation {
+	int idx;			/* attempt number */
 	int img;
 	int cls;
 	char desc[256];
-	uint8_t *buf;
+	uint8_t *buf;			/* read when the attempt starts */
 	size_t len;
-	size_t me_off, tail_off;	/* where the first meta-end and tail are */
-	size_t nrecs;			/* records of the mutated image */
-	bool fix;			/* recompute the checksums */
-	bool fix_counts;		/* ...and the tail's length and count */
-	bool fixed;			/* they were recomputed */
+	bool fixed;			/* the checksums were recomputed */
 	bool expect_reject;		/* invalid whatever the checksums */
 	bool must_restore;		/* valid and unchanged: must restore */
 	size_t first_diff;		/* first byte that differs from the original */
@@ -690,669 +335,140 @@ struct mutation {
 	uint64_t prefix_len;
 };
 
-/* Assembles records of @im in the order @order (@n of them) into @m. */
-static bool assemble(const struct image *im, const int *order, int n,
-		     struct mutation *m)
+static bool read_file(const char *path, uint8_t **buf, size_t *len)
 {
-	size_t len = MAGIC_LEN, off;
-	int i;
+	struct stat st;
+	int fd;
 
-	for (i = 0; i < n; i++)
-		len += im->recs[order[i]].len;
-	m->buf = malloc(len + 64);
-	if (!m->buf)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st))
 		return false;
-	memcpy(m->buf, im->buf, MAGIC_LEN);
-	off = MAGIC_LEN;
-	m->me_off = m->tail_off = SIZE_MAX;
-	for (i = 0; i < n; i++) {
-		const struct rec *r = &im->recs[order[i]];
-
-		memcpy(m->buf + off, im->buf + r->off, r->len);
-		if (r->type == R_META_END && m->me_off == SIZE_MAX)
-			m->me_off = off;
-		if (r->type == R_TAIL && m->tail_off == SIZE_MAX)
-			m->tail_off = off;
-		off += r->len;
+	*len = st.st_size;
+	*buf = malloc(*len + 1);
+	if (!*buf || read(fd, *buf, *len) != (ssize_t)*len) {
+		close(fd);
+		return false;
 	}
-	m->len = len;
-	m->nrecs = n;
+	close(fd);
 	return true;
 }
 
-static bool assemble_same(const struct image *im, struct mutation *m)
-{
-	int order[MAX_RECS], i;
-
-	for (i = 0; i < im->nrecs; i++)
-		order[i] = i;
-	return assemble(im, order, im->nrecs, m);
-}
-
-/* Offset of record @i's payload in an identity-assembled mutation. */
-static size_t pl(const struct image *im, int i)
-{
-	return im->recs[i].off + HDR;
-}
-
-/* Whether [a, a + n) overlaps a checksum field the fix-up rewrites. */
-static bool touches_checksums(const struct mutation *m, size_t a, size_t n)
-{
-	size_t me = m->me_off, tl = m->tail_off;
-
-	if (me != SIZE_MAX && a < me + HDR + ME_CKSUM + 8 && a + n > me + HDR + ME_CKSUM)
-		return true;
-	if (tl != SIZE_MAX && a < tl + HDR + 24 && a + n > tl + HDR)
-		return true;
-	return false;
-}
-
-/* Recomputes the meta-end and tail checksums of @m, where they are. */
-static void fixup(struct mutation *m)
-{
-	if (m->me_off != SIZE_MAX && m->me_off + HDR + 16 <= m->len)
-		put64(m->buf + m->me_off + HDR + ME_CKSUM, checksum(m->buf, m->me_off));
-	if (m->tail_off != SIZE_MAX && m->tail_off + HDR + 24 <= m->len) {
-		if (m->fix_counts) {
-			put64(m->buf + m->tail_off + HDR + TL_TOTAL, m->tail_off + HDR + 24);
-			put64(m->buf + m->tail_off + HDR + TL_NRECS, m->nrecs);
-		}
-		put64(m->buf + m->tail_off + HDR + TL_CKSUM, checksum(m->buf, m->tail_off));
-	}
-	m->fixed = true;
-}
-
-static const uint64_t interesting[] = {
-	0, 1, 2, 7, 8, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000,
-	0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL,
-	0x7ffffffff000ULL, 0x800000000000ULL, 0xffff800000000000ULL,
-	0xffffffffff600000ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
-	0xfffffffffffff000ULL, 0xffffffffffffffffULL,
-};
-
-/* Sets a byte range of @m, noting it in the description. */
-static void set_bytes(struct mutation *m, size_t off, uint64_t v, int width)
-{
-	char *d = m->desc + strlen(m->desc);
-	size_t left = sizeof(m->desc) - (d - m->desc);
-	uint64_t old;
-
-	if (off + width > m->len)
-		return;
-	old = width == 8 ? get64(m->buf + off) : width == 4 ? get32(m->buf + off) : m->buf[off];
-	if (width < 8)
-		v &= (1ULL << (8 * width)) - 1;
-	if (width == 8)
-		put64(m->buf + off, v);
-	else if (width == 4)
-		put32(m->buf + off, v);
-	else
-		m->buf[off] = v;
-	snprintf(d, left, " @%zu[%d]: %#" PRIx64 "->%#" PRIx64, off, width, old, v);
-}
-
-static void say(struct mutation *m, const char *fmt, ...)
-{
-	size_t n = strlen(m->desc);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(m->desc + n, sizeof(m->desc) - n, fmt, ap);
-	va_end(ap);
-}
-
-/* Random byte offset in record @i: header (25%) or payload. */
-static size_t byte_in_record(const struct image *im, int i)
-{
-	const struct rec *r = &im->recs[i];
-
-	if (r->len == HDR || chance(25))
-		return r->off + below(HDR);
-	if (r->type == R_PAGES && chance(50))
-		return r->off + HDR + below(P_DATA);
-	return r->off + HDR + below(r->len - HDR);
-}
-
-/* Picks a random image record of any type present, weighted by type. */
-static int pick_any_type(const struct image *im, uint32_t *type)
-{
-	int i, tries;
-
-	for (tries = 0; tries < 100; tries++) {
-		*type = rec_types[below(NTYPES)];
-		i = pick_record(im, *type);
-		if (i >= 0)
-			return i;
-	}
-	*type = im->recs[0].type;
-	return 0;
-}
+/* ------------------------------------------------------------ generator */
 
 /*
- * Makes mutation @m of image @im: class @cls (-1: random), @arg for the
- * enumerated classes.  Returns false if the class does not apply.
+ * Runs cr_hostile_gen on @nimg images of @im (their indices in the
+ * manifest) for attempts @first to @first + @count (none: the images are
+ * only checked and described), writing into the scratch directory, and
+ * reads its manifest: the classes, the images (into @im) and the attempts
+ * (into @q).  False with a message in @why.
  */
-static bool make_mutation(const struct image *im, int cls, int arg,
-			  struct mutation *m)
+static bool generate(struct __test_metadata *_metadata, struct cr_env *env,
+		     struct image *im, int nimg, unsigned long long seed,
+		     int first, int count, struct mutation *q, char *why,
+		     size_t size)
 {
-	int order[MAX_RECS], i, j, n, w;
-	uint32_t t;
-	size_t off;
-	uint64_t v;
+	char exe[PATH_MAX + 32], seedstr[32], firststr[16], countstr[16], err[2048], how[64];
+	char path[PATH_MAX + 32], line[1024];
+	char *argv[12 + NPROGS];
+	unsigned int u[9];
+	int i, k, n = 0, status, off;
+	struct mutation *m;
+	FILE *f;
 
-	m->cls = cls;
-	m->desc[0] = 0;
-	m->fix = false;
-	m->fix_counts = false;
-	m->expect_reject = true;
-	m->raw_prefix = false;
-	m->must_restore = false;
-
-	switch (cls) {
-	case C_BITFLIP:
-		if (!assemble_same(im, m))
-			return false;
-		/* Half of them in the metadata, where the parsing is. */
-		off = chance(50) ? below(m->me_off + HDR + 16) : below(m->len);
-		m->fix = chance(50) && !touches_checksums(m, off, 1);
-		m->expect_reject = false;
-		v = 1u << below(8);
-		say(m, "flip bit %d", __builtin_ctzll(v));
-		set_bytes(m, off, m->buf[off] ^ v, 1);
-		return true;
-
-	case C_TRUNC_REC:
-		if (arg < 0 || arg > im->nrecs || !assemble_same(im, m))
-			return false;
-		m->len = arg < im->nrecs ? im->recs[arg].off : MAGIC_LEN;
-		if (arg == im->nrecs)	/* also: the magic alone... */
-			m->len = below(2) ? MAGIC_LEN : 0;
-		say(m, "truncated to %zu bytes (before record %d, %s)", m->len,
-		    arg, arg < im->nrecs ? type_name(im->recs[arg].type) : "-");
-		return true;
-
-	case C_TRUNC_RAND:
-		if (!assemble_same(im, m))
-			return false;
-		/* Half of them near a record boundary (inside a header). */
-		if (chance(50)) {
-			i = below(im->nrecs);
-			m->len = im->recs[i].off + below(HDR + 8);
-		} else {
-			m->len = below(m->len);
-		}
-		if (m->len >= im->len)
-			m->len = im->len - 1;
-		say(m, "truncated to %zu of %zu bytes", m->len, im->len);
-		return true;
-
-	case C_LEN_P1: case C_LEN_M1: case C_LEN_P8: case C_LEN_M8:
-	case C_LEN_HUGE: case C_LEN_ZERO:
-		if (!assemble_same(im, m))
-			return false;
-		i = pick_any_type(im, &t);
-		v = im->recs[i].len;
-		v = cls == C_LEN_P1 ? v + 1 : cls == C_LEN_M1 ? v - 1 :
-		    cls == C_LEN_P8 ? v + 8 : cls == C_LEN_M8 ? v - 8 :
-		    cls == C_LEN_HUGE ? 0xffffffff : 0;
-		m->fix = chance(50) && t != R_META_END && t != R_TAIL;
-		say(m, "%s record %d length", type_name(t), i);
-		set_bytes(m, im->recs[i].off + 4, v, 4);
-		return true;
-
-	case C_SWAP:
-		if (im->nrecs < 2)
-			return false;
-		i = below(im->nrecs - 1);
-		for (j = 0; j < im->nrecs; j++)
-			order[j] = j;
-		order[i] = i + 1;
-		order[i + 1] = i;
-		if (!assemble(im, order, im->nrecs, m))
-			return false;
-		m->fix = chance(50);
-		/* Singleton metadata records may come in any order. */
-		m->expect_reject = !(meta_singleton(im->recs[i].type) &&
-				     meta_singleton(im->recs[i + 1].type));
-		say(m, "swap records %d (%s) and %d (%s)", i,
-		    type_name(im->recs[i].type), i + 1, type_name(im->recs[i + 1].type));
-		return true;
-
-	case C_DUP:
-		i = below(im->nrecs);
-		for (j = 0, n = 0; j < im->nrecs; j++) {
-			order[n++] = j;
-			if (j == i)
-				order[n++] = j;
-		}
-		if (!assemble(im, order, n, m))
-			return false;
-		m->fix = chance(50);
-		/* A second tail after the tail is never read. */
-		m->expect_reject = im->recs[i].type != R_TAIL;
-		m->fix_counts = m->expect_reject;
-		say(m, "duplicate record %d (%s)", i, type_name(im->recs[i].type));
-		return true;
-
-	case C_DROP:
-		i = below(im->nrecs);
-		for (j = 0, n = 0; j < im->nrecs; j++)
-			if (j != i)
-				order[n++] = j;
-		if (!assemble(im, order, n, m))
-			return false;
-		m->fix = chance(50);
-		m->fix_counts = true;
-		/* Without an fd record the image is still valid. */
-		m->expect_reject = im->recs[i].type != R_FILE;
-		say(m, "drop record %d (%s)", i, type_name(im->recs[i].type));
-		return true;
-
-	case C_VMA_OVERLAP: {
-		int idx[MAX_RECS];
-
-		n = records_of(im, R_VMA, idx, MAX_RECS);
-		if (n < 2 || !assemble_same(im, m))
-			return false;
-		j = 1 + below(n - 1);
-		i = idx[j];
-		m->fix = chance(50);
-		say(m, "vma record %d", i);
-		switch (below(3)) {
-		case 0:	/* starts inside its predecessor */
-			set_bytes(m, pl(im, i) + V_START,
-				  get64(im->buf + pl(im, idx[j - 1]) + V_END) - PAGE, 8);
-			break;
-		case 1:	/* same start as its predecessor */
-			set_bytes(m, pl(im, i) + V_START,
-				  get64(im->buf + pl(im, idx[j - 1]) + V_START), 8);
-			break;
-		default: /* the predecessor ends inside it */
-			set_bytes(m, pl(im, idx[j - 1]) + V_END,
-				  get64(im->buf + pl(im, i) + V_START) + PAGE, 8);
-			break;
-		}
-		return true;
+	snprintf(exe, sizeof(exe), "%s/cr_hostile_gen", env->bin);
+	snprintf(seedstr, sizeof(seedstr), "%#llx", seed);
+	snprintf(firststr, sizeof(firststr), "%d", first);
+	snprintf(countstr, sizeof(countstr), "%d", count);
+	k = 0;
+	argv[k++] = exe;
+	argv[k++] = "--out";
+	argv[k++] = env->dir;
+	argv[k++] = "--seed";
+	argv[k++] = seedstr;
+	argv[k++] = "--first";
+	argv[k++] = firststr;
+	argv[k++] = "--count";
+	argv[k++] = countstr;
+	for (i = 0; i < nimg; i++)
+		argv[k++] = im[i].path;
+	argv[k] = NULL;
+	status = run(_metadata, env, argv, -1, err, sizeof(err));
+	if (status != 0) {
+		snprintf(why, size, "%.200s: %s: %.2000s", exe,
+			 status < 0 ? "timeout" : describe(status, how, sizeof(how)), err);
+		return false;
 	}
-
-	case C_VMA_HIGH: case C_VMA_47: case C_VMA_KERNEL: {
-		/* The image's TASK_SIZE: 47 bits, or 56 with 5-level paging. */
-		const uint64_t ts = im->task_size;
-		const uint64_t high[][2] = {
-			{ ts, ts + PAGE },
-			{ ts - PAGE, ts + PAGE },
-			{ ts + PAGE, ts + 2 * PAGE },
-			{ 0, ts + PAGE },
-			{ ts - 16 * PAGE, ts + 16 * PAGE },
-		};
-		/* Past a 47-bit address space: user space only with LA57. */
-		const uint64_t b47[][2] = {
-			{ USER_47BIT, USER_47BIT + PAGE },
-			{ USER_47BIT - PAGE, USER_47BIT + PAGE },
-			{ 0x7ffffffff000ULL, 0x800000000000ULL },
-			{ 0x800000000000ULL, 0x800000001000ULL },
-			{ 0x7fffffff0000ULL, 0x800000010000ULL },
-		};
-		static const uint64_t kern[][2] = {
-			{ 0xffff800000000000ULL, 0xffff800000001000ULL },
-			{ 0xffff888000000000ULL, 0xffff888000010000ULL },
-			{ 0xffffffff81000000ULL, 0xffffffff81001000ULL },
-			{ 0xfffffffffffff000ULL, 0 },
-			{ 0xffffffffff600000ULL, 0xffffffffff601000ULL },
-		};
-		const uint64_t (*tab)[2] = cls == C_VMA_HIGH ? high : cls == C_VMA_47 ? b47 : kern;
-		uint64_t start, end;
-
-		i = pick_record(im, R_VMA);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		j = below(5);
-		m->fix = chance(50);
-		say(m, "vma record %d", i);
-		start = get64(im->buf + pl(im, i) + V_START);
-		if (chance(50)) {	/* start and end */
-			start = tab[j][0];
-			end = tab[j][1];
-			set_bytes(m, pl(im, i) + V_START, start, 8);
-		} else {		/* the end only */
-			end = tab[j][1] ? tab[j][1] : tab[j][0];
+	snprintf(path, sizeof(path), "%s/manifest", env->dir);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(why, size, "%.200s: %s", path, strerror(errno));
+		return false;
+	}
+	nclasses = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (sscanf(line, "class %d %31s", &k, class_names[nclasses % MAX_CLASSES]) == 2) {
+			if (k != nclasses++ || k >= MAX_CLASSES)
+				goto bad;
+			continue;
 		}
-		set_bytes(m, pl(im, i) + V_END, end, 8);
-		/*
-		 * Beyond TASK_SIZE or empty: invalid.  Else (47-bit boundary
-		 * with LA57) it might be a valid move of a page-less vma.
-		 */
-		m->expect_reject = end > ts || start >= end;
-		return true;
-	}
+		if (!strncmp(line, "image ", 6)) {
+			struct image *x;
 
-	case C_VMA_NR: case C_VMA_NR_TOTAL:
-		i = pick_record(im, R_VMA);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		v = get64(im->buf + pl(im, i) + V_NR_PAGES);
-		w = (v == 0 || chance(50)) ? 1 : -1;
-		m->fix = cls == C_VMA_NR_TOTAL || chance(50);
-		say(m, "vma record %d nr_pages", i);
-		set_bytes(m, pl(im, i) + V_NR_PAGES, v + w, 8);
-		if (cls == C_VMA_NR_TOTAL) {
-			say(m, ", meta-end total");
-			set_bytes(m, m->me_off + HDR + ME_TOTAL,
-				  get64(im->buf + pl(im, im->me) + ME_TOTAL) + w, 8);
+			if (sscanf(line, "image %d%n", &k, &off) != 1 || k < 0 || k >= nimg)
+				goto bad;
+			x = &im[k];
+			if (sscanf(line + off, "%zu %d %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %4095s",
+				   &x->len, &x->nrecs, &x->nvmas, &x->pages, &x->task_size,
+				   &x->vdso_lo, &x->vdso_hi, x->cwd) != 8)
+				goto bad;
+			continue;
 		}
-		return true;
-
-	case C_PAGES_NPAGES:
-		i = pick_record(im, R_PAGES);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		v = get32(im->buf + pl(im, i) + P_NPAGES);
-		m->fix = chance(50);
-		say(m, "pages record %d npages", i);
-		set_bytes(m, pl(im, i) + P_NPAGES, chance(50) ? v + 1 : v - 1, 4);
-		return true;
-
-	case C_PAGES_RESIZE: {
-		/* npages and the record length agree, but not with the vmas. */
-		const struct rec *r;
-		bool grow = chance(50);
-
-		i = pick_record(im, R_PAGES);
-		if (i < 0)
-			return false;
-		r = &im->recs[i];
-		if (!grow && get32(im->buf + r->off + HDR + P_NPAGES) < 2)
-			grow = true;
-		m->buf = malloc(im->len + PAGE + 64);
-		if (!m->buf)
-			return false;
-		off = r->off + r->len;
-		memcpy(m->buf, im->buf, off);
-		if (grow) {
-			memset(m->buf + off, 0xa5, PAGE);
-			memcpy(m->buf + off + PAGE, im->buf + off, im->len - off);
-			m->len = im->len + PAGE;
-		} else {
-			memcpy(m->buf + off - PAGE, im->buf + off, im->len - off);
-			m->len = im->len - PAGE;
-		}
-		m->me_off = im->recs[im->me].off;
-		m->tail_off = m->len - im->recs[im->tail].len;
-		m->nrecs = im->nrecs;
-		m->fix = chance(70);
-		m->fix_counts = true;
-		say(m, "pages record %d %s by a page (len and npages)", i,
-		    grow ? "grown" : "shrunk");
-		set_bytes(m, r->off + 4, r->len + (grow ? PAGE : -PAGE), 4);
-		v = get32(im->buf + r->off + HDR + P_NPAGES);
-		set_bytes(m, r->off + HDR + P_NPAGES, grow ? v + 1 : v - 1, 4);
-		return true;
+		if (strncmp(line, "attempt ", 8))
+			goto bad;
+		if (n >= count)
+			goto bad;
+		m = &q[n];
+		memset(m, 0, sizeof(*m));
+		if (sscanf(line, "attempt %d %d %d %zu %zu %u %u %u %zu %u %u %u %" SCNu64 " %" SCNu64 " %n",
+			   &m->idx, &m->img, &m->cls, &m->len, &m->first_diff, &u[0], &u[1],
+			   &u[2], &m->prefix, &u[3], &u[4], &u[5], &m->prefix_ptr_off,
+			   &m->prefix_len, &off) != 14 ||
+		    m->idx != first + n || m->img < 0 || m->img >= nimg ||
+		    m->cls < 0 || m->cls >= nclasses)
+			goto bad;
+		m->fixed = u[0];
+		m->expect_reject = u[1];
+		m->must_restore = u[2];
+		m->use_pipe = u[3];
+		m->raw_prefix = u[4];
+		m->prefix_ptr_abs = u[5];
+		snprintf(m->desc, sizeof(m->desc), "%s", line + off);
+		n++;
 	}
-
-	case C_PAGES_ADDR: {
-		static const int64_t delta[] = { PAGE, -(int64_t)PAGE, 16 * PAGE,
-						 -16 * (int64_t)PAGE, 1 << 30, 8 };
-
-		i = pick_record(im, R_PAGES);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		v = get64(im->buf + pl(im, i) + P_ADDR);
-		m->fix = chance(50);
-		say(m, "pages record %d addr", i);
-		if (chance(20))
-			set_bytes(m, pl(im, i) + P_ADDR, interesting[below(ARRAY_SIZE(interesting))], 8);
-		else
-			set_bytes(m, pl(im, i) + P_ADDR, v + delta[below(ARRAY_SIZE(delta))], 8);
-		/* Moving a page within its vma may well be valid. */
-		m->expect_reject = false;
-		return true;
+	fclose(f);
+	if (n != count || !nclasses) {
+		snprintf(why, size, "%.200s: %d attempts of %d, %d classes", path, n, count, nclasses);
+		return false;
 	}
-
-	case C_META_TOTAL:
-		if (!assemble_same(im, m))
-			return false;
-		v = get64(im->buf + pl(im, im->me) + ME_TOTAL);
-		m->fix = chance(50);
-		say(m, "meta-end total_pages");
-		set_bytes(m, m->me_off + HDR + ME_TOTAL, chance(50) ? v + 1 : v - 1, 8);
-		return true;
-
-	case C_ABSURD:
-		if (!assemble_same(im, m))
-			return false;
-		m->fix = chance(70);
-		switch (below(16)) {
-		case 14:
-			i = pick_record(im, R_TREE);
-			if (i < 0)
-				return false;
-			say(m, "tree count");
-			set_bytes(m, pl(im, i), chance(50) ? 0xffffffff : 4097, 4);
-			break;
-		case 15:
-			say(m, "header nr_tasks");
-			set_bytes(m, pl(im, 0) + H_NR_TASKS, chance(50) ? 0xffffffff : 4097, 4);
-			break;
-		case 0:
-			i = pick_record(im, R_GROUPS);
-			say(m, "groups count");
-			set_bytes(m, pl(im, i), chance(50) ? 0xffffffff : 65537, 4);
-			break;
-		case 1:
-			i = pick_record(im, R_CWD);
-			say(m, "cwd path length");
-			set_bytes(m, pl(im, i), chance(50) ? 0xffffffff : 4096, 4);
-			break;
-		case 2:
-			i = pick_record(im, R_VMA);
-			if (vma_path_off(im, i) < 0)
-				return false;
-			say(m, "vma record %d path length", i);
-			set_bytes(m, pl(im, i) + vma_path_off(im, i),
-				  chance(50) ? 0xffffffff : 4095, 4);
-			break;
-		case 3:
-			i = pick_record(im, R_FILE);
-			if (i < 0)
-				return false;
-			say(m, "file record %d path length", i);
-			set_bytes(m, pl(im, i) + F_PATH, chance(50) ? 0xffffffff : 4095, 4);
-			break;
-		case 4:
-			i = pick_record(im, R_MM);
-			off = pl(im, i) + MM_AUXV + 8ULL * get32(im->buf + pl(im, i) + MM_AUXV_N);
-			say(m, "mm exe path length");
-			set_bytes(m, off, chance(50) ? 0xffffffff : 4095, 4);
-			break;
-		case 5:
-			i = pick_record(im, R_XSTATE);
-			say(m, "xstate size");
-			set_bytes(m, pl(im, i), chance(50) ? 0xffffffff : 0x10008, 4);
-			break;
-		case 6:
-			say(m, "header xstate_size");
-			set_bytes(m, pl(im, 0) + H_XSTATE_SIZE, chance(50) ? 0xffffffff : 0x10000, 4);
-			break;
-		case 7:
-			i = pick_record(im, R_MM);
-			say(m, "mm nr_vmas");
-			set_bytes(m, pl(im, i) + MM_NR_VMAS, chance(50) ? 0xffffffff : 65537, 4);
-			break;
-		case 8:
-			i = pick_record(im, R_MM);
-			say(m, "mm auxv count");
-			set_bytes(m, pl(im, i) + MM_AUXV_N, 0xffffffff, 4);
-			break;
-		case 9:
-			say(m, "header auxv_words");
-			set_bytes(m, pl(im, 0) + H_AUXV_WORDS, chance(50) ? 0xffffffff : 129, 4);
-			break;
-		case 10:
-			i = pick_record(im, R_PAGES);
-			say(m, "pages record %d npages", i);
-			set_bytes(m, pl(im, i) + P_NPAGES, chance(50) ? 0xffffffff : 1025, 4);
-			break;
-		case 11:
-			say(m, "header page_size");
-			set_bytes(m, pl(im, 0) + H_PAGE_SIZE, chance(50) ? 0x80000000 : 1 << 17, 4);
-			break;
-		case 12:
-			say(m, "header nsig");
-			set_bytes(m, pl(im, 0) + H_NSIG, 0xffffffff, 4);
-			break;
-		default:
-			i = pick_record(im, R_VMA);
-			say(m, "vma record %d nr_pages", i);
-			set_bytes(m, pl(im, i) + V_NR_PAGES, chance(50) ? ~0ULL : 1ULL << 40, 8);
-			break;
-		}
-		return true;
-
-	case C_IOCTL:
-		if (!assemble_same(im, m))
-			return false;
-		m->raw_prefix = true;
-		m->expect_reject = true;
-		switch (below(7)) {
-		case 0:
-			m->prefix_ptr_off = 0;
-			m->prefix_len = ~0ULL;
-			say(m, "prefix_len 0xffffffffffffffff");
-			break;
-		case 1:
-			m->prefix_ptr_off = 0;
-			m->prefix_len = (64ULL << 20) + 1;
-			say(m, "prefix_len 64 MiB + 1");
-			break;
-		case 2:
-			m->prefix_ptr_off = 0;
-			m->prefix_len = 64ULL << 20;
-			say(m, "prefix_len 64 MiB over a %zu-byte buffer", m->len);
-			break;
-		case 3:
-			m->prefix_ptr_abs = true;
-			m->prefix_ptr_off = 0xffffffff81000000ULL;
-			m->prefix_len = 4096;
-			say(m, "prefix at a kernel address");
-			break;
-		case 4:
-			m->prefix_ptr_abs = true;
-			m->prefix_ptr_off = 0;
-			m->prefix_len = 8;
-			say(m, "prefix NULL, length 8");
-			break;
-		case 5:
-			m->prefix_ptr_off = 1;
-			m->prefix_len = m->len - 1;
-			say(m, "prefix one byte off");
-			break;
-		default:
-			/* The whole image in the prefix, nothing in the fd: valid. */
-			m->prefix_ptr_off = 0;
-			m->prefix_len = m->len;
-			m->expect_reject = false;
-			m->must_restore = true;
-			say(m, "whole image as prefix, empty fd");
-			break;
-		}
-		return true;
-	}
-
-	if (cls >= C_BYTE && cls < C_BYTE + (int)NTYPES) {
-		t = rec_types[cls - C_BYTE];
-		i = pick_record(im, t);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		off = byte_in_record(im, i);
-		v = 1 + below(255);
-		m->fix = chance(50) && !touches_checksums(m, off, 1);
-		m->expect_reject = false;
-		say(m, "%s record %d byte %zu xor %#" PRIx64, type_name(t), i,
-		    off - im->recs[i].off, v);
-		set_bytes(m, off, m->buf[off] ^ v, 1);
-		return true;
-	}
-	if (cls >= C_FIELD && cls < C_FIELD + (int)NTYPES) {
-		const struct rec *r;
-
-		t = rec_types[cls - C_FIELD];
-		i = pick_record(im, t);
-		if (i < 0 || !assemble_same(im, m))
-			return false;
-		r = &im->recs[i];
-		if (r->len == HDR)
-			return false;
-		w = chance(50) ? 8 : 4;
-		n = t == R_PAGES ? P_DATA : r->len - HDR;
-		if (n < w)
-			w = 4;
-		off = r->off + HDR + (below((n - w) / 4 + 1) * 4);
-		if (w == 8 && off % 8)
-			off -= 4;
-		v = chance(75) ? interesting[below(ARRAY_SIZE(interesting))] :
-		    (w == 8 ? get64(im->buf + off) : get32(im->buf + off)) +
-		    (chance(50) ? 1 : -1);
-		if (w == 4)
-			v &= 0xffffffff;
-		/* A change, always. */
-		if (v == (w == 8 ? get64(im->buf + off) : get32(im->buf + off)))
-			v ^= 1ULL << below(8 * w);
-		m->fix = chance(60) && !touches_checksums(m, off, w);
-		m->expect_reject = false;
-		say(m, "%s record %d field +%zu", type_name(t), i, off - r->off - HDR);
-		set_bytes(m, off, v, w);
-		return true;
-	}
+	return true;
+bad:
+	snprintf(why, size, "%.200s: cannot read \"%.200s\"", path, line);
+	fclose(f);
 	return false;
 }
 
-/* Weighted random class. */
-static int random_class(void)
+/* Reads the hostile image of attempt @m (and removes its file). */
+static bool load_mutation(struct cr_env *env, struct mutation *m)
 {
-	static const struct { int cls; int weight; } w[] = {
-		{ C_BITFLIP, 14 }, { C_BYTE, 18 }, { C_FIELD, 16 },
-		{ C_TRUNC_RAND, 4 }, { C_LEN_P1, 1 }, { C_LEN_M1, 1 },
-		{ C_LEN_P8, 2 }, { C_LEN_M8, 2 }, { C_LEN_HUGE, 1 },
-		{ C_LEN_ZERO, 1 }, { C_SWAP, 4 }, { C_DUP, 3 }, { C_DROP, 3 },
-		{ C_VMA_OVERLAP, 3 }, { C_VMA_HIGH, 2 }, { C_VMA_47, 1 }, { C_VMA_KERNEL, 2 },
-		{ C_VMA_NR, 2 }, { C_VMA_NR_TOTAL, 2 }, { C_PAGES_NPAGES, 2 },
-		{ C_PAGES_RESIZE, 2 }, { C_PAGES_ADDR, 2 }, { C_META_TOTAL, 1 },
-		{ C_ABSURD, 6 }, { C_IOCTL, 2 },
-	};
-	int total = 0, r;
-	size_t i;
+	char path[PATH_MAX + 32];
+	size_t len;
 
-	for (i = 0; i < ARRAY_SIZE(w); i++)
-		total += w[i].weight;
-	r = below(total);
-	for (i = 0; i < ARRAY_SIZE(w); i++) {
-		if (r < w[i].weight)
-			break;
-		r -= w[i].weight;
-	}
-	if (w[i].cls == C_BYTE || w[i].cls == C_FIELD)
-		return w[i].cls + below(NTYPES);
-	return w[i].cls;
-}
-
-/* Finishes @m: checksums, delivery (prefix, pipe), what differs. */
-static void finish_mutation(const struct image *im, struct mutation *m)
-{
-	size_t i, n;
-
-	if (m->fix)
-		fixup(m);
-	n = m->len < im->len ? m->len : im->len;
-	for (i = 0; i < n && m->buf[i] == im->buf[i]; i++)
-		;
-	m->first_diff = i;
-	if (!m->raw_prefix) {
-		m->prefix = chance(25) ? below(m->len + 1) : 0;
-		m->use_pipe = chance(30);
-	} else {
-		m->prefix = 0;
-		m->use_pipe = false;
-	}
+	snprintf(path, sizeof(path), "%s/%d.img", env->dir, m->idx);
+	if (!read_file(path, &m->buf, &len) || len != m->len)
+		return false;
+	unlink(path);
+	return true;
 }
 
 /* ------------------------------------------------------------ attempts */
@@ -1375,9 +491,9 @@ struct slot {
 };
 
 struct stats {
-	int count[NCLASSES][NOUTCOMES];
-	int tried[NCLASSES];
-	int fixed[NCLASSES];
+	int count[MAX_CLASSES][NOUTCOMES];
+	int tried[MAX_CLASSES];
+	int fixed[MAX_CLASSES];
 	int errnos[256];
 	int by_path[2][NOUTCOMES];	/* [0] file (memfd), [1] stream (pipe) */
 	int failures;
@@ -1399,6 +515,9 @@ FIXTURE(hostile) {
 	int verbose;
 	struct slot slots[MAX_JOBS];
 	struct stats st;
+	struct mutation queue[BATCH];	/* the current batch of attempts */
+	bool taken[BATCH];
+	int queued, left;		/* in the batch, not taken yet */
 };
 
 /* In the child: what crctl restart does, then the ioctl. */
@@ -1863,24 +982,6 @@ static bool write_pattern(const char *path, size_t size)
 	return ok;
 }
 
-static bool read_file(const char *path, uint8_t **buf, size_t *len)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st))
-		return false;
-	*len = st.st_size;
-	*buf = malloc(*len + 1);
-	if (!*buf || read(fd, *buf, *len) != (ssize_t)*len) {
-		close(fd);
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
 /*
  * Starts program @prog in the scratch directory, waits until it is well
  * under way, checkpoints it with crctl into @path and kills it.  Returns
@@ -2019,10 +1120,8 @@ FIXTURE_TEARDOWN(hostile)
 	set_exception_trace(self, false);
 	if (self->kmsg >= 0)
 		close(self->kmsg);
-	for (i = 0; i < NPROGS; i++) {
+	for (i = 0; i < NPROGS; i++)
 		free(self->img[i].buf);
-		free(self->img[i].recs);
-	}
 }
 
 /* Whether one of our mappings is where the image has its vdso. */
@@ -2064,12 +1163,15 @@ static int run_one(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *sel
 static void baseline(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *self,
 		     int i, bool pipe, size_t prefix)
 {
-	struct mutation m = { .img = i };
+	struct mutation m = { .idx = -1, .img = i };
 	struct stats saved = self->st;
 	int o;
 
-	ASSERT_TRUE(assemble_same(&self->img[i], &m));
-	m.cls = C_BITFLIP;
+	m.len = self->img[i].len;
+	m.buf = malloc(m.len);
+	ASSERT_NE(NULL, m.buf);
+	memcpy(m.buf, self->img[i].buf, m.len);
+	m.cls = 0;	/* any: not counted */
 	m.first_diff = m.len;
 	m.must_restore = true;
 	m.use_pipe = pipe;
@@ -2103,7 +1205,7 @@ static void print_table(FIXTURE_DATA(hostile) *self)
 		n += snprintf(line + n, sizeof(line) - n, " %9s", heads[i]);
 	snprintf(line + n, sizeof(line) - n, " %6s", "FAIL");
 	ksft_print_msg("%s\n", line);
-	for (c = 0; c < NCLASSES; c++) {
+	for (c = 0; c < nclasses; c++) {
 		if (!st->tried[c])
 			continue;
 		n = snprintf(line, sizeof(line), "%-30s %6d %5d", class_names[c],
@@ -2148,7 +1250,7 @@ static void print_table(FIXTURE_DATA(hostile) *self)
 				      strerrorname_np(o) ? strerrorname_np(o) : "?", st->errnos[o]);
 	ksft_print_msg("%s\n", line);
 	for (o = FIRST_FAILURE; o < NOUTCOMES; o++) {
-		for (fail = 0, c = 0; c < NCLASSES; c++)
+		for (fail = 0, c = 0; c < nclasses; c++)
 			fail += st->count[c][o];
 		if (fail)
 			ksft_print_msg("%-28s %d\n", outcome_names[o], fail);
@@ -2162,12 +1264,9 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 	long slab0, sunrec0, slab1, sunrec1;
 	char path[PATH_MAX + 32], why[4096];
 	unsigned long long seed;
-	struct mutation m;
-	int trunc_img = 0, trunc_rec = 0;
 	const char *s;
 	FILE *f;
 
-	init_class_names();
 	ASSERT_TRUE(proc_comm(getpid(), my_comm, sizeof(my_comm)));
 	self->timeout = env_int("CR_HOSTILE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
 	self->jobs = env_int("CR_HOSTILE_JOBS", DEFAULT_JOBS);
@@ -2178,7 +1277,6 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 	self->verbose = env_int("CR_HOSTILE_VERBOSE", 0);
 	s = getenv("CR_HOSTILE_SEED");
 	seed = s && *s ? strtoull(s, NULL, 0) : (unsigned long long)time(NULL) ^ getpid();
-	rng_state = seed ? seed : 1;
 	ksft_print_msg("cr_hostile: %d attempts, seed %#llx, %d at a time, timeout %d ms\n",
 		       n, seed, self->jobs, self->timeout);
 	ASSERT_EQ(0, access(CR_DEVICE, R_OK | W_OK)) TH_LOG("%s: %s", CR_DEVICE, strerror(errno));
@@ -2194,10 +1292,11 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 			if (access(path, F_OK))
 				break;	/* skipped (no AVX) */
 			im->prog = i;
+			snprintf(im->path, sizeof(im->path), "%s", path);
 			ASSERT_TRUE(read_file(path, &im->buf, &im->len));
-			im->recs = calloc(MAX_RECS, sizeof(*im->recs));
-			ASSERT_NE(NULL, im->recs);
-			ASSERT_TRUE(parse_image(im, why, sizeof(why))) {
+			/* Well formed, its own checksums right, described. */
+			ASSERT_TRUE(generate(_metadata, &self->env, im, 1, seed, 0, 0, NULL,
+					     why, sizeof(why))) {
 				TH_LOG("%s: %s", path, why);
 			}
 			/* Our own mappings must leave room for the image's vdso. */
@@ -2205,14 +1304,10 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 				ksft_print_msg("%s: the image's vdso collides with our mappings; again\n",
 					       prog_names[i]);
 				free(im->buf);
-				free(im->recs);
 				im->buf = NULL;
-				im->recs = NULL;
 				continue;
 			}
 			im->present = true;
-			if (pick_record(im, R_TREE) >= 0)
-				tree_format = true;
 			break;
 		}
 		if (!im->present) {
@@ -2220,19 +1315,9 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 			ksft_print_msg("%s: no image (skipped)\n", prog_names[i]);
 			continue;
 		}
-		/* The checksum port against the image's own values. */
-		ASSERT_EQ(get64(im->buf + pl(im, im->me) + ME_CKSUM),
-			  checksum(im->buf, im->recs[im->me].off)) {
-			TH_LOG("%s: meta-end checksum: the C port disagrees", prog_names[i]);
-		}
-		ASSERT_EQ(get64(im->buf + pl(im, im->tail) + TL_CKSUM),
-			  checksum(im->buf, im->recs[im->tail].off)) {
-			TH_LOG("%s: tail checksum: the C port disagrees", prog_names[i]);
-		}
 		ksft_print_msg("%s image: %zu bytes, %d records, %d vmas, %" PRIu64 " pages, task size %#" PRIx64 ", vdso %#" PRIx64 ", cwd %s; checksums verified\n",
-			       prog_names[i], im->len, im->nrecs, im->nvmas,
-			       get64(im->buf + pl(im, im->me) + ME_TOTAL), im->task_size,
-			       im->vdso_lo, im->cwd);
+			       prog_names[i], im->len, im->nrecs, im->nvmas, im->pages,
+			       im->task_size, im->vdso_lo, im->cwd);
 		self->nimg++;
 	}
 
@@ -2260,12 +1345,27 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 		nready = 0;
 		for (j = 0; j < self->jobs; j++)
 			nready += self->slots[j].busy;
-		if (idx >= n && !nready)
+		if (idx >= n && !self->left && !nready)
 			break;
-		for (j = 0; j < self->jobs && idx < n; j++) {
+		/*
+		 * The next batch, once this one is started and over (the
+		 * generator does not run while attempts wait for their
+		 * deadlines).
+		 */
+		if (idx < n && !self->left && !nready) {
+			int count = n - idx < BATCH ? n - idx : BATCH;
+
+			ASSERT_TRUE(generate(_metadata, &self->env, self->img, self->nimg,
+					     seed, idx, count, self->queue, why, sizeof(why))) {
+				TH_LOG("%s", why);
+			}
+			memset(self->taken, 0, sizeof(self->taken));
+			self->queued = self->left = count;
+		}
+		for (j = 0; j < self->jobs && self->left; j++) {
 			struct slot *sl = &self->slots[j];
 			bool files_busy = false;
-			int img, tries;
+			struct mutation *m = NULL;
 
 			if (sl->busy)
 				continue;
@@ -2273,30 +1373,19 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 				if (self->slots[k].busy &&
 				    self->img[self->slots[k].m.img].prog == P_FILES)
 					files_busy = true;
-			memset(&m, 0, sizeof(m));
-			if (trunc_img < self->nimg) {
-				img = trunc_img;
-				if (self->img[img].prog == P_FILES && files_busy)
-					continue;
-				m.img = img;
-				ASSERT_TRUE(make_mutation(&self->img[img], C_TRUNC_REC, trunc_rec, &m));
-				if (++trunc_rec > self->img[img].nrecs) {
-					trunc_rec = 0;
-					trunc_img++;
-				}
-			} else {
-				for (tries = 0; tries < 1000; tries++) {
-					img = below(self->nimg);
-					if (self->img[img].prog == P_FILES && files_busy)
-						continue;
-					m.img = img;
-					if (make_mutation(&self->img[img], random_class(), 0, &m))
-						break;
-				}
-				ASSERT_GT(1000, tries);
+			/* One files image at a time: they share the append file. */
+			for (k = 0; k < self->queued && !m; k++) {
+				if (!self->taken[k] &&
+				    !(self->img[self->queue[k].img].prog == P_FILES && files_busy))
+					m = &self->queue[k];
 			}
-			finish_mutation(&self->img[m.img], &m);
-			ASSERT_TRUE(start_attempt(_metadata, self, sl, idx++, &m));
+			if (!m)
+				break;
+			self->taken[m - self->queue] = true;
+			self->left--;
+			idx++;
+			ASSERT_TRUE(load_mutation(&self->env, m)) TH_LOG("attempt %d: no image", m->idx);
+			ASSERT_TRUE(start_attempt(_metadata, self, sl, m->idx, m));
 		}
 		usleep(5000);
 		for (j = 0; j < self->jobs; j++) {

@@ -399,9 +399,12 @@ fn describe(_ty: RecordType, rec: &Record<'_>, off: u64, out: &mut Out) {
                 r.r[reg::FLAGS],
                 r.r[reg::FS_BASE]
             ));
-            j.push(json::Member::Regs(json::Named {
-                names: &reg::NAMES,
-                values: r.r.to_vec(),
+            j.push(json::Member::Regs(json::Regs {
+                regs: json::Named {
+                    names: &reg::NAMES,
+                    values: r.r.to_vec(),
+                },
+                flags: r.flags,
             }));
         }
         Record::Xstate(x) => {

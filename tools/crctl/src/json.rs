@@ -100,6 +100,22 @@ impl Serialize for Named {
     }
 }
 
+/// `regs`: a thread's general-purpose registers (each of `reg::NAMES`),
+/// then `flags` (the regs record's flags: in a system call, EINTR).
+pub struct Regs {
+    pub regs: Named,
+    pub flags: u32,
+}
+
+impl Serialize for Regs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.regs.names.len() + 1))?;
+        self.regs.entries(&mut m)?;
+        m.serialize_entry("flags", &self.flags)?;
+        m.end()
+    }
+}
+
 /// `xstate`: a thread's extended register state.
 #[derive(Serialize)]
 pub struct Xstate {
@@ -179,7 +195,7 @@ pub enum Member {
     Cwd(String),
     /// `[soft, hard]` for each resource, `RLIMIT_*` order.
     Rlimits(Vec<(u64, u64)>),
-    Regs(Named),
+    Regs(Regs),
     Xstate(Xstate),
     Signals(Signals),
     Mm(Mm),
@@ -261,9 +277,12 @@ mod tests {
             members: vec![
                 Member::Groups(vec![4, 24]),
                 Member::Rlimits(vec![(1, u64::MAX)]),
-                Member::Regs(Named {
-                    names: &["r15", "r14"],
-                    values: vec![1, 2],
+                Member::Regs(Regs {
+                    regs: Named {
+                        names: &["r15", "r14"],
+                        values: vec![1, 2],
+                    },
+                    flags: 3,
                 }),
             ],
             error: Some(ImageError {
@@ -276,7 +295,7 @@ mod tests {
             serde_json::to_string(&r).unwrap(),
             concat!(
                 r#"{"schema":1,"file":"a\"b\n","groups":[4,24],"rlimits":[[1,18446744073709551615]],"#,
-                r#""regs":{"r15":1,"r14":2},"vmas":[],"files":[],"threads":[],"pages":0,"#,
+                r#""regs":{"r15":1,"r14":2,"flags":3},"vmas":[],"files":[],"threads":[],"pages":0,"#,
                 r#""page_records":0,"bytes":0,"valid":false,"error":{"offset":8,"reason":"bad"}}"#
             )
         );
