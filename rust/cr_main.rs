@@ -19,6 +19,7 @@ use kernel::{
 pub mod format;
 
 mod checkpoint;
+mod error;
 mod files;
 mod kapi;
 mod log;

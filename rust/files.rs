@@ -18,14 +18,13 @@
 //! checkpoint by name.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
+    error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind},
     kapi::{self, current},
-    log::{eopnotsupp, fail, Log, Show},
-    memory::open_path,
+    log::{fail, Log, Show},
     stream::ImageWriter,
 };
-use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFSOCK: u32 = 0o140000;
@@ -41,6 +40,15 @@ const AF_INET6: i32 = 10;
 const AF_NETLINK: i32 = 16;
 const SOCK_STREAM: i32 = 1;
 const SOCK_DGRAM: i32 = 2;
+
+/// Opens `path` from an image as the caller.
+pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
+    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    c.extend_from_slice(path, GFP_KERNEL)?;
+    c.push(0, GFP_KERNEL)?;
+    let cs = CStr::from_bytes_with_nul(&c).map_err(|_| EINVAL)?;
+    kapi::filp_open(cs, flags)
+}
 
 fn is_tty(major: u32) -> bool {
     major == 4 || major == 5 || (136..=143).contains(&major)

@@ -12,17 +12,17 @@
 //! skipped, swapped-out pages are read back.
 
 use crate::{
-    checkpoint::{refuse, Refusal, WriteError},
+    error::{eopnotsupp, refuse, ReadError, Refusal, WriteError},
+    files::open_path,
     format::{self, VmaKind},
     kapi::{self, current, special, vmf, MmRef, PinnedPage},
-    log::{eopnotsupp, fail, Log, Show},
-    stream::{ImageReader, ImageWriter, ReadError},
+    log::{fail, Log, Show},
+    stream::{ImageReader, ImageWriter},
 };
 use kernel::{
     alloc::{KVVec, KVec},
     fs::File,
     prelude::*,
-    str::CStr,
     sync::aref::ARef,
     uaccess::{UserPtr, UserSlice},
 };
@@ -527,15 +527,6 @@ pub(crate) struct MemPlan {
     vmas: KVec<VmaPlan>,
     /// The executable, when the caller may set it (see [`MemPlan::new`]).
     exe: Option<ARef<File>>,
-}
-
-/// Opens `path` from an image as the caller.
-pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
-    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
-    c.extend_from_slice(path, GFP_KERNEL)?;
-    c.push(0, GFP_KERNEL)?;
-    let cs = CStr::from_bytes_with_nul(&c).map_err(|_| EINVAL)?;
-    kapi::filp_open(cs, flags)
 }
 
 impl MemPlan {

@@ -18,10 +18,10 @@
 //! number is gone) returns `-EINTR` in the restored task.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
+    error::{eopnotsupp, refuse, Refusal},
     format::{self, reg},
     kapi::current,
-    log::{eopnotsupp, fail, Log},
+    log::{fail, Log},
     stream::ImageWriter,
 };
 use kernel::{alloc::KVec, fs::File, prelude::*};

@@ -23,7 +23,7 @@
 //!   to user space until all are restored.
 
 use crate::{
-    checkpoint::here_header,
+    error::ReadError,
     files::{FilesPlan, OpenFiles},
     format::{self, Record, TreeEntry},
     kapi::{self, current, TaskRef},
@@ -31,10 +31,10 @@ use crate::{
     memory::{self, MemPlan, ShmFiles},
     regs::{self, RegsPlan},
     signals::SigPlan,
-    stream::{ImageReader, ReadError},
+    stream::{self, ImageReader},
     task::TaskPlan,
     thread::ThreadPlan,
-    uapi::Args,
+    uapi::RestartArgs,
 };
 use kernel::{
     alloc::KVec,
@@ -44,24 +44,6 @@ use kernel::{
     prelude::*,
     sync::{aref::ARef, Arc, CondVar, Mutex},
 };
-
-/// Layout of `struct cr_restart_args`.
-mod layout {
-    pub(super) const SIZE_VER0: usize = 32;
-    pub(super) const FLAGS: usize = 4;
-    pub(super) const FD: usize = 8;
-    pub(super) const LOGFD: usize = 12;
-    pub(super) const PREFIX: usize = 16;
-    pub(super) const PREFIX_LEN: usize = 24;
-}
-
-/// `CR_RESTART_STOPPED`.
-pub(crate) const CR_RESTART_STOPPED: u32 = 1;
-/// `CR_RESTART_COORDINATE`.
-pub(crate) const CR_RESTART_COORDINATE: u32 = 2;
-/// `CR_RESTART_JOIN`.
-pub(crate) const CR_RESTART_JOIN: u32 = 4;
-const KNOWN_FLAGS: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
 
 /// `RLIMIT_NOFILE`.
 const RLIMIT_NOFILE: usize = 7;
@@ -152,7 +134,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
     let rf = |e| read_fail(log, e);
     r.magic().map_err(rf)?;
     let (xsize, xfeatures, _) = regs::here()?;
-    let here = here_header(xsize, xfeatures, 0);
+    let here = stream::here_header(xsize, xfeatures, 0);
     let mut plan = KBox::new(
         Plan {
             tree: KVec::new(),
@@ -457,7 +439,7 @@ impl RestartSlot {
 }
 
 /// The launcher's part (`CR_RESTART_COORDINATE`): read, wait, fill, wait.
-fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result {
+fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, stopped: bool) -> Result {
     let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log)?, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
     if let Some(mut replay) = r.replay()? {
@@ -517,7 +499,7 @@ fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) 
     ctx.wait_for(log, "every task to restore itself", |st| {
         st.restored == live
     })?;
-    if flags & CR_RESTART_STOPPED != 0 {
+    if stopped {
         // Queued before any task may return: each stops before its first
         // instruction.
         for l in leaders.iter() {
@@ -596,7 +578,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
 fn single(
     r: &mut ImageReader<'_>,
     log: &Log,
-    flags: u32,
+    stopped: bool,
     dev: &File,
     committed: &mut bool,
 ) -> Result {
@@ -643,7 +625,7 @@ fn single(
             .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))
     };
     commit()?;
-    if flags & CR_RESTART_STOPPED != 0 {
+    if stopped {
         current::send_sig(bindings::SIGSTOP as i32);
     }
     Ok(())
@@ -655,20 +637,15 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     // A reference of our own: restoring the file table may close the fd
     // this ioctl came through, which held the only one.
     let dev: ARef<File> = dev.into();
-    use layout as l;
-    let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
-    let flags = args.u32_at(l::FLAGS);
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(EINVAL);
-    }
-    let log = Log::open(args.i32_at(l::LOGFD), "restart")?;
-    let fd = args.i32_at(l::FD);
+    let args = RestartArgs::read(arg)?;
+    let log = Log::open(args.logfd, "restart")?;
+    let fd = args.fd;
     let file = kapi::fget(fd).map_err(|e| fail!(log, e, "fd {fd}: not an open file"))?;
     if !kapi::file_mode(&file).0 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for reading"));
     }
 
-    if flags & CR_RESTART_COORDINATE != 0 {
+    if args.coordinate() {
         let ctx = {
             let mut s = slot.ctx.lock();
             if s.is_some() {
@@ -683,19 +660,10 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
             ctx
         };
         slot.cv.notify_all();
-        let mut reader =
-            ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN)).map_err(
-                |e| {
-                    fail!(
-                        log,
-                        e,
-                        "cannot read the prefix ({} bytes)",
-                        args.u64_at(l::PREFIX_LEN)
-                    )
-                },
-            );
+        let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
+            .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len));
         let r = match reader.as_mut() {
-            Ok(reader) => coordinate(&ctx, reader, &log, flags),
+            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped()),
             Err(e) => Err(*e),
         };
         if let Err(e) = r {
@@ -706,7 +674,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     }
 
     // A task of a tree being coordinated on this file.
-    if flags & CR_RESTART_JOIN != 0 {
+    if args.join() {
         let ctx = slot.wait_coordinator().ok_or_else(|| {
             fail!(
                 log,
@@ -738,17 +706,10 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         };
     }
 
-    let mut reader = ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN))
-        .map_err(|e| {
-            fail!(
-                log,
-                e,
-                "cannot read the prefix ({} bytes)",
-                args.u64_at(l::PREFIX_LEN)
-            )
-        })?;
+    let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
+        .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len))?;
     let mut committed = false;
-    match single(&mut reader, &log, flags, &dev, &mut committed) {
+    match single(&mut reader, &log, args.stopped(), &dev, &mut committed) {
         Ok(()) => Ok(0),
         Err(e) => {
             if committed {

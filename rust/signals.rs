@@ -5,7 +5,7 @@
 //! checkpoint (see `task.rs`).
 
 use crate::{
-    checkpoint::Refusal,
+    error::Refusal,
     format,
     kapi::{self, current},
     log::{fail, Log},

@@ -11,10 +11,10 @@
 //! caller's unless the caller has `CAP_SYS_RESOURCE`.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
+    error::{eopnotsupp, refuse, Refusal},
     format,
     kapi::{self, current, current::refuse as rf, PidNs, TaskIds},
-    log::{eopnotsupp, fail, Log, Show},
+    log::{fail, Log, Show},
     stream::ImageWriter,
 };
 use kernel::{alloc::KVec, prelude::*};

@@ -8,10 +8,10 @@
 //! per process.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
+    error::{eopnotsupp, refuse, Refusal},
     format,
     kapi::{self, current, current::refuse as rf},
-    log::{eopnotsupp, Log},
+    log::Log,
     regs::{RegsPlan, RegsSnap},
     stream::ImageWriter,
 };
