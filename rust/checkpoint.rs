@@ -23,7 +23,9 @@ use crate::{
     files, format, kapi,
     kapi::{current, PidNs, TaskRef},
     log::{fail, Log},
-    memory, signals,
+    memory,
+    shared::SharedIds,
+    signals,
     stream::{self, ImageWriter},
     task, thread,
     uapi::CheckpointArgs,
@@ -621,21 +623,26 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     }
     // Shared anonymous memory and open files: one id per object, across
     // processes.
-    let mut shm = memory::ShmIds::new();
-    let mut file_ids = files::FileIds::new();
+    let mut shared = SharedIds::new();
     let mut plans = KVec::new();
     let mut shared_seen = KVec::new();
     for p in procs.iter() {
         let ps = &p.proc_;
         ps.task.write(&mut w).map_err(|e| io(&w, e))?;
-        ps.signals.write(&mut w).map_err(|e| io(&w, e))?;
+        // Linux keeps the blocked mask and alternate stack per thread: the
+        // process's record holds the leader's.
+        let leader = p
+            .threads
+            .first()
+            .ok_or(WriteError::Io(EINVAL, w.written()))?;
+        ps.signals
+            .write(&mut w, leader.blocked, leader.altstack)
+            .map_err(|e| io(&w, e))?;
         let plan = ps.mem.plan_pages(&mut shared_seen)?;
         ps.mem
-            .write_meta(&mut w, &plan, &mut shm)
+            .write_meta(&mut w, &plan, &mut shared)
             .map_err(|e| io(&w, e))?;
-        ps.files
-            .write(&mut w, &mut file_ids)
-            .map_err(|e| io(&w, e))?;
+        ps.files.write(&mut w, &mut shared).map_err(|e| io(&w, e))?;
         for t in p.threads.iter() {
             t.write(&mut w).map_err(|e| io(&w, e))?;
         }

@@ -26,6 +26,7 @@ mod log;
 mod memory;
 mod regs;
 mod restart;
+mod shared;
 mod signals;
 mod stream;
 mod task;
