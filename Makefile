@@ -37,8 +37,9 @@ endif
 module: setup
 	$(KMAKE) modules
 
-# The module lint: a clean build under clippy, and rustfmt.
+# The module lint: the layers of rust/, a clean build under clippy, and rustfmt.
 lint: setup
+	tools/check-layers
 	$(KMAKE) clean >/dev/null
 	$(KMAKE) CLIPPY=1 modules
 	rustfmt --check --edition 2021 rust/cr_main.rs image/src/lib.rs

@@ -19,15 +19,17 @@
 //! system call restarts as it would after a signal with no handler.
 
 use crate::{
+    error::{eopnotsupp, refuse, Refusal, WriteError},
     files, format, kapi,
     kapi::{current, PidNs, TaskRef},
-    log::{eopnotsupp, fail, Log},
-    memory, signals,
-    stream::ImageWriter,
+    log::{fail, Log},
+    memory,
+    shared::SharedIds,
+    signals,
+    stream::{self, ImageWriter},
     task, thread,
-    uapi::Args,
+    uapi::CheckpointArgs,
 };
-use core::fmt;
 use kernel::{
     alloc::KVec,
     bindings,
@@ -38,79 +40,9 @@ use kernel::{
     types::Opaque,
 };
 
-/// Layout of `struct cr_checkpoint_args`.
-mod layout {
-    pub(super) const SIZE_VER0: usize = 24;
-    pub(super) const FLAGS: usize = 4;
-    pub(super) const PID: usize = 8;
-    pub(super) const FD: usize = 12;
-    pub(super) const LOGFD: usize = 16;
-    pub(super) const PAD: usize = 20;
-}
-
-/// `CR_CHECKPOINT_KILL`.
-pub(crate) const CR_CHECKPOINT_KILL: u32 = 1;
-const KNOWN_FLAGS: u32 = CR_CHECKPOINT_KILL;
-
 /// How long the caller waits for the target to reach a point where it can
 /// be inspected (its next return to user space).
 const PARK_TIMEOUT_MS: u64 = 30_000;
-
-/// A reason the target's state cannot be saved, formatted in the target's
-/// context, logged by the caller.
-pub(crate) struct Refusal {
-    pub(crate) err: Error,
-    msg: KVec<u8>,
-}
-
-impl Refusal {
-    /// A refusal with errno `err` and message `args` (empty if even that
-    /// small allocation fails: the errno still tells).
-    pub(crate) fn new(err: Error, args: fmt::Arguments<'_>) -> Self {
-        let mut r = Refusal {
-            err,
-            msg: KVec::new(),
-        };
-        let _ = fmt::write(&mut r, args);
-        r
-    }
-
-    /// The message.
-    pub(crate) fn msg(&self) -> &[u8] {
-        &self.msg
-    }
-}
-
-impl fmt::Write for Refusal {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.msg
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
-            .map_err(|_| fmt::Error)
-    }
-}
-
-impl From<kernel::alloc::AllocError> for Refusal {
-    fn from(_: kernel::alloc::AllocError) -> Self {
-        Refusal::from(ENOMEM)
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(e: Error) -> Self {
-        Refusal::new(
-            e,
-            format_args!("out of resources while inspecting the target"),
-        )
-    }
-}
-
-/// `refuse!(ERR, "fmt", ...)`: a [`Refusal`].
-macro_rules! refuse {
-    ($err:expr, $($arg:tt)*) => {
-        $crate::checkpoint::Refusal::new($err, ::core::format_args!($($arg)*))
-    };
-}
-pub(crate) use refuse;
 
 /// The per-process part of a snapshot, read by the thread group leader once
 /// every thread of the tree is parked.
@@ -540,15 +472,10 @@ fn park_tree(
 /// `CR_IOC_CHECKPOINT`.
 #[inline(never)]
 pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
-    use layout as l;
-    let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
-    let flags = args.u32_at(l::FLAGS);
-    if flags & !KNOWN_FLAGS != 0 || args.u32_at(l::PAD) != 0 {
-        return Err(EINVAL);
-    }
-    let log = Log::open(args.i32_at(l::LOGFD), "checkpoint")?;
-    let pid = args.i32_at(l::PID);
-    let fd = args.i32_at(l::FD);
+    let args = CheckpointArgs::read(arg)?;
+    let log = Log::open(args.logfd, "checkpoint")?;
+    let pid = args.pid;
+    let fd = args.fd;
     let out = kapi::fget(fd).map_err(|e| fail!(log, e, "fd {fd}: not an open file"))?;
     if !kapi::file_mode(&out).1 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for writing"));
@@ -615,7 +542,7 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
                 return Err(r.err);
             }
         }
-        write_image(&members, &out, flags).map_err(|e| match e {
+        write_image(&members, &out, args.flags).map_err(|e| match e {
             WriteError::Refused(r) => {
                 log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
                 r.err
@@ -623,7 +550,7 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
             WriteError::Io(e, off) => fail!(log, e, "writing the image failed at byte {off}"),
         })
     });
-    if result.is_ok() && flags & CR_CHECKPOINT_KILL != 0 {
+    if result.is_ok() && args.kill() {
         for m in members
             .iter()
             .filter(|m| m.entry.is_leader() && !m.entry.is_zombie())
@@ -633,20 +560,6 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
     }
     drop(ReleaseAll(&members));
     result.map(|()| 0)
-}
-
-/// Why writing failed.
-pub(crate) enum WriteError {
-    /// State found unsupported while writing (e.g. while reading pages).
-    Refused(Refusal),
-    /// The fd failed at this offset.
-    Io(Error, u64),
-}
-
-impl From<Refusal> for WriteError {
-    fn from(r: Refusal) -> Self {
-        WriteError::Refused(r)
-    }
 }
 
 /// A process's snapshot and its threads', taken out of the jobs.
@@ -696,7 +609,7 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
         .first()
         .and_then(|p| p.threads.first())
         .ok_or(WriteError::Io(EINVAL, 0))?;
-    let mut hdr = here_header(first.regs.xstate.len() as u32, first.regs.xfeatures, flags);
+    let mut hdr = stream::here_header(first.regs.xstate.len() as u32, first.regs.xfeatures, flags);
     hdr.nr_tasks = members.len() as u32;
     w.record(|b| hdr.encode(b)).map_err(|e| io(&w, e))?;
     w.record(|b| format::Tree::encode(b, members.len(), |i| members[i].entry))
@@ -710,21 +623,26 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     }
     // Shared anonymous memory and open files: one id per object, across
     // processes.
-    let mut shm = memory::ShmIds::new();
-    let mut file_ids = files::FileIds::new();
+    let mut shared = SharedIds::new();
     let mut plans = KVec::new();
     let mut shared_seen = KVec::new();
     for p in procs.iter() {
         let ps = &p.proc_;
         ps.task.write(&mut w).map_err(|e| io(&w, e))?;
-        ps.signals.write(&mut w).map_err(|e| io(&w, e))?;
+        // Linux keeps the blocked mask and alternate stack per thread: the
+        // process's record holds the leader's.
+        let leader = p
+            .threads
+            .first()
+            .ok_or(WriteError::Io(EINVAL, w.written()))?;
+        ps.signals
+            .write(&mut w, leader.blocked, leader.altstack)
+            .map_err(|e| io(&w, e))?;
         let plan = ps.mem.plan_pages(&mut shared_seen)?;
         ps.mem
-            .write_meta(&mut w, &plan, &mut shm)
+            .write_meta(&mut w, &plan, &mut shared)
             .map_err(|e| io(&w, e))?;
-        ps.files
-            .write(&mut w, &mut file_ids)
-            .map_err(|e| io(&w, e))?;
+        ps.files.write(&mut w, &mut shared).map_err(|e| io(&w, e))?;
         for t in p.threads.iter() {
             t.write(&mut w).map_err(|e| io(&w, e))?;
         }
@@ -749,37 +667,4 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     w.record(|b| tail.encode(b)).map_err(|e| io(&w, e))?;
     w.flush().map_err(|e| io(&w, e))?;
     Ok(())
-}
-
-/// The header this kernel writes, also what restart compares images with.
-pub(crate) fn here_header(xstate_size: u32, xfeatures: u64, flags: u32) -> format::Header {
-    let mut release = [0u8; format::RELEASE_LEN];
-    let r = kapi::uts_release().to_bytes();
-    let n = r.len().min(format::RELEASE_LEN - 1);
-    release[..n].copy_from_slice(&r[..n]);
-    let now = kapi::real_time_ns();
-    format::Header {
-        version: format::FORMAT_VERSION,
-        arch: format::ARCH_X86_64,
-        page_size: kernel::page::PAGE_SIZE as u32,
-        flags,
-        nr_tasks: 1,
-        module_version: crate::uapi::MODULE_VERSION,
-        time_sec: now / 1_000_000_000,
-        time_nsec: (now % 1_000_000_000) as u32,
-        nsig: format::NSIG,
-        rlim_nlimits: format::RLIM_NLIMITS,
-        comm_len: format::COMM_LEN as u32,
-        xstate_size,
-        auxv_words: current::auxv_words(),
-        xfeatures,
-        task_size: current::task_size_max(),
-        release,
-    }
-}
-
-impl From<Refusal> for Error {
-    fn from(r: Refusal) -> Self {
-        r.err
-    }
 }

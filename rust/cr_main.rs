@@ -19,12 +19,14 @@ use kernel::{
 pub mod format;
 
 mod checkpoint;
+mod error;
 mod files;
 mod kapi;
 mod log;
 mod memory;
 mod regs;
 mod restart;
+mod shared;
 mod signals;
 mod stream;
 mod task;

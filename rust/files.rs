@@ -18,14 +18,14 @@
 //! checkpoint by name.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
-    format::{self, FileKind},
+    error::{eopnotsupp, refuse, Refusal},
+    format::{self, FileKind, Record},
     kapi::{self, current},
-    log::{eopnotsupp, fail, Log, Show},
-    memory::open_path,
+    log::{fail, Log, Show},
+    shared::{Kind, Object, SharedIds, SharedObjects},
     stream::ImageWriter,
 };
-use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFSOCK: u32 = 0o140000;
@@ -41,6 +41,15 @@ const AF_INET6: i32 = 10;
 const AF_NETLINK: i32 = 16;
 const SOCK_STREAM: i32 = 1;
 const SOCK_DGRAM: i32 = 2;
+
+/// Opens `path` from an image as the caller.
+pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
+    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    c.extend_from_slice(path, GFP_KERNEL)?;
+    c.push(0, GFP_KERNEL)?;
+    let cs = CStr::from_bytes_with_nul(&c).map_err(|_| EINVAL)?;
+    kapi::filp_open(cs, flags)
+}
 
 fn is_tty(major: u32) -> bool {
     major == 4 || major == 5 || (136..=143).contains(&major)
@@ -194,11 +203,13 @@ impl FilesSnap {
 
     /// Writes the file records, numbering open file descriptions in `ids`
     /// (shared by every process of the image).
-    pub(crate) fn write(&self, w: &mut ImageWriter<'_>, ids: &mut FileIds) -> Result {
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
         for f in self.files.iter() {
+            // Every snapshot holds a reference to its files until the image
+            // is written: a file's address names it for the whole write.
             let rec = format::FileRec {
                 fd: f.fd,
-                id: ids.id(&f.file)?,
+                id: ids.id(Kind::File, f.file.as_ptr() as usize as u64)?,
                 kind: f.kind,
                 open_flags: f.open_flags,
                 fd_flags: f.fd_flags,
@@ -208,27 +219,6 @@ impl FilesSnap {
             w.record(|b| rec.encode(b))?;
         }
         Ok(())
-    }
-}
-
-/// Ids of the open file descriptions of an image, in order of first
-/// appearance (id = index + 1).
-pub(crate) struct FileIds(KVec<ARef<File>>);
-
-impl FileIds {
-    pub(crate) fn new() -> Self {
-        FileIds(KVec::new())
-    }
-
-    fn id(&mut self, f: &ARef<File>) -> Result<u32> {
-        let i = match self.0.iter().position(|g| g.as_ptr() == f.as_ptr()) {
-            Some(i) => i,
-            None => {
-                self.0.push(f.clone(), GFP_KERNEL_ACCOUNT)?;
-                self.0.len() - 1
-            }
-        };
-        Ok(i as u32 + 1)
     }
 }
 
@@ -276,25 +266,6 @@ struct FilePlan {
     file: Option<ARef<File>>,
 }
 
-/// One open file description of a restart plan, opened once.
-struct Opened {
-    kind: FileKind,
-    open_flags: u32,
-    pos: u64,
-    path: KVec<u8>,
-    file: Option<ARef<File>>,
-}
-
-/// The open file descriptions of a restart plan, by image id (index + 1),
-/// shared by every process of the image.
-pub(crate) struct OpenFiles(KVec<Opened>);
-
-impl OpenFiles {
-    pub(crate) fn new() -> Self {
-        OpenFiles(KVec::new())
-    }
-}
-
 /// The file table of a restart plan.
 pub(crate) struct FilesPlan {
     files: KVec<FilePlan>,
@@ -306,22 +277,42 @@ impl FilesPlan {
         FilesPlan { files: KVec::new() }
     }
 
+    /// Takes a record of the file table (`Ok(false)` for any other).
+    pub(crate) fn add(
+        &mut self,
+        rec: &Record<'_>,
+        shared: &mut SharedObjects,
+        log: &Log,
+    ) -> Result<bool> {
+        match rec {
+            Record::File(f) => self.add_file(f, shared, log)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Adds a file record, opening the file as the caller (before the point
     /// of no return, so a missing file is a clean error), once per open
     /// file description of the image.
-    pub(crate) fn add(
+    fn add_file(
         &mut self,
         r: &format::FileRec<'_>,
-        open: &mut OpenFiles,
+        shared: &mut SharedObjects,
         log: &Log,
     ) -> Result {
         let fd = r.fd;
-        let idx = r.id as usize - 1;
-        if let Some(o) = open.0.get(idx) {
-            if o.kind != r.kind
-                || o.open_flags != r.open_flags
-                || o.pos != r.pos
-                || o.path[..] != *r.path
+        if let Some(Object::File {
+            kind,
+            open_flags,
+            pos,
+            path,
+            file,
+        }) = shared.get(Kind::File, r.id)
+        {
+            if *kind != r.kind
+                || *open_flags != r.open_flags
+                || *pos != r.pos
+                || path[..] != *r.path
             {
                 return Err(fail!(
                     log,
@@ -330,13 +321,13 @@ impl FilesPlan {
                     r.id
                 ));
             }
-            if o.kind == FileKind::Inherit {
+            if *kind == FileKind::Inherit {
                 Self::check_inherit(fd, log)?;
             }
-            let file = o.file.clone();
+            let file = file.clone();
             return self.push(fd, r.fd_flags, file);
         }
-        if idx != open.0.len() {
+        if r.id as usize != shared.count(Kind::File) + 1 {
             return Err(fail!(
                 log,
                 EINVAL,
@@ -369,8 +360,9 @@ impl FilesPlan {
                 )
             }
         };
-        open.0.push(
-            Opened {
+        shared.insert(
+            r.id,
+            Object::File {
                 kind: r.kind,
                 open_flags: r.open_flags,
                 pos: r.pos,
@@ -381,7 +373,6 @@ impl FilesPlan {
                 },
                 file: file.clone(),
             },
-            GFP_KERNEL_ACCOUNT,
         )?;
         self.push(fd, r.fd_flags, file)
     }

@@ -6,48 +6,13 @@
 //! the ioctl's errno and as one line on `logfd` that says what and why, e.g.
 //! `cr: checkpoint: pid 42 fd 5: unix socket not supported yet (EOPNOTSUPP)`.
 
-use crate::kapi;
+use crate::{error::errno_name, kapi};
 use core::fmt::{self, Write};
-use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{fs::File, prelude::*, sync::aref::ARef};
 
-/// `EOPNOTSUPP`, which the kernel crate does not name: unsupported state.
-pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
-}
-
-/// `ENAMETOOLONG`.
-pub(crate) fn enametoolong() -> Error {
-    Error::from_errno(-(bindings::ENAMETOOLONG as i32))
-}
-
-/// Name of an errno, for log lines.
-pub(crate) fn errno_name(e: Error) -> &'static str {
-    match -e.to_errno() as u32 {
-        bindings::EPERM => "EPERM",
-        bindings::ENOENT => "ENOENT",
-        bindings::ESRCH => "ESRCH",
-        bindings::EINTR => "EINTR",
-        bindings::EIO => "EIO",
-        bindings::EBADF => "EBADF",
-        bindings::EAGAIN => "EAGAIN",
-        bindings::ENOMEM => "ENOMEM",
-        bindings::EACCES => "EACCES",
-        bindings::EFAULT => "EFAULT",
-        bindings::EBUSY => "EBUSY",
-        bindings::EINVAL => "EINVAL",
-        bindings::EMFILE => "EMFILE",
-        bindings::ENOSPC => "ENOSPC",
-        bindings::EPIPE => "EPIPE",
-        bindings::E2BIG => "E2BIG",
-        bindings::ETIMEDOUT => "ETIMEDOUT",
-        bindings::EOPNOTSUPP => "EOPNOTSUPP",
-        bindings::ENAMETOOLONG => "ENAMETOOLONG",
-        bindings::EROFS => "EROFS",
-        bindings::EFBIG => "EFBIG",
-        bindings::EXDEV => "EXDEV",
-        _ => "error",
-    }
-}
+// Kept for kapi.rs until it names these through `crate::error` (or the
+// kernel crate): a lower layer must not import log.
+pub(crate) use crate::error::enametoolong;
 
 /// The caller's log fd, or none.
 pub(crate) struct Log {

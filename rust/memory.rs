@@ -12,17 +12,18 @@
 //! skipped, swapped-out pages are read back.
 
 use crate::{
-    checkpoint::{refuse, Refusal, WriteError},
-    format::{self, VmaKind},
+    error::{eopnotsupp, refuse, ReadError, Refusal, WriteError},
+    files::open_path,
+    format::{self, Record, VmaKind},
     kapi::{self, current, special, vmf, MmRef, PinnedPage},
-    log::{eopnotsupp, fail, Log, Show},
-    stream::{ImageReader, ImageWriter, ReadError},
+    log::{fail, Log, Show},
+    shared::{Kind, Object, SharedIds, SharedObjects},
+    stream::{ImageReader, ImageWriter},
 };
 use kernel::{
     alloc::{KVVec, KVec},
     fs::File,
     prelude::*,
-    str::CStr,
     sync::aref::ARef,
     uaccess::{UserPtr, UserSlice},
 };
@@ -59,6 +60,59 @@ fn copy_bytes(b: &[u8]) -> Result<KVec<u8>> {
     Ok(v)
 }
 
+/// The layout of an address space: where its code, data, heap, stack,
+/// arguments and environment are (the fields of `struct mm_struct`).
+#[derive(Clone, Copy, Default)]
+struct MmLayout {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+}
+
+impl MmLayout {
+    /// From its words, in the order the image and the kernel API use.
+    fn from_words(w: [u64; 11]) -> Self {
+        MmLayout {
+            start_code: w[0],
+            end_code: w[1],
+            start_data: w[2],
+            end_data: w[3],
+            start_brk: w[4],
+            brk: w[5],
+            start_stack: w[6],
+            arg_start: w[7],
+            arg_end: w[8],
+            env_start: w[9],
+            env_end: w[10],
+        }
+    }
+
+    /// Its words, in the order the image and the kernel API use.
+    fn words(&self) -> [u64; 11] {
+        [
+            self.start_code,
+            self.end_code,
+            self.start_data,
+            self.end_data,
+            self.start_brk,
+            self.brk,
+            self.start_stack,
+            self.arg_start,
+            self.arg_end,
+            self.env_start,
+            self.env_end,
+        ]
+    }
+}
+
 // ------------------------------------------------------------ checkpoint
 
 /// One VMA of a snapshot.
@@ -76,34 +130,11 @@ struct VmaSnap {
     shm_key: u64,
 }
 
-/// Numbers the shared anonymous memory objects of an image, across its
-/// processes: the same object gets the same id wherever it is mapped. Ids
-/// replace the kernel-internal keys, which never reach the image.
-pub(crate) struct ShmIds {
-    keys: KVec<u64>,
-}
-
-impl ShmIds {
-    /// No object yet.
-    pub(crate) fn new() -> Self {
-        ShmIds { keys: KVec::new() }
-    }
-
-    /// The id of the object `key`, from 1.
-    fn id(&mut self, key: u64) -> Result<u32> {
-        if let Some(i) = self.keys.iter().position(|k| *k == key) {
-            return Ok(i as u32 + 1);
-        }
-        self.keys.push(key, GFP_KERNEL)?;
-        Ok(self.keys.len() as u32)
-    }
-}
-
 /// The memory part of a snapshot. Holds the target's mm, so its pages can
 /// be read after the target resumed... or died.
 pub(crate) struct MemSnap {
     mm: MmRef,
-    layout: [u64; 11],
+    layout: MmLayout,
     auxv: KVec<u64>,
     exe: KVec<u8>,
     vmas: KVec<VmaSnap>,
@@ -146,7 +177,7 @@ impl MemSnap {
         let mut pathbuf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;
         let g = mm.read_lock();
         let mut auxv = KVec::from_elem(0u64, current::auxv_words() as usize, GFP_KERNEL_ACCOUNT)?;
-        let layout = g.layout(&mut auxv);
+        let layout = MmLayout::from_words(g.layout(&mut auxv));
         // A deleted executable has no path to reopen: it is left out (the
         // restored link then stays the restarting process's).
         let exe = g.exe_path(&mut pathbuf).unwrap_or(b"");
@@ -410,10 +441,10 @@ impl MemSnap {
         &self,
         w: &mut ImageWriter<'_>,
         plan: &PagePlan,
-        shm: &mut ShmIds,
+        ids: &mut SharedIds,
     ) -> Result {
         let n = self.vmas.len() as u32;
-        w.record(|b| format::Mm::encode(b, &self.layout, n, &self.auxv, &self.exe))?;
+        w.record(|b| format::Mm::encode(b, &self.layout.words(), n, &self.auxv, &self.exe))?;
         for (v, &nr_pages) in self.vmas.iter().zip(plan.per_vma.iter()) {
             let rec = format::Vma {
                 start: v.start,
@@ -425,7 +456,7 @@ impl MemSnap {
                 kind: v.kind,
                 flags: v.flags,
                 shm_id: if v.kind == VmaKind::AnonShared {
-                    shm.id(v.shm_key)?
+                    ids.id(Kind::Shm, v.shm_key)?
                 } else {
                     0
                 },
@@ -522,28 +553,70 @@ impl VmaPlan {
 
 /// The memory part of a restart plan.
 pub(crate) struct MemPlan {
-    layout: [u64; 11],
+    layout: MmLayout,
     auxv: KVec<u64>,
     vmas: KVec<VmaPlan>,
-    /// The executable, when the caller may set it (see [`MemPlan::new`]).
+    /// The executable, when the caller may set it (see [`MemPlan::add_mm`]).
     exe: Option<ARef<File>>,
-}
-
-/// Opens `path` from an image as the caller.
-pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<ARef<File>> {
-    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
-    c.extend_from_slice(path, GFP_KERNEL)?;
-    c.push(0, GFP_KERNEL)?;
-    let cs = CStr::from_bytes_with_nul(&c).map_err(|_| EINVAL)?;
-    kapi::filp_open(cs, flags)
+    /// The mm record was read.
+    has_mm: bool,
 }
 
 impl MemPlan {
-    /// A plan from the mm record. The executable link (`/proc/PID/exe`) is
+    /// An empty plan, waiting for its mm record.
+    pub(crate) fn new() -> Self {
+        MemPlan {
+            layout: MmLayout::default(),
+            auxv: KVec::new(),
+            vmas: KVec::new(),
+            exe: None,
+            has_mm: false,
+        }
+    }
+
+    /// Whether every record the plan needs was read.
+    pub(crate) fn complete(&self) -> bool {
+        self.has_mm
+    }
+
+    /// Takes a record of the memory map (`Ok(false)` for any other).
+    /// Shared anonymous memory goes in `shared`, with the extent each
+    /// mapping of it needs.
+    pub(crate) fn add(
+        &mut self,
+        rec: &Record<'_>,
+        shared: &mut SharedObjects,
+        log: &Log,
+    ) -> Result<bool> {
+        match rec {
+            Record::Mm(m) => self.add_mm(m, log)?,
+            Record::Vma(v, _) if self.has_mm => {
+                self.add_vma(v, log)?;
+                if v.kind == VmaKind::AnonShared {
+                    let end = (v.pgoff + (v.end - v.start) / PS) * PS;
+                    match shared.get(Kind::Shm, v.shm_id) {
+                        Some(Object::Shm { size, .. }) => *size = (*size).max(end),
+                        _ => shared.insert(
+                            v.shm_id,
+                            Object::Shm {
+                                size: end,
+                                file: None,
+                            },
+                        )?,
+                    }
+                }
+            }
+            Record::Vma(..) => return Err(EINVAL),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Takes the mm record. The executable link (`/proc/PID/exe`) is
     /// restored only for a caller with `CAP_CHECKPOINT_RESTORE` or
     /// `CAP_SYS_ADMIN`, the privilege `prctl(PR_SET_MM_EXE_FILE)` asks for;
     /// for others it stays crctl's.
-    pub(crate) fn new(mm: &format::Mm<'_>, log: &Log) -> Result<Self> {
+    fn add_mm(&mut self, mm: &format::Mm<'_>, log: &Log) -> Result {
         let exe = if !mm.exe.is_empty()
             && (kapi::capable(CAP_CHECKPOINT_RESTORE) || kapi::capable(CAP_SYS_ADMIN))
         {
@@ -558,16 +631,18 @@ impl MemPlan {
         for i in 0..mm.auxv.len() / 8 {
             auxv.push(mm.auxv_word(i), GFP_KERNEL_ACCOUNT)?;
         }
-        Ok(MemPlan {
-            layout: mm.layout,
+        *self = MemPlan {
+            layout: MmLayout::from_words(mm.layout),
             auxv,
             vmas: KVec::new(),
             exe,
-        })
+            has_mm: true,
+        };
+        Ok(())
     }
 
     /// Adds a VMA record, opening its file as the caller.
-    pub(crate) fn add_vma(&mut self, v: &format::Vma<'_>, log: &Log) -> Result {
+    fn add_vma(&mut self, v: &format::Vma<'_>, log: &Log) -> Result {
         if vmf::advice()
             .iter()
             .any(|&(bit, vm)| v.flags & bit != 0 && vm == 0)
@@ -713,7 +788,7 @@ impl MemPlan {
 
     /// Replaces the caller's memory by the image's mappings (past the point
     /// of no return). Page contents follow with [`MemPlan::fill`].
-    pub(crate) fn map(&self, log: &Log, shm: &mut ShmFiles) -> Result {
+    pub(crate) fn map(&self, log: &Log, shared: &mut SharedObjects) -> Result {
         let mm = current::mm().ok_or(EINVAL)?;
         let mut ranges = KVec::new();
         {
@@ -753,12 +828,12 @@ impl MemPlan {
                 flags |= MAP_GROWSDOWN;
             }
             // Shared anonymous memory is one object wherever it is mapped.
-            let shared;
+            let shared_file;
             let file = if v.kind == VmaKind::AnonShared {
-                shared = shm.get(v.shm_id).map_err(|e| {
+                shared_file = shm_file(shared, v.shm_id).map_err(|e| {
                     fail!(log, e, "creating shared memory object {} failed", v.shm_id)
                 })?;
-                Some(&*shared)
+                Some(&*shared_file)
             } else {
                 v.file.as_deref()
             };
@@ -813,18 +888,9 @@ impl MemPlan {
         Ok(())
     }
 
-    /// Adds the extent of each shared anonymous object this process maps.
-    pub(crate) fn shm_extents(&self, shm: &mut ShmFiles) -> Result {
-        for v in self.vmas.iter().filter(|v| v.kind == VmaKind::AnonShared) {
-            let end = (v.pgoff + (v.end - v.start) / PS) * PS;
-            shm.need(v.shm_id, end)?;
-        }
-        Ok(())
-    }
-
     /// Sets the mm layout, saved auxv and executable link.
     pub(crate) fn set_layout(&self, log: &Log) -> Result {
-        current::set_mm_layout(&self.layout, &self.auxv);
+        current::set_mm_layout(&self.layout.words(), &self.auxv);
         if let Some(exe) = &self.exe {
             current::set_exe_file(exe)
                 .map_err(|e| fail!(log, e, "cannot set the executable link"))?;
@@ -833,35 +899,16 @@ impl MemPlan {
     }
 }
 
-/// The shared anonymous memory objects of a restart, created on first use
-/// with the largest extent any of their mappings needs.
-pub(crate) struct ShmFiles {
-    objs: KVec<(u32, u64, Option<ARef<File>>)>,
-}
-
-impl ShmFiles {
-    /// No object yet.
-    pub(crate) fn new() -> Self {
-        ShmFiles { objs: KVec::new() }
+/// The shared anonymous memory object `id`, created now if this is its
+/// first mapping, with the largest extent any of its mappings needs.
+fn shm_file(shared: &mut SharedObjects, id: u32) -> Result<ARef<File>> {
+    let Some(Object::Shm { size, file }) = shared.get(Kind::Shm, id) else {
+        return Err(EINVAL);
+    };
+    if file.is_none() {
+        *file = Some(kapi::shmem_file(*size)?);
     }
-
-    /// Records that object `id` must be at least `size` bytes.
-    fn need(&mut self, id: u32, size: u64) -> Result {
-        match self.objs.iter_mut().find(|o| o.0 == id) {
-            Some(o) => o.1 = o.1.max(size),
-            None => self.objs.push((id, size, None), GFP_KERNEL)?,
-        }
-        Ok(())
-    }
-
-    /// The object `id`, created now if it is its first mapping.
-    fn get(&mut self, id: u32) -> Result<ARef<File>> {
-        let o = self.objs.iter_mut().find(|o| o.0 == id).ok_or(EINVAL)?;
-        if o.2.is_none() {
-            o.2 = Some(kapi::shmem_file(o.1)?);
-        }
-        o.2.clone().ok_or(EINVAL)
-    }
+    file.clone().ok_or(EINVAL)
 }
 
 /// Where page contents go: `(process index, VMA writable, address, data)`.

@@ -18,10 +18,10 @@
 //! number is gone) returns `-EINTR` in the restored task.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
-    format::{self, reg},
+    error::{eopnotsupp, refuse, Refusal},
+    format::{self, reg, Record},
     kapi::current,
-    log::{eopnotsupp, fail, Log},
+    log::{fail, Log},
     stream::ImageWriter,
 };
 use kernel::{alloc::KVec, fs::File, prelude::*};
@@ -152,8 +152,38 @@ impl RegsSnap {
 
 /// Registers of a restart plan.
 pub(crate) struct RegsPlan {
-    pub(crate) regs: KBox<format::Regs>,
-    pub(crate) xstate: KVec<u8>,
+    regs: KBox<format::Regs>,
+    xstate: KVec<u8>,
+}
+
+/// The registers of a thread being read: its regs record, then its xstate
+/// record.
+pub(crate) struct RegsReader {
+    regs: Option<KBox<format::Regs>>,
+}
+
+impl RegsReader {
+    /// Nothing read yet.
+    pub(crate) fn new() -> Self {
+        RegsReader { regs: None }
+    }
+
+    /// Takes the thread's regs or xstate record: the plan once both are in.
+    pub(crate) fn add(&mut self, rec: &Record<'_>) -> Result<Option<RegsPlan>> {
+        match rec {
+            Record::Regs(g) => {
+                self.regs = Some(KBox::new(*g, GFP_KERNEL_ACCOUNT)?);
+                Ok(None)
+            }
+            Record::Xstate(x) => {
+                let regs = self.regs.take().ok_or(EINVAL)?;
+                let mut xstate = KVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT)?;
+                xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT)?;
+                Ok(Some(RegsPlan { regs, xstate }))
+            }
+            _ => Err(EINVAL),
+        }
+    }
 }
 
 impl RegsPlan {

@@ -23,18 +23,20 @@
 //!   to user space until all are restored.
 
 use crate::{
-    checkpoint::here_header,
-    files::{FilesPlan, OpenFiles},
+    error::ReadError,
+    files::FilesPlan,
     format::{self, Record, TreeEntry},
     kapi::{self, current, TaskRef},
     log::{fail, Log, Show},
-    memory::{self, MemPlan, ShmFiles},
-    regs::{self, RegsPlan},
+    memory::{self, MemPlan},
+    regs,
+    shared::SharedObjects,
     signals::SigPlan,
-    stream::{ImageReader, ReadError},
+    stream::{self, ImageReader},
     task::TaskPlan,
-    thread::ThreadPlan,
-    uapi::Args,
+    task::RLIMIT_NOFILE,
+    thread::ThreadsPlan,
+    uapi::RestartArgs,
 };
 use kernel::{
     alloc::KVec,
@@ -45,37 +47,95 @@ use kernel::{
     sync::{aref::ARef, Arc, CondVar, Mutex},
 };
 
-/// Layout of `struct cr_restart_args`.
-mod layout {
-    pub(super) const SIZE_VER0: usize = 32;
-    pub(super) const FLAGS: usize = 4;
-    pub(super) const FD: usize = 8;
-    pub(super) const LOGFD: usize = 12;
-    pub(super) const PREFIX: usize = 16;
-    pub(super) const PREFIX_LEN: usize = 24;
-}
-
-/// `CR_RESTART_STOPPED`.
-pub(crate) const CR_RESTART_STOPPED: u32 = 1;
-/// `CR_RESTART_COORDINATE`.
-pub(crate) const CR_RESTART_COORDINATE: u32 = 2;
-/// `CR_RESTART_JOIN`.
-pub(crate) const CR_RESTART_JOIN: u32 = 4;
-const KNOWN_FLAGS: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
-
-/// `RLIMIT_NOFILE`.
-const RLIMIT_NOFILE: usize = 7;
-
 /// How long tasks wait for each other at each step.
 const STEP_TIMEOUT_MS: u64 = 60_000;
 
-/// One process of a restart plan.
+/// One process of a restart plan: each part is its resource's own plan.
 struct ProcPlan {
     task: TaskPlan,
     signals: SigPlan,
     mem: MemPlan,
     files: FilesPlan,
-    threads: KVec<ThreadPlan>,
+    threads: ThreadsPlan,
+}
+
+impl ProcPlan {
+    /// A process whose section starts with the task record `t`.
+    fn new(t: &format::Task) -> Result<Self> {
+        Ok(ProcPlan {
+            task: TaskPlan::new(t)?,
+            signals: SigPlan::new(),
+            mem: MemPlan::new(),
+            files: FilesPlan::new(),
+            threads: ThreadsPlan::new(),
+        })
+    }
+
+    /// Hands a record of the process's section to the resource it belongs
+    /// to (`Ok(false)`: none takes it).
+    fn add(&mut self, rec: &Record<'_>, shared: &mut SharedObjects, log: &Log) -> Result<bool> {
+        Ok(self.task.add(rec)?
+            || self.signals.add(rec, log)?
+            || self.mem.add(rec, shared, log)?
+            || self.files.add(rec, shared, log)?
+            || self.threads.add(rec)?)
+    }
+
+    /// Fails unless every record the process needs was read.
+    fn complete(&self, log: &Log) -> Result {
+        if !(self.task.complete() && self.signals.complete() && self.mem.complete()) {
+            return Err(fail!(log, EINVAL, "bad image: required record missing"));
+        }
+        Ok(())
+    }
+
+    /// What does not depend on which task checks it.
+    fn check(&self, log: &Log) -> Result {
+        // Files and file mappings were opened as the reader, the caller or
+        // the coordinator: it must have the process's own credentials (as
+        // must each task that restores it, see `join`), or they would be
+        // opened with privileges the process never had.
+        self.task.check_creds(log)?;
+        self.task.check(log)?;
+        self.files
+            .check_nofile(self.task.rlimits.0[RLIMIT_NOFILE].cur, log)?;
+        self.signals.check(log)?;
+        for t in self.threads.list.iter() {
+            t.check(log)?;
+        }
+        Ok(())
+    }
+
+    /// What only the task that becomes thread `t` can check, before the
+    /// point of no return: its scheduling rights and, for the leader, the
+    /// working directory and the kernel-provided mappings.
+    fn check_here(&self, t: usize, log: &Log) -> Result {
+        self.threads.list[t].check_sched(log)?;
+        if t == 0 {
+            self.task.check_cwd(log)?;
+            self.mem.check(log)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the current task thread `t` of this process, once its memory
+    /// holds the image's contents: the leader first installs what the
+    /// process shares (mm layout, identity, files, signal dispositions,
+    /// dumpability), then every thread its own state.
+    fn restore(&self, t: usize, log: &Log, dev: &File) -> Result {
+        if t == 0 {
+            self.mem.set_layout(log)?;
+            self.task.restore();
+            self.files.restore(log)?;
+            self.signals.restore();
+            self.task.restore_dumpable();
+        }
+        let task = &self.task.task;
+        let nnp = task.flags & format::TASK_NO_NEW_PRIVS != 0;
+        self.threads.list[t]
+            .restore(task.personality, task.umask, nnp, dev)
+            .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))
+    }
 }
 
 /// Everything restart needs before the point of no return.
@@ -89,11 +149,20 @@ impl Plan {
     /// Finds the task `tid`: its process index and thread index.
     fn find(&self, tid: i32) -> Option<(usize, usize)> {
         for (p, proc_) in self.procs.iter().enumerate() {
-            if let Some(t) = proc_.threads.iter().position(|t| t.thread.tid == tid) {
+            if let Some(t) = proc_.threads.list.iter().position(|t| t.thread.tid == tid) {
                 return Some((p, t));
             }
         }
         None
+    }
+
+    /// The memory plan of each process, in image order.
+    fn mems(&self) -> Result<KVec<&MemPlan>> {
+        let mut v = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
+        for p in self.procs.iter() {
+            v.push(&p.mem, GFP_KERNEL)?;
+        }
+        Ok(v)
     }
 }
 
@@ -108,51 +177,14 @@ fn read_fail(log: &Log, e: ReadError) -> Error {
     }
 }
 
-fn copy_bytes(b: &[u8]) -> Result<KVec<u8>> {
-    let mut v = KVec::with_capacity(b.len(), GFP_KERNEL_ACCOUNT)?;
-    v.extend_from_slice(b, GFP_KERNEL_ACCOUNT)?;
-    Ok(v)
-}
-
-/// A process section being read.
-struct ProcBuilder {
-    task: KBox<format::Task>,
-    groups: KVec<u32>,
-    cwd: KVec<u8>,
-    rlimits: Option<KBox<format::Rlimits>>,
-    signals: Option<SigPlan>,
-    mem: Option<MemPlan>,
-    files: FilesPlan,
-    threads: KVec<ThreadPlan>,
-    /// The thread record whose regs/xstate come next.
-    pending: Option<(format::Thread, Option<KBox<format::Regs>>)>,
-}
-
-impl ProcBuilder {
-    fn finish(self, log: &Log) -> Result<ProcPlan> {
-        let missing = || fail!(log, EINVAL, "bad image: required record missing");
-        Ok(ProcPlan {
-            task: TaskPlan {
-                task: self.task,
-                groups: self.groups,
-                cwd: self.cwd,
-                rlimits: self.rlimits.ok_or_else(missing)?,
-            },
-            signals: self.signals.ok_or_else(missing)?,
-            mem: self.mem.ok_or_else(missing)?,
-            files: self.files,
-            threads: self.threads,
-        })
-    }
-}
-
-/// Reads and checks the metadata into a plan (step 1).
+/// Reads and checks the metadata into a plan (step 1), and the objects its
+/// processes share into `shared`.
 #[inline(never)]
-fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
+fn read_plan(r: &mut ImageReader<'_>, log: &Log, shared: &mut SharedObjects) -> Result<KBox<Plan>> {
     let rf = |e| read_fail(log, e);
     r.magic().map_err(rf)?;
     let (xsize, xfeatures, _) = regs::here()?;
-    let here = here_header(xsize, xfeatures, 0);
+    let here = stream::here_header(xsize, xfeatures, 0);
     let mut plan = KBox::new(
         Plan {
             tree: KVec::new(),
@@ -161,12 +193,10 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
         },
         GFP_KERNEL,
     )?;
-    let mut cur: Option<KBox<ProcBuilder>> = None;
-    let mut open_files = OpenFiles::new();
     let mut tree_walk = format::TreeWalk::new();
     loop {
         let rec = r.next().map_err(rf)?;
-        match rec {
+        match &rec {
             Record::Header(h) => {
                 if let Err(e) = h.check_against(&here) {
                     return Err(fail!(
@@ -178,20 +208,21 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
                         Show(here.release())
                     ));
                 }
+                continue;
             }
             Record::Tree(t) => {
                 for i in 0..t.len() {
                     plan.tree.push(t.get(i), GFP_KERNEL_ACCOUNT)?;
                 }
                 plan.live_tasks = t.live_threads();
+                continue;
             }
             Record::Task(t) => {
-                if let Some(b) = cur.take() {
-                    plan.procs
-                        .push(KBox::into_inner(b).finish(log)?, GFP_KERNEL_ACCOUNT)?;
+                if let Some(p) = plan.procs.last() {
+                    p.complete(log)?;
                 }
                 // The i-th process section is the i-th live process of the tree.
-                if tree_walk.task(&plan.tree, &t).is_err() {
+                if tree_walk.task(&plan.tree, t).is_err() {
                     return Err(fail!(
                         log,
                         EINVAL,
@@ -199,88 +230,36 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log) -> Result<KBox<Plan>> {
                         t.tgid
                     ));
                 }
-                cur = Some(KBox::new(
-                    ProcBuilder {
-                        task: KBox::new(t, GFP_KERNEL_ACCOUNT)?,
-                        groups: KVec::new(),
-                        cwd: KVec::new(),
-                        rlimits: None,
-                        signals: None,
-                        mem: None,
-                        files: FilesPlan::new(),
-                        threads: KVec::new(),
-                        pending: None,
-                    },
-                    GFP_KERNEL_ACCOUNT,
-                )?);
+                plan.procs.push(ProcPlan::new(t)?, GFP_KERNEL_ACCOUNT)?;
+                continue;
             }
             Record::MetaEnd(_) => break,
             Record::Pages(_) | Record::Tail(_) => {
                 return Err(fail!(log, EINVAL, "bad image: record out of place"))
             }
-            rec => {
-                let b = cur.as_mut().ok_or(EINVAL)?;
-                match rec {
-                    Record::Groups(g) => {
-                        b.groups = KVec::with_capacity(g.len(), GFP_KERNEL_ACCOUNT)?;
-                        for i in 0..g.len() {
-                            b.groups.push(g.get(i), GFP_KERNEL_ACCOUNT)?;
-                        }
-                    }
-                    Record::Cwd(p) => b.cwd = copy_bytes(p)?,
-                    Record::Rlimits(l) => b.rlimits = Some(KBox::new(l, GFP_KERNEL_ACCOUNT)?),
-                    Record::Signals(s) => b.signals = Some(SigPlan::new(&s)?),
-                    Record::Mm(m) => b.mem = Some(MemPlan::new(&m, log)?),
-                    Record::Vma(v, _) => b.mem.as_mut().ok_or(EINVAL)?.add_vma(&v, log)?,
-                    Record::File(f) => b.files.add(&f, &mut open_files, log)?,
-                    Record::Thread(t) => {
-                        // Threads of the process, in tree order.
-                        if tree_walk.thread(&plan.tree, &t).is_err() {
-                            return Err(fail!(
-                                log,
-                                EINVAL,
-                                "bad image: thread {} does not match the tree",
-                                t.tid
-                            ));
-                        }
-                        b.pending = Some((t, None));
-                    }
-                    Record::Regs(g) => {
-                        let p = b.pending.as_mut().ok_or(EINVAL)?;
-                        p.1 = Some(KBox::new(g, GFP_KERNEL_ACCOUNT)?);
-                    }
-                    Record::Xstate(x) => {
-                        let (thread, regs) = b.pending.take().ok_or(EINVAL)?;
-                        let regs = RegsPlan {
-                            regs: regs.ok_or(EINVAL)?,
-                            xstate: copy_bytes(x)?,
-                        };
-                        b.threads
-                            .push(ThreadPlan { thread, regs }, GFP_KERNEL_ACCOUNT)?;
-                    }
-                    _ => return Err(fail!(log, EINVAL, "bad image: record out of place")),
+            Record::Thread(t) => {
+                // Threads of the process, in tree order.
+                if tree_walk.thread(&plan.tree, t).is_err() {
+                    return Err(fail!(
+                        log,
+                        EINVAL,
+                        "bad image: thread {} does not match the tree",
+                        t.tid
+                    ));
                 }
             }
+            _ => {}
+        }
+        let b = plan.procs.last_mut().ok_or(EINVAL)?;
+        if !b.add(&rec, shared, log)? {
+            return Err(fail!(log, EINVAL, "bad image: record out of place"));
         }
     }
-    if let Some(b) = cur.take() {
-        plan.procs
-            .push(KBox::into_inner(b).finish(log)?, GFP_KERNEL_ACCOUNT)?;
+    if let Some(p) = plan.procs.last() {
+        p.complete(log)?;
     }
-    // What does not depend on which task checks it.
     for p in plan.procs.iter() {
-        // Files and file mappings were opened as the reader, the caller or
-        // the coordinator: it must have the process's own credentials (as
-        // must each task that restores it, see `join`), or they would be
-        // opened with privileges the process never had.
-        p.task.check_creds(log)?;
-        p.task.check(log)?;
-        p.files
-            .check_nofile(p.task.rlimits.lim[RLIMIT_NOFILE].0, log)?;
-        p.signals.check(log)?;
-        for t in p.threads.iter() {
-            t.check(log)?;
-        }
+        p.check(log)?;
     }
     Ok(plan)
 }
@@ -310,7 +289,8 @@ struct CtxState {
     restored: u32,
     /// Leader of each process, registered on arrival.
     leaders: KVec<Option<TaskRef>>,
-    shm: ShmFiles,
+    /// The objects the processes share, created by the first to map them.
+    shared: SharedObjects,
 }
 
 /// A tree restart in flight, shared by the launcher and every task through
@@ -339,7 +319,7 @@ impl RestartCtx {
                     arrived: 0,
                     restored: 0,
                     leaders: KVec::new(),
-                    shm: ShmFiles::new(),
+                    shared: SharedObjects::new(),
                 }),
                 cv <- new_condvar!(),
             }),
@@ -445,22 +425,17 @@ impl RestartSlot {
 }
 
 /// The launcher's part (`CR_RESTART_COORDINATE`): read, wait, fill, wait.
-fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) -> Result {
-    let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log)?, GFP_KERNEL)?;
+fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, stopped: bool) -> Result {
+    let mut shared = SharedObjects::new();
+    let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log, &mut shared)?, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
     if let Some(mut replay) = r.replay()? {
-        let mut mems: KVec<&MemPlan> = KVec::with_capacity(nprocs, GFP_KERNEL)?;
-        for p in plan.procs.iter() {
-            mems.push(&p.mem, GFP_KERNEL)?;
-        }
-        memory::verify(&mems, &mut replay, log).map_err(|e| read_fail(log, e))?;
+        memory::verify(&plan.mems()?, &mut replay, log).map_err(|e| read_fail(log, e))?;
     }
     let live = plan.live_tasks;
     {
         let mut st = ctx.st.lock();
-        for p in plan.procs.iter() {
-            p.mem.shm_extents(&mut st.shm)?;
-        }
+        st.shared = shared;
         for _ in 0..nprocs {
             st.leaders.push(None, GFP_KERNEL)?;
         }
@@ -484,13 +459,7 @@ fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) 
         }
         v
     };
-    let mems: KVec<&MemPlan> = {
-        let mut v = KVec::with_capacity(nprocs, GFP_KERNEL)?;
-        for p in plan.procs.iter() {
-            v.push(&p.mem, GFP_KERNEL)?;
-        }
-        v
-    };
+    let mems = plan.mems()?;
     let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| {
         leaders[p as usize].poke(a, data).map_err(|e| {
             ReadError::Logged(fail!(
@@ -505,7 +474,7 @@ fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, flags: u32) 
     ctx.wait_for(log, "every task to restore itself", |st| {
         st.restored == live
     })?;
-    if flags & CR_RESTART_STOPPED != 0 {
+    if stopped {
         // Queued before any task may return: each stops before its first
         // instruction.
         for l in leaders.iter() {
@@ -527,11 +496,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     let proc_ = &plan.procs[p];
     let leader = t == 0;
     proc_.task.check_creds(log)?;
-    proc_.threads[t].check_sched(log)?;
-    if leader {
-        proc_.task.check_cwd(log)?;
-        proc_.mem.check(log)?;
-    }
+    proc_.check_here(t, log)?;
     ctx.update(|st| {
         if leader {
             if let Some(slot) = st.leaders.get_mut(p) {
@@ -549,9 +514,9 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
             st.step >= Step::Mapping(p)
         })?;
         let r = {
-            let mut shm = core::mem::replace(&mut ctx.st.lock().shm, ShmFiles::new());
-            let r = proc_.mem.map(log, &mut shm);
-            ctx.st.lock().shm = shm;
+            let mut shared = core::mem::replace(&mut ctx.st.lock().shared, SharedObjects::new());
+            let r = proc_.mem.map(log, &mut shared);
+            ctx.st.lock().shared = shared;
             r
         };
         r?;
@@ -565,17 +530,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
         });
     }
     ctx.wait_for(log, "the memory contents", |st| st.step >= Step::Restoring)?;
-    if leader {
-        proc_.mem.set_layout(log)?;
-        proc_.task.restore();
-        proc_.files.restore(log)?;
-        proc_.signals.restore();
-        proc_.task.restore_dumpable();
-    }
-    let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
-    proc_.threads[t]
-        .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
-        .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))?;
+    proc_.restore(t, log, dev)?;
     ctx.update(|st| st.restored += 1);
     ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)
 }
@@ -584,7 +539,7 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
 fn single(
     r: &mut ImageReader<'_>,
     log: &Log,
-    flags: u32,
+    stopped: bool,
     dev: &File,
     committed: &mut bool,
 ) -> Result {
@@ -595,7 +550,8 @@ fn single(
             "the caller has several threads: restart needs a single-threaded caller"
         ));
     }
-    let plan = read_plan(r, log)?;
+    let mut shared = SharedObjects::new();
+    let plan = read_plan(r, log, &mut shared)?;
     if plan.live_tasks != 1 || plan.tree.len() != 1 {
         return Err(fail!(
             log,
@@ -606,32 +562,17 @@ fn single(
     }
     // `read_plan` checked the credentials: the reader is the caller.
     let proc_ = &plan.procs[0];
-    proc_.threads[0].check_sched(log)?;
-    proc_.task.check_cwd(log)?;
-    proc_.mem.check(log)?;
-    let mut shm = ShmFiles::new();
-    proc_.mem.shm_extents(&mut shm)?;
+    proc_.check_here(0, log)?;
+    let mems = plan.mems()?;
     if let Some(mut replay) = r.replay()? {
-        memory::verify(&[&proc_.mem], &mut replay, log).map_err(|e| read_fail(log, e))?;
+        memory::verify(&mems, &mut replay, log).map_err(|e| read_fail(log, e))?;
     }
     *committed = true;
-    let mut commit = || -> Result {
-        proc_.mem.map(log, &mut shm)?;
-        let mems = [&proc_.mem];
-        let mut sink = memory::local_sink(log);
-        memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
-        proc_.mem.set_layout(log)?;
-        proc_.task.restore();
-        proc_.files.restore(log)?;
-        proc_.signals.restore();
-        proc_.task.restore_dumpable();
-        let nnp = proc_.task.task.flags & format::TASK_NO_NEW_PRIVS != 0;
-        proc_.threads[0]
-            .restore(proc_.task.task.personality, proc_.task.task.umask, nnp, dev)
-            .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))
-    };
-    commit()?;
-    if flags & CR_RESTART_STOPPED != 0 {
+    proc_.mem.map(log, &mut shared)?;
+    let mut sink = memory::local_sink(log);
+    memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
+    proc_.restore(0, log, dev)?;
+    if stopped {
         current::send_sig(bindings::SIGSTOP as i32);
     }
     Ok(())
@@ -643,20 +584,15 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     // A reference of our own: restoring the file table may close the fd
     // this ioctl came through, which held the only one.
     let dev: ARef<File> = dev.into();
-    use layout as l;
-    let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
-    let flags = args.u32_at(l::FLAGS);
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(EINVAL);
-    }
-    let log = Log::open(args.i32_at(l::LOGFD), "restart")?;
-    let fd = args.i32_at(l::FD);
+    let args = RestartArgs::read(arg)?;
+    let log = Log::open(args.logfd, "restart")?;
+    let fd = args.fd;
     let file = kapi::fget(fd).map_err(|e| fail!(log, e, "fd {fd}: not an open file"))?;
     if !kapi::file_mode(&file).0 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for reading"));
     }
 
-    if flags & CR_RESTART_COORDINATE != 0 {
+    if args.coordinate() {
         let ctx = {
             let mut s = slot.ctx.lock();
             if s.is_some() {
@@ -671,19 +607,10 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
             ctx
         };
         slot.cv.notify_all();
-        let mut reader =
-            ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN)).map_err(
-                |e| {
-                    fail!(
-                        log,
-                        e,
-                        "cannot read the prefix ({} bytes)",
-                        args.u64_at(l::PREFIX_LEN)
-                    )
-                },
-            );
+        let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
+            .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len));
         let r = match reader.as_mut() {
-            Ok(reader) => coordinate(&ctx, reader, &log, flags),
+            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped()),
             Err(e) => Err(*e),
         };
         if let Err(e) = r {
@@ -694,7 +621,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     }
 
     // A task of a tree being coordinated on this file.
-    if flags & CR_RESTART_JOIN != 0 {
+    if args.join() {
         let ctx = slot.wait_coordinator().ok_or_else(|| {
             fail!(
                 log,
@@ -726,17 +653,10 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         };
     }
 
-    let mut reader = ImageReader::new(&file, args.u64_at(l::PREFIX), args.u64_at(l::PREFIX_LEN))
-        .map_err(|e| {
-            fail!(
-                log,
-                e,
-                "cannot read the prefix ({} bytes)",
-                args.u64_at(l::PREFIX_LEN)
-            )
-        })?;
+    let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
+        .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len))?;
     let mut committed = false;
-    match single(&mut reader, &log, flags, &dev, &mut committed) {
+    match single(&mut reader, &log, args.stopped(), &dev, &mut committed) {
         Ok(()) => Ok(0),
         Err(e) => {
             if committed {

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Signal dispositions, blocked mask and alternate stack. Record:
-//! [`format::Signals`]. Pending signals and timers are refused at
-//! checkpoint (see `task.rs`).
+//! Signal dispositions. Record: [`format::Signals`]. Pending signals and
+//! timers are refused at checkpoint (see `task.rs`).
+//!
+//! The record also holds a blocked mask and an alternate stack, which Linux
+//! keeps per thread: they are the thread's (see `thread.rs`), written from
+//! the leader's and, on restart, checked but restored per thread only.
 
 use crate::{
-    checkpoint::Refusal,
+    error::Refusal,
     format,
+    format::Record,
     kapi::{self, current},
     log::{fail, Log},
     stream::ImageWriter,
@@ -25,6 +29,55 @@ const SA_KNOWN: u64 = 0x1 // SA_NOCLDSTOP
     | 0x4000_0000 // SA_NODEFER
     | 0x8000_0000; // SA_RESETHAND
 
+/// A thread's alternate signal stack (`sigaltstack`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AltStack {
+    /// `ss_sp`: 0 when disabled.
+    pub(crate) sp: u64,
+    /// `ss_size`: 0 when disabled.
+    pub(crate) size: u64,
+    /// `ss_flags`: `SS_DISABLE` or `SS_AUTODISARM` (or neither).
+    pub(crate) flags: u32,
+}
+
+impl AltStack {
+    /// The stack as the kernel reports it (`ss_flags` may carry
+    /// `SS_ONSTACK`, and a disabled stack its old address).
+    pub(crate) fn from_kernel(sp: u64, size: u64, flags: u32) -> Self {
+        let disabled = flags & format::SS_DISABLE != 0;
+        AltStack {
+            sp: if disabled { 0 } else { sp },
+            size: if disabled { 0 } else { size },
+            flags: flags & (format::SS_DISABLE | format::SS_AUTODISARM),
+        }
+    }
+
+    /// The stack as an image record holds it.
+    pub(crate) fn from_record((sp, size, flags): (u64, u64, u32)) -> Self {
+        AltStack { sp, size, flags }
+    }
+
+    /// The stack as an image record holds it.
+    pub(crate) fn to_record(self) -> (u64, u64, u32) {
+        (self.sp, self.size, self.flags)
+    }
+
+    /// Whether a thread could have set it: disabled, or at least
+    /// `MINSIGSTKSZ` bytes all in user space.
+    pub(crate) fn usable(&self) -> bool {
+        if self.flags & format::SS_DISABLE != 0 {
+            return true;
+        }
+        let end = self.sp.checked_add(self.size);
+        self.size >= current::minsigstksz() && end.is_some_and(|e| e <= current::task_size_max())
+    }
+
+    /// Installs it in the current thread.
+    pub(crate) fn restore(&self) {
+        current::set_altstack(self.sp, self.size, self.flags);
+    }
+}
+
 /// Signal state of a snapshot.
 pub(crate) struct SigSnap {
     s: KBox<kapi::Signals>,
@@ -38,15 +91,15 @@ impl SigSnap {
         })
     }
 
-    /// Writes the signals record.
-    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+    /// Writes the signals record, with the leader's blocked mask and
+    /// alternate stack.
+    pub(crate) fn write(
+        &self,
+        w: &mut ImageWriter<'_>,
+        blocked: u64,
+        altstack: AltStack,
+    ) -> Result {
         let s = &*self.s;
-        let disabled = s.ss_flags & format::SS_DISABLE != 0;
-        let altstack = (
-            if disabled { 0 } else { s.ss_sp },
-            if disabled { 0 } else { s.ss_size },
-            s.ss_flags & (format::SS_DISABLE | format::SS_AUTODISARM),
-        );
         let action = |i: usize| {
             // SIGKILL and SIGSTOP have no disposition to save.
             if i == 8 || i == 18 {
@@ -60,32 +113,53 @@ impl SigSnap {
                 mask: k.mask,
             }
         };
-        w.record(|b| format::Signals::encode(b, s.blocked, altstack, action))
+        w.record(|b| format::Signals::encode(b, blocked, altstack.to_record(), action))
     }
 }
 
 /// Signal state of a restart plan (dispositions on the heap).
 pub(crate) struct SigPlan {
-    blocked: u64,
-    altstack: (u64, u64, u32),
     actions: KVec<format::SigAction>,
 }
 
 impl SigPlan {
-    /// Copies a signals record.
-    pub(crate) fn new(s: &format::Signals<'_>) -> Result<Self> {
+    /// A plan waiting for its signals record.
+    pub(crate) fn new() -> Self {
+        SigPlan {
+            actions: KVec::new(),
+        }
+    }
+
+    /// Whether every record the plan needs was read.
+    pub(crate) fn complete(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// Takes the signals record (`Ok(false)` for any other), checking its
+    /// alternate stack, which the threads' own records restore.
+    pub(crate) fn add(&mut self, rec: &Record<'_>, log: &Log) -> Result<bool> {
+        let Record::Signals(s) = rec else {
+            return Ok(false);
+        };
         let mut actions = KVec::with_capacity(format::NSIG as usize, GFP_KERNEL_ACCOUNT)?;
         for i in 0..format::NSIG as usize {
             actions.push(s.action(i), GFP_KERNEL_ACCOUNT)?;
         }
-        Ok(SigPlan {
-            blocked: s.blocked,
-            altstack: (s.altstack_sp, s.altstack_size, s.altstack_flags),
-            actions,
-        })
+        let a = AltStack::from_record((s.altstack_sp, s.altstack_size, s.altstack_flags));
+        if !a.usable() {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "alternate signal stack {:#x}+{:#x} unusable",
+                a.sp,
+                a.size
+            ));
+        }
+        self.actions = actions;
+        Ok(true)
     }
 
-    /// Checks handlers (in user space, known flags) and the alternate stack.
+    /// Checks handlers (in user space, known flags).
     pub(crate) fn check(&self, log: &Log) -> Result {
         let limit = current::task_size_max();
         for (i, a) in self.actions.iter().enumerate() {
@@ -107,21 +181,10 @@ impl SigPlan {
                 ));
             }
         }
-        let (sp, size, flags) = self.altstack;
-        if flags & format::SS_DISABLE == 0 {
-            let end = sp.checked_add(size);
-            if size < current::minsigstksz() || end.is_none_or(|e| e > limit) {
-                return Err(fail!(
-                    log,
-                    EINVAL,
-                    "alternate signal stack {sp:#x}+{size:#x} unusable"
-                ));
-            }
-        }
         Ok(())
     }
 
-    /// Installs the signal state in the current task.
+    /// Installs the dispositions in the current task.
     pub(crate) fn restore(&self) {
         current::flush_signals();
         for (i, a) in self.actions.iter().enumerate() {
@@ -136,7 +199,5 @@ impl SigPlan {
             };
             current::set_sigaction(i as i32 + 1, &k);
         }
-        current::set_blocked(self.blocked);
-        current::set_altstack(self.altstack.0, self.altstack.1, self.altstack.2);
     }
 }

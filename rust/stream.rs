@@ -5,8 +5,9 @@
 //! feeds every byte through the shared [`format::Validator`].
 
 use crate::{
+    error::ReadError,
     format::{self, Checksum, FormatError, Record, RecordType, Validator},
-    kapi,
+    kapi, uapi,
 };
 use kernel::{alloc::KVVec, fs::File, prelude::*, uaccess::UserSlice};
 
@@ -150,27 +151,6 @@ impl<'a> ImageWriter<'a> {
 /// Largest prefix a caller may hand in.
 pub(crate) const MAX_PREFIX: u64 = 64 << 20;
 
-/// Why reading an image failed: an I/O error, or a format error at an
-/// offset.
-pub(crate) enum ReadError {
-    Io(Error),
-    Format(FormatError, u64),
-    /// An error already written to the log.
-    Logged(Error),
-}
-
-impl From<kernel::alloc::AllocError> for ReadError {
-    fn from(_: kernel::alloc::AllocError) -> Self {
-        ReadError::Io(ENOMEM)
-    }
-}
-
-impl From<Error> for ReadError {
-    fn from(e: Error) -> Self {
-        ReadError::Io(e)
-    }
-}
-
 /// Sequential, validating image reader: the caller's prefix first, then the
 /// file.
 pub(crate) struct ImageReader<'a> {
@@ -310,5 +290,32 @@ impl<'a> ImageReader<'a> {
         self.read_exact(out)?;
         let off = self.v.offset();
         self.v.page_data(out).map_err(|e| ReadError::Format(e, off))
+    }
+}
+
+/// The header this kernel writes, also what restart compares images with.
+pub(crate) fn here_header(xstate_size: u32, xfeatures: u64, flags: u32) -> format::Header {
+    let mut release = [0u8; format::RELEASE_LEN];
+    let r = kapi::uts_release().to_bytes();
+    let n = r.len().min(format::RELEASE_LEN - 1);
+    release[..n].copy_from_slice(&r[..n]);
+    let now = kapi::real_time_ns();
+    format::Header {
+        version: format::FORMAT_VERSION,
+        arch: format::ARCH_X86_64,
+        page_size: kernel::page::PAGE_SIZE as u32,
+        flags,
+        nr_tasks: 1,
+        module_version: uapi::MODULE_VERSION,
+        time_sec: now / 1_000_000_000,
+        time_nsec: (now % 1_000_000_000) as u32,
+        nsig: format::NSIG,
+        rlim_nlimits: format::RLIM_NLIMITS,
+        comm_len: format::COMM_LEN as u32,
+        xstate_size,
+        auxv_words: kapi::current::auxv_words(),
+        xfeatures,
+        task_size: kapi::current::task_size_max(),
+        release,
     }
 }

@@ -11,10 +11,10 @@
 //! caller's unless the caller has `CAP_SYS_RESOURCE`.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
-    format,
+    error::{eopnotsupp, refuse, Refusal},
+    format::{self, Record},
     kapi::{self, current, current::refuse as rf, PidNs, TaskIds},
-    log::{eopnotsupp, fail, Log, Show},
+    log::{fail, Log, Show},
     stream::ImageWriter,
 };
 use kernel::{alloc::KVec, prelude::*};
@@ -22,11 +22,41 @@ use kernel::{alloc::KVec, prelude::*};
 /// `RLIMIT_CPU`.
 const RLIMIT_CPU: usize = 0;
 /// `RLIMIT_NOFILE`.
-const RLIMIT_NOFILE: usize = 7;
+pub(crate) const RLIMIT_NOFILE: usize = 7;
+/// `RLIMIT_RTPRIO`.
+pub(crate) const RLIMIT_RTPRIO: usize = 14;
 /// `RLIM_INFINITY`.
 const RLIM_INFINITY: u64 = u64::MAX;
 /// `CAP_SYS_RESOURCE`.
 const CAP_SYS_RESOURCE: i32 = 24;
+
+/// One resource limit (`struct rlimit`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Rlimit {
+    /// The soft limit.
+    pub(crate) cur: u64,
+    /// The hard limit.
+    pub(crate) max: u64,
+}
+
+/// A task's resource limits, by `RLIMIT_*` number.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Rlimits(pub(crate) [Rlimit; format::RLIM_NLIMITS as usize]);
+
+impl Rlimits {
+    /// The current task's.
+    pub(crate) fn current() -> Self {
+        let w = current::rlimits();
+        let mut r = Rlimits::default();
+        for (i, l) in r.0.iter_mut().enumerate() {
+            *l = Rlimit {
+                cur: w[2 * i],
+                max: w[2 * i + 1],
+            };
+        }
+        r
+    }
+}
 
 // ------------------------------------------------------------ checkpoint
 
@@ -36,7 +66,7 @@ pub(crate) struct TaskSnap {
     pub(crate) creds: kapi::Creds,
     groups: KVec<u32>,
     misc: kapi::Misc,
-    rlimits: [u64; 32],
+    rlimits: Rlimits,
     cwd: KVec<u8>,
 }
 
@@ -127,7 +157,7 @@ impl TaskSnap {
             creds,
             groups,
             misc: current::misc(),
-            rlimits: current::rlimits(),
+            rlimits: Rlimits::current(),
             cwd: c,
         })
     }
@@ -169,8 +199,8 @@ impl TaskSnap {
         w.record(|b| format::Groups::encode(b, &self.groups))?;
         w.record(|b| format::encode_record(b, format::RecordType::Cwd, |wr| wr.path(&self.cwd)))?;
         let mut r = format::Rlimits::default();
-        for (i, l) in r.lim.iter_mut().enumerate() {
-            *l = (self.rlimits[2 * i], self.rlimits[2 * i + 1]);
+        for (l, s) in r.lim.iter_mut().zip(self.rlimits.0.iter()) {
+            *l = (s.cur, s.max);
         }
         w.record(|b| r.encode(b))
     }
@@ -181,12 +211,55 @@ impl TaskSnap {
 /// The identity part of a restart plan.
 pub(crate) struct TaskPlan {
     pub(crate) task: KBox<format::Task>,
-    pub(crate) groups: KVec<u32>,
-    pub(crate) cwd: KVec<u8>,
-    pub(crate) rlimits: KBox<format::Rlimits>,
+    groups: KVec<u32>,
+    cwd: KVec<u8>,
+    pub(crate) rlimits: Rlimits,
+    /// The rlimits record was read.
+    has_rlimits: bool,
 }
 
 impl TaskPlan {
+    /// A plan from the task record, which starts a process's section.
+    pub(crate) fn new(t: &format::Task) -> Result<Self> {
+        Ok(TaskPlan {
+            task: KBox::new(*t, GFP_KERNEL_ACCOUNT)?,
+            groups: KVec::new(),
+            cwd: KVec::new(),
+            rlimits: Rlimits::default(),
+            has_rlimits: false,
+        })
+    }
+
+    /// Whether every record the plan needs was read.
+    pub(crate) fn complete(&self) -> bool {
+        self.has_rlimits
+    }
+
+    /// Takes a groups, cwd or rlimits record (`Ok(false)` for any other).
+    pub(crate) fn add(&mut self, rec: &Record<'_>) -> Result<bool> {
+        match rec {
+            Record::Groups(g) => {
+                self.groups = KVec::with_capacity(g.len(), GFP_KERNEL_ACCOUNT)?;
+                for i in 0..g.len() {
+                    self.groups.push(g.get(i), GFP_KERNEL_ACCOUNT)?;
+                }
+            }
+            Record::Cwd(p) => {
+                let mut c = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
+                c.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
+                self.cwd = c;
+            }
+            Record::Rlimits(l) => {
+                for (r, &(cur, max)) in self.rlimits.0.iter_mut().zip(l.lim.iter()) {
+                    *r = Rlimit { cur, max };
+                }
+                self.has_rlimits = true;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Checks, in each task that will become one of this process's, that
     /// it already has exactly the image's credentials (crctl sets them with
     /// the ordinary system calls, which decide what it may become).
@@ -214,22 +287,23 @@ impl TaskPlan {
     /// without `CAP_SYS_RESOURCE`, a supported personality.
     pub(crate) fn check(&self, log: &Log) -> Result {
         let t = &self.task;
-        let mine = current::rlimits();
+        let mine = Rlimits::current().0;
         let privileged = kapi::capable(CAP_SYS_RESOURCE);
-        for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
-            if max > mine[2 * i + 1] && !privileged {
+        for (i, &Rlimit { cur, max }) in self.rlimits.0.iter().enumerate() {
+            if max > mine[i].max && !privileged {
                 return Err(fail!(
                     log,
                     EPERM,
                     "resource limit {i}: hard limit {max} is above the caller's {}",
-                    mine[2 * i + 1]
+                    mine[i].max
                 ));
             }
             if i == RLIMIT_NOFILE && max > current::nr_open() {
                 return Err(fail!(log, EPERM, "RLIMIT_NOFILE {max} is above fs.nr_open"));
             }
             // A finite CPU soft limit arms a timer this module cannot reach.
-            if i == RLIMIT_CPU && cur != RLIM_INFINITY && (cur, max) != (mine[0], mine[1]) {
+            if i == RLIMIT_CPU && cur != RLIM_INFINITY && (Rlimit { cur, max }) != mine[RLIMIT_CPU]
+            {
                 return Err(fail!(
                     log,
                     eopnotsupp(),
@@ -277,7 +351,7 @@ impl TaskPlan {
 
     /// Makes the caller this task's identity (after the point of no return).
     pub(crate) fn restore(&self) {
-        for (i, &(cur, max)) in self.rlimits.lim.iter().enumerate() {
+        for (i, &Rlimit { cur, max }) in self.rlimits.0.iter().enumerate() {
             // An infinite CPU soft limit arms no timer: setting it is plain.
             if i != RLIMIT_CPU || cur == RLIM_INFINITY {
                 current::set_rlimit(i, cur, max);

@@ -8,14 +8,16 @@
 //! per process.
 
 use crate::{
-    checkpoint::{refuse, Refusal},
-    format,
+    error::{eopnotsupp, refuse, Refusal},
+    format::{self, Record},
     kapi::{self, current, current::refuse as rf},
-    log::{eopnotsupp, Log},
-    regs::{RegsPlan, RegsSnap},
+    log::{fail, Log},
+    regs::{RegsPlan, RegsReader, RegsSnap},
+    signals::AltStack,
     stream::ImageWriter,
+    task::{Rlimits, RLIMIT_RTPRIO},
 };
-use kernel::{fs::File, prelude::*};
+use kernel::{alloc::KVec, fs::File, prelude::*};
 
 // ------------------------------------------------------------ checkpoint
 
@@ -23,8 +25,10 @@ use kernel::{fs::File, prelude::*};
 pub(crate) struct ThreadSnap {
     pub(crate) tid: i32,
     pub(crate) regs: KBox<RegsSnap>,
-    blocked: u64,
-    altstack: (u64, u64, u32),
+    /// The blocked mask, also the process's signals record's (leader).
+    pub(crate) blocked: u64,
+    /// The alternate stack, also the process's signals record's (leader).
+    pub(crate) altstack: AltStack,
     misc: kapi::Misc,
     /// The thread's credentials: the image has one set per process, so a
     /// thread whose own differ is refused (see [`ThreadSnap::check_creds`]).
@@ -55,8 +59,6 @@ const SCHED_DEADLINE: u32 = 6;
 const CAP_SYS_ADMIN: i32 = 21;
 /// `CAP_SYS_NICE`.
 const CAP_SYS_NICE: i32 = 23;
-/// `RLIMIT_RTPRIO`.
-const RLIMIT_RTPRIO: usize = 14;
 /// `IOPRIO_CLASS_RT`.
 const IOPRIO_CLASS_RT: u32 = 1;
 
@@ -128,16 +130,11 @@ impl ThreadSnap {
         let s = current::signals()?;
         let sched = gather_sched(pid, tid)?;
         let pdeath_signal = gather_extra(pid, tid, &sched)?;
-        let disabled = s.ss_flags & format::SS_DISABLE != 0;
         Ok(ThreadSnap {
             tid,
             regs: KBox::new(RegsSnap::gather(pid)?, GFP_KERNEL_ACCOUNT)?,
             blocked: s.blocked,
-            altstack: (
-                if disabled { 0 } else { s.ss_sp },
-                if disabled { 0 } else { s.ss_size },
-                s.ss_flags & (format::SS_DISABLE | format::SS_AUTODISARM),
-            ),
+            altstack: AltStack::from_kernel(s.ss_sp, s.ss_size, s.ss_flags),
             misc: current::misc(),
             creds: current::creds(),
             sched,
@@ -167,7 +164,7 @@ impl ThreadSnap {
             tid: self.tid,
             pdeath_signal: self.pdeath_signal,
             blocked: self.blocked,
-            altstack: self.altstack,
+            altstack: self.altstack.to_record(),
             comm,
             clear_child_tid: m.clear_child_tid,
             robust_list: (m.robust_list, m.robust_list_len),
@@ -184,29 +181,62 @@ impl ThreadSnap {
 /// One thread of a restart plan.
 pub(crate) struct ThreadPlan {
     pub(crate) thread: format::Thread,
-    pub(crate) regs: RegsPlan,
+    regs: RegsPlan,
+}
+
+/// The threads of a process of a restart plan, in tree order.
+pub(crate) struct ThreadsPlan {
+    pub(crate) list: KVec<ThreadPlan>,
+    /// The thread record whose regs and xstate records come next.
+    pending: Option<(format::Thread, RegsReader)>,
+}
+
+impl ThreadsPlan {
+    /// No thread yet.
+    pub(crate) fn new() -> Self {
+        ThreadsPlan {
+            list: KVec::new(),
+            pending: None,
+        }
+    }
+
+    /// Takes a thread, regs or xstate record (`Ok(false)` for any other).
+    /// The caller has checked a thread record's place in the tree.
+    pub(crate) fn add(&mut self, rec: &Record<'_>) -> Result<bool> {
+        match rec {
+            Record::Thread(t) => self.pending = Some((*t, RegsReader::new())),
+            Record::Regs(_) | Record::Xstate(_) => {
+                let (_, regs) = self.pending.as_mut().ok_or(EINVAL)?;
+                if let Some(regs) = regs.add(rec)? {
+                    let (thread, _) = self.pending.take().ok_or(EINVAL)?;
+                    self.list
+                        .push(ThreadPlan { thread, regs }, GFP_KERNEL_ACCOUNT)?;
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 impl ThreadPlan {
     /// Checks the thread's alternate stack and registers (anywhere: they
     /// do not depend on the checking task).
     pub(crate) fn check(&self, log: &Log) -> Result {
-        let (sp, size, flags) = self.thread.altstack;
-        if flags & format::SS_DISABLE == 0 {
-            let limit = current::task_size_max();
-            let end = sp.checked_add(size);
-            if size < current::minsigstksz() || end.is_none_or(|e| e > limit) {
-                return Err(crate::log::fail!(
-                    log,
-                    EINVAL,
-                    "tid {}: alternate signal stack {sp:#x}+{size:#x} unusable",
-                    self.thread.tid
-                ));
-            }
+        let a = AltStack::from_record(self.thread.altstack);
+        if !a.usable() {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "tid {}: alternate signal stack {:#x}+{:#x} unusable",
+                self.thread.tid,
+                a.sp,
+                a.size
+            ));
         }
         let (rseq, len, _) = self.thread.rseq;
         if rseq != 0 && !current::rseq_area_ok(rseq, len) {
-            return Err(crate::log::fail!(
+            return Err(fail!(
                 log,
                 EINVAL,
                 "tid {}: rseq area {rseq:#x}+{len:#x} unusable",
@@ -228,9 +258,9 @@ impl ThreadPlan {
         let nice_cap = kapi::capable(CAP_SYS_NICE);
         if matches!(s.policy, format::SCHED_FIFO | format::SCHED_RR)
             && !nice_cap
-            && current::rlimits()[2 * RLIMIT_RTPRIO] < u64::from(s.priority)
+            && Rlimits::current().0[RLIMIT_RTPRIO].cur < u64::from(s.priority)
         {
-            return Err(crate::log::fail!(
+            return Err(fail!(
                 log,
                 EPERM,
                 "tid {tid}: real-time policy {} priority {}: needs CAP_SYS_NICE or RLIMIT_RTPRIO",
@@ -239,7 +269,7 @@ impl ThreadPlan {
             ));
         }
         if s.nice < current::nice() && !current::can_nice(s.nice) {
-            return Err(crate::log::fail!(
+            return Err(fail!(
                 log,
                 EPERM,
                 "tid {tid}: nice {}: below the caller's {}, needs CAP_SYS_NICE or RLIMIT_NICE",
@@ -248,14 +278,14 @@ impl ThreadPlan {
             ));
         }
         if s.ioprio >> 13 == IOPRIO_CLASS_RT && !kapi::capable(CAP_SYS_ADMIN) && !nice_cap {
-            return Err(crate::log::fail!(
+            return Err(fail!(
                 log,
                 EPERM,
                 "tid {tid}: real-time I/O priority: needs CAP_SYS_ADMIN or CAP_SYS_NICE"
             ));
         }
         if s.cpus != [0; 16] && !current::cpus_usable(&s.cpus) {
-            return Err(crate::log::fail!(
+            return Err(fail!(
                 log,
                 EINVAL,
                 "tid {tid}: CPU affinity: none of its CPUs is online here"
@@ -303,7 +333,7 @@ impl ThreadPlan {
         // After the credentials, whose change cleared it.
         current::set_pdeath_signal(t.pdeath_signal);
         current::set_blocked(t.blocked);
-        current::set_altstack(t.altstack.0, t.altstack.1, t.altstack.2);
+        AltStack::from_record(t.altstack).restore();
         self.regs.restore(dev)
     }
 }

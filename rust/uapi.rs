@@ -3,16 +3,20 @@
 //! The ioctl argument structs of `include/uapi/linux/cr.h`, and the rules of
 //! `Documentation/process/botching-up-ioctls.rst` for reading them.
 //!
-//! Structs are decoded field by field from a byte buffer, so no layout is
-//! trusted: the byte offsets below are the ABI, checked against the C header
-//! by the selftests (which are compiled against it).
+//! Each struct is declared once, `#[repr(C)]` as in the header, with its
+//! size and every field offset asserted against `cr.h` at build time, and
+//! read from the caller with [`UserSliceReader::read`] (through
+//! [`FromBytes`]). A leaf: it imports nothing of this module but the image
+//! format.
 
 use crate::format;
+use core::mem::{offset_of, size_of};
 use kernel::{
     bindings,
     page::PAGE_SIZE,
     prelude::*,
-    uaccess::{UserPtr, UserSlice},
+    transmute::{AsBytes, FromBytes},
+    uaccess::{UserPtr, UserSlice, UserSliceReader},
 };
 
 pub(crate) const CR_IOC_MAGIC: u32 = 0xC1;
@@ -33,70 +37,61 @@ pub(crate) const CR_FEATURE_CHECKPOINT: u64 = 1 << 1;
 pub(crate) const CR_FEATURE_RESTART: u64 = 1 << 2;
 pub(crate) const CR_FEATURE_TREE: u64 = 1 << 3;
 
+/// `CR_CHECKPOINT_KILL`: SIGKILL the target after a complete dump.
+pub(crate) const CR_CHECKPOINT_KILL: u32 = 1 << 0;
+const CR_CHECKPOINT_KNOWN: u32 = CR_CHECKPOINT_KILL;
+
+/// `CR_RESTART_STOPPED`: the restored task starts SIGSTOP-ed.
+pub(crate) const CR_RESTART_STOPPED: u32 = 1 << 0;
+/// `CR_RESTART_COORDINATE`: coordinate the tasks of a tree that join.
+pub(crate) const CR_RESTART_COORDINATE: u32 = 1 << 1;
+/// `CR_RESTART_JOIN`: become a task of the tree being coordinated.
+pub(crate) const CR_RESTART_JOIN: u32 = 1 << 2;
+const CR_RESTART_KNOWN: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
+
 /// Largest argument struct a caller may pass.
 const MAX_ARGS_SIZE: usize = PAGE_SIZE;
 
-/// The known part of an extensible argument struct, as read from the caller.
+/// An extensible argument struct: its first member is `__u32 size`.
 ///
-/// # Invariants
-///
-/// `buf[..N]` holds the caller's first `min(size, N)` bytes, zero-filled
-/// beyond; `size` is the caller's `size` field, between the struct's first
-/// published size and [`MAX_ARGS_SIZE`].
-pub(crate) struct Args<const N: usize> {
-    buf: [u8; N],
-    size: usize,
+/// Implementors are `#[repr(C)]` structs of integer fields with no padding
+/// (asserted next to each), so every byte pattern is a value and every byte
+/// is initialised.
+trait Extensible: FromBytes + AsBytes + Default {
+    /// Size of the struct's first published version (`*_SIZE_VER0`).
+    const SIZE_VER0: usize;
 }
 
-impl<const N: usize> Args<N> {
-    /// Reads an extensible struct whose first version is `ver0` bytes and
-    /// whose current version is `N` bytes from the user address `arg`.
-    ///
-    /// EINVAL if the caller's `size` is below `ver0`, E2BIG if it is above a
-    /// page or if bytes this module does not know are not zero.
-    pub(crate) fn read(arg: usize, ver0: usize) -> Result<Self> {
-        let mut size_bytes = [0u8; 4];
-        UserSlice::new(UserPtr::from_addr(arg), 4)
-            .reader()
-            .read_slice(&mut size_bytes)?;
-        let size = u32::from_ne_bytes(size_bytes) as usize;
-        if size < ver0 {
-            return Err(EINVAL);
-        }
-        if size > MAX_ARGS_SIZE {
-            return Err(E2BIG);
-        }
-        let mut buf = [0u8; N];
-        let known = size.min(N);
-        UserSlice::new(UserPtr::from_addr(arg), known)
-            .reader()
-            .read_slice(&mut buf[..known])?;
-        if size > N {
-            check_zeroed_user(arg + N, size - N)?;
-        }
-        Ok(Self { buf, size })
+/// Reads an extensible struct from the user address `arg`, following the
+/// rules at the top of `cr.h`: returns the struct (zero-filled beyond what
+/// the caller passed) and the caller's `size`.
+///
+/// EINVAL if the caller's `size` is below the first version's, E2BIG if it
+/// is above a page or if bytes this module does not know are not zero.
+fn read_args<T: Extensible>(arg: usize) -> Result<(T, usize)> {
+    let size = UserSlice::new(UserPtr::from_addr(arg), size_of::<u32>())
+        .reader()
+        .read::<u32>()? as usize;
+    if size < T::SIZE_VER0 {
+        return Err(EINVAL);
     }
-
-    pub(crate) fn i32_at(&self, off: usize) -> i32 {
-        self.u32_at(off) as i32
+    if size > MAX_ARGS_SIZE {
+        return Err(E2BIG);
     }
-
-    pub(crate) fn u64_at(&self, off: usize) -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.buf[off..off + 8]);
-        u64::from_ne_bytes(b)
+    let n = size_of::<T>();
+    let mut r: UserSliceReader = UserSlice::new(UserPtr::from_addr(arg), size.min(n)).reader();
+    let args = if size >= n {
+        r.read::<T>()?
+    } else {
+        // An older caller: what it does not pass stays zero.
+        let mut t = T::default();
+        r.read_slice(&mut t.as_bytes_mut()[..size])?;
+        t
+    };
+    if size > n {
+        check_zeroed_user(arg + n, size - n)?;
     }
-
-    /// The caller's `size` field.
-    pub(crate) fn size(&self) -> usize {
-        self.size
-    }
-
-    pub(crate) fn u32_at(&self, off: usize) -> u32 {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&self.buf[off..off + 4]);
-        u32::from_ne_bytes(b)
-    }
+    Ok((args, size))
 }
 
 /// Fails with E2BIG unless the `len` user bytes at `addr` are all zero.
@@ -111,38 +106,174 @@ fn check_zeroed_user(addr: usize, len: usize) -> Result {
     }
 }
 
+/// Asserts, at build time, a struct's size and its fields' offsets.
+macro_rules! assert_layout {
+    ($t:ty, $size:expr, { $($field:ident: $off:expr),* $(,)? }) => {
+        const _: () = assert!(size_of::<$t>() == $size);
+        $(const _: () = assert!(offset_of!($t, $field) == $off);)*
+    };
+}
+
 /// `struct cr_info`.
-mod info_layout {
-    pub(super) const SIZE_VER0: usize = 32;
-    pub(super) const FLAGS: usize = 4;
-    pub(super) const MODULE_VERSION: usize = 8;
-    pub(super) const FORMAT_VERSION: usize = 12;
-    pub(super) const FEATURES: usize = 16;
-    pub(super) const PAGE_SIZE: usize = 24;
-    pub(super) const PAD: usize = 28;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CrInfo {
+    size: u32,
+    flags: u32,
+    module_version: u32,
+    format_version: u32,
+    features: u64,
+    page_size: u32,
+    pad: u32,
+}
+
+assert_layout!(CrInfo, 32, {
+    size: 0, flags: 4, module_version: 8, format_version: 12, features: 16, page_size: 24,
+    pad: 28,
+});
+
+// SAFETY: `CrInfo` is `repr(C)` with integer fields only, so every bit
+// pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for CrInfo {}
+// SAFETY: `CrInfo` has no padding (its layout is asserted above), so every
+// byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for CrInfo {}
+
+impl Extensible for CrInfo {
+    /// `CR_INFO_SIZE_VER0`.
+    const SIZE_VER0: usize = 32;
+}
+
+/// `struct cr_checkpoint_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CheckpointArgs {
+    size: u32,
+    /// `CR_CHECKPOINT_*` bits, all known.
+    pub(crate) flags: u32,
+    /// The target, in the caller's pid namespace.
+    pub(crate) pid: i32,
+    /// Where the image is written.
+    pub(crate) fd: i32,
+    /// Where a reason is written on failure, or -1.
+    pub(crate) logfd: i32,
+    pad: u32,
+}
+
+assert_layout!(CheckpointArgs, 24, {
+    size: 0, flags: 4, pid: 8, fd: 12, logfd: 16, pad: 20,
+});
+
+// SAFETY: `CheckpointArgs` is `repr(C)` with integer fields only, so every
+// bit pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for CheckpointArgs {}
+// SAFETY: `CheckpointArgs` has no padding (its layout is asserted above), so
+// every byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for CheckpointArgs {}
+
+impl Extensible for CheckpointArgs {
+    /// `CR_CHECKPOINT_ARGS_SIZE_VER0`.
+    const SIZE_VER0: usize = 24;
+}
+
+impl CheckpointArgs {
+    /// Reads and checks the caller's struct: EINVAL for unknown flags or a
+    /// non-zero `__pad`.
+    pub(crate) fn read(arg: usize) -> Result<Self> {
+        let (a, _) = read_args::<Self>(arg)?;
+        if a.flags & !CR_CHECKPOINT_KNOWN != 0 || a.pad != 0 {
+            return Err(EINVAL);
+        }
+        Ok(a)
+    }
+
+    /// `CR_CHECKPOINT_KILL`.
+    pub(crate) fn kill(&self) -> bool {
+        self.flags & CR_CHECKPOINT_KILL != 0
+    }
+}
+
+/// `struct cr_restart_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RestartArgs {
+    size: u32,
+    /// `CR_RESTART_*` bits, all known.
+    pub(crate) flags: u32,
+    /// Where the image is read from.
+    pub(crate) fd: i32,
+    /// Where a reason is written on failure, or -1.
+    pub(crate) logfd: i32,
+    /// User address of the bytes of the image the caller already read.
+    pub(crate) prefix: u64,
+    /// Their length.
+    pub(crate) prefix_len: u64,
+}
+
+assert_layout!(RestartArgs, 32, {
+    size: 0, flags: 4, fd: 8, logfd: 12, prefix: 16, prefix_len: 24,
+});
+
+// SAFETY: `RestartArgs` is `repr(C)` with integer fields only, so every bit
+// pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for RestartArgs {}
+// SAFETY: `RestartArgs` has no padding (its layout is asserted above), so
+// every byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for RestartArgs {}
+
+impl Extensible for RestartArgs {
+    /// `CR_RESTART_ARGS_SIZE_VER0`.
+    const SIZE_VER0: usize = 32;
+}
+
+impl RestartArgs {
+    /// Reads and checks the caller's struct: EINVAL for unknown flags.
+    pub(crate) fn read(arg: usize) -> Result<Self> {
+        let (a, _) = read_args::<Self>(arg)?;
+        if a.flags & !CR_RESTART_KNOWN != 0 {
+            return Err(EINVAL);
+        }
+        Ok(a)
+    }
+
+    /// `CR_RESTART_STOPPED`.
+    pub(crate) fn stopped(&self) -> bool {
+        self.flags & CR_RESTART_STOPPED != 0
+    }
+
+    /// `CR_RESTART_COORDINATE`.
+    pub(crate) fn coordinate(&self) -> bool {
+        self.flags & CR_RESTART_COORDINATE != 0
+    }
+
+    /// `CR_RESTART_JOIN`.
+    pub(crate) fn join(&self) -> bool {
+        self.flags & CR_RESTART_JOIN != 0
+    }
 }
 
 /// `CR_IOC_INFO`: reports the module version, image format version and
 /// features.
 pub(crate) fn info(arg: usize) -> Result<isize> {
-    use info_layout as l;
-    let args = Args::<{ l::SIZE_VER0 }>::read(arg, l::SIZE_VER0)?;
-    if args.u32_at(l::FLAGS) != 0 || args.u32_at(l::PAD) != 0 {
+    let (args, size) = read_args::<CrInfo>(arg)?;
+    if args.flags != 0 || args.pad != 0 {
         return Err(EINVAL);
     }
-    let mut out = [0u8; l::SIZE_VER0];
-    out[0..4].copy_from_slice(&(l::SIZE_VER0 as u32).to_ne_bytes());
-    out[l::MODULE_VERSION..l::MODULE_VERSION + 4].copy_from_slice(&MODULE_VERSION.to_ne_bytes());
-    out[l::FORMAT_VERSION..l::FORMAT_VERSION + 4]
-        .copy_from_slice(&format::FORMAT_VERSION.to_ne_bytes());
-    out[l::FEATURES..l::FEATURES + 8].copy_from_slice(&features().to_ne_bytes());
-    out[l::PAGE_SIZE..l::PAGE_SIZE + 4].copy_from_slice(&(PAGE_SIZE as u32).to_ne_bytes());
+    let out = CrInfo {
+        size: size_of::<CrInfo>() as u32,
+        flags: 0,
+        module_version: MODULE_VERSION,
+        format_version: format::FORMAT_VERSION,
+        features: features(),
+        page_size: PAGE_SIZE as u32,
+        pad: 0,
+    };
     // Write back only what the caller's struct can hold; a bigger struct
     // keeps its (zero) tail, and its `size` field tells what the module knew.
-    let n = args.size().min(l::SIZE_VER0);
+    let n = size.min(size_of::<CrInfo>());
     UserSlice::new(UserPtr::from_addr(arg), n)
         .writer()
-        .write_slice(&out[..n])?;
+        .write_slice(&out.as_bytes()[..n])?;
     Ok(0)
 }
 

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Objects that several processes of an image can share: today open file
+//! descriptions and shared anonymous memory (next pipes, sockets...).
+//!
+//! They live in one table with one id scheme: an object is known by its
+//! [`Kind`] and its id, numbered from 1 in order of first appearance among
+//! the objects of its kind, as the image numbers them. Checkpoint numbers
+//! them with [`SharedIds`]; restart keeps what each is, once, in
+//! [`SharedObjects`], which the resource modules fill and read.
+
+use crate::format::FileKind;
+use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+
+/// The kinds of shared objects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An open file description (`struct file`), which fds of several
+    /// processes can name.
+    File,
+    /// A shared anonymous memory object, which several processes can map.
+    Shm,
+}
+
+// ------------------------------------------------------------ checkpoint
+
+/// The ids of the shared objects of an image being written, across its
+/// processes. They replace kernel-internal identities, which never reach
+/// the image.
+pub(crate) struct SharedIds {
+    /// Each object's kind and kernel identity, in order of first appearance.
+    objs: KVec<(Kind, u64)>,
+}
+
+impl SharedIds {
+    /// No object yet.
+    pub(crate) fn new() -> Self {
+        SharedIds { objs: KVec::new() }
+    }
+
+    /// The id of the object of `kind` whose kernel identity is `key`
+    /// (numbered from 1 among the objects of its kind).
+    pub(crate) fn id(&mut self, kind: Kind, key: u64) -> Result<u32> {
+        let mut n = 0;
+        for &(k, o) in self.objs.iter() {
+            if k == kind {
+                n += 1;
+                if o == key {
+                    return Ok(n);
+                }
+            }
+        }
+        self.objs.push((kind, key), GFP_KERNEL_ACCOUNT)?;
+        Ok(n + 1)
+    }
+}
+
+// ------------------------------------------------------------ restart
+
+/// What a shared object of a restart is.
+pub(crate) enum Object {
+    /// An open file description: the fields of its first file record, and
+    /// the file, opened once (`None`: inherited from the caller).
+    File {
+        kind: FileKind,
+        open_flags: u32,
+        pos: u64,
+        path: KVec<u8>,
+        file: Option<ARef<File>>,
+    },
+    /// Shared anonymous memory: the largest extent any of its mappings
+    /// needs, and the object once created (by its first mapping).
+    Shm { size: u64, file: Option<ARef<File>> },
+}
+
+impl Object {
+    fn kind(&self) -> Kind {
+        match self {
+            Object::File { .. } => Kind::File,
+            Object::Shm { .. } => Kind::Shm,
+        }
+    }
+}
+
+/// The shared objects of a restart, by kind and image id, shared by every
+/// process of the image.
+pub(crate) struct SharedObjects {
+    objs: KVec<(u32, Object)>,
+}
+
+impl SharedObjects {
+    /// No object yet.
+    pub(crate) fn new() -> Self {
+        SharedObjects { objs: KVec::new() }
+    }
+
+    /// The object of `kind` with image id `id`.
+    pub(crate) fn get(&mut self, kind: Kind, id: u32) -> Option<&mut Object> {
+        self.objs
+            .iter_mut()
+            .find(|(i, o)| *i == id && o.kind() == kind)
+            .map(|(_, o)| o)
+    }
+
+    /// How many objects of `kind` there are.
+    pub(crate) fn count(&self, kind: Kind) -> usize {
+        self.objs.iter().filter(|(_, o)| o.kind() == kind).count()
+    }
+
+    /// Adds `obj` with image id `id`.
+    pub(crate) fn insert(&mut self, id: u32, obj: Object) -> Result {
+        self.objs.push((id, obj), GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+}
