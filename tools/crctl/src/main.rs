@@ -38,7 +38,7 @@ enum Command {
     InfoModule(InfoModuleArgs),
 }
 
-/// Write an image of process PID, with its descendants, to a file.
+/// Write an image of process PID and its descendants to a file or stdout.
 ///
 /// The image goes to FILE (default: PID.img), or to stdout with '-o -'. The
 /// processes keep running, untouched, unless --kill is given: then they are
