@@ -32,7 +32,7 @@
 
 #define TEST_TIMEOUT	300	/* s: one whole test */
 
-/* The image format (Documentation/cr/image-format.rst, image/src/format.rs). */
+/* The image format (Documentation/cr/image-format.rst, image/src/format/). */
 #define IMAGE_MAGIC	"\177CRIMG\r\n"
 #define MAGIC_LEN	8
 #define REC_HDR_LEN	8	/* u32 type, u32 length including this header */
