@@ -23,8 +23,6 @@
 #include <linux/shmem_fs.h>
 #include <linux/elf.h>
 #include <linux/utsname.h>
-#include <linux/cpumask.h>
-#include <linux/ioprio.h>
 #include <uapi/linux/sched/types.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
@@ -33,7 +31,15 @@
 
 #include "cr_kapi.h"
 
-static_assert(sizeof(struct cr_sched) == 160);
+/* -------------------------------------------------- task_struct fields */
+
+#define CR_TASK_FIELD_FN(f) void *cr_task_##f(struct task_struct *t) { return &t->f; }
+CR_TASK_FIELDS(CR_TASK_FIELD_FN)
+
+bool cr_task_sched_reset_on_fork(struct task_struct *t)
+{
+	return t->sched_reset_on_fork;
+}
 
 /* ------------------------------------------------------------- locks */
 
@@ -238,17 +244,17 @@ u64 cr_vm_flag(enum cr_vm_flag which)
 	}
 }
 
-/*
- * vm_flags_set() and vm_flags_clear() of @vma, and its page protection
- * recomputed (shared mappings keep what mmap made: they may need
- * write-notify). The mmap lock is held for writing.
- */
+/* vm_flags_set() and vm_flags_clear() of @vma; the mmap lock is held for writing. */
 void cr_vma_change_flags(struct vm_area_struct *vma, u64 set, u64 clear)
 {
 	vm_flags_set(vma, set);
 	vm_flags_clear(vma, clear);
-	if (!(vma->vm_flags & VM_SHARED))
-		WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
+}
+
+/* The page protection of @vma recomputed from its flags, as mprotect() sets it. */
+void cr_vma_reset_page_prot(struct vm_area_struct *vma)
+{
+	WRITE_ONCE(vma->vm_page_prot, vm_get_page_prot(vma->vm_flags));
 }
 
 /* ------------------------------------------------------------------ rseq */
@@ -333,41 +339,16 @@ int cr_current_set_xstate(const void *buf, unsigned int size)
 
 /* ------------------------------------------------------------ scheduling */
 
-/*
- * sched_setattr(2), sched_setaffinity(2) and ioprio_set(2) for the current
- * thread, as kapi.rs has decided them: @s->all_cpus leaves the affinity.
- */
-int cr_current_set_sched(const struct cr_sched *s)
+/* sched_setattr(2) of the current thread: struct sched_attr is opaque to the bindings. */
+int cr_current_sched_setattr(u32 policy, u32 priority, s32 nice, bool reset_on_fork)
 {
 	struct sched_attr attr = {
 		.size = sizeof(attr),
-		.sched_policy = s->policy,
-		.sched_priority = s->priority,
-		.sched_nice = s->nice,
-		.sched_flags = s->reset_on_fork ? SCHED_FLAG_RESET_ON_FORK : 0,
+		.sched_policy = policy,
+		.sched_priority = priority,
+		.sched_nice = nice,
+		.sched_flags = reset_on_fork ? SCHED_FLAG_RESET_ON_FORK : 0,
 	};
-	cpumask_var_t mask;
-	unsigned int i;
-	int ret;
 
-	ret = sched_setattr_nocheck(current, &attr);
-	if (ret)
-		return ret;
-	set_user_nice(current, s->nice);
-	if (!alloc_cpumask_var(&mask, GFP_KERNEL))
-		return -ENOMEM;
-	cpumask_clear(mask);
-	for (i = 0; !s->all_cpus && i < nr_cpu_ids && i < 64 * CR_SCHED_CPU_WORDS; i++)
-		if (s->cpus[i / 64] >> (i % 64) & 1)
-			cpumask_set_cpu(i, mask);
-	if (!s->all_cpus && !cpumask_and(mask, mask, current->cpus_ptr))
-		ret = -EINVAL;
-	else if (!s->all_cpus)
-		ret = set_cpus_allowed_ptr(current, mask);
-	free_cpumask_var(mask);
-#ifdef CONFIG_BLOCK
-	if (!ret)
-		ret = set_task_ioprio(current, s->ioprio);
-#endif
-	return ret;
+	return sched_setattr_nocheck(current, &attr);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cr_kapi.h: the C side of the kernel API layer. struct cr_sched has a
- * #[repr(C)] twin in kapi.rs, and enum cr_vm_flag a Rust enum; both sides
- * assert the struct's size.
+ * cr_kapi.h: the C side of the kernel API layer, declared again in kapi.rs
+ * (enum cr_vm_flag is the Rust enum VmFlag). No struct is shared between C
+ * and Rust: the Rust side reads the kernel's own structs through the
+ * bindings.
  */
 #ifndef CR_KAPI_H
 #define CR_KAPI_H
@@ -18,20 +19,6 @@ struct path;
 struct page;
 struct pt_regs;
 struct socket;
-
-#define CR_SCHED_CPU_WORDS 16
-
-struct cr_sched {
-	u32 policy;
-	u32 priority;
-	s32 nice;
-	u32 reset_on_fork;
-	u32 ioprio;
-	u32 all_cpus;	/* the affinity is every possible CPU */
-	u32 nr_cpu_ids;
-	u32 pad;
-	u64 cpus[CR_SCHED_CPU_WORDS];
-};
 
 /* The VM_* flags cr_vm_flag() reads (macros, some per configuration). */
 enum cr_vm_flag {
@@ -61,6 +48,25 @@ enum cr_vm_flag {
 	CR_VMF_SEALED,
 };
 
+/*
+ * The task_struct fields kapi.rs reads, through cr_task_<field>(), which
+ * returns the field's address: bindgen places every field after `stats`
+ * (a zero-sized member aligned on a cache line without CONFIG_SCHEDSTATS)
+ * at the wrong offset, so Rust cannot compute their addresses itself.
+ */
+#define CR_TASK_FIELDS(X) X(thread_info) X(flags) X(ptrace) X(static_prio) X(rt_priority) \
+	X(policy) X(cpus_ptr) X(cpus_mask) X(tasks) X(mm) \
+	X(exit_state) X(exit_code) X(exit_signal) X(pdeath_signal) X(jobctl) \
+	X(personality) X(atomic_flags) X(tgid) X(real_parent) X(group_leader) \
+	X(thread_node) X(clear_child_tid) X(real_cred) X(cred) X(comm) X(fs) X(files) \
+	X(signal) X(sighand) X(blocked) X(pending) X(sas_ss_sp) X(sas_ss_size) \
+	X(sas_ss_flags) X(seccomp) X(self_exec_id) X(alloc_lock) X(io_context) \
+	X(futex) X(rseq) X(timer_slack_ns) X(default_timer_slack_ns)
+
+#define CR_TASK_FIELD_DECL(f) void *cr_task_##f(struct task_struct *t);
+CR_TASK_FIELDS(CR_TASK_FIELD_DECL)
+bool cr_task_sched_reset_on_fork(struct task_struct *t);
+
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
 void cr_siglock(struct task_struct *t);
 void cr_sigunlock(struct task_struct *t);
@@ -88,6 +94,7 @@ struct file *cr_shmem_file(u64 size);
 int cr_current_set_exe_file(struct file *f);
 u64 cr_vm_flag(enum cr_vm_flag which);
 void cr_vma_change_flags(struct vm_area_struct *vma, u64 set, u64 clear);
+void cr_vma_reset_page_prot(struct vm_area_struct *vma);
 void cr_current_set_rseq(u64 ptr, u32 len, u32 sig, u8 version);
 void cr_current_rseq_reset(void);
 unsigned int cr_rseq_align(void);
@@ -95,6 +102,6 @@ unsigned int cr_rseq_feature_size(void);
 int cr_regset_size(unsigned int note);
 int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_set_xstate(const void *buf, unsigned int size);
-int cr_current_set_sched(const struct cr_sched *s);
+int cr_current_sched_setattr(u32 policy, u32 priority, s32 nice, bool reset_on_fork);
 
 #endif /* CR_KAPI_H */

@@ -35,27 +35,6 @@ mod ffi {
     use kernel::bindings;
     use kernel::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong};
 
-    /// `struct cr_sched`: scheduling state of a thread.
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    pub(crate) struct Sched {
-        pub(crate) policy: u32,
-        pub(crate) priority: u32,
-        pub(crate) nice: i32,
-        pub(crate) reset_on_fork: u32,
-        pub(crate) ioprio: u32,
-        pub(crate) all_cpus: u32,
-        pub(crate) nr_cpu_ids: u32,
-        pub(crate) pad: u32,
-        pub(crate) cpus: [u64; SCHED_CPU_WORDS],
-    }
-
-    /// `CR_SCHED_CPU_WORDS`.
-    pub(crate) const SCHED_CPU_WORDS: usize = 16;
-
-    // The C side asserts the same size.
-    const _: () = assert!(core::mem::size_of::<Sched>() == 160);
-
     /// `enum cr_vm_flag`: the `VM_*` flags (macros, some per configuration).
     #[repr(C)]
     #[derive(Clone, Copy)]
@@ -118,6 +97,7 @@ mod ffi {
         pub(crate) fn cr_shmem_file(size: u64) -> *mut bindings::file;
         pub(crate) fn cr_current_set_exe_file(f: *mut bindings::file) -> c_int;
         pub(crate) fn cr_vm_flag(which: VmFlag) -> u64;
+        pub(crate) fn cr_vma_reset_page_prot(vma: *mut bindings::vm_area_struct);
         pub(crate) fn cr_vma_change_flags(vma: *mut bindings::vm_area_struct, set: u64, clear: u64);
         pub(crate) fn cr_current_set_rseq(ptr: u64, len: u32, sig: u32, version: u8);
         pub(crate) fn cr_current_rseq_reset();
@@ -126,9 +106,73 @@ mod ffi {
         pub(crate) fn cr_regset_size(note: c_uint) -> c_int;
         pub(crate) fn cr_regset_get(note: c_uint, buf: *mut u8, size: c_uint) -> c_int;
         pub(crate) fn cr_current_set_xstate(buf: *const u8, size: c_uint) -> c_int;
-        pub(crate) fn cr_current_set_sched(s: *const Sched) -> c_int;
+        pub(crate) fn cr_task_sched_reset_on_fork(t: *mut bindings::task_struct) -> bool;
+        pub(crate) fn cr_current_sched_setattr(
+            policy: u32,
+            priority: u32,
+            nice: i32,
+            reset_on_fork: bool,
+        ) -> c_int;
         pub(crate) fn cr_uts_release() -> *const c_char;
     }
+}
+
+/// The `task_struct` fields reached through `cr_task_<field>()` (see
+/// `CR_TASK_FIELDS` in `cr_kapi.h`): bindgen misplaces every field after
+/// `stats`, which is zero-sized and cache-aligned without
+/// `CONFIG_SCHEDSTATS`, so the offsets of all the fields kapi reads come
+/// from C. The bindings still
+/// give each field's type.
+#[allow(dead_code)] // Some fields are read only in some configurations.
+mod tf_ffi {
+    macro_rules! task_fields {
+        ($($f:ident)*) => {
+            ::kernel::macros::paste! {
+                // `task_struct` is only passed by pointer (see `ffi`).
+                #[allow(improper_ctypes)]
+                extern "C" {
+                    $(pub(crate) fn [<cr_task_ $f>](
+                        t: *mut kernel::bindings::task_struct,
+                    ) -> *mut kernel::ffi::c_void;)*
+                }
+            }
+        };
+    }
+    task_fields!(thread_info flags ptrace static_prio rt_priority policy cpus_ptr cpus_mask tasks mm exit_state exit_code exit_signal pdeath_signal jobctl personality atomic_flags tgid real_parent group_leader thread_node clear_child_tid real_cred cred comm fs files signal sighand blocked pending sas_ss_sp sas_ss_size sas_ss_flags seccomp self_exec_id alloc_lock io_context futex rseq timer_slack_ns default_timer_slack_ns);
+}
+
+/// The address of field `$f` of the task `$t` (`&raw mut (*t).f`, at the
+/// offset C gives it).
+///
+/// # Safety
+///
+/// Expands to an unsafe call: `$t` must be a valid task.
+macro_rules! tf {
+    ($t:expr, $f:ident) => {
+        ::kernel::macros::paste! {
+            $crate::kapi::task_field(
+                $t,
+                |x: &::kernel::bindings::task_struct| &x.$f,
+                $crate::kapi::tf_ffi::[<cr_task_ $f>],
+            )
+        }
+    };
+}
+use tf;
+
+/// The address `get` gives of a field of `t`, of the type `_ty` names.
+///
+/// # Safety
+///
+/// `t` is a valid task, and `get` returns the address of the field `_ty`
+/// projects.
+unsafe fn task_field<F>(
+    t: *mut bindings::task_struct,
+    _ty: fn(&bindings::task_struct) -> &F,
+    get: unsafe extern "C" fn(*mut bindings::task_struct) -> *mut kernel::ffi::c_void,
+) -> *mut F {
+    // SAFETY: `t` is valid (safety requirement).
+    unsafe { get(t).cast() }
 }
 
 /// The current task (`current`), as a raw pointer.

@@ -3,10 +3,12 @@
 //! Operations on the calling task (`current`), for the code that runs in
 //! the task it inspects or restores.
 
-use super::{cur, errno_result, ffi, is_err_value, path_in, task, MmRef};
+use super::{cur, errno_result, ffi, is_err_value, path_in, task, tf, MmRef};
 use core::ptr;
 use kernel::{
     bindings,
+    cpu::CpuId,
+    cpumask::CpumaskVar,
     error::to_result,
     ffi::c_int,
     fs::File,
@@ -14,7 +16,23 @@ use kernel::{
     sync::{aref::ARef, rcu, Arc},
 };
 
-pub(crate) use ffi::Sched;
+/// Number of 64-bit words of [`Sched::cpus`].
+const SCHED_CPU_WORDS: usize = 16;
+
+/// Scheduling state of a thread.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Sched {
+    pub(crate) policy: u32,
+    pub(crate) priority: u32,
+    pub(crate) nice: i32,
+    pub(crate) reset_on_fork: u32,
+    pub(crate) ioprio: u32,
+    /// The affinity is every possible CPU.
+    pub(crate) all_cpus: u32,
+    pub(crate) nr_cpu_ids: u32,
+    /// The affinity, for CPUs below `64 * SCHED_CPU_WORDS`.
+    pub(crate) cpus: [u64; SCHED_CPU_WORDS],
+}
 
 /// Bits of [`refusals`].
 pub(crate) mod refuse {
@@ -115,7 +133,7 @@ impl TaskLock {
     /// lock that nests inside `alloc_lock`.
     unsafe fn new(t: *mut bindings::task_struct) -> Self {
         // SAFETY: `t` is valid (safety requirement).
-        unsafe { bindings::spin_lock(&raw mut (*t).alloc_lock) };
+        unsafe { bindings::spin_lock(&raw mut (*tf!(t, alloc_lock))) };
         TaskLock(t)
     }
 }
@@ -123,7 +141,7 @@ impl TaskLock {
 impl Drop for TaskLock {
     fn drop(&mut self) {
         // SAFETY: Taken in `new`; `t` is still valid.
-        unsafe { bindings::spin_unlock(&raw mut (*self.0).alloc_lock) };
+        unsafe { bindings::spin_unlock(tf!(self.0, alloc_lock)) };
     }
 }
 
@@ -157,10 +175,10 @@ pub(crate) fn refusals(process: bool) -> i32 {
     // SAFETY: `current`, its signal struct and signal handlers are valid;
     // the pending sets are read under the siglock.
     unsafe {
-        let sig = (*t).signal;
+        let sig = *tf!(t, signal);
         {
             let _l = SigLock::new();
-            if !sig_empty(&(*t).pending.signal) {
+            if !sig_empty(&(*tf!(t, pending)).signal) {
                 r |= refuse::SIGPENDING;
             }
             if process && !sig_empty(&(*sig).shared_pending.signal) {
@@ -168,7 +186,7 @@ pub(crate) fn refusals(process: bool) -> i32 {
             }
         }
         #[cfg(CONFIG_SECCOMP)]
-        if (*t).seccomp.mode != bindings::SECCOMP_MODE_DISABLED as i32 {
+        if (*tf!(t, seccomp)).mode != bindings::SECCOMP_MODE_DISABLED as i32 {
             r |= refuse::SECCOMP;
         }
         if !process {
@@ -191,10 +209,10 @@ pub(crate) fn refusals(process: bool) -> i32 {
         {
             let _rcu = rcu::read_lock();
             let _ = task::for_each_thread(t, |th| {
-                if (*th).fs != (*t).fs {
+                if (*tf!(th, fs)) != (*tf!(t, fs)) {
                     r |= refuse::SHARED_FS;
                 }
-                if (*th).files != (*t).files {
+                if (*tf!(th, files)) != (*tf!(t, files)) {
                     r |= refuse::SHARED_FILES;
                 }
                 Ok(())
@@ -203,13 +221,13 @@ pub(crate) fn refusals(process: bool) -> i32 {
         if ffi::cr_fs_users(t) > n {
             r |= refuse::SHARED_FS;
         }
-        if bindings::atomic_read(&raw const (*(*t).files).count) > n {
+        if bindings::atomic_read(&raw const (*(*tf!(t, files))).count) > n {
             r |= refuse::SHARED_FILES;
         }
-        if bindings::atomic_read(&raw const (*(*t).sighand).count.refs) > n {
+        if bindings::atomic_read(&raw const (*(*tf!(t, sighand))).count.refs) > n {
             r |= refuse::SHARED_SIGHAND;
         }
-        if bindings::atomic_read(&raw const (*(*t).mm).__bindgen_anon_1.mm_users) > n {
+        if bindings::atomic_read(&raw const (*(*tf!(t, mm))).__bindgen_anon_1.mm_users) > n {
             r |= refuse::SHARED_MM;
         }
         if (*sig).rlim[bindings::RLIMIT_CPU as usize].rlim_cur != usize::MAX {
@@ -224,7 +242,7 @@ fn cred() -> (&'static bindings::cred, *mut bindings::user_namespace) {
     // SAFETY: A task's own credentials are stable while it runs (only it
     // replaces them, and it is here); the borrow does not leave this
     // module's callers, which run in the task.
-    unsafe { (&*(*cur()).cred, bindings::current_user_ns()) }
+    unsafe { (&*(*tf!(cur(), cred)), bindings::current_user_ns()) }
 }
 
 /// Credentials (first [`MAX_GROUPS_INLINE`] groups inline; all via
@@ -249,7 +267,8 @@ pub(crate) fn creds() -> Creds {
         securebits: c.securebits,
         // SAFETY: `current` is valid; `task_no_new_privs()`.
         no_new_privs: unsafe {
-            (ptr::read_volatile(&raw const (*t).atomic_flags) >> bindings::PFA_NO_NEW_PRIVS) & 1
+            (ptr::read_volatile(&raw const (*tf!(t, atomic_flags))) >> bindings::PFA_NO_NEW_PRIVS)
+                & 1
         } as u32,
         ngroups: 0,
         groups: [0; MAX_GROUPS_INLINE],
@@ -324,25 +343,25 @@ pub(crate) fn misc() -> Misc {
     };
     // SAFETY: `current` is valid; these fields are its own.
     unsafe {
-        m.personality = (*t).personality;
+        m.personality = *tf!(t, personality);
         // `get_task_comm()`: up to the NUL, zero-padded.
-        let comm = ptr::read_volatile(&raw const (*t).comm);
+        let comm = ptr::read_volatile(&raw const (*tf!(t, comm)));
         for (d, s) in m.comm.iter_mut().zip(comm.iter().take(15)) {
             if *s == 0 {
                 break;
             }
             *d = *s;
         }
-        m.clear_child_tid = (*t).clear_child_tid as u64;
+        m.clear_child_tid = (*tf!(t, clear_child_tid)) as u64;
         #[cfg(CONFIG_FUTEX)]
         {
-            m.robust_list = (*t).futex.robust_list as u64;
+            m.robust_list = (*tf!(t, futex)).robust_list as u64;
         }
         #[cfg(CONFIG_RSEQ)]
         {
-            m.rseq = (*t).rseq.usrptr as u64;
-            m.rseq_len = (*t).rseq.len;
-            m.rseq_sig = (*t).rseq.sig;
+            m.rseq = (*tf!(t, rseq)).usrptr as u64;
+            m.rseq_len = (*tf!(t, rseq)).len;
+            m.rseq_sig = (*tf!(t, rseq)).sig;
         }
     }
     if m.robust_list != 0 {
@@ -358,8 +377,8 @@ pub(crate) fn rlimits() -> [u64; 32] {
     // SAFETY: `current`, its leader and signal struct are valid; the limits
     // are read under the leader's task lock, as `do_prlimit()` writes them.
     unsafe {
-        let _l = TaskLock::new((*t).group_leader);
-        for (i, l) in (*(*t).signal).rlim.iter().enumerate().take(16) {
+        let _l = TaskLock::new(*tf!(t, group_leader));
+        for (i, l) in (*(*tf!(t, signal))).rlim.iter().enumerate().take(16) {
             r[2 * i] = l.rlim_cur as u64;
             r[2 * i + 1] = l.rlim_max as u64;
         }
@@ -386,8 +405,8 @@ pub(crate) fn signals() -> Result<KBox<Signals>> {
     // they are (`SIG_IGN` is not a function).
     unsafe {
         let _l = SigLock::new();
-        s.blocked = (*t).blocked.sig[0] as u64;
-        for (a, k) in s.act.iter_mut().zip((*(*t).sighand).action.iter()) {
+        s.blocked = (*tf!(t, blocked)).sig[0] as u64;
+        for (a, k) in s.act.iter_mut().zip((*(*tf!(t, sighand))).action.iter()) {
             let sa = &k.sa;
             a.handler = ptr::read((&raw const sa.sa_handler).cast::<usize>()) as u64;
             a.flags = sa.sa_flags as u64;
@@ -397,10 +416,10 @@ pub(crate) fn signals() -> Result<KBox<Signals>> {
     }
     // SAFETY: The alternate stack of `current` is its own.
     unsafe {
-        s.ss_sp = (*t).sas_ss_sp as u64;
-        s.ss_size = (*t).sas_ss_size as u64;
+        s.ss_sp = (*tf!(t, sas_ss_sp)) as u64;
+        s.ss_size = (*tf!(t, sas_ss_size)) as u64;
         s.ss_flags = if s.ss_size != 0 {
-            (*t).sas_ss_flags
+            *tf!(t, sas_ss_flags)
         } else {
             bindings::SS_DISABLE
         };
@@ -562,13 +581,13 @@ pub(crate) fn extra() -> Extra {
     let t = cur();
     // SAFETY: `current`, its signal struct and mm (if any) are valid.
     unsafe {
-        let mm = (*t).mm;
+        let mm = *tf!(t, mm);
         Extra {
-            pdeath_signal: (*t).pdeath_signal,
-            child_subreaper: (*(*t).signal).is_child_subreaper(),
+            pdeath_signal: (*tf!(t, pdeath_signal)),
+            child_subreaper: (*(*tf!(t, signal))).is_child_subreaper(),
             thp_disabled: u32::from(!mm.is_null() && ffi::cr_mm_thp_disabled(mm)),
-            timer_slack_ns: (*t).timer_slack_ns,
-            default_timer_slack_ns: (*t).default_timer_slack_ns,
+            timer_slack_ns: (*tf!(t, timer_slack_ns)),
+            default_timer_slack_ns: (*tf!(t, default_timer_slack_ns)),
         }
     }
 }
@@ -576,12 +595,11 @@ pub(crate) fn extra() -> Extra {
 /// `prctl(PR_SET_PDEATHSIG, sig)`; the caller checked `sig <= 64`.
 pub(crate) fn set_pdeath_signal(sig: u32) {
     // SAFETY: Sets a field of the current task.
-    unsafe { (*cur()).pdeath_signal = sig as c_int };
+    unsafe { (*tf!(cur(), pdeath_signal)) = sig as c_int };
 }
 
-/// `IOPRIO_DEFAULT`: best effort, normal level.
-const IOPRIO_DEFAULT: u32 =
-    (bindings::IOPRIO_CLASS_BE << bindings::IOPRIO_CLASS_SHIFT) | bindings::IOPRIO_BE_NORM;
+/// `IOPRIO_DEFAULT`: no class, level 0.
+const IOPRIO_DEFAULT: u32 = bindings::IOPRIO_CLASS_NONE << bindings::IOPRIO_CLASS_SHIFT;
 
 /// Whether CPU `i` is in `mask` (`cpumask_test_cpu()`).
 fn cpu_in(i: u32, mask: *const bindings::cpumask) -> bool {
@@ -593,7 +611,7 @@ fn cpu_in(i: u32, mask: *const bindings::cpumask) -> bool {
 fn nr_cpus() -> u32 {
     // SAFETY: Set at boot, read-only after.
     let n = unsafe { bindings::nr_cpu_ids };
-    n.min(64 * ffi::SCHED_CPU_WORDS as u32)
+    n.min(64 * SCHED_CPU_WORDS as u32)
 }
 
 /// The current thread's scheduling state.
@@ -603,22 +621,22 @@ pub(crate) fn sched() -> Sched {
     // SAFETY: `current` is valid; its io context is read under its task
     // lock; the possible mask is set at boot.
     unsafe {
-        s.policy = (*t).policy;
-        s.priority = (*t).rt_priority;
-        s.nice = (*t).static_prio - DEFAULT_PRIO;
-        s.reset_on_fork = (*t).sched_reset_on_fork();
+        s.policy = *tf!(t, policy);
+        s.priority = *tf!(t, rt_priority);
+        s.nice = *tf!(t, static_prio) - DEFAULT_PRIO;
+        s.reset_on_fork = u32::from(ffi::cr_task_sched_reset_on_fork(t));
         s.ioprio = IOPRIO_DEFAULT;
         #[cfg(CONFIG_BLOCK)]
         {
             let _l = TaskLock::new(t);
-            let ioc = (*t).io_context;
+            let ioc = (*tf!(t, io_context));
             if !ioc.is_null() {
                 s.ioprio = (*ioc).ioprio.into();
             }
         }
         // SAFETY: Read once, as the C code of the kernel does.
         s.nr_cpu_ids = bindings::nr_cpu_ids;
-        let mask = &raw const (*t).cpus_mask;
+        let mask = &raw const (*tf!(t, cpus_mask));
         let possible = &raw const bindings::__cpu_possible_mask;
         let mut all = true;
         for i in 0..s.nr_cpu_ids {
@@ -640,15 +658,54 @@ pub(crate) fn sched() -> Sched {
 /// `sched_setaffinity` and `ioprio_set` would; the caller has checked
 /// that the thread may (see [`can_nice`]).
 pub(crate) fn set_sched(s: &Sched) -> Result {
-    // SAFETY: `s` is valid for reads.
-    to_result(unsafe { ffi::cr_current_set_sched(s) })
+    let t = cur();
+    // SAFETY: Acts on the current thread.
+    to_result(unsafe {
+        ffi::cr_current_sched_setattr(s.policy, s.priority, s.nice, s.reset_on_fork != 0)
+    })?;
+    // `sched_setattr()` leaves the nice value of other than fair policies.
+    // SAFETY: Acts on the current thread.
+    unsafe { bindings::set_user_nice(t, s.nice as isize) };
+    let mut mask = CpumaskVar::new_zero(GFP_KERNEL)?;
+    let mut ret = Ok(());
+    if s.all_cpus == 0 {
+        // Within the restoring thread's own affinity, which its cpuset
+        // bounds (`set_cpus_allowed_ptr()` does not check the cpuset):
+        // "every CPU" leaves it as it is.
+        // SAFETY: `current` is valid.
+        let allowed = unsafe { *tf!(t, cpus_ptr) };
+        let mut any = false;
+        for i in 0..nr_cpus() {
+            if s.cpus[i as usize / 64] >> (i % 64) & 1 != 0 && cpu_in(i, allowed) {
+                mask.set(CpuId::from_u32(i).ok_or(EINVAL)?);
+                any = true;
+            }
+        }
+        ret = if any {
+            // SAFETY: `mask` is a valid cpumask; acts on the current thread.
+            to_result(unsafe { bindings::set_cpus_allowed_ptr(t, mask.as_raw()) })
+        } else {
+            Err(EINVAL)
+        };
+    }
+    #[cfg(CONFIG_BLOCK)]
+    if ret.is_ok() {
+        // SAFETY: Acts on the current thread.
+        ret = to_result(unsafe { bindings::set_task_ioprio(t, s.ioprio as i32) });
+    }
+    ret
 }
 
 /// Whether the bitmap `cpus` names a CPU that is online here and in the
 /// current thread's own affinity.
 pub(crate) fn cpus_usable(cpus: &[u64; 16]) -> bool {
     // SAFETY: `current` is valid; the active mask is the kernel's.
-    let (active, allowed) = unsafe { (&raw const bindings::__cpu_active_mask, (*cur()).cpus_ptr) };
+    let (active, allowed) = unsafe {
+        (
+            &raw const bindings::__cpu_active_mask,
+            (*tf!(cur(), cpus_ptr)),
+        )
+    };
     (0..nr_cpus()).any(|i| {
         cpus[i as usize / 64] >> (i % 64) & 1 != 0 && cpu_in(i, active) && cpu_in(i, allowed)
     })
@@ -657,7 +714,7 @@ pub(crate) fn cpus_usable(cpus: &[u64; 16]) -> bool {
 /// The current thread's nice value.
 pub(crate) fn nice() -> i32 {
     // SAFETY: Reads the current task.
-    unsafe { (*cur()).static_prio - DEFAULT_PRIO }
+    unsafe { *tf!(cur(), static_prio) - DEFAULT_PRIO }
 }
 
 /// Whether the current thread may lower its nice value to `nice`
@@ -682,7 +739,7 @@ pub(crate) fn set_dumpable(value: u32) {
 /// span more (it does not keep neighbours from merging).
 pub(crate) fn vma_change_flags(start: u64, end: u64, set: u64, clear: u64) -> Result {
     // SAFETY: The current task is a user task with an mm.
-    let mm = unsafe { (*cur()).mm };
+    let mm = unsafe { *tf!(cur(), mm) };
     // SAFETY: `mm` is valid; the ioctl holds no mmap lock. The VMA is
     // valid under the lock.
     unsafe {
@@ -695,6 +752,11 @@ pub(crate) fn vma_change_flags(start: u64, end: u64, set: u64, clear: u64) -> Re
         };
         if ok {
             ffi::cr_vma_change_flags(vma, set, clear);
+            // Shared writable mappings may need write-notify: their
+            // protection is left as mmap made it.
+            if (*vma).__bindgen_anon_2.vm_flags as u64 & super::vmf::shared() == 0 {
+                ffi::cr_vma_reset_page_prot(vma);
+            }
         }
         ffi::cr_mmap_write_unlock(mm);
         if ok {
@@ -734,7 +796,7 @@ pub(crate) fn set_sigaction(sig: i32, a: &SigAction) {
     // siglock; handler and restorer are stored as the addresses they are.
     unsafe {
         let _l = SigLock::new();
-        let sa = &mut (*(*cur()).sighand).action[i].sa;
+        let sa = &mut (*(*tf!(cur(), sighand))).action[i].sa;
         ptr::write((&raw mut sa.sa_handler).cast::<usize>(), a.handler as usize);
         sa.sa_flags = a.flags as usize;
         ptr::write(
@@ -764,9 +826,9 @@ pub(crate) fn set_altstack(sp: u64, size: u64, flags: u32) {
     let t = cur();
     // SAFETY: Only the current task's own fields are written.
     unsafe {
-        (*t).sas_ss_sp = sp as usize;
-        (*t).sas_ss_size = size as usize;
-        (*t).sas_ss_flags = flags;
+        (*tf!(t, sas_ss_sp)) = sp as usize;
+        (*tf!(t, sas_ss_size)) = size as usize;
+        (*tf!(t, sas_ss_flags)) = flags;
     }
 }
 
@@ -791,23 +853,23 @@ pub(crate) fn set_misc(m: &Misc, no_new_privs: bool) {
     unsafe {
         {
             let _l = TaskLock::new(t);
-            for (d, s) in (*t).comm.iter_mut().zip(m.comm.iter()) {
+            for (d, s) in (*tf!(t, comm)).iter_mut().zip(m.comm.iter()) {
                 *d = *s;
             }
-            (*t).comm[15] = 0;
+            (*tf!(t, comm))[15] = 0;
         }
-        (*t).personality = m.personality;
+        (*tf!(t, personality)) = m.personality;
         ffi::cr_current_set_umask(m.umask & 0o777);
-        (*t).clear_child_tid = m.clear_child_tid as usize as *mut c_int;
+        (*tf!(t, clear_child_tid)) = m.clear_child_tid as usize as *mut c_int;
         #[cfg(CONFIG_FUTEX)]
         {
-            (*t).futex.robust_list = m.robust_list as usize as *mut _;
+            (*tf!(t, futex)).robust_list = m.robust_list as usize as *mut _;
         }
         ffi::cr_current_rseq_reset();
         if no_new_privs {
             bindings::set_bit(
                 bindings::PFA_NO_NEW_PRIVS as usize,
-                &raw mut (*t).atomic_flags,
+                &raw mut (*tf!(t, atomic_flags)),
             );
         }
     }
@@ -819,8 +881,8 @@ pub(crate) fn set_rlimit(i: usize, cur_: u64, max: u64) {
     // SAFETY: `i < RLIM_NLIMITS` is checked by the caller (format); the
     // limits are written under the leader's task lock.
     unsafe {
-        let _l = TaskLock::new((*t).group_leader);
-        let l = &mut (*(*t).signal).rlim[i];
+        let _l = TaskLock::new(*tf!(t, group_leader));
+        let l = &mut (*(*tf!(t, signal))).rlim[i];
         l.rlim_cur = cur_ as usize;
         l.rlim_max = max as usize;
     }
@@ -835,7 +897,7 @@ pub(crate) fn nr_open() -> u64 {
 /// Number of threads in the current thread group.
 pub(crate) fn nr_threads() -> i32 {
     // SAFETY: `current` and its signal struct are valid.
-    unsafe { (*(*cur()).signal).nr_threads }
+    unsafe { (*(*tf!(cur(), signal))).nr_threads }
 }
 
 /// Sends `sig` to the current task.
@@ -847,18 +909,18 @@ pub(crate) fn send_sig(sig: i32) {
 /// Whether the current task is exiting.
 pub(crate) fn exiting() -> bool {
     // SAFETY: Reads the current task's own flags.
-    unsafe { (*cur()).flags & bindings::PF_EXITING != 0 }
+    unsafe { *tf!(cur(), flags) & bindings::PF_EXITING != 0 }
 }
 
 /// Whether a fatal signal is pending (`fatal_signal_pending()`).
 pub(crate) fn fatal_signal_pending() -> bool {
     let t = cur();
-    // SAFETY: `current` is valid; a racy read, as in C.
+    // SAFETY: `current` is valid; racy reads, as in C.
     unsafe {
-        bindings::signal_pending(t) != 0
-            && ptr::read_volatile(&raw const (*t).pending.signal.sig[0])
-                & (1 << (bindings::SIGKILL - 1))
-                != 0
+        let flags = ptr::read_volatile(&raw const (*tf!(t, thread_info)).flags);
+        let pending = ptr::read_volatile(&raw const (*tf!(t, pending)).signal.sig[0]);
+        flags & (1 << bindings::TIF_SIGPENDING) != 0
+            && pending & (1 << (bindings::SIGKILL - 1)) != 0
     }
 }
 
@@ -913,7 +975,7 @@ pub(crate) fn set_mm_layout(l: &[u64; 11], auxv: &[u64]) {
     // SAFETY: The current task is a user task with an mm, written under
     // its mmap lock (and the argument ranges under `arg_lock`).
     unsafe {
-        let mm = (*cur()).mm;
+        let mm = *tf!(cur(), mm);
         ffi::cr_mmap_write_lock(mm);
         let m = &mut (*mm).__bindgen_anon_1;
         m.start_code = l[0] as usize;
@@ -964,7 +1026,7 @@ pub(crate) fn set_exe_file(f: &File) -> Result {
 unsafe fn fdtable() -> (*mut bindings::files_struct, *mut bindings::fdtable) {
     // SAFETY: `current` has a file table (a user task in an ioctl).
     unsafe {
-        let files = (*cur()).files;
+        let files = *tf!(cur(), files);
         (files, ptr::read_volatile(&raw const (*files).fdt))
     }
 }
@@ -981,7 +1043,7 @@ fn with_file_lock<R>(f: impl FnOnce(*mut bindings::fdtable) -> R) -> R {
     // SAFETY: The current file table is valid; its lock is held across
     // the use of the fd table.
     unsafe {
-        let files = (*cur()).files;
+        let files = *tf!(cur(), files);
         bindings::spin_lock(&raw mut (*files).file_lock);
         let r = f(fdtable().1);
         bindings::spin_unlock(&raw mut (*files).file_lock);

@@ -3,7 +3,7 @@
 //! Tasks: references, ids, the checkpoint permission rule, the tree walk and
 //! task work.
 
-use super::{cur, ffi};
+use super::{cur, ffi, tf};
 use core::{
     ptr::{self, NonNull},
     sync::atomic::{AtomicBool, Ordering},
@@ -92,7 +92,20 @@ const TASK_DUMPABLE_OWNER: u32 = 1;
 /// `t` is a valid task.
 unsafe fn is_leader(t: *mut bindings::task_struct) -> bool {
     // SAFETY: `t` is valid (safety requirement).
-    unsafe { (*t).exit_signal >= 0 }
+    unsafe { (*tf!(t, exit_signal)) >= 0 }
+}
+
+/// The task whose list node `node` is, at `off` bytes into it
+/// (`list_entry()`); `off` is the node's offset, taken from a task with
+/// [`node_offset`].
+fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::task_struct {
+    node.cast::<u8>().wrapping_sub(off).cast()
+}
+
+/// The offset of the list node `node` of the task `t` (which C knows; see
+/// `tf!`).
+fn node_offset(t: *mut bindings::task_struct, node: *mut bindings::list_head) -> usize {
+    node as usize - t as usize
 }
 
 /// Calls `f` with each thread of `p`'s thread group (`for_each_thread`),
@@ -108,14 +121,11 @@ pub(super) unsafe fn for_each_thread(
     // SAFETY: `p` is valid, and its threads are on the list of its signal
     // struct, which RCU keeps walkable (safety requirements).
     unsafe {
-        let head = &raw mut (*(*p).signal).thread_head;
+        let off = node_offset(p, tf!(p, thread_node));
+        let head = &raw mut (*(*tf!(p, signal))).thread_head;
         let mut node = ptr::read_volatile(&raw const (*head).next);
         while node != head {
-            f(kernel::container_of!(
-                node,
-                bindings::task_struct,
-                thread_node
-            ))?;
+            f(task_of(node, off))?;
             node = ptr::read_volatile(&raw const (*node).next);
         }
     }
@@ -132,10 +142,12 @@ unsafe fn for_each_process(mut f: impl FnMut(*mut bindings::task_struct) -> Resu
     // SAFETY: Processes are on the list of `init_task`, which RCU keeps
     // walkable (safety requirement).
     unsafe {
-        let head = &raw mut bindings::init_task.tasks;
+        let init = &raw mut bindings::init_task;
+        let head = tf!(init, tasks);
+        let off = node_offset(init, head);
         let mut node = ptr::read_volatile(&raw const (*head).next);
         while node != head {
-            f(kernel::container_of!(node, bindings::task_struct, tasks))?;
+            f(task_of(node, off))?;
             node = ptr::read_volatile(&raw const (*node).next);
         }
     }
@@ -200,7 +212,7 @@ impl TaskRef {
         };
         let _rcu = rcu::read_lock();
         // SAFETY: The task is valid; RCU keeps its real parent valid.
-        let parent = unsafe { ptr::read_volatile(&raw const (*t).real_parent) };
+        let parent = unsafe { ptr::read_volatile(&raw const (*tf!(t, real_parent))) };
         let ids = TaskIds {
             pid: nr(t, bindings::pid_type_PIDTYPE_PID),
             tgid: nr(t, bindings::pid_type_PIDTYPE_TGID),
@@ -221,14 +233,14 @@ impl TaskRef {
     /// Whether it is in the caller's thread group.
     pub(crate) fn is_caller(&self) -> bool {
         // SAFETY: Both tasks are valid; a task's signal struct never changes.
-        unsafe { (*self.raw()).signal == (*cur()).signal }
+        unsafe { (*tf!(self.raw(), signal)) == (*tf!(cur(), signal)) }
     }
 
     /// Its exec counter, to notice an exec between two moments.
     pub(crate) fn exec_id(&self) -> u64 {
         // SAFETY: The task is valid; the counter is read once, as
         // `READ_ONCE()` would.
-        unsafe { ptr::read_volatile(&raw const (*self.raw()).self_exec_id) }
+        unsafe { ptr::read_volatile(&raw const (*tf!(self.raw(), self_exec_id))) }
     }
 
     /// A snapshot of [`ts`] bits.
@@ -237,10 +249,10 @@ impl TaskRef {
         // SAFETY: The task is valid; its signal struct lives as long.
         let (flags, ptraced, jobctl, mm) = unsafe {
             (
-                (*t).flags,
-                ptr::read_volatile(&raw const (*t).ptrace),
-                ptr::read_volatile(&raw const (*t).jobctl),
-                (*t).mm,
+                *tf!(t, flags),
+                ptr::read_volatile(tf!(t, ptrace)),
+                ptr::read_volatile(&raw const (*tf!(t, jobctl))),
+                (*tf!(t, mm)),
             )
         };
         let stopped = u64::from(
@@ -289,8 +301,8 @@ impl TaskRef {
             // target's are kept by RCU.
             let (c, tc) = unsafe {
                 (
-                    &*(*cur()).cred,
-                    &*ptr::read_volatile(&raw const (*t).real_cred),
+                    &*(*tf!(cur(), cred)),
+                    &*ptr::read_volatile(&raw const (*tf!(t, real_cred))),
                 )
             };
             let ids = c.uid.val == tc.euid.val
@@ -344,15 +356,16 @@ impl TaskRef {
         // SAFETY: The task is valid; so is its signal struct. The fields
         // are read once, as `READ_ONCE()` would.
         unsafe {
-            if ptr::read_volatile(&raw const (*t).exit_state) != bindings::EXIT_ZOMBIE as i32 {
+            if ptr::read_volatile(&raw const (*tf!(t, exit_state))) != bindings::EXIT_ZOMBIE as i32
+            {
                 return Zombie::No;
             }
-            let head = &raw mut (*(*t).signal).thread_head;
+            let head = &raw mut (*(*tf!(t, signal))).thread_head;
             // `thread_group_empty()`: the leader is the last thread left.
-            if is_leader(t) && (*t).thread_node.next != head {
+            if is_leader(t) && (*tf!(t, thread_node)).next != head {
                 return Zombie::DeadLeader;
             }
-            Zombie::Yes(ptr::read_volatile(&raw const (*t).exit_code))
+            Zombie::Yes(ptr::read_volatile(&raw const (*tf!(t, exit_code))))
         }
     }
 
@@ -383,7 +396,7 @@ impl TaskRef {
             Ok(v.push(t, GFP_ATOMIC)?)
         };
         // SAFETY: The task is valid, and so is its leader.
-        let leader = unsafe { (*self.raw()).group_leader };
+        let leader = unsafe { *tf!(self.raw(), group_leader) };
         // Each process: its leader, then its other threads.
         let add_process = |v: &mut KVec<TaskRef>, p| {
             add(v, p)?;
@@ -400,13 +413,13 @@ impl TaskRef {
                 continue;
             }
             // SAFETY: `parent` is valid.
-            let tgid = unsafe { (*parent).tgid };
+            let tgid = unsafe { *tf!(parent, tgid) };
             // SAFETY: RCU is held; each `p` and its real parent are valid
             // under it.
             unsafe {
                 for_each_process(|p| {
-                    let pp = ptr::read_volatile(&raw const (*p).real_parent);
-                    if (*pp).tgid != tgid || (*p).tgid == tgid {
+                    let pp = ptr::read_volatile(&raw const (*tf!(p, real_parent)));
+                    if (*tf!(pp, tgid)) != tgid || (*tf!(p, tgid)) == tgid {
                         return Ok(());
                     }
                     add_process(&mut v, p)
