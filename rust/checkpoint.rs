@@ -6,7 +6,7 @@
 //! How the tasks are held still without noticing: the caller queues a task
 //! work on every thread of every process of the subtree (`TWA_SIGNAL`, which
 //! interrupts a sleep the way a signal would, but queues no signal). At its
-//! next return to user space each task runs [`Job::run`] in its own context:
+//! next return to user space each task runs [`Job::park`] in its own context:
 //! it reads its thread state (registers, mask, alternate stack) and parks,
 //! killably. The caller collects the tree again until no task appeared (a
 //! parked task cannot fork or clone). Then each process's leader reads the
@@ -37,7 +37,6 @@ use kernel::{
     new_spinlock,
     prelude::*,
     sync::{aref::ARef, Arc, SpinLock},
-    types::Opaque,
 };
 
 /// How long the caller waits for the target to reach a point where it can
@@ -81,16 +80,11 @@ struct JobState {
     process: Option<Result<KBox<ProcSnap>, Refusal>>,
 }
 
-/// One task of a checkpoint in flight, shared by the caller and the task.
-///
-/// # Invariants
-///
-/// `work` is queued on the task at most once, with a reference to this
-/// `Job` (from [`Arc::into_raw`]) that [`Job::run_raw`] takes back.
+/// One task of a checkpoint in flight, shared by the caller and the task,
+/// which runs it as task work ([`kapi::TaskWork`]).
 #[pin_data]
 struct Job {
-    #[pin]
-    work: Opaque<bindings::callback_head>,
+    work: kapi::TaskWorkHead,
     /// Completed by the task once its thread state is in `state`.
     #[pin]
     parked: kapi::KCompletion,
@@ -116,26 +110,17 @@ struct Job {
     _dev: ARef<File>,
 }
 
-impl Job {
-    /// Task work entry point, in the task.
-    ///
-    /// # Safety
-    ///
-    /// `head` is the `work` field of a `Job` queued as the type invariant
-    /// says.
-    unsafe extern "C" fn run_raw(head: *mut bindings::callback_head) {
-        // SAFETY: `head` points to `Job::work` (safety requirement), so
-        // this gives the containing `Job`, whose queued reference we take
-        // back.
-        let job: Arc<Job> = unsafe {
-            let p =
-                kernel::container_of!(head.cast::<Opaque<bindings::callback_head>>(), Job, work);
-            Arc::from_raw(p)
-        };
-        job.run();
-    }
+kapi::impl_has_task_work!(Job, work);
 
-    fn run(&self) {
+impl kapi::TaskWork for Job {
+    /// Task work entry point, in the task.
+    fn run(this: Arc<Self>) {
+        this.park();
+    }
+}
+
+impl Job {
+    fn park(&self) {
         if self.state.lock().abandoned {
             return;
         }
@@ -335,7 +320,7 @@ fn park_tree(
             let exec_id = t.exec_id();
             let job = Arc::pin_init(
                 pin_init!(Job {
-                    work: Opaque::uninit(),
+                    work: kapi::TaskWorkHead::new(),
                     parked <- kapi::KCompletion::new(),
                     go <- kapi::KCompletion::new(),
                     gathered <- kapi::KCompletion::new(),
@@ -350,13 +335,7 @@ fn park_tree(
                 }),
                 GFP_KERNEL,
             )?;
-            let queued = Arc::into_raw(job.clone());
-            // SAFETY: `work` lives in the `Job` whose reference `queued` we
-            // hand to the task; `run_raw` takes it back (type invariant).
-            let r = unsafe { t.task_work_add((*queued).work.get(), Job::run_raw) };
-            if r.is_err() {
-                // SAFETY: Not queued: the reference is still ours.
-                drop(unsafe { Arc::from_raw(queued) });
+            if t.queue_work(job.clone()).is_err() {
                 job.state.lock().exited = true;
                 job.parked.complete_all();
             }

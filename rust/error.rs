@@ -16,11 +16,6 @@ pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
 }
 
-/// `ENAMETOOLONG`.
-pub(crate) fn enametoolong() -> Error {
-    Error::from_errno(-(bindings::ENAMETOOLONG as i32))
-}
-
 /// Name of an errno, for log lines.
 pub(crate) fn errno_name(e: Error) -> &'static str {
     match -e.to_errno() as u32 {

@@ -10,9 +10,6 @@ use crate::{error::errno_name, kapi};
 use core::fmt::{self, Write};
 use kernel::{fs::File, prelude::*, sync::aref::ARef};
 
-// Kept for kapi.rs until it names these through `crate::error` (or the
-// kernel crate): a lower layer must not import log.
-pub(crate) use crate::error::enametoolong;
 
 /// The caller's log fd, or none.
 pub(crate) struct Log {

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory maps: references, the mmap read lock, VMAs and pinned pages.
+
+use super::{errno_result, ffi, file_from_raw, path_in};
+use core::ptr::{self, NonNull};
+use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
+
+/// A reference on an mm (`mm_users`), keeping its mappings alive.
+///
+/// # Invariants
+///
+/// `0` is a valid mm with a user reference owned by this object.
+pub(crate) struct MmRef(NonNull<bindings::mm_struct>);
+
+// SAFETY: mm references may be used and dropped from any task.
+unsafe impl Send for MmRef {}
+// SAFETY: As above.
+unsafe impl Sync for MmRef {}
+
+impl MmRef {
+    /// The mm of `t`, referenced (`get_task_mm()`), if it has one.
+    pub(super) fn of(t: *mut bindings::task_struct) -> Option<Self> {
+        // SAFETY: `t` is a valid task (callers); a reference or null comes
+        // back.
+        NonNull::new(unsafe { bindings::get_task_mm(t) }).map(MmRef)
+    }
+
+    fn raw(&self) -> *mut bindings::mm_struct {
+        self.0.as_ptr()
+    }
+
+    /// Takes the mmap lock for reading.
+    pub(crate) fn read_lock(&self) -> MmReadGuard<'_> {
+        // SAFETY: The mm is valid (invariant).
+        unsafe { bindings::mmap_read_lock(self.raw()) };
+        // INVARIANT: Locked just above.
+        MmReadGuard(self)
+    }
+}
+
+impl Drop for MmRef {
+    fn drop(&mut self) {
+        // SAFETY: We own a user reference (invariant).
+        unsafe { bindings::mmput(self.raw()) };
+    }
+}
+
+/// Kinds of special mapping ([`VmaInfo::special`]).
+pub(crate) mod special {
+    pub(crate) const VDSO: u32 = 1;
+    pub(crate) const VVAR: u32 = 2;
+    pub(crate) const VVAR_VCLOCK: u32 = 3;
+    pub(crate) const OTHER: u32 = 4;
+
+    /// The kind of a special mapping, from the name its `vm_ops` give it.
+    pub(super) fn of_name(name: &[u8]) -> u32 {
+        match name {
+            b"[vdso]" => VDSO,
+            b"[vvar]" => VVAR,
+            b"[vvar_vclock]" => VVAR_VCLOCK,
+            _ => OTHER,
+        }
+    }
+}
+
+/// One VMA as read under the mmap lock.
+pub(crate) struct VmaInfo {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) pgoff: u64,
+    pub(crate) vm_flags: u64,
+    pub(crate) file: Option<ARef<File>>,
+    pub(crate) special: u32,
+    pub(crate) has_anon_vma: bool,
+    /// Identity of the backing object (kernel-internal, never written).
+    pub(crate) ino_key: u64,
+}
+
+/// `VM_*` flags of the running kernel.
+pub(crate) mod vmf {
+    use super::ffi::{self, VmFlag};
+
+    fn get(which: VmFlag) -> u64 {
+        // SAFETY: Returns a constant.
+        unsafe { ffi::cr_vm_flag(which) }
+    }
+    pub(crate) fn read() -> u64 {
+        get(VmFlag::Read)
+    }
+    pub(crate) fn write() -> u64 {
+        get(VmFlag::Write)
+    }
+    pub(crate) fn exec() -> u64 {
+        get(VmFlag::Exec)
+    }
+    pub(crate) fn shared() -> u64 {
+        get(VmFlag::Shared)
+    }
+    pub(crate) fn growsdown() -> u64 {
+        get(VmFlag::GrowsDown)
+    }
+    /// Device memory, hugetlb, driver mappings, shadow stacks, and memory
+    /// with a protection key other than 0.
+    pub(crate) fn unsupported() -> u64 {
+        [
+            VmFlag::Io,
+            VmFlag::PfnMap,
+            VmFlag::MixedMap,
+            VmFlag::HugeTlb,
+            VmFlag::DontExpand,
+            VmFlag::ShadowStack,
+            VmFlag::Pkeys,
+        ]
+        .into_iter()
+        .fold(0, |m, f| m | get(f))
+    }
+    /// `VM_LOCKED | VM_LOCKONFAULT`.
+    pub(crate) fn locked() -> u64 {
+        get(VmFlag::Locked) | get(VmFlag::LockOnFault)
+    }
+    pub(crate) fn noreserve() -> u64 {
+        get(VmFlag::NoReserve)
+    }
+    /// `VM_DONTCOPY` (`MADV_DONTFORK`).
+    pub(crate) fn dontcopy() -> u64 {
+        get(VmFlag::DontCopy)
+    }
+    pub(crate) fn wipeonfork() -> u64 {
+        get(VmFlag::WipeOnFork)
+    }
+    pub(crate) fn dontdump() -> u64 {
+        get(VmFlag::DontDump)
+    }
+    /// `VM_HUGEPAGE` (0 without transparent huge pages).
+    pub(crate) fn hugepage() -> u64 {
+        get(VmFlag::HugePage)
+    }
+    /// `VM_NOHUGEPAGE` (0 without transparent huge pages).
+    pub(crate) fn nohugepage() -> u64 {
+        get(VmFlag::NoHugePage)
+    }
+    /// `VM_SOFTDIRTY` (0 without soft-dirty tracking).
+    pub(crate) fn softdirty() -> u64 {
+        get(VmFlag::SoftDirty)
+    }
+    /// `VM_ACCOUNT`.
+    pub(crate) fn account() -> u64 {
+        get(VmFlag::Account)
+    }
+    /// `VM_MERGEABLE` (`MADV_MERGEABLE`, KSM).
+    pub(crate) fn mergeable() -> u64 {
+        get(VmFlag::Mergeable)
+    }
+    /// `VM_SEALED` (`mseal`; 0 where it does not exist).
+    pub(crate) fn sealed() -> u64 {
+        get(VmFlag::Sealed)
+    }
+    /// The image's `VMA_*` bits and the kernel's `VM_*` flags they stand
+    /// for (the `madvise` state and `VM_NORESERVE`).
+    pub(crate) fn advice() -> [(u32, u64); 6] {
+        use crate::format as f;
+        [
+            (f::VMA_NORESERVE, noreserve()),
+            (f::VMA_DONTFORK, dontcopy()),
+            (f::VMA_WIPEONFORK, wipeonfork()),
+            (f::VMA_DONTDUMP, dontdump()),
+            (f::VMA_HUGEPAGE, hugepage()),
+            (f::VMA_NOHUGEPAGE, nohugepage()),
+        ]
+    }
+}
+
+/// The mmap lock of an [`MmRef`], held for reading.
+///
+/// # Invariants
+///
+/// The mmap lock of `0` is held for reading, and released in [`Drop`].
+pub(crate) struct MmReadGuard<'a>(&'a MmRef);
+
+impl MmReadGuard<'_> {
+    fn mm(&self) -> *mut bindings::mm_struct {
+        self.0.raw()
+    }
+
+    /// The first VMA that ends above `addr`.
+    pub(crate) fn vma_at(&self, addr: u64) -> Option<VmaInfo> {
+        // SAFETY: The lock is held (invariant), which keeps the VMA valid
+        // while it is read; the file is referenced before the lock goes.
+        unsafe {
+            let vma = bindings::find_vma(self.mm(), addr as usize);
+            if vma.is_null() {
+                return None;
+            }
+            let v = &*vma;
+            let range = &v.__bindgen_anon_1.__bindgen_anon_1;
+            let file = NonNull::new(v.vm_file).map(|f| {
+                bindings::get_file(f.as_ptr());
+                file_from_raw(f)
+            });
+            let name = match v.vm_ops.as_ref().and_then(|ops| ops.name) {
+                Some(name) => name(vma),
+                None => ptr::null(),
+            };
+            Some(VmaInfo {
+                start: range.vm_start as u64,
+                end: range.vm_end as u64,
+                pgoff: v.vm_pgoff as u64,
+                vm_flags: v.__bindgen_anon_2.vm_flags as u64,
+                ino_key: file.as_ref().map_or(0, |f| (*f.as_ptr()).f_inode as u64),
+                file,
+                special: if name.is_null() {
+                    0
+                } else {
+                    special::of_name(CStr::from_char_ptr(name).to_bytes())
+                },
+                has_anon_vma: !v.anon_vma.is_null(),
+            })
+        }
+    }
+
+    /// Layout words and saved auxv of the mm.
+    pub(crate) fn layout(&self, auxv: &mut [u64]) -> [u64; 11] {
+        // SAFETY: The mm is valid; the lock is held (invariant).
+        let m = unsafe { &(*self.mm()).__bindgen_anon_1 };
+        for (d, s) in auxv.iter_mut().zip(m.saved_auxv.iter()) {
+            *d = *s as u64;
+        }
+        [
+            m.start_code,
+            m.end_code,
+            m.start_data,
+            m.end_data,
+            m.start_brk,
+            m.brk,
+            m.start_stack,
+            m.arg_start,
+            m.arg_end,
+            m.env_start,
+            m.env_end,
+        ]
+        .map(|w| w as u64)
+    }
+
+    /// Path of the executable, into `buf`.
+    pub(crate) fn exe_path<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8]> {
+        // SAFETY: The lock is held (invariant), which keeps `exe_file`
+        // stable; `buf` is valid for writes of its length.
+        let p = unsafe {
+            let exe = ptr::read_volatile(&raw const (*self.mm()).__bindgen_anon_1.exe_file);
+            if exe.is_null() {
+                return Err(ENOENT);
+            }
+            bindings::d_path(
+                ffi::cr_file_user_path(exe),
+                buf.as_mut_ptr().cast(),
+                buf.len() as i32,
+            )
+        };
+        path_in(buf, p.cast())
+    }
+
+    /// Pins the pages from `addr` that a core dump would save (no holes, no
+    /// zero page: `FOLL_DUMP`), up to `out.len()`; returns how many (0 at a
+    /// hole).
+    pub(crate) fn dump_pages(&self, addr: u64, out: &mut [Option<PinnedPage>]) -> Result<usize> {
+        let mut raw = [ptr::null_mut::<bindings::page>(); 64];
+        let n = out.len().min(raw.len());
+        let flags = bindings::FOLL_DUMP | bindings::FOLL_FORCE;
+        // SAFETY: The lock is held (invariant); `raw` has room for `n`
+        // pointers.
+        let r = unsafe {
+            bindings::get_user_pages_remote(
+                self.mm(),
+                addr as usize,
+                n,
+                flags,
+                raw.as_mut_ptr(),
+                ptr::null_mut(),
+            )
+        };
+        if r == -(bindings::EFAULT as isize) || r == 0 {
+            return Ok(0);
+        }
+        let got = errno_result(r as i64)? as usize;
+        // INVARIANT: GUP returned `got` referenced pages, each now owned by
+        // one `PinnedPage`.
+        for (slot, p) in out.iter_mut().zip(raw.iter()).take(got) {
+            *slot = NonNull::new(*p).map(PinnedPage);
+        }
+        Ok(got)
+    }
+}
+
+impl Drop for MmReadGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Held (invariant).
+        unsafe { bindings::mmap_read_unlock(self.mm()) };
+    }
+}
+
+/// A page with a reference from GUP.
+///
+/// # Invariants
+///
+/// `0` is a valid page whose reference this object owns.
+pub(crate) struct PinnedPage(NonNull<bindings::page>);
+
+impl PinnedPage {
+    /// Whether it is an anonymous page (for private file mappings: copied on
+    /// write).
+    pub(crate) fn is_anon(&self) -> bool {
+        // SAFETY: Valid page (invariant).
+        unsafe { ffi::cr_page_is_anon(self.0.as_ptr()) }
+    }
+
+    /// Copies the page into `dst`, which must be one page long.
+    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+        assert_eq!(dst.len(), kernel::page::PAGE_SIZE);
+        // SAFETY: The page is valid (invariant) and mapped for the copy;
+        // `dst` has room for a page.
+        unsafe {
+            let src = bindings::kmap_local_page(self.0.as_ptr());
+            ptr::copy_nonoverlapping(src.cast::<u8>(), dst.as_mut_ptr(), dst.len());
+            bindings::kunmap_local(src);
+        }
+    }
+}
+
+impl Drop for PinnedPage {
+    fn drop(&mut self) {
+        // SAFETY: We own the reference (invariant).
+        unsafe { ffi::cr_page_put(self.0.as_ptr()) };
+    }
+}

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tasks: references, ids, the checkpoint permission rule, the tree walk and
+//! task work.
+
+use super::{cur, ffi, tf};
+use core::{
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{
+    bindings,
+    error::to_result,
+    prelude::*,
+    sync::{aref::ARef, rcu, Arc},
+    task::Task,
+    types::Opaque,
+};
+
+/// The caller's active pid namespace.
+///
+/// # Invariants
+///
+/// Points to the current task's active pid namespace, which outlives the
+/// ioctl that created this value (the task cannot leave it).
+#[derive(Clone, Copy)]
+pub(crate) struct PidNs(*mut bindings::pid_namespace);
+
+// SAFETY: Only used as an opaque argument to pid lookups, which are safe from
+// any thread while the namespace lives (see the type invariant).
+unsafe impl Send for PidNs {}
+// SAFETY: As above.
+unsafe impl Sync for PidNs {}
+
+impl PidNs {
+    /// The current task's active pid namespace.
+    pub(crate) fn current() -> Self {
+        // SAFETY: `current` is valid and has an active namespace.
+        PidNs(unsafe { bindings::task_active_pid_ns(cur()) })
+    }
+}
+
+/// A task's ids as seen in a pid namespace (0 where it has none there).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TaskIds {
+    pub(crate) pid: i32,
+    pub(crate) tgid: i32,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
+    pub(crate) sid: i32,
+}
+
+/// A counted reference to a task.
+pub(crate) struct TaskRef(ARef<Task>);
+
+/// What [`TaskRef::zombie`] found.
+pub(crate) enum Zombie {
+    /// A live task.
+    No,
+    /// Exited, not yet reaped, with this `wait()` status.
+    Yes(i32),
+    /// A thread group leader that exited while its other threads run.
+    DeadLeader,
+}
+
+/// Why a caller may not checkpoint a task.
+pub(crate) enum Deny {
+    /// Ids differ and the caller has no privilege over the target.
+    Ids,
+    /// The target has capabilities the caller lacks.
+    Caps,
+    /// The target is not dumpable (setuid, or `PR_SET_DUMPABLE` 0).
+    Dumpable,
+}
+
+/// Bits of [`TaskRef::state`].
+pub(crate) mod ts {
+    pub(crate) const KTHREAD: i32 = 1;
+    pub(crate) const EXITING: i32 = 2;
+    pub(crate) const PTRACED: i32 = 4;
+    pub(crate) const STOPPED: i32 = 8;
+    pub(crate) const NO_MM: i32 = 32;
+}
+
+/// `TASK_DUMPABLE_OWNER`: dumpable by a caller with the same ids.
+const TASK_DUMPABLE_OWNER: u32 = 1;
+
+/// `thread_group_leader()`.
+///
+/// # Safety
+///
+/// `t` is a valid task.
+unsafe fn is_leader(t: *mut bindings::task_struct) -> bool {
+    // SAFETY: `t` is valid (safety requirement).
+    unsafe { (*tf!(t, exit_signal)) >= 0 }
+}
+
+/// The task whose list node `node` is, at `off` bytes into it
+/// (`list_entry()`); `off` is the node's offset, taken from a task with
+/// [`node_offset`].
+fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::task_struct {
+    node.cast::<u8>().wrapping_sub(off).cast()
+}
+
+/// The offset of the list node `node` of the task `t` (which C knows; see
+/// `tf!`).
+fn node_offset(t: *mut bindings::task_struct, node: *mut bindings::list_head) -> usize {
+    node as usize - t as usize
+}
+
+/// Calls `f` with each thread of `p`'s thread group (`for_each_thread`),
+/// until it fails.
+///
+/// # Safety
+///
+/// `p` is a valid task, and the RCU read lock is held.
+pub(super) unsafe fn for_each_thread(
+    p: *mut bindings::task_struct,
+    mut f: impl FnMut(*mut bindings::task_struct) -> Result,
+) -> Result {
+    // SAFETY: `p` is valid, and its threads are on the list of its signal
+    // struct, which RCU keeps walkable (safety requirements).
+    unsafe {
+        let off = node_offset(p, tf!(p, thread_node));
+        let head = &raw mut (*(*tf!(p, signal))).thread_head;
+        let mut node = ptr::read_volatile(&raw const (*head).next);
+        while node != head {
+            f(task_of(node, off))?;
+            node = ptr::read_volatile(&raw const (*node).next);
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` with each thread group leader of the system
+/// (`for_each_process`), until it fails.
+///
+/// # Safety
+///
+/// The RCU read lock is held.
+unsafe fn for_each_process(mut f: impl FnMut(*mut bindings::task_struct) -> Result) -> Result {
+    // SAFETY: Processes are on the list of `init_task`, which RCU keeps
+    // walkable (safety requirement).
+    unsafe {
+        let init = &raw mut bindings::init_task;
+        let head = tf!(init, tasks);
+        let off = node_offset(init, head);
+        let mut node = ptr::read_volatile(&raw const (*head).next);
+        while node != head {
+            f(task_of(node, off))?;
+            node = ptr::read_volatile(&raw const (*node).next);
+        }
+    }
+    Ok(())
+}
+
+impl TaskRef {
+    /// Takes a reference on `t`.
+    ///
+    /// # Safety
+    ///
+    /// `t` is a valid task.
+    unsafe fn get(t: *mut bindings::task_struct) -> Self {
+        // SAFETY: `t` is valid (safety requirement) and `Task` is a
+        // transparent wrapper of `task_struct`; `ARef::from` takes a
+        // reference.
+        TaskRef(ARef::from(unsafe { &*t.cast::<Task>() }))
+    }
+
+    /// Looks up a task by pid in the caller's pid namespace.
+    pub(crate) fn by_vpid(nr: i32) -> Option<Self> {
+        // SAFETY: Any pid number may be looked up; a pid reference or null
+        // comes back.
+        let pid = unsafe { bindings::find_get_pid(nr) };
+        if pid.is_null() {
+            return None;
+        }
+        // SAFETY: `pid` is a valid, referenced pid; a task reference or null
+        // comes back. Then our pid reference is dropped.
+        let t = unsafe {
+            let t = bindings::get_pid_task(pid, bindings::pid_type_PIDTYPE_PID);
+            bindings::put_pid(pid);
+            t
+        };
+        // SAFETY: `get_pid_task` returned a reference, which `ARef` now owns;
+        // `Task` is a transparent wrapper of `task_struct`.
+        NonNull::new(t).map(|t| TaskRef(unsafe { ARef::from_raw(t.cast()) }))
+    }
+
+    /// The current task.
+    pub(crate) fn by_vpid_current() -> Self {
+        // SAFETY: `current` is valid.
+        unsafe { Self::get(cur()) }
+    }
+
+    /// Another reference to the same task.
+    pub(crate) fn clone_ref(&self) -> Self {
+        TaskRef(self.0.clone())
+    }
+
+    fn raw(&self) -> *mut bindings::task_struct {
+        self.0.as_ptr()
+    }
+
+    /// Its ids as seen in `ns`.
+    pub(crate) fn ids(&self, ns: PidNs) -> Result<TaskIds> {
+        let t = self.raw();
+        let nr = |t, ty| {
+            // SAFETY: `t` is a valid task and `ns` a valid namespace (type
+            // invariant of `PidNs`).
+            unsafe { bindings::__task_pid_nr_ns(t, ty, ns.0) }
+        };
+        let _rcu = rcu::read_lock();
+        // SAFETY: The task is valid; RCU keeps its real parent valid.
+        let parent = unsafe { ptr::read_volatile(&raw const (*tf!(t, real_parent))) };
+        let ids = TaskIds {
+            pid: nr(t, bindings::pid_type_PIDTYPE_PID),
+            tgid: nr(t, bindings::pid_type_PIDTYPE_TGID),
+            ppid: if parent.is_null() {
+                0
+            } else {
+                nr(parent, bindings::pid_type_PIDTYPE_TGID)
+            },
+            pgid: nr(t, bindings::pid_type_PIDTYPE_PGID),
+            sid: nr(t, bindings::pid_type_PIDTYPE_SID),
+        };
+        if ids.pid == 0 {
+            return Err(ESRCH);
+        }
+        Ok(ids)
+    }
+
+    /// Whether it is in the caller's thread group.
+    pub(crate) fn is_caller(&self) -> bool {
+        // SAFETY: Both tasks are valid; a task's signal struct never changes.
+        unsafe { (*tf!(self.raw(), signal)) == (*tf!(cur(), signal)) }
+    }
+
+    /// Its exec counter, to notice an exec between two moments.
+    pub(crate) fn exec_id(&self) -> u64 {
+        // SAFETY: The task is valid; the counter is read once, as
+        // `READ_ONCE()` would.
+        unsafe { ptr::read_volatile(&raw const (*tf!(self.raw(), self_exec_id))) }
+    }
+
+    /// A snapshot of [`ts`] bits.
+    pub(crate) fn state(&self) -> i32 {
+        let t = self.raw();
+        // SAFETY: The task is valid; its signal struct lives as long.
+        let (flags, ptraced, jobctl, mm) = unsafe {
+            (
+                *tf!(t, flags),
+                ptr::read_volatile(tf!(t, ptrace)),
+                ptr::read_volatile(&raw const (*tf!(t, jobctl))),
+                (*tf!(t, mm)),
+            )
+        };
+        let stopped = u64::from(
+            bindings::JOBCTL_STOPPED | bindings::JOBCTL_TRACED | bindings::JOBCTL_STOP_PENDING,
+        );
+        let mut r = 0;
+        if flags & bindings::PF_KTHREAD != 0 {
+            r |= ts::KTHREAD;
+        }
+        if flags & bindings::PF_EXITING != 0 {
+            r |= ts::EXITING;
+        }
+        if ptraced != 0 {
+            r |= ts::PTRACED;
+        }
+        if jobctl as u64 & stopped != 0 {
+            r |= ts::STOPPED;
+        }
+        if mm.is_null() {
+            r |= ts::NO_MM;
+        }
+        r
+    }
+
+    /// Whether the caller may read this task's state: the rule of
+    /// `ptrace_may_access()` for reading (which a module cannot call). The
+    /// caller's real ids match all of the target's, the target's
+    /// capabilities are a subset of the caller's, and the target is
+    /// dumpable; or the caller is privileged over the target's user
+    /// namespace (`CAP_SYS_PTRACE`), or holds `CAP_CHECKPOINT_RESTORE` or
+    /// `CAP_SYS_ADMIN`.
+    pub(crate) fn may_checkpoint(&self) -> core::result::Result<(), Deny> {
+        if super::capable(bindings::CAP_CHECKPOINT_RESTORE as i32)
+            || super::capable(bindings::CAP_SYS_ADMIN as i32)
+        {
+            return Ok(());
+        }
+        let t = self.raw();
+        let ptrace_capable = |ns| {
+            // SAFETY: `ns` is a valid user namespace, kept by RCU.
+            unsafe { bindings::ns_capable(ns, bindings::CAP_SYS_PTRACE as i32) }
+        };
+        {
+            let _rcu = rcu::read_lock();
+            // SAFETY: The caller's credentials are its own to read; the
+            // target's are kept by RCU.
+            let (c, tc) = unsafe {
+                (
+                    &*(*tf!(cur(), cred)),
+                    &*ptr::read_volatile(&raw const (*tf!(t, real_cred))),
+                )
+            };
+            let ids = c.uid.val == tc.euid.val
+                && c.uid.val == tc.suid.val
+                && c.uid.val == tc.uid.val
+                && c.gid.val == tc.egid.val
+                && c.gid.val == tc.sgid.val
+                && c.gid.val == tc.gid.val;
+            let why = if !ids {
+                Some(Deny::Ids)
+            } else if tc.cap_permitted.val & !c.cap_permitted.val != 0 {
+                Some(Deny::Caps)
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                if !ptrace_capable(tc.user_ns) {
+                    return Err(why);
+                }
+            }
+        }
+        // Read dumpability after the credentials, as ptrace does.
+        // SAFETY: A barrier.
+        unsafe { bindings::smp_rmb() };
+        let _rcu = rcu::read_lock();
+        let mut ns = ptr::null_mut();
+        // SAFETY: The task is valid, RCU is held, `ns` is valid for writes.
+        let dumpable = unsafe { ffi::cr_task_dumpable(t, &mut ns) };
+        if dumpable != TASK_DUMPABLE_OWNER && !ptrace_capable(ns) {
+            return Err(Deny::Dumpable);
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` at `addr` of the task's memory even where it is not
+    /// writable (as ptrace's POKE does, copy-on-write).
+    pub(crate) fn poke(&self, addr: u64, buf: &[u8]) -> Result {
+        poke(self.raw(), addr, buf)
+    }
+
+    /// Whether it is a thread group leader.
+    pub(crate) fn is_leader(&self) -> bool {
+        // SAFETY: The task is valid.
+        unsafe { is_leader(self.raw()) }
+    }
+
+    /// Whether it is a zombie (with its exit status) or a dead leader of
+    /// a live thread group.
+    pub(crate) fn zombie(&self) -> Zombie {
+        let t = self.raw();
+        // SAFETY: The task is valid; so is its signal struct. The fields
+        // are read once, as `READ_ONCE()` would.
+        unsafe {
+            if ptr::read_volatile(&raw const (*tf!(t, exit_state))) != bindings::EXIT_ZOMBIE as i32
+            {
+                return Zombie::No;
+            }
+            let head = &raw mut (*(*tf!(t, signal))).thread_head;
+            // `thread_group_empty()`: the leader is the last thread left.
+            if is_leader(t) && (*tf!(t, thread_node)).next != head {
+                return Zombie::DeadLeader;
+            }
+            Zombie::Yes(ptr::read_volatile(&raw const (*tf!(t, exit_code))))
+        }
+    }
+
+    /// Whether it belongs to the caller's thread group.
+    pub(crate) fn in_callers_group(&self) -> bool {
+        self.is_caller()
+    }
+
+    /// Whether two references are the same task.
+    pub(crate) fn same(&self, other: &TaskRef) -> bool {
+        self.raw() == other.raw()
+    }
+
+    /// The subtree of processes rooted at this task's process: each
+    /// process's leader, then its threads; parents before children
+    /// (breadth first, by real parent); zombies included. `E2BIG` beyond
+    /// `max` tasks.
+    pub(crate) fn collect_tree(&self, max: usize) -> Result<KVec<TaskRef>> {
+        let mut v = KVec::<TaskRef>::with_capacity(max, GFP_KERNEL)?;
+        let _rcu = rcu::read_lock();
+        let add = |v: &mut KVec<TaskRef>, t| {
+            if v.len() >= max {
+                return Err(E2BIG);
+            }
+            // SAFETY: `t` is a task found under RCU, which keeps it valid.
+            let t = unsafe { TaskRef::get(t) };
+            // Cannot allocate (capacity reserved above), so cannot sleep.
+            Ok(v.push(t, GFP_ATOMIC)?)
+        };
+        // SAFETY: The task is valid, and so is its leader.
+        let leader = unsafe { *tf!(self.raw(), group_leader) };
+        // Each process: its leader, then its other threads.
+        let add_process = |v: &mut KVec<TaskRef>, p| {
+            add(v, p)?;
+            // SAFETY: `p` is valid and RCU is held.
+            unsafe { for_each_thread(p, |t| if t == p { Ok(()) } else { add(v, t) }) }
+        };
+        add_process(&mut v, leader)?;
+        let mut i = 0;
+        while i < v.len() {
+            let parent = v[i].raw();
+            i += 1;
+            // SAFETY: `parent` is referenced by `v`.
+            if !unsafe { is_leader(parent) } {
+                continue;
+            }
+            // SAFETY: `parent` is valid.
+            let tgid = unsafe { *tf!(parent, tgid) };
+            // SAFETY: RCU is held; each `p` and its real parent are valid
+            // under it.
+            unsafe {
+                for_each_process(|p| {
+                    let pp = ptr::read_volatile(&raw const (*tf!(p, real_parent)));
+                    if (*tf!(pp, tgid)) != tgid || (*tf!(p, tgid)) == tgid {
+                        return Ok(());
+                    }
+                    add_process(&mut v, p)
+                })?;
+            }
+        }
+        drop(_rcu);
+        Ok(v)
+    }
+
+    /// Sends `sig` to the task.
+    pub(crate) fn send_sig(&self, sig: i32) {
+        // SAFETY: The task is valid.
+        unsafe { bindings::send_sig(sig, self.raw(), 1) };
+    }
+
+    /// Queues `work` to run in the task's own context at its next return to
+    /// user space, interrupting an interruptible sleep (`TWA_SIGNAL`). The
+    /// work is given back if it cannot be queued: it was queued before, or
+    /// the task is exiting.
+    pub(crate) fn queue_work<T: TaskWork>(&self, work: Arc<T>) -> core::result::Result<(), Arc<T>> {
+        queue_work(self.raw(), work, bindings::task_work_notify_mode_TWA_SIGNAL)
+    }
+}
+
+/// `access_process_vm(FOLL_FORCE | FOLL_WRITE)` of all of `buf`.
+pub(super) fn poke(t: *mut bindings::task_struct, addr: u64, buf: &[u8]) -> Result {
+    let flags = bindings::FOLL_FORCE | bindings::FOLL_WRITE;
+    // SAFETY: `t` is a valid task (callers); `buf` is valid for reads of its
+    // length, and the function only reads it despite the pointer type.
+    let n = unsafe {
+        bindings::access_process_vm(
+            t,
+            addr as usize,
+            buf.as_ptr().cast_mut().cast(),
+            buf.len() as i32,
+            flags,
+        )
+    };
+    if n as usize != buf.len() {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- task work
+
+/// The `struct callback_head` of a type run as task work ([`TaskWork`]).
+///
+/// # Invariants
+///
+/// `queued` is set before `head` is handed to `task_work_add()`, and never
+/// cleared: a head is queued at most once in its life.
+pub(crate) struct TaskWorkHead {
+    head: Opaque<bindings::callback_head>,
+    queued: AtomicBool,
+}
+
+// SAFETY: The head is only used by `task_work_add()` and the task that runs
+// it, through raw pointers; `queued` is atomic.
+unsafe impl Send for TaskWorkHead {}
+// SAFETY: As above: `&TaskWorkHead` gives access to nothing but `queued`.
+unsafe impl Sync for TaskWorkHead {}
+
+impl TaskWorkHead {
+    /// A head that was never queued.
+    pub(crate) fn new() -> Self {
+        Self {
+            head: Opaque::uninit(),
+            queued: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Default for TaskWorkHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A type with a [`TaskWorkHead`] field; implemented by
+/// [`impl_has_task_work!`].
+///
+/// # Safety
+///
+/// `OFFSET` is the offset in `Self` of a field of type [`TaskWorkHead`].
+pub(crate) unsafe trait HasTaskWork {
+    /// Offset of the [`TaskWorkHead`] field.
+    const OFFSET: usize;
+}
+
+/// Declares the [`TaskWorkHead`] field of a type: `impl_has_task_work!(Job, work)`.
+macro_rules! impl_has_task_work {
+    ($t:ty, $field:ident) => {
+        // SAFETY: `OFFSET` is the offset of `$field`, which `check` proves a
+        // `TaskWorkHead`.
+        unsafe impl $crate::kapi::HasTaskWork for $t {
+            const OFFSET: usize = {
+                #[allow(dead_code)]
+                fn check(x: &$t) -> &$crate::kapi::TaskWorkHead {
+                    &x.$field
+                }
+                ::core::mem::offset_of!($t, $field)
+            };
+        }
+    };
+}
+pub(crate) use impl_has_task_work;
+
+/// Work that a task runs in its own context on its way back to user space.
+pub(crate) trait TaskWork: HasTaskWork + Send + Sync + Sized {
+    /// Runs in the task it was queued on, with the reference queued.
+    fn run(this: Arc<Self>);
+}
+
+/// The `task_work_func_t` of `T`.
+///
+/// # Safety
+///
+/// `head` is the `head` field of the [`TaskWorkHead`] of a `T` whose
+/// reference [`queue_work`] leaked when it queued it.
+unsafe extern "C" fn run_raw<T: TaskWork>(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the `head` field of a `TaskWorkHead` at `OFFSET`
+    // in a `T` (safety requirement and `HasTaskWork`): this is that `T`,
+    // whose leaked reference we take back.
+    let this = unsafe {
+        let h = kernel::container_of!(
+            head.cast::<Opaque<bindings::callback_head>>(),
+            TaskWorkHead,
+            head
+        );
+        Arc::from_raw(h.cast::<u8>().sub(T::OFFSET).cast::<T>())
+    };
+    T::run(this);
+}
+
+/// Queues `work` on `t` with `mode`; gives it back if it cannot.
+pub(super) fn queue_work<T: TaskWork>(
+    t: *mut bindings::task_struct,
+    work: Arc<T>,
+    mode: bindings::task_work_notify_mode,
+) -> core::result::Result<(), Arc<T>> {
+    // SAFETY: `T: HasTaskWork` puts a `TaskWorkHead` at `OFFSET`.
+    let h = unsafe {
+        &*ptr::from_ref(&*work)
+            .cast::<u8>()
+            .add(T::OFFSET)
+            .cast::<TaskWorkHead>()
+    };
+    if h.queued.swap(true, Ordering::AcqRel) {
+        return Err(work);
+    }
+    let head = h.head.get();
+    let raw = Arc::into_raw(work);
+    // SAFETY: `t` is a valid task (callers). `head` was never queued (type
+    // invariant of `TaskWorkHead`) and lives in the `T` whose reference
+    // `raw` leaks, which `run_raw::<T>` takes back when it runs.
+    let r = unsafe {
+        bindings::init_task_work(head, Some(run_raw::<T>));
+        to_result(bindings::task_work_add(t, head, mode))
+    };
+    match r {
+        Ok(()) => Ok(()),
+        // SAFETY: Not queued: the reference is still ours.
+        Err(_) => Err(unsafe { Arc::from_raw(raw) }),
+    }
+}
