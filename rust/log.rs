@@ -10,7 +10,6 @@ use crate::{error::errno_name, kapi};
 use core::fmt::{self, Write};
 use kernel::{fs::File, prelude::*, sync::aref::ARef};
 
-
 /// The caller's log fd, or none.
 pub(crate) struct Log {
     file: Option<ARef<File>>,
