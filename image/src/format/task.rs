@@ -301,18 +301,18 @@ mod show {
     }
 
     impl Groups<'_> {
-        fn to_vec(&self) -> Vec<u32> {
+        fn all(&self) -> Vec<u32> {
             (0..self.len()).map(|i| self.get(i)).collect()
         }
     }
 
     impl Info for Groups<'_> {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
-            l.push(format!("groups: {:?}", self.to_vec()));
+            l.push(format!("groups: {:?}", self.all()));
         }
 
         fn json(&self) -> Json {
-            Json::member("groups", self.to_vec())
+            Json::member("groups", self.all())
         }
     }
 
