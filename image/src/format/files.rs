@@ -173,3 +173,91 @@ impl<'a> FileRec<'a> {
 }
 
 const _: () = assert!(FILE_FIXED == 32);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{text, Info, Json};
+    use super::*;
+
+    fn open_flags_str(f: u32) -> String {
+        let mut v = vec![match f & 3 {
+            0 => "O_RDONLY",
+            1 => "O_WRONLY",
+            2 => "O_RDWR",
+            _ => "O_ACCMODE",
+        }];
+        for (bit, name) in [
+            (0o2000, "O_APPEND"),
+            (0o4000, "O_NONBLOCK"),
+            (0o40000, "O_DIRECT"),
+            (0o200000, "O_DIRECTORY"),
+            (0o400000, "O_NOFOLLOW"),
+            (0o1000000, "O_NOATIME"),
+        ] {
+            if f & bit != 0 {
+                v.push(name);
+            }
+        }
+        if f & 0o4010000 == 0o4010000 {
+            v.push("O_SYNC");
+        } else if f & 0o10000 != 0 {
+            v.push("O_DSYNC");
+        }
+        v.join("|")
+    }
+
+    /// An element of `files` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct FileJson {
+        fd: u32,
+        id: u32,
+        kind: &'static str,
+        path: String,
+        flags: u32,
+        pos: u64,
+        cloexec: bool,
+    }
+
+    impl Info for FileRec<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let f = self;
+            let what = match f.kind {
+                FileKind::Regular => text(f.path),
+                k => format!("[{}]", k.name()),
+            };
+            let pos = if f.kind == FileKind::Regular {
+                format!(" pos {}", f.pos)
+            } else {
+                String::new()
+            };
+            l.push(format!(
+                "  fd {}: file {} {} {what}{pos} {}{}",
+                f.fd,
+                f.id,
+                f.kind.name(),
+                open_flags_str(f.open_flags),
+                if f.fd_flags & FD_CLOEXEC != 0 {
+                    " cloexec"
+                } else {
+                    ""
+                }
+            ));
+        }
+
+        fn json(&self) -> Json {
+            let f = self;
+            Json::element(
+                "files",
+                FileJson {
+                    fd: f.fd,
+                    id: f.id,
+                    kind: f.kind.name(),
+                    path: text(f.path),
+                    flags: f.open_flags,
+                    pos: f.pos,
+                    cloexec: f.fd_flags & 1 != 0,
+                },
+            )
+        }
+    }
+}

@@ -165,3 +165,105 @@ impl Tail {
 
 // Format version 2: these sizes are part of the format.
 const _: () = assert!(HEADER_PAYLOAD == 136 && META_END_PAYLOAD == 16 && TAIL_PAYLOAD == 24);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{text, Info, Json};
+    use super::*;
+
+    /// `header` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct HeaderJson {
+        format: u32,
+        arch: &'static str,
+        page_size: u32,
+        kernel: String,
+        module_version: u32,
+        flags: u32,
+        time: u64,
+        time_nsec: u32,
+        xstate_size: u32,
+        xfeatures: u64,
+    }
+
+    impl Info for Header {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let h = self;
+            let flags = if h.flags & 1 != 0 { " (kill)" } else { "" };
+            l.push(format!(
+                "header: format {}, arch x86_64, page size {}, kernel {}, module {}.{}.{}, flags {:#x}{flags}",
+                h.version,
+                h.page_size,
+                text(h.release()),
+                h.module_version >> 16,
+                (h.module_version >> 8) & 0xff,
+                h.module_version & 0xff,
+                h.flags
+            ));
+            l.push(format!(
+                "  time {}.{:09} (seconds since the epoch); xstate {} bytes, xfeatures {:#x}; task size {:#x}",
+                h.time_sec, h.time_nsec, h.xstate_size, h.xfeatures, h.task_size
+            ));
+        }
+
+        fn json(&self) -> Json {
+            let h = self;
+            Json::member(
+                "header",
+                HeaderJson {
+                    format: h.version,
+                    arch: "x86_64",
+                    page_size: h.page_size,
+                    kernel: text(h.release()),
+                    module_version: h.module_version,
+                    flags: h.flags,
+                    time: h.time_sec,
+                    time_nsec: h.time_nsec,
+                    xstate_size: h.xstate_size,
+                    xfeatures: h.xfeatures,
+                },
+            )
+        }
+    }
+
+    impl Info for MetaEnd {
+        fn text(&self, at: u64, l: &mut Vec<String>) {
+            l.push(format!(
+                "meta-end at byte {at}: checksum {:#018x} ok, {} pages follow",
+                self.checksum, self.total_pages
+            ));
+        }
+
+        fn json(&self) -> Json {
+            Json::None
+        }
+    }
+
+    /// `tail` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct TailJson {
+        checksum: u64,
+        bytes: u64,
+        records: u64,
+    }
+
+    impl Info for Tail {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!(
+                "tail: checksum {:#018x} ok, {} bytes, {} records",
+                self.checksum, self.total_len, self.nr_records
+            ));
+        }
+
+        fn json(&self) -> Json {
+            Json::member(
+                "tail",
+                TailJson {
+                    checksum: self.checksum,
+                    bytes: self.total_len,
+                    records: self.nr_records,
+                },
+            )
+        }
+    }
+}

@@ -369,3 +369,116 @@ impl<'a> Vma<'a> {
 }
 
 const _: () = assert!(MM_FIXED == 96 && VMA_FIXED == 56);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{named, text, Info, Json, Value};
+    use super::*;
+
+    impl Info for Mm<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let ly = &self.layout;
+            l.push(format!(
+                "mm: code {:#x}-{:#x} data {:#x}-{:#x} brk {:#x}-{:#x} stack {:#x} args {:#x}-{:#x} env {:#x}-{:#x}",
+                ly[0], ly[1], ly[2], ly[3], ly[4], ly[5], ly[6], ly[7], ly[8], ly[9], ly[10]
+            ));
+            l.push(format!(
+                "  exe {}, {} vmas, auxv {} words",
+                text(self.exe),
+                self.nr_vmas,
+                self.auxv.len() / 8
+            ));
+        }
+
+        /// Each word of the layout (`MM_LAYOUT_NAMES`), then `exe` and
+        /// `nr_vmas`.
+        fn json(&self) -> Json {
+            let mut m = named(&MM_LAYOUT_NAMES, &self.layout);
+            m.insert("exe".into(), text(self.exe).into());
+            m.insert("nr_vmas".into(), self.nr_vmas.into());
+            Json::Member("mm", Value::Object(m))
+        }
+    }
+
+    /// `rwxp` / `rwxs`, as /proc/PID/maps has it.
+    fn prot_str(prot: u32, shared: bool) -> String {
+        let mut s = String::new();
+        s.push(if prot & PROT_READ != 0 { 'r' } else { '-' });
+        s.push(if prot & PROT_WRITE != 0 { 'w' } else { '-' });
+        s.push(if prot & PROT_EXEC != 0 { 'x' } else { '-' });
+        s.push(if shared { 's' } else { 'p' });
+        s
+    }
+
+    /// The names of a VMA's `VMA_*` flags, each after a space.
+    fn vma_flags_str(f: u32) -> String {
+        [
+            (VMA_GROWSDOWN, "growsdown"),
+            (VMA_NORESERVE, "noreserve"),
+            (VMA_DONTFORK, "dontfork"),
+            (VMA_WIPEONFORK, "wipeonfork"),
+            (VMA_DONTDUMP, "dontdump"),
+            (VMA_HUGEPAGE, "hugepage"),
+            (VMA_NOHUGEPAGE, "nohugepage"),
+        ]
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| format!(" {n}"))
+        .collect()
+    }
+
+    fn prot(v: &Vma<'_>) -> String {
+        let shared = matches!(v.kind, VmaKind::FileShared | VmaKind::AnonShared);
+        prot_str(v.prot, shared)
+    }
+
+    /// An element of `vmas` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct VmaJson {
+        start: u64,
+        end: u64,
+        prot: String,
+        kind: &'static str,
+        path: String,
+        pgoff: u64,
+        pages: u64,
+        flags: u32,
+    }
+
+    impl Info for Vma<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let v = self;
+            let backing = if v.kind.has_path() {
+                format!("{} @{:#x}", text(v.path), v.pgoff * 4096)
+            } else {
+                format!("[{}]", v.kind.name())
+            };
+            l.push(format!(
+                "  vma {:#014x}-{:#014x} {} {:<12} {backing} pages {}{}",
+                v.start,
+                v.end,
+                prot(v),
+                v.kind.name(),
+                v.nr_pages,
+                vma_flags_str(v.flags)
+            ));
+        }
+
+        fn json(&self) -> Json {
+            let v = self;
+            Json::element(
+                "vmas",
+                VmaJson {
+                    start: v.start,
+                    end: v.end,
+                    prot: prot(v),
+                    kind: v.kind.name(),
+                    path: text(v.path),
+                    pgoff: v.pgoff,
+                    pages: v.nr_pages,
+                    flags: v.flags,
+                },
+            )
+        }
+    }
+}

@@ -22,7 +22,10 @@
 //! One file per object, as in `rust/`: the fixed part of each record is a
 //! `#[repr(C)]` struct of little-endian fields (through zerocopy) in the
 //! file of its object, from which its size, encoding and decoding follow;
-//! [`record`] lists every record type once.
+//! [`record`] lists every record type once. Next to each record, behind
+//! the `info` cargo feature that only crctl turns on (the module compiles
+//! this directory without cargo features, so none of it reaches the
+//! kernel), is its `crctl info` printer: an [`info::Info`] implementation.
 //!
 //! | file | records |
 //! | --- | --- |
@@ -37,6 +40,7 @@
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
+//! | `info.rs` | [`info::Info`], the printers' trait (`info` feature) |
 
 #[macro_use]
 mod codec;
@@ -44,6 +48,8 @@ mod checksum;
 mod error;
 mod files;
 mod header;
+#[cfg(feature = "info")]
+pub mod info;
 mod mm;
 mod pages;
 pub mod record;

@@ -70,3 +70,13 @@ pub fn pages_in(
     Ok(n)
 }
 const _: () = assert!(PAGES_FIXED == 16);
+
+#[cfg(feature = "info")]
+impl super::info::Info for PagesHeader {
+    /// Pages are counted, not listed: `crctl info` prints their total.
+    fn text(&self, _at: u64, _out: &mut Vec<String>) {}
+
+    fn json(&self) -> super::info::Json {
+        super::info::Json::Pages(u64::from(self.npages))
+    }
+}

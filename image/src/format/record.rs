@@ -160,3 +160,40 @@ pub enum Record<'a> {
     /// [`Tail`].
     Tail(Tail),
 }
+
+/// Each record shows itself: the dispatch to the [`info::Info`] of its type.
+#[cfg(feature = "info")]
+impl info::Info for Record<'_> {
+    fn text(&self, at: u64, out: &mut Vec<String>) {
+        self.with(|r| r.text(at, out))
+    }
+
+    fn json(&self) -> info::Json {
+        self.with(|r| r.json())
+    }
+}
+
+#[cfg(feature = "info")]
+impl Record<'_> {
+    /// Calls `f` with the record as its type's [`info::Info`].
+    fn with<T>(&self, f: impl FnOnce(&dyn info::Info) -> T) -> T {
+        match self {
+            Record::Header(h) => f(h),
+            Record::Tree(t) => f(t),
+            Record::Task(t) => f(t),
+            Record::Groups(g) => f(g),
+            Record::Cwd(p) => f(&CwdPath(p)),
+            Record::Rlimits(r) => f(r),
+            Record::Thread(t) => f(t),
+            Record::Regs(r) => f(r),
+            Record::Xstate(x) => f(&Xstate { area: x }),
+            Record::Signals(s) => f(s),
+            Record::Mm(m) => f(m),
+            Record::Vma(v, _) => f(v),
+            Record::File(fr) => f(fr),
+            Record::MetaEnd(m) => f(m),
+            Record::Pages(p) => f(p),
+            Record::Tail(t) => f(t),
+        }
+    }
+}

@@ -126,3 +126,66 @@ impl<'a> Xstate<'a> {
 }
 
 const _: () = assert!(REGS_PAYLOAD == 8 * NR_GREGS + 8);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{named, Info, Json, Value};
+    use super::*;
+
+    impl Info for Regs {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let r = self;
+            let state = if r.flags & REGS_SYSCALL_EINTR != 0 {
+                " (in a system call: it returns EINTR on restart)"
+            } else if r.flags & REGS_IN_SYSCALL != 0 {
+                " (in a system call)"
+            } else {
+                ""
+            };
+            l.push(format!(
+                "regs: rip {:#x} rsp {:#x} rax {:#x} rbp {:#x} eflags {:#x} fs_base {:#x}{state}",
+                r.r[reg::IP],
+                r.r[reg::SP],
+                r.r[reg::AX],
+                r.r[reg::BP],
+                r.r[reg::FLAGS],
+                r.r[reg::FS_BASE]
+            ));
+        }
+
+        /// Each register of `reg::NAMES`, then `flags` (in a system call,
+        /// EINTR).
+        fn json(&self) -> Json {
+            let mut m = named(&reg::NAMES, &self.r);
+            m.insert("flags".into(), self.flags.into());
+            Json::Member("regs", Value::Object(m))
+        }
+    }
+
+    /// `xstate` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct XstateJson {
+        size: usize,
+        xstate_bv: u64,
+    }
+
+    impl Info for Xstate<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!(
+                "xstate: {} bytes, xstate_bv {:#x}",
+                self.area.len(),
+                self.xstate_bv()
+            ));
+        }
+
+        fn json(&self) -> Json {
+            Json::member(
+                "xstate",
+                XstateJson {
+                    size: self.area.len(),
+                    xstate_bv: self.xstate_bv(),
+                },
+            )
+        }
+    }
+}

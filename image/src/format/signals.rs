@@ -146,3 +146,56 @@ impl<'a> Signals<'a> {
 }
 
 const _: () = assert!(SIGNALS_PAYLOAD == 32 + 32 * NSIG as usize);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{Info, Json};
+    use super::*;
+
+    /// `SIG:ign` or `SIG:0xHANDLER` for each signal not at its default
+    /// action, separated by spaces.
+    fn handlers(s: &Signals<'_>) -> String {
+        let mut h = vec![];
+        for i in 0..NSIG as usize {
+            match s.action(i).handler {
+                0 => {}
+                1 => h.push(format!("{}:ign", i + 1)),
+                p => h.push(format!("{}:{p:#x}", i + 1)),
+            }
+        }
+        h.join(" ")
+    }
+
+    /// `signals` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct SignalsJson {
+        blocked: u64,
+        handlers: String,
+    }
+
+    impl Info for Signals<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let s = self;
+            let alt = if s.altstack_flags & SS_DISABLE != 0 {
+                "none".to_string()
+            } else {
+                format!("{:#x}+{:#x}", s.altstack_sp, s.altstack_size)
+            };
+            l.push(format!(
+                "signals: blocked {:#x}, altstack {alt}, handlers [{}]",
+                s.blocked,
+                handlers(s)
+            ));
+        }
+
+        fn json(&self) -> Json {
+            Json::member(
+                "signals",
+                SignalsJson {
+                    blocked: self.blocked,
+                    handlers: handlers(self),
+                },
+            )
+        }
+    }
+}

@@ -221,3 +221,131 @@ impl Rlimits {
 }
 
 const _: () = assert!(TASK_PAYLOAD == 168 && RLIMITS_PAYLOAD == 8 + 16 * RLIM_NLIMITS as usize);
+
+/// A decoded working directory record, as `crctl info` shows it.
+#[cfg(feature = "info")]
+pub struct CwdPath<'a>(pub &'a [u8]);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{text, Info, Json};
+    use super::*;
+
+    /// `task` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct TaskJson {
+        pid: i32,
+        tgid: i32,
+        ppid: i32,
+        pgid: i32,
+        sid: i32,
+        comm: String,
+        uids: [u32; 4],
+        gids: [u32; 4],
+        umask: u32,
+        personality: u32,
+        dumpable: u32,
+    }
+
+    fn dumpable(t: &Task) -> u32 {
+        (t.flags & TASK_DUMPABLE_MASK) >> TASK_DUMPABLE_SHIFT
+    }
+
+    impl Info for Task {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let t = self;
+            l.push(format!(
+                "task: pid {} tgid {} ppid {} pgid {} sid {} comm {:?} umask {:03o} personality {:#x}",
+                t.pid, t.tgid, t.ppid, t.pgid, t.sid, text(t.comm()), t.umask, t.personality
+            ));
+            l.push(format!(
+                "  uid {}/{}/{}/{} gid {}/{}/{}/{} caps eff {:#x} prm {:#x}{} dumpable {}",
+                t.uids[0],
+                t.uids[1],
+                t.uids[2],
+                t.uids[3],
+                t.gids[0],
+                t.gids[1],
+                t.gids[2],
+                t.gids[3],
+                t.caps[2],
+                t.caps[1],
+                if t.flags & TASK_NO_NEW_PRIVS != 0 {
+                    " no_new_privs"
+                } else {
+                    ""
+                },
+                dumpable(t),
+            ));
+        }
+
+        fn json(&self) -> Json {
+            let t = self;
+            Json::member(
+                "task",
+                TaskJson {
+                    pid: t.pid,
+                    tgid: t.tgid,
+                    ppid: t.ppid,
+                    pgid: t.pgid,
+                    sid: t.sid,
+                    comm: text(t.comm()),
+                    uids: t.uids,
+                    gids: t.gids,
+                    umask: t.umask,
+                    personality: t.personality,
+                    dumpable: dumpable(t),
+                },
+            )
+        }
+    }
+
+    impl Groups<'_> {
+        fn all(&self) -> Vec<u32> {
+            (0..self.len()).map(|i| self.get(i)).collect()
+        }
+    }
+
+    impl Info for Groups<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!("groups: {:?}", self.all()));
+        }
+
+        fn json(&self) -> Json {
+            Json::member("groups", self.all())
+        }
+    }
+
+    impl Info for CwdPath<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!("cwd: {}", text(self.0)));
+        }
+
+        fn json(&self) -> Json {
+            Json::member("cwd", text(self.0))
+        }
+    }
+
+    impl Info for Rlimits {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let show = |v: u64| {
+                if v == u64::MAX {
+                    "inf".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            let s: Vec<String> = self
+                .lim
+                .iter()
+                .map(|(c, m)| format!("{}/{}", show(*c), show(*m)))
+                .collect();
+            l.push(format!("rlimits: {}", s.join(" ")));
+        }
+
+        /// `[soft, hard]` for each resource, `RLIMIT_*` order.
+        fn json(&self) -> Json {
+            Json::member("rlimits", self.lim)
+        }
+    }
+}

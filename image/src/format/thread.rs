@@ -117,3 +117,123 @@ impl Thread {
 }
 
 const _: () = assert!(THREAD_PAYLOAD == 96 + 24 + 8 * SCHED_CPU_WORDS);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{text, Info, Json};
+    use super::*;
+
+    fn policy_name(p: u32) -> &'static str {
+        match p {
+            SCHED_NORMAL => "normal",
+            SCHED_FIFO => "fifo",
+            SCHED_RR => "rr",
+            SCHED_BATCH => "batch",
+            SCHED_IDLE => "idle",
+            _ => "?",
+        }
+    }
+
+    /// A CPU bitmap as a list (`0-3,6`), or `all` for the empty one.
+    fn cpus_str(words: &[u64]) -> String {
+        let on = |i: usize| words[i / 64] >> (i % 64) & 1 != 0;
+        let n = words.len() * 64;
+        let mut parts = vec![];
+        let mut i = 0;
+        while i < n {
+            if on(i) {
+                let start = i;
+                while i + 1 < n && on(i + 1) {
+                    i += 1;
+                }
+                parts.push(if start == i {
+                    start.to_string()
+                } else {
+                    format!("{start}-{i}")
+                });
+            }
+            i += 1;
+        }
+        if parts.is_empty() {
+            "all".to_string()
+        } else {
+            parts.join(",")
+        }
+    }
+
+    /// The thread's `comm`, up to its NUL.
+    fn comm(t: &Thread) -> &[u8] {
+        t.comm
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(&t.comm[..], |n| &t.comm[..n])
+    }
+
+    /// An element of `threads` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct ThreadJson {
+        tid: i32,
+        comm: String,
+        blocked: u64,
+        policy: u32,
+        priority: u32,
+        nice: i32,
+        ioprio: u32,
+        cpus: String,
+        rseq: u64,
+    }
+
+    impl Info for Thread {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let t = self;
+            l.push(format!(
+                "thread {}: comm {:?} blocked {:#x} altstack {}",
+                t.tid,
+                text(comm(t)),
+                t.blocked,
+                if t.altstack.2 & SS_DISABLE != 0 {
+                    "none".to_string()
+                } else {
+                    format!("{:#x}+{:#x}", t.altstack.0, t.altstack.1)
+                }
+            ));
+            let s = &t.sched;
+            l.push(format!(
+                "  sched: policy {} priority {} nice {} ioprio {:#x}{} cpus {}; rseq {}",
+                policy_name(s.policy),
+                s.priority,
+                s.nice,
+                s.ioprio,
+                if s.flags & SCHED_RESET_ON_FORK != 0 {
+                    " reset-on-fork"
+                } else {
+                    ""
+                },
+                cpus_str(&s.cpus),
+                if t.rseq.0 == 0 {
+                    "none".to_string()
+                } else {
+                    format!("{:#x}+{} sig {:#x}", t.rseq.0, t.rseq.1, t.rseq.2)
+                }
+            ));
+        }
+
+        fn json(&self) -> Json {
+            let (t, s) = (self, &self.sched);
+            Json::element(
+                "threads",
+                ThreadJson {
+                    tid: t.tid,
+                    comm: text(comm(t)),
+                    blocked: t.blocked,
+                    policy: s.policy,
+                    priority: s.priority,
+                    nice: s.nice,
+                    ioprio: s.ioprio,
+                    cpus: cpus_str(&s.cpus),
+                    rseq: t.rseq.0,
+                },
+            )
+        }
+    }
+}

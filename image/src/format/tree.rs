@@ -157,3 +157,59 @@ impl<'a> Tree<'a> {
 }
 
 const _: () = assert!(TREE_ENTRY == 32);
+
+#[cfg(feature = "info")]
+mod show {
+    use super::super::info::{Info, Json};
+    use super::*;
+
+    /// An element of `tree` in `info --json`.
+    #[derive(serde::Serialize)]
+    struct TreeEntryJson {
+        pid: i32,
+        tgid: i32,
+        ppid: i32,
+        pgid: i32,
+        sid: i32,
+        zombie: bool,
+        exit_code: i32,
+    }
+
+    impl Info for Tree<'_> {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!("tree: {} tasks", self.len()));
+            for i in 0..self.len() {
+                let e = self.get(i);
+                let what = if e.is_zombie() {
+                    format!("zombie, exit status {:#x}", e.exit_code)
+                } else if e.is_leader() {
+                    "process".to_string()
+                } else {
+                    "thread".to_string()
+                };
+                l.push(format!(
+                    "  pid {} tgid {} ppid {} pgid {} sid {}: {what}",
+                    e.pid, e.tgid, e.ppid, e.pgid, e.sid
+                ));
+            }
+        }
+
+        fn json(&self) -> Json {
+            let es: Vec<TreeEntryJson> = (0..self.len())
+                .map(|i| {
+                    let e = self.get(i);
+                    TreeEntryJson {
+                        pid: e.pid,
+                        tgid: e.tgid,
+                        ppid: e.ppid,
+                        pgid: e.pgid,
+                        sid: e.sid,
+                        zombie: e.is_zombie(),
+                        exit_code: e.exit_code,
+                    }
+                })
+                .collect();
+            Json::member("tree", es)
+        }
+    }
+}
