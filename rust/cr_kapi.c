@@ -2,10 +2,11 @@
 /*
  * cr_kapi.c: what the Rust bindings cannot reach, as plain functions: static
  * inline functions and macros the kernel crate has no helper for, fields of
- * structs that bindgen leaves opaque (fs_struct, task_exec_state) and
+ * structs that bindgen leaves opaque (fs_struct, task_exec_state,
+ * uts_namespace, sock) or misplaces (task_struct, see cr_kapi.h), and
  * regset.h, shmem_fs.h and rseq.h, which bindings_helper.h does not include.
  * Each function is an accessor that decides nothing: every rule is in the
- * Rust code of kapi.rs, which documents the contracts.
+ * Rust code of kapi.rs and rust/kapi/, which document the contracts.
  */
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
