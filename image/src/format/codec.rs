@@ -120,6 +120,47 @@ impl Le for (u64, u32, u32) {
     }
 }
 
+/// Declares a struct of the wire (a record's fixed part, or the fixed head
+/// of a record with a variable tail): `#[repr(C)]`, little-endian fields,
+/// read and written through zerocopy, with no padding of its own.
+macro_rules! wire_head {
+    ($(#[$a:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$a])*
+        #[derive(
+            zerocopy_derive::FromBytes,
+            zerocopy_derive::IntoBytes,
+            zerocopy_derive::KnownLayout,
+            zerocopy_derive::Immutable,
+            zerocopy_derive::Unaligned,
+        )]
+        #[repr(C)]
+        pub struct $name { $($body)* }
+    };
+}
+
+/// A `u32` enumeration of the format: the enum, `#[repr(u32)]` with the
+/// given numbers, and `from_u32`, which decodes exactly those numbers.
+macro_rules! u32_enum {
+    ($(#[$a:meta])* pub enum $name:ident { $($(#[$m:meta])* $v:ident = $n:literal,)* }) => {
+        $(#[$a])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum $name {
+            $($(#[$m])* $v = $n,)*
+        }
+
+        impl $name {
+            /// Decodes a number (`None` for any other).
+            pub fn from_u32(v: u32) -> Option<Self> {
+                match v {
+                    $($n => Some(Self::$v),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 /// Declares a record's fixed part once: from one field list, the value type
 /// (`pub struct $name`, native fields) and its wire form (`pub struct
 /// $wire`, `#[repr(C)]`, little-endian fields through zerocopy), with the
@@ -151,17 +192,11 @@ macro_rules! wire_struct {
             $($nat)*
         }
 
-        #[doc = concat!("[`", stringify!($name), "`] on the wire.")]
-        #[derive(
-            zerocopy_derive::FromBytes,
-            zerocopy_derive::IntoBytes,
-            zerocopy_derive::KnownLayout,
-            zerocopy_derive::Immutable,
-            zerocopy_derive::Unaligned,
-        )]
-        #[repr(C)]
-        pub struct $wire {
-            $($wf)*
+        wire_head! {
+            #[doc = concat!("[`", stringify!($name), "`] on the wire.")]
+            pub struct $wire {
+                $($wf)*
+            }
         }
 
         impl super::codec::Le for $name {

@@ -5,61 +5,44 @@
 use super::*;
 use zerocopy::little_endian::{U32, U64};
 
-/// The fixed part of the [`FileRec`] payload on the wire; the path follows it.
-#[derive(
-    zerocopy_derive::FromBytes,
-    zerocopy_derive::IntoBytes,
-    zerocopy_derive::KnownLayout,
-    zerocopy_derive::Immutable,
-    zerocopy_derive::Unaligned,
-)]
-#[repr(C)]
-pub struct FileWire {
-    /// [`FileRec::fd`].
-    pub fd: U32,
-    /// [`FileRec::kind`].
-    pub kind: U32,
-    /// [`FileRec::open_flags`].
-    pub open_flags: U32,
-    /// [`FileRec::fd_flags`].
-    pub fd_flags: U32,
-    /// [`FileRec::pos`].
-    pub pos: U64,
-    /// [`FileRec::id`].
-    pub id: U32,
-    /// Padding: zero (refused as [`FormatError::BadField`]).
-    pub pad0: U32,
+wire_head! {
+    /// The fixed part of the [`FileRec`] payload on the wire; the path follows it.
+    pub struct FileWire {
+        /// [`FileRec::fd`].
+        pub fd: U32,
+        /// [`FileRec::kind`].
+        pub kind: U32,
+        /// [`FileRec::open_flags`].
+        pub open_flags: U32,
+        /// [`FileRec::fd_flags`].
+        pub fd_flags: U32,
+        /// [`FileRec::pos`].
+        pub pos: U64,
+        /// [`FileRec::id`].
+        pub id: U32,
+        /// Padding: zero (refused as [`FormatError::BadField`]).
+        pub pad0: U32,
+    }
 }
 
 /// Size of the fixed part of the [`FileRec`] payload.
 pub const FILE_FIXED: usize = core::mem::size_of::<FileWire>();
 
-/// How a file descriptor comes back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum FileKind {
-    /// Inherited from the restarting process (a terminal or pipe on fd 0-2).
-    Inherit = 1,
-    /// A regular file, reopened by path.
-    Regular = 2,
-    /// `/dev/null`.
-    DevNull = 3,
-    /// `/dev/zero`.
-    DevZero = 4,
+u32_enum! {
+    /// How a file descriptor comes back.
+    pub enum FileKind {
+        /// Inherited from the restarting process (a terminal or pipe on fd 0-2).
+        Inherit = 1,
+        /// A regular file, reopened by path.
+        Regular = 2,
+        /// `/dev/null`.
+        DevNull = 3,
+        /// `/dev/zero`.
+        DevZero = 4,
+    }
 }
 
 impl FileKind {
-    /// Decodes a kind.
-    pub fn from_u32(v: u32) -> Option<Self> {
-        Some(match v {
-            1 => Self::Inherit,
-            2 => Self::Regular,
-            3 => Self::DevNull,
-            4 => Self::DevZero,
-            _ => return None,
-        })
-    }
-
     /// Name used by `crctl info`.
     pub fn name(self) -> &'static str {
         match self {

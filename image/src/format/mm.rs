@@ -6,23 +6,17 @@
 use super::*;
 use zerocopy::little_endian::{U32, U64};
 
-/// The fixed part of the [`Mm`] payload on the wire; the auxv words and the
-/// executable's path follow it.
-#[derive(
-    zerocopy_derive::FromBytes,
-    zerocopy_derive::IntoBytes,
-    zerocopy_derive::KnownLayout,
-    zerocopy_derive::Immutable,
-    zerocopy_derive::Unaligned,
-)]
-#[repr(C)]
-pub struct MmWire {
-    /// [`Mm::layout`].
-    pub layout: [U64; 11],
-    /// [`Mm::nr_vmas`].
-    pub nr_vmas: U32,
-    /// Number of auxv words that follow.
-    pub auxv_words: U32,
+wire_head! {
+    /// The fixed part of the [`Mm`] payload on the wire; the auxv words and the
+    /// executable's path follow it.
+    pub struct MmWire {
+        /// [`Mm::layout`].
+        pub layout: [U64; 11],
+        /// [`Mm::nr_vmas`].
+        pub nr_vmas: U32,
+        /// Number of auxv words that follow.
+        pub auxv_words: U32,
+    }
 }
 
 /// Size of the fixed part of the [`Mm`] payload.
@@ -119,42 +113,28 @@ impl<'a> Mm<'a> {
     }
 }
 
-/// What backs a mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum VmaKind {
-    /// Private anonymous memory (including heap and stack).
-    Anon = 1,
-    /// Private mapping of a file: the file by path, plus pages that were
-    /// written (copy-on-write).
-    FilePrivate = 2,
-    /// Shared mapping of a file: the file by path, no pages (they are in the file).
-    FileShared = 3,
-    /// Shared anonymous memory: pages saved.
-    AnonShared = 4,
-    /// `[vdso]`: provided by the kernel, must be at the same address.
-    Vdso = 5,
-    /// `[vvar]`: provided by the kernel.
-    Vvar = 6,
-    /// `[vvar_vclock]`: provided by the kernel.
-    VvarVclock = 7,
+u32_enum! {
+    /// What backs a mapping.
+    pub enum VmaKind {
+        /// Private anonymous memory (including heap and stack).
+        Anon = 1,
+        /// Private mapping of a file: the file by path, plus pages that were
+        /// written (copy-on-write).
+        FilePrivate = 2,
+        /// Shared mapping of a file: the file by path, no pages (they are in the file).
+        FileShared = 3,
+        /// Shared anonymous memory: pages saved.
+        AnonShared = 4,
+        /// `[vdso]`: provided by the kernel, must be at the same address.
+        Vdso = 5,
+        /// `[vvar]`: provided by the kernel.
+        Vvar = 6,
+        /// `[vvar_vclock]`: provided by the kernel.
+        VvarVclock = 7,
+    }
 }
 
 impl VmaKind {
-    /// Decodes a kind.
-    pub fn from_u32(v: u32) -> Option<Self> {
-        Some(match v {
-            1 => Self::Anon,
-            2 => Self::FilePrivate,
-            3 => Self::FileShared,
-            4 => Self::AnonShared,
-            5 => Self::Vdso,
-            6 => Self::Vvar,
-            7 => Self::VvarVclock,
-            _ => return None,
-        })
-    }
-
     /// Name used by `crctl info`.
     pub fn name(self) -> &'static str {
         match self {
@@ -221,34 +201,28 @@ pub const VMA_FLAGS: u32 = VMA_GROWSDOWN
 pub const VMA_ADVICE: u32 =
     VMA_DONTFORK | VMA_WIPEONFORK | VMA_DONTDUMP | VMA_HUGEPAGE | VMA_NOHUGEPAGE;
 
-/// The fixed part of the [`Vma`] payload on the wire; the path follows it.
-#[derive(
-    zerocopy_derive::FromBytes,
-    zerocopy_derive::IntoBytes,
-    zerocopy_derive::KnownLayout,
-    zerocopy_derive::Immutable,
-    zerocopy_derive::Unaligned,
-)]
-#[repr(C)]
-pub struct VmaWire {
-    /// [`Vma::start`].
-    pub start: U64,
-    /// [`Vma::end`].
-    pub end: U64,
-    /// [`Vma::pgoff`].
-    pub pgoff: U64,
-    /// [`Vma::vm_flags`].
-    pub vm_flags: U64,
-    /// [`Vma::nr_pages`].
-    pub nr_pages: U64,
-    /// [`Vma::prot`].
-    pub prot: U32,
-    /// [`Vma::kind`].
-    pub kind: U32,
-    /// [`Vma::flags`].
-    pub flags: U32,
-    /// [`Vma::shm_id`].
-    pub shm_id: U32,
+wire_head! {
+    /// The fixed part of the [`Vma`] payload on the wire; the path follows it.
+    pub struct VmaWire {
+        /// [`Vma::start`].
+        pub start: U64,
+        /// [`Vma::end`].
+        pub end: U64,
+        /// [`Vma::pgoff`].
+        pub pgoff: U64,
+        /// [`Vma::vm_flags`].
+        pub vm_flags: U64,
+        /// [`Vma::nr_pages`].
+        pub nr_pages: U64,
+        /// [`Vma::prot`].
+        pub prot: U32,
+        /// [`Vma::kind`].
+        pub kind: U32,
+        /// [`Vma::flags`].
+        pub flags: U32,
+        /// [`Vma::shm_id`].
+        pub shm_id: U32,
+    }
 }
 
 /// Size of the fixed part of the [`Vma`] payload.

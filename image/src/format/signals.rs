@@ -21,27 +21,21 @@ wire_struct! {
     }
 }
 
-/// The fixed head of the [`Signals`] payload on the wire; the [`NSIG`]
-/// dispositions ([`SigActionWire`]) follow it.
-#[derive(
-    zerocopy_derive::FromBytes,
-    zerocopy_derive::IntoBytes,
-    zerocopy_derive::KnownLayout,
-    zerocopy_derive::Immutable,
-    zerocopy_derive::Unaligned,
-)]
-#[repr(C)]
-pub struct SignalsWire {
-    /// Blocked mask.
-    pub blocked: U64,
-    /// `sigaltstack`: `ss_sp`.
-    pub altstack_sp: U64,
-    /// `sigaltstack`: `ss_size`.
-    pub altstack_size: U64,
-    /// `sigaltstack`: `ss_flags`.
-    pub altstack_flags: U32,
-    /// Padding: zero.
-    pub pad0: U32,
+wire_head! {
+    /// The fixed head of the [`Signals`] payload on the wire; the [`NSIG`]
+    /// dispositions ([`SigActionWire`]) follow it.
+    pub struct SignalsWire {
+        /// Blocked mask.
+        pub blocked: U64,
+        /// `sigaltstack`: `ss_sp`.
+        pub altstack_sp: U64,
+        /// `sigaltstack`: `ss_size`.
+        pub altstack_size: U64,
+        /// `sigaltstack`: `ss_flags`.
+        pub altstack_flags: U32,
+        /// Padding: zero.
+        pub pad0: U32,
+    }
 }
 
 /// Size of the [`Signals`] payload.

@@ -170,22 +170,16 @@ pub struct Rlimits {
     pub lim: [(u64, u64); RLIM_NLIMITS as usize],
 }
 
-/// The [`Rlimits`] payload on the wire.
-#[derive(
-    zerocopy_derive::FromBytes,
-    zerocopy_derive::IntoBytes,
-    zerocopy_derive::KnownLayout,
-    zerocopy_derive::Immutable,
-    zerocopy_derive::Unaligned,
-)]
-#[repr(C)]
-pub struct RlimitsWire {
-    /// [`RLIM_NLIMITS`].
-    pub count: U32,
-    /// Padding: zero.
-    pub pad0: U32,
-    /// `(rlim_cur, rlim_max)` pairs.
-    pub lim: <[(u64, u64); RLIM_NLIMITS as usize] as Le>::Wire,
+wire_head! {
+    /// The [`Rlimits`] payload on the wire.
+    pub struct RlimitsWire {
+        /// [`RLIM_NLIMITS`].
+        pub count: U32,
+        /// Padding: zero.
+        pub pad0: U32,
+        /// `(rlim_cur, rlim_max)` pairs.
+        pub lim: <[(u64, u64); RLIM_NLIMITS as usize] as Le>::Wire,
+    }
 }
 
 /// Size of the [`Rlimits`] payload.
