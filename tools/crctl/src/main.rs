@@ -22,9 +22,19 @@ use rustix::io::Errno;
 
 use crate::error::{ErrnoText, Error, Result};
 
+/// What `--version` prints: crctl's version and the image format it reads
+/// and writes.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (image format {})",
+        env!("CARGO_PKG_VERSION"),
+        cr_image::format::FORMAT_VERSION
+    )
+});
+
 /// Checkpoint and restart Linux processes with the cr module (/dev/cr).
 #[derive(Parser, Debug)]
-#[command(name = "crctl", version, arg_required_else_help = true)]
+#[command(name = "crctl", version = VERSION.as_str(), arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
