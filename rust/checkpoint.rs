@@ -547,6 +547,38 @@ struct ProcOut {
     threads: KVec<KBox<thread::ThreadSnap>>,
 }
 
+impl ProcOut {
+    /// Writes the process's metadata records, each resource its own (task,
+    /// signals, mm and VMAs, files, then each thread), and returns the plan
+    /// of its pages, written after the meta-end record.
+    fn write_meta(
+        &self,
+        w: &mut ImageWriter<'_>,
+        shared: &mut SharedIds,
+        shared_seen: &mut KVec<(u64, u64, u64)>,
+    ) -> Result<memory::PagePlan, WriteError> {
+        let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.written());
+        let ps = &self.proc_;
+        ps.task.write(w).map_err(|e| io(w, e))?;
+        // Linux keeps the blocked mask and alternate stack per thread: the
+        // process's record holds the leader's.
+        let leader = self
+            .threads
+            .first()
+            .ok_or(WriteError::Io(EINVAL, w.written()))?;
+        ps.signals
+            .write(w, leader.blocked, leader.altstack)
+            .map_err(|e| io(w, e))?;
+        let plan = ps.mem.plan_pages(shared_seen)?;
+        ps.mem.write_meta(w, &plan, shared).map_err(|e| io(w, e))?;
+        ps.files.write(w, shared).map_err(|e| io(w, e))?;
+        for t in self.threads.iter() {
+            t.write(w).map_err(|e| io(w, e))?;
+        }
+        Ok(plan)
+    }
+}
+
 /// Takes the snapshots out of the jobs (no lock is held while writing).
 fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
     let mut out: KVec<ProcOut> = KVec::new();
@@ -606,25 +638,7 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     let mut plans = KVec::new();
     let mut shared_seen = KVec::new();
     for p in procs.iter() {
-        let ps = &p.proc_;
-        ps.task.write(&mut w).map_err(|e| io(&w, e))?;
-        // Linux keeps the blocked mask and alternate stack per thread: the
-        // process's record holds the leader's.
-        let leader = p
-            .threads
-            .first()
-            .ok_or(WriteError::Io(EINVAL, w.written()))?;
-        ps.signals
-            .write(&mut w, leader.blocked, leader.altstack)
-            .map_err(|e| io(&w, e))?;
-        let plan = ps.mem.plan_pages(&mut shared_seen)?;
-        ps.mem
-            .write_meta(&mut w, &plan, &mut shared)
-            .map_err(|e| io(&w, e))?;
-        ps.files.write(&mut w, &mut shared).map_err(|e| io(&w, e))?;
-        for t in p.threads.iter() {
-            t.write(&mut w).map_err(|e| io(&w, e))?;
-        }
+        let plan = p.write_meta(&mut w, &mut shared, &mut shared_seen)?;
         plans
             .push(plan, GFP_KERNEL)
             .map_err(|_| WriteError::Io(ENOMEM, w.written()))?;
