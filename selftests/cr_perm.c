@@ -51,11 +51,6 @@
 
 #define IMAGE_MAGIC	"\177CRIMG\r\n"
 #define MAGIC_LEN	8
-#define REC_CWD		102
-#define REC_VMA		401
-#define REC_TAIL	9001
-#define VMA_KIND_VDSO	5
-#define VMA_KIND_VVAR_VCLOCK 7
 
 /* Capabilities of a caller. */
 enum caps { K_ALL, K_NONE, K_CR, K_ADMIN, K_PTRACE, NCAPS };
@@ -698,59 +693,44 @@ struct image_info {
 	long last;		/* the original's last number */
 };
 
-/* Finds the cwd and the [vvar]/[vdso] range of a valid image. */
-static bool image_info(struct image_info *ii, char *why, size_t size)
+/* Finds the cwd and the [vvar]/[vdso] range of a valid image (crctl info --json). */
+static bool image_info(struct __test_metadata *_metadata, struct cr_env *env,
+		       struct image_info *ii, char *why, size_t size)
 {
-	uint32_t type = 0, len, kind, plen;
-	const uint8_t *v;
-	struct stat st;
-	uint8_t *buf;
-	size_t off;
+	uint64_t valid = 0, start, end;
+	const char *cwd, *kind;
+	struct json j;
+	int v;
 	bool ok;
-	int fd;
 
-	fd = open(ii->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		snprintf(why, size, "cannot read the image");
-		return false;
-	}
-	buf = malloc(st.st_size);
-	if (!buf || read(fd, buf, st.st_size) != st.st_size) {
-		close(fd);
-		free(buf);
-		snprintf(why, size, "cannot read the image");
-		return false;
-	}
-	close(fd);
+	crctl_info(_metadata, env, ii->path, &j);
 	ii->vdso_lo = ii->vdso_hi = 0;
 	ii->cwd[0] = 0;
-	for (off = MAGIC_LEN; off + 8 <= (size_t)st.st_size; off += len) {
-		type = get32(buf + off);
-		len = get32(buf + off + 4);
-		if (len < 8 || len % 8 || len > st.st_size - off)
-			break;
-		v = buf + off + 8;
-		if (type == REC_VMA && len >= 8 + 48) {
-			kind = get32(v + 44);
-			if (kind >= VMA_KIND_VDSO && kind <= VMA_KIND_VVAR_VCLOCK) {
-				if (!ii->vdso_lo || get64(v) < ii->vdso_lo)
-					ii->vdso_lo = get64(v);
-				if (get64(v + 8) > ii->vdso_hi)
-					ii->vdso_hi = get64(v + 8);
-			}
-		} else if (type == REC_CWD && len >= 12) {
-			plen = get32(v);
-			if (plen < sizeof(ii->cwd) && 4 + plen <= len - 8) {
-				memcpy(ii->cwd, v + 4, plen);
-				ii->cwd[plen] = 0;
-			}
-		}
+	v = json_find(&j, -1, "cwd");
+	cwd = v >= 0 && j.v[v].kind == JSON_STR ? j.v[v].str : NULL;
+	if (cwd && strlen(cwd) < sizeof(ii->cwd))
+		strcpy(ii->cwd, cwd);
+	for (v = json_find(&j, -1, "vmas"), v = v >= 0 ? j.v[v].child : -1; v >= 0;
+	     v = j.v[v].next) {
+		kind = json_str(&j, v, "kind");
+		if (!kind || (strcmp(kind, "vdso") && strcmp(kind, "vvar") &&
+			      strcmp(kind, "vvar_vclock")))
+			continue;
+		if (!json_num(&j, v, "start", &start) || !json_num(&j, v, "end", &end))
+			continue;
+		if (!ii->vdso_lo || start < ii->vdso_lo)
+			ii->vdso_lo = start;
+		if (end > ii->vdso_hi)
+			ii->vdso_hi = end;
 	}
-	ok = off == (size_t)st.st_size && type == REC_TAIL && ii->vdso_lo && ii->cwd[0];
+	v = json_find(&j, -1, "valid");
+	if (v >= 0)
+		valid = j.v[v].num;
+	ok = valid && ii->vdso_lo && ii->cwd[0];
 	if (!ok)
-		snprintf(why, size, "malformed image (ends at %zu of %lld, vdso %#" PRIx64 ", cwd '%.100s')",
-			 off, (long long)st.st_size, ii->vdso_lo, ii->cwd);
-	free(buf);
+		snprintf(why, size, "malformed image (valid %" PRIu64 ", vdso %#" PRIx64 ", cwd '%.100s')",
+			 valid, ii->vdso_lo, ii->cwd);
+	json_free(&j);
 	return ok;
 }
 
@@ -847,7 +827,8 @@ static void make_images(struct __test_metadata *_metadata,
 		close(p.out.fd);
 		ii[i].last = p.last;
 		ASSERT_EQ(0, chmod(ii[i].path, 0644));
-		ASSERT_TRUE(image_info(&ii[i], why, sizeof(why))) TH_LOG("%s", why);
+		ASSERT_TRUE(image_info(_metadata, &self->env, &ii[i], why, sizeof(why)))
+			TH_LOG("%s", why);
 	}
 }
 
