@@ -57,6 +57,26 @@ fn is_tty(major: u32) -> bool {
 
 // ------------------------------------------------------------ checkpoint
 
+/// The object behind an open file description of a kind that has one
+/// ([`FileKind::has_object`]): a pipe, a socket, a memfd... Each variant is
+/// its kind's snapshot, from the kind's own module, which writes the
+/// object's records and, at restart, takes them and opens the object.
+pub(crate) enum ObjSnap {}
+
+impl ObjSnap {
+    /// The kind of shared object it is, and its kernel identity (never
+    /// saved): descriptions of one object share its records.
+    fn key(&self) -> (Kind, u64) {
+        match *self {}
+    }
+
+    /// Writes the object's records, with image id `id`, before the first
+    /// file record that names it.
+    fn write(&self, _id: u32, _w: &mut ImageWriter<'_>) -> Result {
+        match *self {}
+    }
+}
+
 struct FileSnap {
     fd: u32,
     /// The open file description: its identity, and the reference that
@@ -67,6 +87,27 @@ struct FileSnap {
     fd_flags: u32,
     pos: u64,
     path: KVec<u8>,
+    /// The object it opens, for kinds that have one.
+    obj: Option<ObjSnap>,
+}
+
+/// What [`classify`] finds a file to be.
+struct Classified {
+    kind: FileKind,
+    /// Regular files: the path they are reopened by.
+    path: KVec<u8>,
+    /// Kinds with an object: the object.
+    obj: Option<ObjSnap>,
+}
+
+impl Classified {
+    fn plain(kind: FileKind) -> Self {
+        Classified {
+            kind,
+            path: KVec::new(),
+            obj: None,
+        }
+    }
 }
 
 /// The file table of a snapshot.
@@ -85,14 +126,9 @@ fn describe_socket(family: i32, ty: i32) -> &'static str {
     }
 }
 
-fn classify(
-    pid: i32,
-    fd: u32,
-    f: &File,
-    path_buf: &mut [u8],
-) -> Result<(FileKind, KVec<u8>), Refusal> {
+fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classified, Refusal> {
     let i = kapi::file_info(f);
-    let none = KVec::new();
+    let plain = |k| Ok(Classified::plain(k));
     let nope = |what: &dyn core::fmt::Display| {
         refuse!(eopnotsupp(), "pid {pid} fd {fd}: {what} not supported yet")
     };
@@ -129,21 +165,25 @@ fn classify(
             }
             let mut v = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
             v.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
-            Ok((FileKind::Regular, v))
+            Ok(Classified {
+                kind: FileKind::Regular,
+                path: v,
+                obj: None,
+            })
         }
         S_IFCHR => match (i.rdev_major, i.rdev_minor) {
-            (1, 3) => Ok((FileKind::DevNull, none)),
-            (1, 5) => Ok((FileKind::DevZero, none)),
+            (1, 3) => plain(FileKind::DevNull),
+            (1, 5) => plain(FileKind::DevZero),
             // Like a shell job, a terminal (or a console device) on 0-2 is
             // the restarting process's own.
-            _ if fd <= 2 => Ok((FileKind::Inherit, none)),
+            _ if fd <= 2 => plain(FileKind::Inherit),
             (m, _) if is_tty(m) => Err(nope(&"terminal (other than fd 0-2)")),
             (ma, mi) => Err(refuse!(
                 eopnotsupp(),
                 "pid {pid} fd {fd}: character device {ma}:{mi} not supported"
             )),
         },
-        S_IFIFO if fd <= 2 => Ok((FileKind::Inherit, none)),
+        S_IFIFO if fd <= 2 => plain(FileKind::Inherit),
         S_IFIFO => Err(nope(&"pipe or FIFO")),
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
@@ -174,11 +214,12 @@ impl FilesSnap {
             let Some((f, cloexec)) = current::fget(fd) else {
                 continue;
             };
-            let (kind, path) = classify(pid, fd, &f, &mut path_buf)?;
+            let Classified { kind, path, obj } = classify(pid, fd, &f, &mut path_buf)?;
             let i = kapi::file_info(&f);
             let snap = FileSnap {
                 fd,
                 file: f,
+                obj,
                 kind,
                 open_flags: i.f_flags & format::FILE_OPEN_FLAGS,
                 fd_flags: if cloexec { format::FD_CLOEXEC } else { 0 },
@@ -201,12 +242,25 @@ impl FilesSnap {
         Ok(FilesSnap { files })
     }
 
-    /// Writes the file records, numbering open file descriptions in `ids`
-    /// (shared by every process of the image).
+    /// Writes the file records, numbering open file descriptions and the
+    /// objects they open in `ids` (shared by every process of the image):
+    /// an object's records come before the first file record naming it.
     pub(crate) fn write(&self, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
         for f in self.files.iter() {
-            // Every snapshot holds a reference to its files until the image
-            // is written: a file's address names it for the whole write.
+            // Every snapshot holds a reference to its files (and they to
+            // their objects) until the image is written: an address names
+            // its object for the whole write.
+            let obj = match &f.obj {
+                Some(o) => {
+                    let (kind, key) = o.key();
+                    let (id, first) = ids.id_first(kind, key)?;
+                    if first {
+                        o.write(id, w)?;
+                    }
+                    id
+                }
+                None => 0,
+            };
             let rec = format::FileRec {
                 fd: f.fd,
                 id: ids.id(Kind::File, f.file.as_ptr() as usize as u64)?,
@@ -214,6 +268,7 @@ impl FilesSnap {
                 open_flags: f.open_flags,
                 fd_flags: f.fd_flags,
                 pos: f.pos,
+                obj,
                 path: &f.path,
             };
             w.record(|b| rec.encode(b))?;
@@ -305,6 +360,7 @@ impl FilesPlan {
             kind,
             open_flags,
             pos,
+            obj,
             path,
             file,
         }) = shared.get(Kind::File, r.id)
@@ -312,6 +368,7 @@ impl FilesPlan {
             if *kind != r.kind
                 || *open_flags != r.open_flags
                 || *pos != r.pos
+                || *obj != r.obj
                 || path[..] != *r.path
             {
                 return Err(fail!(
@@ -366,6 +423,7 @@ impl FilesPlan {
                 kind: r.kind,
                 open_flags: r.open_flags,
                 pos: r.pos,
+                obj: r.obj,
                 path: {
                     let mut v = KVec::with_capacity(r.path.len(), GFP_KERNEL_ACCOUNT)?;
                     v.extend_from_slice(r.path, GFP_KERNEL_ACCOUNT)?;

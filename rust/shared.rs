@@ -41,17 +41,23 @@ impl SharedIds {
     /// The id of the object of `kind` whose kernel identity is `key`
     /// (numbered from 1 among the objects of its kind).
     pub(crate) fn id(&mut self, kind: Kind, key: u64) -> Result<u32> {
+        Ok(self.id_first(kind, key)?.0)
+    }
+
+    /// [`SharedIds::id`], and whether this is the object's first
+    /// appearance (its records are written then, once).
+    pub(crate) fn id_first(&mut self, kind: Kind, key: u64) -> Result<(u32, bool)> {
         let mut n = 0;
         for &(k, o) in self.objs.iter() {
             if k == kind {
                 n += 1;
                 if o == key {
-                    return Ok(n);
+                    return Ok((n, false));
                 }
             }
         }
         self.objs.push((kind, key), GFP_KERNEL_ACCOUNT)?;
-        Ok(n + 1)
+        Ok((n + 1, true))
     }
 }
 
@@ -65,6 +71,7 @@ pub(crate) enum Object {
         kind: FileKind,
         open_flags: u32,
         pos: u64,
+        obj: u32,
         path: KVec<u8>,
         file: Option<ARef<File>>,
     },

@@ -600,6 +600,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 open_flags: 2,
                 fd_flags: u32::from(fd > 2),
                 pos: u64::from(fd) * 10,
+                obj: 0,
                 path,
             };
             o.push(|b| f.encode(b));

@@ -20,8 +20,8 @@ wire_head! {
         pub pos: U64,
         /// [`FileRec::id`].
         pub id: U32,
-        /// Padding: zero (refused as [`FormatError::BadField`]).
-        pub pad0: U32,
+        /// [`FileRec::obj`].
+        pub obj: U32,
     }
 }
 
@@ -43,6 +43,14 @@ u32_enum! {
 }
 
 impl FileKind {
+    /// Whether a description of this kind opens an object described by
+    /// its own records ([`FileRec::obj`] names it), rather than a path.
+    pub fn has_object(self) -> bool {
+        match self {
+            Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
+        }
+    }
+
     /// Name used by `crctl info`.
     pub fn name(self) -> &'static str {
         match self {
@@ -93,6 +101,11 @@ pub struct FileRec<'a> {
     pub fd_flags: u32,
     /// File position.
     pub pos: u64,
+    /// The object the description opens, for kinds that have one
+    /// ([`FileKind::has_object`]): its id among the objects of that kind,
+    /// numbered from 1 across the image, whose record comes before the
+    /// first file record naming it. Zero for the other kinds.
+    pub obj: u32,
     /// Path (regular files), else empty.
     pub path: &'a [u8],
 }
@@ -107,7 +120,7 @@ impl<'a> FileRec<'a> {
             fd_flags: self.fd_flags.into(),
             pos: self.pos.into(),
             id: self.id.into(),
-            pad0: U32::ZERO,
+            obj: self.obj.into(),
         };
         encode_record(buf, RecordType::File, |w| {
             w.wire(&head);
@@ -125,10 +138,10 @@ impl<'a> FileRec<'a> {
         let fd_flags = head.fd_flags.get();
         let pos = head.pos.get();
         let id = head.id.get();
-        let pad = head.pad0.get();
+        let obj = head.obj.get();
         let path = c.path(true)?;
         c.finish()?;
-        if id == 0 || pad != 0 {
+        if id == 0 || (obj != 0) != kind.has_object() {
             return Err(FormatError::BadField);
         }
         if fd >= (1 << 20) || open_flags & !FILE_OPEN_FLAGS != 0 || fd_flags & !FD_CLOEXEC != 0 {
@@ -150,6 +163,7 @@ impl<'a> FileRec<'a> {
             open_flags,
             fd_flags,
             pos,
+            obj,
             path,
         })
     }

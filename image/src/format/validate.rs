@@ -72,6 +72,13 @@ pub struct Validator {
 }
 
 /// Bit of [`Validator`]'s `seen` set per singleton record type of a process.
+/// The records of a process's file table: its file records and the
+/// records of the objects they open, which come after its mappings and
+/// before its threads, each object before the first file record naming it.
+fn is_file_table(ty: RecordType) -> bool {
+    matches!(ty, RecordType::File)
+}
+
 fn seen_bit(ty: RecordType) -> u32 {
     match ty {
         RecordType::Groups => 1,
@@ -238,13 +245,13 @@ impl Validator {
                 true
             }
             (Phase::Vmas, T::Vma) => self.vmas_seen < self.nr_vmas,
-            (Phase::Vmas, T::File | T::Thread) => {
+            (Phase::Vmas, t) if t == T::Thread || is_file_table(t) => {
                 if self.vmas_seen != self.nr_vmas {
                     return Err(FormatError::Missing);
                 }
                 true
             }
-            (Phase::Files, T::File | T::Thread) => true,
+            (Phase::Files, t) if t == T::Thread || is_file_table(t) => true,
             (Phase::ThreadRegs, T::Regs) => true,
             (Phase::ThreadRegs, _) => return Err(FormatError::Missing),
             (Phase::ThreadXstate, T::Xstate) => true,
