@@ -185,6 +185,12 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         },
         S_IFIFO if fd <= 2 => plain(FileKind::Inherit),
         S_IFIFO => Err(nope(&"pipe or FIFO")),
+        S_IFSOCK if i.sock_family == AF_UNIX => {
+            Err(nope(&describe_socket(i.sock_family, i.sock_type)))
+        }
+        S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => {
+            Err(nope(&describe_socket(i.sock_family, i.sock_type)))
+        }
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
         _ => {
