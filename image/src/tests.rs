@@ -528,6 +528,25 @@ fn vma_checks() {
     };
     let n = v.encode(&mut buf).unwrap();
     assert_eq!(Vma::decode(&buf[8..n], 4096, ts), Err(FormatError::BadPath));
+    // Only private anonymous memory grows down (mmap would refuse it after
+    // the point of no return).
+    let v = Vma {
+        flags: VMA_GROWSDOWN,
+        path: b"/bin/true",
+        ..v
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert_eq!(
+        Vma::decode(&buf[8..n], 4096, ts),
+        Err(FormatError::BadField)
+    );
+    let v = Vma {
+        kind: VmaKind::Anon,
+        path: b"",
+        ..v
+    };
+    let n = v.encode(&mut buf).unwrap();
+    assert!(Vma::decode(&buf[8..n], 4096, ts).is_ok());
 }
 
 #[test]

@@ -302,7 +302,9 @@ impl<'a> Vma<'a> {
             return Err(FormatError::BadField);
         }
         let private = matches!(kind, VmaKind::Anon | VmaKind::FilePrivate);
-        if (flags & VMA_WIPEONFORK != 0 && kind != VmaKind::Anon)
+        // Only private anonymous memory grows down or wipes on fork
+        // (mmap refuses MAP_GROWSDOWN for files and shared memory).
+        if (flags & (VMA_GROWSDOWN | VMA_WIPEONFORK) != 0 && kind != VmaKind::Anon)
             || (flags & VMA_ACCOUNT != 0 && !private)
             || flags & (VMA_HUGEPAGE | VMA_NOHUGEPAGE) == VMA_HUGEPAGE | VMA_NOHUGEPAGE
             || (kind.is_special() && flags != 0)
