@@ -613,7 +613,7 @@ fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
 /// meta-end, pages, tail.
 fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), WriteError> {
     let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.written());
-    let procs = take_snapshots(members).map_err(|e| WriteError::Io(e, 0))?;
+    let mut procs = take_snapshots(members).map_err(|e| WriteError::Io(e, 0))?;
     let mut w = ImageWriter::new(out).map_err(|e| WriteError::Io(e, 0))?;
 
     let first = procs
@@ -626,7 +626,11 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     w.record(|b| format::Tree::encode(b, members.len(), |i| members[i].entry))
         .map_err(|e| io(&w, e))?;
 
-    files::check_pipes(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
+    files::check_pipes(
+        procs
+            .iter_mut()
+            .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
+    )?;
     for p in procs.iter() {
         for t in p.threads.iter() {
             t.check_creds(p.proc_.task.ids.pid, &p.proc_.task.creds)?;

@@ -19,6 +19,7 @@
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/regset.h>
 #include <linux/rseq.h>
 #include <linux/shmem_fs.h>
@@ -352,4 +353,62 @@ int cr_current_sched_setattr(u32 policy, u32 priority, s32 nice, bool reset_on_f
 	};
 
 	return sched_setattr_nocheck(current, &attr);
+}
+
+/* ----------------------------------------------------------------- pipes */
+
+/* The pipe of a pipe or FIFO file (i_pipe shares its place with i_cdev). */
+struct pipe_inode_info *cr_file_pipe(struct file *f)
+{
+	return S_ISFIFO(file_inode(f)->i_mode) ? file_inode(f)->i_pipe : NULL;
+}
+
+/* The fields of struct pipe_inode_info, opaque to the bindings (under pipe_lock). */
+void cr_pipe_state(struct pipe_inode_info *p, unsigned int *readers, unsigned int *writers,
+		   unsigned int *max_usage, unsigned int *occupancy, bool *watch_queue)
+{
+	*readers = p->readers;
+	*writers = p->writers;
+	*max_usage = p->max_usage;
+	*occupancy = pipe_occupancy(p->head, p->tail);
+	*watch_queue = pipe_has_watch_queue(p);
+}
+
+/* The @n-th buffer from the tail (under pipe_lock, @n below the occupancy). */
+int cr_pipe_buf(struct pipe_inode_info *p, unsigned int n, unsigned int *offset,
+		unsigned int *len, bool *packet)
+{
+	struct pipe_buffer *b = pipe_buf(p, p->tail + n);
+
+	*offset = b->offset;
+	*len = b->len;
+	*packet = b->flags & PIPE_BUF_FLAG_PACKET;
+	return pipe_buf_confirm(p, b);
+}
+
+/* Copies @len bytes at @off of the @n-th buffer's page (@off + @len within the page). */
+void cr_pipe_buf_copy(struct pipe_inode_info *p, unsigned int n, unsigned int off, void *dst,
+		      size_t len)
+{
+	memcpy_from_page(dst, pipe_buf(p, p->tail + n)->page, off, len);
+}
+
+/* A new open file description of @f's inode, as dentry_open() makes for the caller. */
+struct file *cr_file_reopen(struct file *f, int flags)
+{
+	return dentry_open(&f->f_path, flags, current_cred());
+}
+
+/* Sets and clears status flags that open() cannot set (O_DIRECT of a pipe), as setfl() does. */
+void cr_file_change_flags(struct file *f, unsigned int set, unsigned int clear)
+{
+	spin_lock(&f->f_lock);
+	f->f_flags = (f->f_flags & ~clear) | set;
+	spin_unlock(&f->f_lock);
+}
+
+/* The magic of the filesystem of @f's inode (PIPEFS_MAGIC for anonymous pipes). */
+unsigned long cr_file_sb_magic(struct file *f)
+{
+	return file_inode(f)->i_sb->s_magic;
 }

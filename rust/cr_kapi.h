@@ -92,6 +92,17 @@ ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 struct file *cr_shmem_file(u64 size);
 int cr_current_set_exe_file(struct file *f);
+struct pipe_inode_info;
+struct pipe_inode_info *cr_file_pipe(struct file *f);
+void cr_pipe_state(struct pipe_inode_info *p, unsigned int *readers, unsigned int *writers,
+		   unsigned int *max_usage, unsigned int *occupancy, bool *watch_queue);
+int cr_pipe_buf(struct pipe_inode_info *p, unsigned int n, unsigned int *offset,
+		unsigned int *len, bool *packet);
+void cr_pipe_buf_copy(struct pipe_inode_info *p, unsigned int n, unsigned int off, void *dst,
+		      size_t len);
+struct file *cr_file_reopen(struct file *f, int flags);
+void cr_file_change_flags(struct file *f, unsigned int set, unsigned int clear);
+unsigned long cr_file_sb_magic(struct file *f);
 u64 cr_vm_flag(enum cr_vm_flag which);
 void cr_vma_change_flags(struct vm_area_struct *vma, u64 set, u64 clear);
 void cr_vma_reset_page_prot(struct vm_area_struct *vma);

@@ -24,6 +24,7 @@ mod files;
 mod kapi;
 mod log;
 mod memory;
+mod pipe;
 mod regs;
 mod restart;
 mod shared;

@@ -22,6 +22,7 @@ use crate::{
     format::{self, FileKind, Record},
     kapi::{self, current},
     log::{fail, Log, Show},
+    pipe::{self, PipeSnap},
     shared::{Kind, Object, SharedIds, SharedObjects},
     stream::ImageWriter,
 };
@@ -61,19 +62,26 @@ fn is_tty(major: u32) -> bool {
 /// ([`FileKind::has_object`]): a pipe, a socket, a memfd... Each variant is
 /// its kind's snapshot, from the kind's own module, which writes the
 /// object's records and, at restart, takes them and opens the object.
-pub(crate) enum ObjSnap {}
+pub(crate) enum ObjSnap {
+    /// An anonymous pipe.
+    Pipe(PipeSnap),
+}
 
 impl ObjSnap {
     /// The kind of shared object it is, and its kernel identity (never
     /// saved): descriptions of one object share its records.
     fn key(&self) -> (Kind, u64) {
-        match *self {}
+        match self {
+            ObjSnap::Pipe(p) => (Kind::Pipe, p.key()),
+        }
     }
 
     /// Writes the object's records, with image id `id`, before the first
     /// file record that names it.
-    fn write(&self, _id: u32, _w: &mut ImageWriter<'_>) -> Result {
-        match *self {}
+    fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        match self {
+            ObjSnap::Pipe(p) => p.write(id, w),
+        }
     }
 }
 
@@ -183,8 +191,16 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
                 "pid {pid} fd {fd}: character device {ma}:{mi} not supported"
             )),
         },
+        // Anonymous pipes are saved with their data; `check_pipes` then
+        // makes those with a party outside the tree the caller's (fds 0-2)
+        // or refuses them.
+        S_IFIFO if pipe::is_anon_pipe(f) => Ok(Classified {
+            kind: FileKind::Pipe,
+            path: KVec::new(),
+            obj: Some(ObjSnap::Pipe(pipe::classify(pid, fd, f)?)),
+        }),
         S_IFIFO if fd <= 2 => plain(FileKind::Inherit),
-        S_IFIFO => Err(nope(&"pipe or FIFO")),
+        S_IFIFO => Err(nope(&"FIFO")),
         S_IFSOCK if i.sock_family == AF_UNIX => {
             Err(nope(&describe_socket(i.sock_family, i.sock_type)))
         }
@@ -283,22 +299,83 @@ impl FilesSnap {
     }
 }
 
-/// Refuses a pipe or FIFO inherited on fd 0-2 whose other side is inside
-/// the tree too (both a reading and a writing descriptor of it in the
-/// tree): restoring it as the caller's stdio would connect both processes
-/// to crctl instead of to each other. `files` are the tables of the tree's
-/// processes with their pids.
+/// Decides how each anonymous pipe of the tree is saved, now that every
+/// process's table is known (`files` are the tables with their pids): a
+/// pipe whose every reading and writing open file description is in the
+/// tree is saved as a pipe; one with a party outside the tree is the
+/// caller's on fds 0-2 ([`FileKind::Inherit`]) and refused on any other fd.
+/// A pipe or FIFO inherited on fds 0-2 with both a reading and a writing
+/// description in the tree is refused: restoring it as the caller's stdio
+/// would connect those processes to crctl instead of to each other.
 pub(crate) fn check_pipes<'a>(
-    files: impl Iterator<Item = (i32, &'a FilesSnap)> + Clone,
+    files: impl Iterator<Item = (i32, &'a mut FilesSnap)>,
 ) -> Result<(), Refusal> {
-    for (pid, t) in files.clone() {
+    let mut tabs: KVec<(i32, &'a mut FilesSnap)> = KVec::new();
+    for t in files {
+        tabs.push(t, GFP_KERNEL)?;
+    }
+    let pipe_key = |f: &FileSnap| match &f.obj {
+        Some(ObjSnap::Pipe(p)) => Some(p.key()),
+        _ => None,
+    };
+    // The pipes with a party outside the tree.
+    let mut outside: KVec<u64> = KVec::new();
+    for (_, t) in tabs.iter() {
+        for f in t.files.iter() {
+            let (Some(key), Some(ObjSnap::Pipe(p))) = (pipe_key(f), &f.obj) else {
+                continue;
+            };
+            if outside.contains(&key) {
+                continue;
+            }
+            // The tree's open file descriptions of it, each once.
+            let mut seen: KVec<usize> = KVec::new();
+            let (mut r, mut w) = (0u32, 0u32);
+            for (_, u) in tabs.iter() {
+                for g in u.files.iter().filter(|g| pipe_key(g) == Some(key)) {
+                    let a = g.file.as_ptr() as usize;
+                    if seen.contains(&a) {
+                        continue;
+                    }
+                    seen.push(a, GFP_KERNEL)?;
+                    let m = kapi::file_info(&g.file).fmode;
+                    r += u32::from(m & kapi::FMODE_READ != 0);
+                    w += u32::from(m & kapi::FMODE_WRITE != 0);
+                }
+            }
+            if p.ends() != (r, w) {
+                outside.push(key, GFP_KERNEL)?;
+            }
+        }
+    }
+    let mut name = [0u8; 64];
+    for (pid, t) in tabs.iter_mut() {
+        for f in t.files.iter_mut() {
+            let Some(key) = pipe_key(f) else { continue };
+            if !outside.contains(&key) {
+                continue;
+            }
+            if f.fd > 2 {
+                let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"pipe");
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {}: {} whose other end is outside the tree: not supported yet",
+                    f.fd,
+                    Show(n)
+                ));
+            }
+            f.kind = FileKind::Inherit;
+            f.obj = None;
+        }
+    }
+    for (pid, t) in tabs.iter() {
         for f in t.files.iter().filter(|f| f.kind == FileKind::Inherit) {
             let i = kapi::file_info(&f.file);
             if i.mode & S_IFMT != S_IFIFO {
                 continue;
             }
             let mut modes = 0;
-            for (_, u) in files.clone() {
+            for (_, u) in tabs.iter() {
                 for g in u.files.iter() {
                     let j = kapi::file_info(&g.file);
                     if j.inode == i.inode {
@@ -309,7 +386,7 @@ pub(crate) fn check_pipes<'a>(
             if modes == kapi::FMODE_READ | kapi::FMODE_WRITE {
                 return Err(refuse!(
                     eopnotsupp(),
-                    "pid {pid} fd {}: pipe or FIFO whose other end is inside the tree: not supported yet",
+                    "pid {pid} fd {}: pipe or FIFO whose other end is both inside and outside the tree: not supported yet",
                     f.fd
                 ));
             }
@@ -347,6 +424,8 @@ impl FilesPlan {
     ) -> Result<bool> {
         match rec {
             Record::File(f) => self.add_file(f, shared, log)?,
+            Record::Pipe(p) => pipe::add_pipe(p, shared, log)?,
+            Record::PipeData(d) => pipe::add_data(d, shared, log)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -411,6 +490,7 @@ impl FilesPlan {
                 })?;
                 Some(f)
             }
+            FileKind::Pipe => Some(pipe::open(fd, r.obj, r.open_flags, shared, log)?),
             FileKind::DevNull | FileKind::DevZero => {
                 let p: &[u8] = if r.kind == FileKind::DevNull {
                     b"/dev/null"

@@ -19,6 +19,7 @@ pub(crate) mod current;
 mod file;
 mod miscdev;
 mod mm;
+pub(crate) mod pipe;
 mod sync;
 mod task;
 

@@ -29,7 +29,7 @@ use crate::{
     kapi::{self, current, TaskRef},
     log::{fail, Log, Show},
     memory::{self, MemPlan},
-    regs,
+    pipe, regs,
     shared::SharedObjects,
     signals::SigPlan,
     stream::{self, ImageReader},
@@ -425,8 +425,13 @@ impl RestartSlot {
 }
 
 /// The launcher's part (`CR_RESTART_COORDINATE`): read, wait, fill, wait.
-fn coordinate(ctx: &RestartCtx, r: &mut ImageReader<'_>, log: &Log, stopped: bool) -> Result {
-    let mut shared = SharedObjects::new();
+fn coordinate(
+    ctx: &RestartCtx,
+    r: &mut ImageReader<'_>,
+    log: &Log,
+    stopped: bool,
+    mut shared: SharedObjects,
+) -> Result {
     let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log, &mut shared)?, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
     if let Some(mut replay) = r.replay()? {
@@ -542,6 +547,7 @@ fn single(
     stopped: bool,
     dev: &File,
     committed: &mut bool,
+    mut shared: SharedObjects,
 ) -> Result {
     if current::nr_threads() != 1 {
         return Err(fail!(
@@ -550,7 +556,6 @@ fn single(
             "the caller has several threads: restart needs a single-threaded caller"
         ));
     }
-    let mut shared = SharedObjects::new();
     let plan = read_plan(r, log, &mut shared)?;
     if plan.live_tasks != 1 || plan.tree.len() != 1 {
         return Err(fail!(
@@ -591,6 +596,14 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     if !kapi::file_mode(&file).0 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for reading"));
     }
+    // The objects the caller made for the image (its pipes).
+    let mut shared = SharedObjects::new();
+    if !args.join() {
+        let objs = args
+            .objs()
+            .map_err(|e| fail!(log, e, "cannot read the restart objects"))?;
+        pipe::take_handed(&objs, &mut shared, &log)?;
+    }
 
     if args.coordinate() {
         let ctx = {
@@ -610,7 +623,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
             .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len));
         let r = match reader.as_mut() {
-            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped()),
+            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped(), shared),
             Err(e) => Err(*e),
         };
         if let Err(e) = r {
@@ -656,7 +669,14 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
         .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len))?;
     let mut committed = false;
-    match single(&mut reader, &log, args.stopped(), &dev, &mut committed) {
+    match single(
+        &mut reader,
+        &log,
+        args.stopped(),
+        &dev,
+        &mut committed,
+        shared,
+    ) {
         Ok(()) => Ok(0),
         Err(e) => {
             if committed {

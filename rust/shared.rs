@@ -20,6 +20,8 @@ pub(crate) enum Kind {
     File,
     /// A shared anonymous memory object, which several processes can map.
     Shm,
+    /// An anonymous pipe, whose ends open file descriptions open.
+    Pipe,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -78,6 +80,17 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
+    /// A pipe the caller handed over (`struct cr_restart_obj`), `file` its
+    /// end, until the image's first description of it replaces it. Once
+    /// its record is `taken`, `data_left` bytes of it are still to be
+    /// written back through `write`.
+    Pipe {
+        file: ARef<File>,
+        taken: bool,
+        reopened: bool,
+        data_left: u64,
+        write: Option<ARef<File>>,
+    },
 }
 
 impl Object {
@@ -85,6 +98,7 @@ impl Object {
         match self {
             Object::File { .. } => Kind::File,
             Object::Shm { .. } => Kind::Shm,
+            Object::Pipe { .. } => Kind::Pipe,
         }
     }
 }

@@ -208,11 +208,43 @@ pub(crate) struct RestartArgs {
     pub(crate) prefix: u64,
     /// Their length.
     pub(crate) prefix_len: u64,
+    /// User address of `nr_objs` [`RestartObj`] (since version 1).
+    objs: u64,
+    nr_objs: u32,
+    pad: u32,
 }
 
-assert_layout!(RestartArgs, 32, {
-    size: 0, flags: 4, fd: 8, logfd: 12, prefix: 16, prefix_len: 24,
+assert_layout!(RestartArgs, 48, {
+    size: 0, flags: 4, fd: 8, logfd: 12, prefix: 16, prefix_len: 24, objs: 32, nr_objs: 40,
+    pad: 44,
 });
+
+/// `CR_RESTART_OBJ_PIPE`.
+pub(crate) const CR_RESTART_OBJ_PIPE: u32 = 1;
+/// `CR_RESTART_MAX_OBJS`.
+const CR_RESTART_MAX_OBJS: u32 = 65536;
+
+/// `struct cr_restart_obj`: an object the caller made for the image.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RestartObj {
+    /// `CR_RESTART_OBJ_*`.
+    pub(crate) kind: u32,
+    /// Its id in the image.
+    pub(crate) id: u32,
+    /// The caller's fd of it.
+    pub(crate) fd: i32,
+    pad: u32,
+}
+
+assert_layout!(RestartObj, 16, { kind: 0, id: 4, fd: 8, pad: 12 });
+
+// SAFETY: `RestartObj` is `repr(C)` with integer fields only, so every bit
+// pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for RestartObj {}
+// SAFETY: `RestartObj` has no padding (its layout is asserted above), so
+// every byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for RestartObj {}
 
 // SAFETY: `RestartArgs` is `repr(C)` with integer fields only, so every bit
 // pattern is valid, and it has no interior mutability.
@@ -227,13 +259,36 @@ impl Extensible for RestartArgs {
 }
 
 impl RestartArgs {
-    /// Reads and checks the caller's struct: EINVAL for unknown flags.
+    /// Reads and checks the caller's struct: EINVAL for unknown flags, a
+    /// non-zero `__pad` or more than `CR_RESTART_MAX_OBJS` objects.
     pub(crate) fn read(arg: usize) -> Result<Self> {
         let (a, _) = read_args::<Self>(arg)?;
-        if a.flags & !CR_RESTART_KNOWN != 0 {
+        if a.flags & !CR_RESTART_KNOWN != 0 || a.pad != 0 || a.nr_objs > CR_RESTART_MAX_OBJS {
             return Err(EINVAL);
         }
         Ok(a)
+    }
+
+    /// The objects the caller handed over (EINVAL for a non-zero `__pad`).
+    pub(crate) fn objs(&self) -> Result<KVVec<RestartObj>> {
+        let n = self.nr_objs as usize;
+        let mut v = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        if n == 0 {
+            return Ok(v);
+        }
+        let mut r = UserSlice::new(
+            UserPtr::from_addr(self.objs as usize),
+            n * size_of::<RestartObj>(),
+        )
+        .reader();
+        for _ in 0..n {
+            let o = r.read::<RestartObj>()?;
+            if o.pad != 0 {
+                return Err(EINVAL);
+            }
+            v.push(o, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(v)
     }
 
     /// `CR_RESTART_STOPPED`.

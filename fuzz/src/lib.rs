@@ -291,6 +291,12 @@ fn drive_inner(
             Record::File(f) => {
                 black_box(f);
             }
+            Record::Pipe(p) => {
+                assert!(p.data_len <= u64::from(p.capacity) && p.capacity % page_size == 0);
+            }
+            Record::PipeData(d) => {
+                assert!(!d.data.is_empty() && d.data.len() <= MAX_PIPE_DATA);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

@@ -39,6 +39,8 @@ u32_enum! {
         DevNull = 3,
         /// `/dev/zero`.
         DevZero = 4,
+        /// An anonymous pipe's end ([`FileRec::obj`]: its [`Pipe`]).
+        Pipe = 5,
     }
 }
 
@@ -48,6 +50,7 @@ impl FileKind {
     pub fn has_object(self) -> bool {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
+            Self::Pipe => true,
         }
     }
 
@@ -58,6 +61,7 @@ impl FileKind {
             Self::Regular => "regular",
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
+            Self::Pipe => "pipe",
         }
     }
 }
@@ -213,6 +217,8 @@ mod show {
         flags: u32,
         pos: u64,
         cloexec: bool,
+        /// The object it opens (a pipe...), 0 for none.
+        obj: u32,
     }
 
     impl Info for FileRec<'_> {
@@ -220,6 +226,7 @@ mod show {
             let f = self;
             let what = match f.kind {
                 FileKind::Regular => text(f.path),
+                k if k.has_object() => format!("[{} {}]", k.name(), f.obj),
                 k => format!("[{}]", k.name()),
             };
             let pos = if f.kind == FileKind::Regular {
@@ -253,6 +260,7 @@ mod show {
                     flags: f.open_flags,
                     pos: f.pos,
                     cloexec: f.fd_flags & 1 != 0,
+                    obj: f.obj,
                 },
             )
         }

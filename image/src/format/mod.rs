@@ -37,6 +37,7 @@
 //! | `signals.rs` | [`Signals`] |
 //! | `mm.rs` | [`Mm`], [`Vma`] |
 //! | `files.rs` | [`FileRec`] |
+//! | `pipe.rs` | [`Pipe`], [`PipeData`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -52,6 +53,7 @@ mod header;
 pub mod info;
 mod mm;
 mod pages;
+mod pipe;
 pub mod record;
 mod regs;
 mod signals;
@@ -68,6 +70,7 @@ pub use files::*;
 pub use header::*;
 pub use mm::*;
 pub use pages::*;
+pub use pipe::*;
 pub use record::{Record, RecordHeader, RecordType, RECORD_HEADER_SIZE};
 pub use regs::*;
 pub use signals::*;

@@ -71,6 +71,10 @@ record_types! {
     Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`Pipe`]: a pipe, before the first file record naming it.
+    Pipe = 310, "pipe", PIPE_PAYLOAD;
+    /// [`PipeData`]: bytes buffered in the pipe before it.
+    PipeData = 311, "pipe-data", PIPE_DATA_FIXED + MAX_PIPE_DATA;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -152,6 +156,10 @@ pub enum Record<'a> {
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
+    /// [`Pipe`].
+    Pipe(Pipe),
+    /// [`PipeData`].
+    PipeData(PipeData<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -191,6 +199,8 @@ impl Record<'_> {
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),
+            Record::Pipe(p) => f(p),
+            Record::PipeData(d) => f(d),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

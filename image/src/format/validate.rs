@@ -56,6 +56,10 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
+    /// Highest [`Pipe::id`] so far, and the pipe-data bytes its record
+    /// announced that are still to come.
+    last_pipe_id: u32,
+    pipe_data_left: u64,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -76,7 +80,10 @@ pub struct Validator {
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
-    matches!(ty, RecordType::File)
+    matches!(
+        ty,
+        RecordType::File | RecordType::Pipe | RecordType::PipeData
+    )
 }
 
 fn seen_bit(ty: RecordType) -> u32 {
@@ -115,6 +122,8 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
+            last_pipe_id: 0,
+            pipe_data_left: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -223,6 +232,13 @@ impl Validator {
         use RecordType as T;
         let procs_left = self.procs_seen < self.procs_expected;
         let all_threads = self.threads_seen == self.threads_expected;
+        // A pipe's data records follow it, and nothing else until all came.
+        match (self.pipe_data_left, ty) {
+            (0, T::PipeData) => return Err(FormatError::BadOrder),
+            (0, _) => {}
+            (_, T::PipeData) => return Ok(()),
+            _ => return Err(FormatError::Missing),
+        }
         let ok = match (self.phase, ty) {
             (Phase::Magic, _) => false,
             (Phase::Header, T::Header) => true,
@@ -381,10 +397,31 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
+                if f.kind == FileKind::Pipe && f.obj > self.last_pipe_id {
+                    return Err(FormatError::BadField);
+                }
                 self.last_fd = i64::from(f.fd);
                 self.last_file_id = self.last_file_id.max(f.id);
                 self.phase = Phase::Files;
                 Record::File(f)
+            }
+            RecordType::Pipe => {
+                let r = Pipe::decode(p, page_size)?;
+                if r.id != self.last_pipe_id + 1 {
+                    return Err(FormatError::BadField);
+                }
+                self.last_pipe_id = r.id;
+                self.pipe_data_left = r.data_len;
+                self.phase = Phase::Files;
+                Record::Pipe(r)
+            }
+            RecordType::PipeData => {
+                let d = PipeData::decode(p)?;
+                if d.id != self.last_pipe_id || d.data.len() as u64 > self.pipe_data_left {
+                    return Err(FormatError::BadField);
+                }
+                self.pipe_data_left -= d.data.len() as u64;
+                Record::PipeData(d)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

@@ -105,6 +105,12 @@ struct cr_checkpoint_args {
  *              reads these before it reads from @fd, and validates them just
  *              like bytes from @fd
  * @prefix_len: length of @prefix in bytes
+ * @objs:       (since CR_RESTART_ARGS_SIZE_VER1) user pointer to an array of
+ *              @nr_objs struct cr_restart_obj: the objects the caller made
+ *              for the image (0 if none); the module takes each and closes
+ *              its fd in the caller
+ * @nr_objs:    number of entries at @objs, at most CR_RESTART_MAX_OBJS
+ * @__pad:      must be 0
  *
  * Without CR_RESTART_COORDINATE/CR_RESTART_JOIN, the caller becomes the
  * image's only task: on success the ioctl does not return to the caller but
@@ -120,13 +126,39 @@ struct cr_restart_args {
 	__s32 logfd;
 	__u64 prefix;
 	__u64 prefix_len;
+	__u64 objs;
+	__u32 nr_objs;
+	__u32 __pad;
 };
 #define CR_RESTART_ARGS_SIZE_VER0 32
+#define CR_RESTART_ARGS_SIZE_VER1 48
+
+/* Kinds of struct cr_restart_obj. */
+#define CR_RESTART_OBJ_PIPE	1 /* an empty anonymous pipe (either end) with
+				   * the capacity of the image's pipe @id,
+				   * which nothing else has open */
+
+#define CR_RESTART_MAX_OBJS	65536
+
+/**
+ * struct cr_restart_obj - an object made in user space for a restart
+ * @kind:  CR_RESTART_OBJ_*
+ * @id:    the id of the object in the image (pipe record id), each once
+ * @fd:    the caller's fd of the object
+ * @__pad: must be 0
+ */
+struct cr_restart_obj {
+	__u32 kind;
+	__u32 id;
+	__s32 fd;
+	__u32 __pad;
+};
 
 #define CR_IOC_MAGIC 0xC1
 
 #define CR_IOC_INFO		_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)
 #define CR_IOC_CHECKPOINT	_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)
-#define CR_IOC_RESTART		_IOW(CR_IOC_MAGIC, 0x02, struct cr_restart_args)
+/* The size of the first version, which the number keeps (see above). */
+#define CR_IOC_RESTART		_IOC(_IOC_WRITE, CR_IOC_MAGIC, 0x02, CR_RESTART_ARGS_SIZE_VER0)
 
 #endif /* _UAPI_LINUX_CR_H */

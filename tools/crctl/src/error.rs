@@ -67,6 +67,13 @@ pub(crate) enum Error {
     Restart(ErrnoText),
     #[error("restart returned without restoring")]
     RestartReturned,
+    /// Making a pipe of the image (pipe2, F_SETPIPE_SZ).
+    #[error("restart: pipe {id}: cannot make it with a capacity of {capacity} bytes: {errno}")]
+    Pipe {
+        id: u32,
+        capacity: u32,
+        errno: ErrnoText,
+    },
     #[error(
         "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
         uapi::CR_DEVICE

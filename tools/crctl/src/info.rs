@@ -182,6 +182,7 @@ mod tests {
                 "tail",
                 "vmas",
                 "files",
+                "pipes",
                 "threads",
                 "pages",
                 "page_records",

@@ -7,6 +7,7 @@ mod error;
 mod image;
 mod info;
 mod json;
+mod pipes;
 mod tree;
 mod uapi;
 
@@ -473,8 +474,10 @@ fn restart(o: &RestartArgs) -> Result<()> {
         entries: vec![],
         procs: vec![],
     };
+    let mut pipes = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
+            Record::Pipe(p) => pipes.push((p.id, p.capacity)),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
                 tgid: task.tgid,
@@ -505,6 +508,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
         }
     }
     let prefix = w.keep.take().unwrap_or_default();
+    let pipes = pipes::Pipes::make(&pipes)?;
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {
@@ -534,6 +538,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
             dev: dev.as_fd(),
             image: input,
             log: &logfd,
+            objs: &pipes.objs,
         };
         match tree::launch(&t, &fds, &prefix, flags, &how)? {
             tree::Launched::Exit(code) => std::process::exit(code),
@@ -570,6 +575,9 @@ fn restart(o: &RestartArgs) -> Result<()> {
         logfd: logfd.raw(),
         prefix: prefix.as_ptr() as u64,
         prefix_len: prefix.len() as u64,
+        objs: pipes.objs.as_ptr() as u64,
+        nr_objs: pipes.objs.len() as u32,
+        pad: 0,
     };
     // On success this does not return: this process is the restored
     // program.

@@ -184,6 +184,7 @@ fn join(a: &JoinArgs<'_>) {
         logfd: -1,
         prefix: 0,
         prefix_len: 0,
+        ..Default::default()
     };
     // Its error is the coordinator's to report.
     let _ = uapi::restart(a.dev, &r);
@@ -194,6 +195,9 @@ pub struct Fds<'fd> {
     pub dev: BorrowedFd<'fd>,
     pub image: BorrowedFd<'fd>,
     pub log: &'fd crate::LogFd,
+    /// The objects made for the image (its pipes), which the coordinator
+    /// hands over.
+    pub objs: &'fd [uapi::CrRestartObj],
 }
 
 /// Exits the way a zombie did: its status from `wait()`.
@@ -571,6 +575,9 @@ pub fn launch(
         logfd: fds.log.raw(),
         prefix: prefix.as_ptr() as u64,
         prefix_len: prefix.len() as u64,
+        objs: fds.objs.as_ptr() as u64,
+        nr_objs: fds.objs.len() as u32,
+        pad: 0,
     };
     let r = uapi::restart(fds.dev, &a);
     let forward = single && !how.pidns && !how.detach;

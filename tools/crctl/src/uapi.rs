@@ -50,11 +50,29 @@ pub struct CrRestartArgs {
     pub logfd: i32,
     pub prefix: u64,
     pub prefix_len: u64,
+    /// Since `CR_RESTART_ARGS_SIZE_VER1`: `struct cr_restart_obj` array.
+    pub objs: u64,
+    pub nr_objs: u32,
+    pub pad: u32,
+}
+
+/// `CR_RESTART_OBJ_PIPE`.
+pub const CR_RESTART_OBJ_PIPE: u32 = 1;
+
+/// `struct cr_restart_obj`.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CrRestartObj {
+    pub kind: u32,
+    pub id: u32,
+    pub fd: i32,
+    pub pad: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<CrInfo>() == 32);
 const _: () = assert!(core::mem::size_of::<CrCheckpointArgs>() == 24);
-const _: () = assert!(core::mem::size_of::<CrRestartArgs>() == 32);
+const _: () = assert!(core::mem::size_of::<CrRestartArgs>() == 48);
+const _: () = assert!(core::mem::size_of::<CrRestartObj>() == 16);
 
 use rustix::io::Errno;
 use rustix::ioctl::{opcode, Opcode, Setter, Updater};
@@ -65,7 +83,9 @@ pub const CR_IOC_INFO: Opcode = opcode::read_write::<CrInfo>(CR_IOC_MAGIC as u8,
 /// `_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)`.
 pub const CR_IOC_CHECKPOINT: Opcode = opcode::write::<CrCheckpointArgs>(CR_IOC_MAGIC as u8, 1);
 /// `_IOW(CR_IOC_MAGIC, 0x02, struct cr_restart_args)`.
-pub const CR_IOC_RESTART: Opcode = opcode::write::<CrRestartArgs>(CR_IOC_MAGIC as u8, 2);
+/// It keeps the size of the first version of the struct (32), as `cr.h` does.
+pub const CR_IOC_RESTART: Opcode =
+    opcode::from_components(rustix::ioctl::Direction::Write, CR_IOC_MAGIC as u8, 2, 32);
 
 /// `CR_IOC_INFO` on `/dev/cr`: fills in `info`, whose `size` says how much
 /// the caller has room for.

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Anonymous pipes. Records: [`format::Pipe`], [`format::PipeData`].
+//!
+//! Checkpoint: a pipe whose every open file description is in the tree
+//! (the tree's reading and writing descriptions of it account for all its
+//! readers and writers) is saved once, with its capacity and the bytes
+//! buffered in it, peeked under the pipe's lock without consuming them (the
+//! target keeps running by default), packet by packet for the buffers an
+//! `O_DIRECT` writer made. A pipe with a party outside the tree is the
+//! caller's on fds 0-2 (`FileKind::Inherit`) and refused elsewhere
+//! (`files::check_pipes`).
+//!
+//! Restart: a module cannot create a pipe (`create_pipe_files` is not
+//! exported), so the caller (crctl) makes one per pipe record, with its
+//! capacity, and hands it over (`struct cr_restart_obj`); this module checks
+//! it is an empty pipe of that capacity that nothing else has open, writes
+//! the buffered bytes back into it (one write per packet), and opens each
+//! description of the image as a new open file description of it, with its
+//! access mode and status flags.
+
+use crate::{
+    error::{eopnotsupp, refuse, Refusal},
+    format,
+    kapi::{self, current, pipe as kpipe},
+    log::{fail, Log},
+    shared::{Kind, Object, SharedObjects},
+    stream::ImageWriter,
+    uapi::{RestartObj, CR_RESTART_OBJ_PIPE},
+};
+use kernel::{alloc::KVVec, fs::File, prelude::*, sync::aref::ARef};
+
+const O_WRONLY: u32 = 0o1;
+const O_NONBLOCK: u32 = 0o4000;
+const O_DIRECT: u32 = 0o40000;
+
+// ------------------------------------------------------------ checkpoint
+
+/// A pipe of the tree, through one of its files.
+pub(crate) struct PipeSnap {
+    file: ARef<File>,
+    key: u64,
+}
+
+/// The pipe an anonymous pipe's file `f` (at `fd` of `pid`) opens;
+/// notification pipes are refused.
+pub(crate) fn classify(pid: i32, fd: u32, f: &File) -> Result<PipeSnap, Refusal> {
+    let g = kpipe::lock(f).ok_or(EINVAL)?;
+    if g.state().watch_queue {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} fd {fd}: notification pipe (O_NOTIFICATION_PIPE) not supported"
+        ));
+    }
+    let key = g.key();
+    drop(g);
+    Ok(PipeSnap {
+        file: f.into(),
+        key,
+    })
+}
+
+impl PipeSnap {
+    /// Its identity: the pipe (never saved).
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Readers and writers of the pipe, anywhere.
+    pub(crate) fn ends(&self) -> (u32, u32) {
+        match kpipe::lock(&self.file) {
+            Some(g) => {
+                let s = g.state();
+                (s.readers, s.writers)
+            }
+            None => (0, 0),
+        }
+    }
+
+    /// Writes the pipe record and its data records, with image id `id`.
+    /// The tree is held still: nothing reads or writes the pipe meanwhile
+    /// (checked: `EAGAIN` if it changes).
+    pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        let g = kpipe::lock(&self.file).ok_or(EINVAL)?;
+        let st = g.state();
+        let mut total = 0u64;
+        for n in 0..st.nr_bufs {
+            total += u64::from(g.buf(n)?.len);
+        }
+        drop(g);
+        let rec = format::Pipe {
+            id,
+            capacity: st.capacity,
+            data_len: total,
+            flags: 0,
+        };
+        w.record(|b| rec.encode(b))?;
+        if total == 0 {
+            return Ok(());
+        }
+        let mut tmp = KVVec::from_elem(0u8, format::MAX_PIPE_DATA, GFP_KERNEL_ACCOUNT)?;
+        let (mut n, mut at) = (0u32, 0u32);
+        let mut written = 0u64;
+        while n < st.nr_bufs {
+            let g = kpipe::lock(&self.file).ok_or(EINVAL)?;
+            if g.state() != st {
+                return Err(EAGAIN);
+            }
+            let b = g.buf(n)?;
+            let mut len = 0usize;
+            let packet = b.packet;
+            if packet {
+                // One buffer, one packet (within a page, so within a record).
+                len = b.len as usize;
+                g.copy(n, 0, &mut tmp[..len])?;
+                n += 1;
+            } else {
+                while n < st.nr_bufs && len < tmp.len() {
+                    let b = g.buf(n)?;
+                    if b.packet {
+                        break;
+                    }
+                    let take = ((b.len - at) as usize).min(tmp.len() - len);
+                    g.copy(n, at, &mut tmp[len..len + take])?;
+                    len += take;
+                    at += take as u32;
+                    if at == b.len {
+                        n += 1;
+                        at = 0;
+                    }
+                }
+            }
+            drop(g);
+            if len == 0 {
+                // An empty buffer: nothing to carry.
+                continue;
+            }
+            let d = format::PipeData {
+                id,
+                flags: if packet { format::PIPE_DATA_PACKET } else { 0 },
+                data: &tmp[..len],
+            };
+            w.record(|b| d.encode(b))?;
+            written += len as u64;
+        }
+        if written != total {
+            return Err(EAGAIN);
+        }
+        Ok(())
+    }
+}
+
+/// Whether `f` is an end of an anonymous pipe (else a FIFO, or no pipe).
+pub(crate) fn is_anon_pipe(f: &File) -> bool {
+    kpipe::is_anon_pipe(f)
+}
+
+// ------------------------------------------------------------ restart
+
+/// Takes the objects the caller handed over into `shared` (before the
+/// image is read): each fd must be an anonymous pipe, each id once. Their
+/// fds are closed in the caller: the module holds them now.
+pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
+    for o in objs {
+        let (id, fd) = (o.id, o.fd);
+        if o.kind != CR_RESTART_OBJ_PIPE {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "restart object {id}: unknown kind {}",
+                o.kind
+            ));
+        }
+        if id == 0 || shared.get(Kind::Pipe, id).is_some() {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "restart object {id}: bad or repeated pipe id"
+            ));
+        }
+        let f =
+            kapi::fget(fd).map_err(|e| fail!(log, e, "pipe {id}: fd {fd}: not an open file"))?;
+        if !kpipe::is_anon_pipe(&f) {
+            return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe"));
+        }
+        let _ = current::close_fd(fd as u32);
+        shared.insert(
+            id,
+            Object::Pipe {
+                file: f,
+                taken: false,
+                reopened: false,
+                data_left: 0,
+                write: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Takes a pipe record: the handed-over pipe of its id must be empty,
+/// with the recorded capacity, and open nowhere else.
+pub(crate) fn add_pipe(r: &format::Pipe, shared: &mut SharedObjects, log: &Log) -> Result {
+    let id = r.id;
+    let Some(Object::Pipe {
+        file,
+        taken,
+        data_left,
+        write,
+        ..
+    }) = shared.get(Kind::Pipe, id)
+    else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pipe {id}: the caller handed over no pipe for it (restart images with pipes with crctl)"
+        ));
+    };
+    if *taken {
+        return Err(fail!(log, EINVAL, "bad image: pipe {id} twice"));
+    }
+    let st = kpipe::lock(file).ok_or(EINVAL)?.state();
+    if st.nr_bufs != 0 || st.readers + st.writers != 1 {
+        return Err(fail!(
+            log,
+            EBUSY,
+            "pipe {id}: the pipe handed over is not empty or is open elsewhere"
+        ));
+    }
+    if st.capacity != r.capacity {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pipe {id}: the pipe handed over holds {} bytes, the image's {}",
+            st.capacity,
+            r.capacity
+        ));
+    }
+    *taken = true;
+    *data_left = r.data_len;
+    if r.data_len != 0 {
+        let wf = kpipe::reopen(file, O_WRONLY | O_NONBLOCK)
+            .map_err(|e| fail!(log, e, "pipe {id}: cannot open it for writing"))?;
+        *write = Some(wf);
+    }
+    Ok(())
+}
+
+/// Writes a pipe-data record's bytes back into its pipe (one write: a
+/// packet stays one).
+pub(crate) fn add_data(d: &format::PipeData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
+    let id = d.id;
+    let Some(Object::Pipe {
+        taken: true,
+        data_left,
+        write,
+        ..
+    }) = shared.get(Kind::Pipe, id)
+    else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: data of pipe {id} out of place"
+        ));
+    };
+    let Some(wf) = write.as_ref() else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: data of pipe {id} out of place"
+        ));
+    };
+    let len = d.data.len() as u64;
+    if len > *data_left {
+        return Err(fail!(log, EINVAL, "bad image: too much data for pipe {id}"));
+    }
+    let packet = d.flags & format::PIPE_DATA_PACKET != 0;
+    if packet {
+        kpipe::set_flags(wf, O_DIRECT, 0);
+    }
+    let r = kapi::file_write(wf, d.data);
+    if packet {
+        kpipe::set_flags(wf, 0, O_DIRECT);
+    }
+    match r {
+        Ok(n) if n as u64 == len => {}
+        Ok(_) => {
+            return Err(fail!(
+                log,
+                ENOSPC,
+                "pipe {id}: its buffered bytes do not fit back in it"
+            ))
+        }
+        Err(e) => {
+            return Err(fail!(
+                log,
+                e,
+                "pipe {id}: cannot write its buffered bytes back"
+            ))
+        }
+    }
+    *data_left -= len;
+    if *data_left == 0 {
+        *write = None;
+    }
+    Ok(())
+}
+
+/// Opens a description of kind [`FileKind::Pipe`] of pipe `obj`, at `fd`.
+pub(crate) fn open(
+    fd: u32,
+    obj: u32,
+    open_flags: u32,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result<ARef<File>> {
+    let Some(Object::Pipe {
+        file,
+        taken: true,
+        reopened,
+        data_left: 0,
+        ..
+    }) = shared.get(Kind::Pipe, obj)
+    else {
+        return Err(fail!(log, EINVAL, "bad image: fd {fd}: no pipe {obj}"));
+    };
+    let f = kpipe::reopen(file, open_flags & !O_DIRECT)
+        .map_err(|e| fail!(log, e, "fd {fd}: cannot open pipe {obj}"))?;
+    if open_flags & O_DIRECT != 0 {
+        kpipe::set_flags(&f, O_DIRECT, 0);
+    }
+    if !*reopened {
+        // The image's own description stands for the pipe from now on:
+        // the handed-over end is let go.
+        *file = f.clone();
+        *reopened = true;
+    }
+    Ok(f)
+}

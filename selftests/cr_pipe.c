@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Anonymous pipes: saved with their capacity and the bytes buffered in
+ * them, and restored as pipes, when every end is in the tree.
+ *
+ * progs/pipes.c holds, between a parent and a child, a stream pipe (with a
+ * dup'd write end and an O_NONBLOCK read end), an O_DIRECT packet pipe, a
+ * 256 KiB pipe (F_SETPIPE_SZ) holding 200000 bytes, and a pipe on the
+ * child's fd 0; on SIGUSR1 the child checks every byte, flag and capacity.
+ * The checkpoint leaves the original running by default: its bytes must
+ * still be all there (peeked, not consumed), and so must the restored
+ * copy's. A pipe whose other end is outside the tree, above fd 2, is
+ * refused by name. Real programs: a seq | awk pipeline that checks every
+ * number it reads (nothing lost or repeated in the pipe), a yes | awk one,
+ * and make -j2 (whose jobserver is a pipe) over 30 targets, each built
+ * exactly once across the restart.
+ *
+ * The VM the tests run in is emulated (TCG), 10-30 times slower than
+ * native: every wait has a generous timeout and nothing waits forever.
+ */
+#define _GNU_SOURCE
+#include "kselftest_harness.h"
+#include "cr_test.h"
+
+#define TEST_TIMEOUT	300
+
+FIXTURE(pipe) {
+	struct cr_env env;
+};
+
+FIXTURE_SETUP(pipe)
+{
+	cr_env_setup(_metadata, &self->env, "cr_pipe");
+}
+
+FIXTURE_TEARDOWN(pipe)
+{
+	cr_env_teardown(&self->env);
+}
+
+/* After a checkpoint --kill of @img's tree: every pid of it free again. */
+static void image_tree_gone(struct __test_metadata *_metadata, struct cr_env *env,
+			    const char *img)
+{
+	struct tree t;
+
+	read_tree(_metadata, env, img, &t);
+	tree_gone(_metadata, &t);
+}
+
+/* Waits until @pid catches SIGUSR1 (a restored handler is installed). */
+static void wait_catches_usr1(struct __test_metadata *_metadata, pid_t pid)
+{
+	char path[64], line[256];
+	long long stop = now_ms() + START_TIMEOUT;
+	unsigned long long cgt;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	for (;; usleep(20000)) {
+		cgt = 0;
+		f = fopen(path, "re");
+		if (f) {
+			while (fgets(line, sizeof(line), f))
+				if (sscanf(line, "SigCgt: %llx", &cgt) == 1)
+					break;
+			fclose(f);
+		}
+		if (cgt & (1ULL << (SIGUSR1 - 1)))
+			return;
+		ASSERT_GT(stop, now_ms()) TH_LOG("pid %d never catches SIGUSR1", pid);
+	}
+}
+
+static void expect_line(struct __test_metadata *_metadata, struct proc *p,
+			const char *want)
+{
+	char line[512];
+
+	next_line(_metadata, p, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ(want, line);
+}
+
+/* The image's pipes, from crctl info --json: how many, and their bytes. */
+static void image_pipes(struct __test_metadata *_metadata, struct cr_env *env,
+			const char *img, int *n, uint64_t *bytes, uint64_t *maxcap)
+{
+	struct json j;
+	uint64_t v;
+	int a, e;
+
+	crctl_info(_metadata, env, img, &j);
+	*n = 0;
+	*bytes = 0;
+	*maxcap = 0;
+	a = json_find(&j, 0, "pipes");
+	ASSERT_LE(0, a);
+	for (e = j.v[a].child; e >= 0; e = j.v[e].next) {
+		(*n)++;
+		ASSERT_TRUE(json_num(&j, e, "data_len", &v));
+		*bytes += v;
+		ASSERT_TRUE(json_num(&j, e, "capacity", &v));
+		if (v > *maxcap)
+			*maxcap = v;
+	}
+	json_free(&j);
+}
+
+static void tree_round(struct __test_metadata *_metadata, struct cr_env *env, int flags)
+{
+	char img[PATH_MAX], line[256];
+	struct proc *orig, *copy;
+	uint64_t bytes, maxcap;
+	pid_t child;
+	int n;
+
+	orig = start_prog(_metadata, env, "pipes", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &child)) TH_LOG("%s", line);
+	checkpoint_ex(_metadata, env, orig->pid, tmp_path(env, img, "pipes.img"), flags);
+	image_pipes(_metadata, env, img, &n, &bytes, &maxcap);
+	EXPECT_EQ(4, n);
+	EXPECT_EQ(strlen("stream-data-0123456789") + 3 + 5 + 8 + 200000 + 11, bytes);
+	EXPECT_EQ(256 * 1024, maxcap);
+	if (flags & LEAVE_RUNNING) {
+		/* Unharmed: every byte still in the original's pipes. */
+		ASSERT_EQ(0, kill(child, SIGUSR1));
+		expect_line(_metadata, orig, "CHILD OK");
+		expect_line(_metadata, orig, "PARENT OK 0");
+		ASSERT_TRUE(reap(orig, START_TIMEOUT));
+		ASSERT_TRUE(WIFEXITED(orig->status) && WEXITSTATUS(orig->status) == 0);
+	} else {
+		expect_sigkill(_metadata, orig);
+		image_tree_gone(_metadata, env, img);
+	}
+	copy = restart(_metadata, env, img, NULL_STDIN);
+	wait_catches_usr1(_metadata, child);
+	ASSERT_EQ(0, kill(child, SIGUSR1));
+	expect_line(_metadata, copy, "CHILD OK");
+	expect_line(_metadata, copy, "PARENT OK 0");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(pipe, tree_leave_running, TEST_TIMEOUT)
+{
+	tree_round(_metadata, &self->env, LEAVE_RUNNING);
+}
+
+TEST_F_TIMEOUT(pipe, tree_killed, TEST_TIMEOUT)
+{
+	tree_round(_metadata, &self->env, 0);
+}
+
+/* One process, a pipe to itself, restored exec-style (the single path). */
+TEST_F_TIMEOUT(pipe, self_exec_style, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], line[256];
+	struct proc *orig, *copy;
+	pid_t pid;
+
+	orig = start_prog(_metadata, &self->env, "pipes", "self", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &pid)) TH_LOG("%s", line);
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "self.img"));
+	expect_sigkill(_metadata, orig);
+	copy = restart(_metadata, &self->env, img, NULL_STDIN | NEW_PID);
+	wait_catches_usr1(_metadata, copy->pid);
+	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
+	expect_line(_metadata, copy, "SELF OK");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+/* A pipe to the test itself on fd 7: refused by name, the target unharmed. */
+TEST_F_TIMEOUT(pipe, outside_end_refused, TEST_TIMEOUT)
+{
+	char *argv[] = { "crctl", "checkpoint", "-o", NULL, NULL, NULL };
+	char img[PATH_MAX], err[4096], line[256], pidstr[16], at[64];
+	struct proc *orig;
+	int status;
+	pid_t pid;
+
+	orig = start_prog(_metadata, &self->env, "pipes", "stdin7", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &pid)) TH_LOG("%s", line);
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	argv[3] = tmp_path(&self->env, img, "outside.img");
+	argv[4] = pidstr;
+	status = run(_metadata, &self->env, argv, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	snprintf(at, sizeof(at), "pid %d fd 7: pipe:[", pid);
+	EXPECT_NE(NULL, strstr(err, at)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "whose other end is outside the tree")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "(EOPNOTSUPP)")) TH_LOG("%s", err);
+	EXPECT_FALSE(reap(orig, 0));
+	EXPECT_EQ('S', proc_state(pid));
+}
+
+/*
+ * A shell pipeline checkpointed in full flow: awk checks that every number
+ * seq writes comes exactly once, in order, and prints every 20000th. The
+ * restored pipeline goes on from where it was.
+ */
+static void pipeline(struct __test_metadata *_metadata, struct cr_env *env,
+		     const char *cmd, const char *what, long step)
+{
+	char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	char img[PATH_MAX], line[256], *end;
+	struct proc *orig, *copy;
+	long last = 0, v;
+	int i, r;
+
+	orig = start(_metadata, env, argv, -1, -1);
+	for (i = 0; i < 3; i++) {
+		next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+		v = strtol(line, &end, 10);
+		ASSERT_TRUE(end != line && !*end) TH_LOG("%s: not a number: \"%s\"", what, line);
+		ASSERT_EQ(last + step, v);
+		last = v;
+	}
+	checkpoint(_metadata, env, orig->pid, tmp_path(env, img, "pipeline.img"));
+	expect_sigkill(_metadata, orig);
+	while ((r = read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT)) == 1) {
+		v = strtol(line, &end, 10);
+		ASSERT_TRUE(end != line && !*end) TH_LOG("%s: not a number: \"%s\"", what, line);
+		ASSERT_EQ(last + step, v);
+		last = v;
+	}
+	image_tree_gone(_metadata, env, img);
+	copy = restart(_metadata, env, img, NULL_STDIN);
+	for (i = 0; i < 4; i++) {
+		next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+		v = strtol(line, &end, 10);
+		ASSERT_TRUE(end != line && !*end) TH_LOG("%s: not a number: \"%s\"", what, line);
+		ASSERT_EQ(last + step, v);
+		last = v;
+	}
+	TH_LOG("%s: %ld after the restart", what, last);
+	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(pipe, seq_awk, TEST_TIMEOUT)
+{
+	pipeline(_metadata, &self->env,
+		 "seq 1 1000000000 | awk '$1 != n + 1 { print \"BAD\", n, $1; exit 1 } "
+		 "{ n = $1 } n % 20000 == 0 { print n; fflush() }'",
+		 "seq | awk", 20000);
+}
+
+TEST_F_TIMEOUT(pipe, yes_awk, TEST_TIMEOUT)
+{
+	pipeline(_metadata, &self->env,
+		 "yes | awk '$0 != \"y\" { print \"BAD\", NR, $0; exit 1 } "
+		 "NR % 20000 == 0 { print NR; fflush() }'",
+		 "yes | awk", 20000);
+}
+
+/*
+ * checkpoint --kill of @pid, tried again while it catches make with a
+ * signal pending (SIGCHLD of a finished job, which that refusal is about:
+ * not this test's). No fidelity snapshot: make, running, changes its
+ * memory map between the snapshot and the checkpoint.
+ */
+static void checkpoint_settled(struct __test_metadata *_metadata, struct cr_env *env,
+			       pid_t pid, const char *img)
+{
+	char *argv[] = { "crctl", "checkpoint", "--kill", "-o", (char *)img, NULL, NULL };
+	char pidstr[16], err[4096];
+	int status, tries;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	argv[5] = pidstr;
+	for (tries = 1;; tries++) {
+		status = run(_metadata, env, argv, -1, err, sizeof(err));
+		if (status == 0)
+			return;
+		ASSERT_TRUE(tries < 40 && (strstr(err, "has pending signals") ||
+					   strstr(err, "(EAGAIN)"))) {
+			TH_LOG("checkpoint %d, try %d: %s", pid, tries, err);
+		}
+		usleep(37000 * (tries % 5 + 1));
+	}
+}
+
+/*
+ * make -j2 over 30 targets whose recipes sleep: checkpointed mid-build
+ * (its jobserver is a pipe holding tokens), it finishes after the restart,
+ * every target built exactly once.
+ */
+TEST_F_TIMEOUT(pipe, make_j2, TEST_TIMEOUT)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], img[PATH_MAX], line[256];
+	char *argv[] = { "/usr/bin/make", "-s", "-j2", "-C", dir, NULL };
+	int built[32] = { 0 }, i, n, lines;
+	struct proc *orig, *copy;
+	long long stop;
+	FILE *f;
+
+	if (access(argv[0], X_OK))
+		SKIP(return, "no %s", argv[0]);
+	tmp_path(&self->env, dir, "make");
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	snprintf(path, sizeof(path), "%s/Makefile", dir);
+	f = fopen(path, "we");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "all:");
+	for (i = 1; i <= 30; i++)
+		fprintf(f, " t%d", i);
+	fprintf(f, "\n\nt%%:\n\tsleep 0.5\n\techo $@ >> log\n\ttouch $@\n");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/log", dir);
+
+	orig = start(_metadata, &self->env, argv, -1, -1);
+	for (stop = now_ms() + START_TIMEOUT;; usleep(50000)) {
+		lines = 0;
+		f = fopen(path, "re");
+		if (f) {
+			while (fgets(line, sizeof(line), f))
+				lines++;
+			fclose(f);
+		}
+		if (lines >= 6)
+			break;
+		ASSERT_GT(stop, now_ms()) TH_LOG("make built %d targets", lines);
+	}
+	checkpoint_settled(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "make.img"));
+	expect_sigkill(_metadata, orig);
+	image_tree_gone(_metadata, &self->env, img);
+	copy = restart(_metadata, &self->env, img, NULL_STDIN);
+	ASSERT_TRUE(reap(copy, 4 * START_TIMEOUT));
+	ASSERT_TRUE(WIFEXITED(copy->status) && WEXITSTATUS(copy->status) == 0) {
+		show_stderr(_metadata, copy);
+	}
+	f = fopen(path, "re");
+	ASSERT_NE(NULL, f);
+	lines = 0;
+	while (fgets(line, sizeof(line), f)) {
+		ASSERT_EQ(1, sscanf(line, "t%d", &n)) TH_LOG("%s", line);
+		ASSERT_TRUE(n >= 1 && n <= 30);
+		built[n]++;
+		lines++;
+	}
+	fclose(f);
+	for (i = 1; i <= 30; i++)
+		EXPECT_EQ(1, built[i]) TH_LOG("t%d built %d times", i, built[i]);
+	TH_LOG("make: %d targets, checkpointed after %d", lines, 6);
+	check_dmesg(_metadata);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pipes of an image, which crctl makes for the kernel (a module cannot
+//! create a pipe): one per pipe record, empty, with the recorded capacity,
+//! handed over to `CR_IOC_RESTART` as `struct cr_restart_obj`. The kernel
+//! checks each, writes its buffered bytes back and takes it (closing the fd
+//! in the caller).
+
+use crate::error::{ErrnoText, Error, Result};
+use crate::uapi;
+use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, PipeFlags};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The pipes made for an image, and the array the kernel reads.
+#[derive(Default)]
+pub struct Pipes {
+    /// Read ends, kept open until the kernel takes them.
+    _ends: Vec<OwnedFd>,
+    pub objs: Vec<uapi::CrRestartObj>,
+}
+
+impl Pipes {
+    /// Makes one pipe per `(id, capacity)` of the image's pipe records.
+    pub fn make(pipes: &[(u32, u32)]) -> Result<Self> {
+        let mut p = Pipes::default();
+        for &(id, capacity) in pipes {
+            let err = |e: rustix::io::Errno| Error::Pipe {
+                id,
+                capacity,
+                errno: ErrnoText(e),
+            };
+            let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(err)?;
+            if fcntl_getpipe_size(&r).map_err(err)? != capacity as usize {
+                fcntl_setpipe_size(&r, capacity as usize).map_err(err)?;
+            }
+            if fcntl_getpipe_size(&r).map_err(err)? != capacity as usize {
+                return Err(err(rustix::io::Errno::INVAL));
+            }
+            // The kernel writes the bytes back through an end of its own:
+            // only the read end is handed over, and nothing else holds it.
+            drop(w);
+            p.objs.push(uapi::CrRestartObj {
+                kind: uapi::CR_RESTART_OBJ_PIPE,
+                id,
+                fd: r.as_raw_fd(),
+                pad: 0,
+            });
+            p._ends.push(r);
+        }
+        Ok(p)
+    }
+}
