@@ -9,7 +9,11 @@
 //! them with [`SharedIds`]; restart keeps what each is, once, in
 //! [`SharedObjects`], which the resource modules fill and read.
 
-use crate::format::FileKind;
+use crate::{
+    format::{self, FileKind},
+    kapi::NewSocket,
+};
+use kernel::alloc::KVVec;
 use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
 
 /// The kinds of shared objects.
@@ -20,6 +24,8 @@ pub(crate) enum Kind {
     File,
     /// A shared anonymous memory object, which several processes can map.
     Shm,
+    /// A unix domain socket ([`format::UnixSock`]), which a file names.
+    Unix,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -78,6 +84,16 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
+    /// A unix socket: its record, the socket (made and connected while
+    /// the image is read), a datagram whose records are still coming, and
+    /// whether a file opens it yet.
+    Unix {
+        rec: format::UnixSock,
+        sock: NewSocket,
+        partial: KVVec<u8>,
+        paired: bool,
+        opened: bool,
+    },
 }
 
 impl Object {
@@ -85,6 +101,7 @@ impl Object {
         match self {
             Object::File { .. } => Kind::File,
             Object::Shm { .. } => Kind::Shm,
+            Object::Unix { .. } => Kind::Unix,
         }
     }
 }

@@ -37,6 +37,7 @@
 //! | `signals.rs` | [`Signals`] |
 //! | `mm.rs` | [`Mm`], [`Vma`] |
 //! | `files.rs` | [`FileRec`] |
+//! | `unix.rs` | [`UnixSock`], [`UnixData`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -58,6 +59,7 @@ mod signals;
 mod task;
 mod thread;
 mod tree;
+mod unix;
 mod validate;
 pub mod walk;
 
@@ -74,6 +76,7 @@ pub use signals::*;
 pub use task::*;
 pub use thread::*;
 pub use tree::*;
+pub use unix::*;
 pub use validate::Validator;
 pub use walk::{PageWalk, TreeWalk, VmaSpan, VmaTable};
 

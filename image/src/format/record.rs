@@ -71,6 +71,10 @@ record_types! {
     Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`UnixSock`]: a unix domain socket.
+    UnixSock = 320, "unix-socket", UNIX_SOCK_PAYLOAD;
+    /// [`UnixData`]: bytes queued in a unix socket.
+    UnixData = 321, "unix-data", padded(UNIX_DATA_FIXED + MAX_UNIX_DATA);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -152,6 +156,10 @@ pub enum Record<'a> {
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
+    /// [`UnixSock`].
+    UnixSock(UnixSock),
+    /// [`UnixData`].
+    UnixData(UnixData<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -191,6 +199,8 @@ impl Record<'_> {
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),
+            Record::UnixSock(u) => f(u),
+            Record::UnixData(d) => f(d),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -56,6 +56,9 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
+    /// Highest [`UnixSock::id`] so far: each socket's record comes once,
+    /// numbered in order.
+    last_unix_id: u32,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -76,7 +79,10 @@ pub struct Validator {
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
-    matches!(ty, RecordType::File)
+    matches!(
+        ty,
+        RecordType::File | RecordType::UnixSock | RecordType::UnixData
+    )
 }
 
 fn seen_bit(ty: RecordType) -> u32 {
@@ -115,6 +121,7 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
+            last_unix_id: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -381,10 +388,30 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
+                if f.kind == FileKind::Unix && f.obj > self.last_unix_id {
+                    return Err(FormatError::BadField);
+                }
                 self.last_fd = i64::from(f.fd);
                 self.last_file_id = self.last_file_id.max(f.id);
                 self.phase = Phase::Files;
                 Record::File(f)
+            }
+            RecordType::UnixSock => {
+                let u = UnixSock::decode(p)?;
+                if u.id != self.last_unix_id + 1 {
+                    return Err(FormatError::BadField);
+                }
+                self.last_unix_id = u.id;
+                self.phase = Phase::Files;
+                Record::UnixSock(u)
+            }
+            RecordType::UnixData => {
+                let d = UnixData::decode(p)?;
+                if d.id > self.last_unix_id {
+                    return Err(FormatError::BadField);
+                }
+                self.phase = Phase::Files;
+                Record::UnixData(d)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;
