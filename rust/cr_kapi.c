@@ -379,6 +379,7 @@ int cr_sk_userlocks(struct sock *sk) { return READ_ONCE(sk->sk_userlocks); }
 long cr_sk_rcvtimeo(struct sock *sk) { return READ_ONCE(sk->sk_rcvtimeo); }
 long cr_sk_sndtimeo(struct sock *sk) { return READ_ONCE(sk->sk_sndtimeo); }
 int cr_sk_peek_off(struct sock *sk) { return READ_ONCE(sk->sk_peek_off); }
+u32 cr_sk_backlog(struct sock *sk) { return READ_ONCE(sk->sk_max_ack_backlog); }
 bool cr_sk_dead(struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
 bool cr_sk_has_socket(struct sock *sk) { return READ_ONCE(sk->sk_socket) != NULL; }
 u32 cr_sk_rqlen(struct sock *sk) { return skb_queue_len_lockless(&sk->sk_receive_queue); }

@@ -122,6 +122,7 @@ int cr_sk_userlocks(struct sock *sk);
 long cr_sk_rcvtimeo(struct sock *sk);
 long cr_sk_sndtimeo(struct sock *sk);
 int cr_sk_peek_off(struct sock *sk);
+u32 cr_sk_backlog(struct sock *sk);
 bool cr_sk_dead(struct sock *sk);
 bool cr_sk_has_socket(struct sock *sk);
 u32 cr_sk_rqlen(struct sock *sk);

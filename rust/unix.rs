@@ -23,7 +23,7 @@
 //! on a socket that receives credentials or security labels.
 
 use crate::{
-    error::{eopnotsupp, refuse, Refusal},
+    error::{eaddrinuse, eopnotsupp, refuse, Refusal},
     format::{self, Record, UnixData, UnixSock, UnixState},
     kapi::{self, NewSocket, Sk, SockRef},
     log::{fail, Log, Show},
@@ -75,16 +75,17 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
     if !matches!(i.ty, SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET) {
         return Err(nope(&"of an unknown type"));
     }
-    if i.state == kapi::SK_LISTEN {
+    let addr = &i.addr[..i.addr_len];
+    if i.state == kapi::SK_LISTEN && i.qlen > 0 {
         return Err(nope(&format_args!(
-            "listening on {}",
-            Addr(&i.addr[..i.addr_len])
+            "listening on {} with connections not accepted yet",
+            Addr(addr)
         )));
     }
-    if i.addr_len != 0 {
+    if addr.first().is_some_and(|&c| c != 0 && c != b'/') {
         return Err(nope(&format_args!(
-            "bound to {}",
-            Addr(&i.addr[..i.addr_len])
+            "bound to the relative path {}",
+            Addr(addr)
         )));
     }
     if i.oob {
@@ -104,7 +105,7 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
             return Err(nope(&"with a peer but not connected"));
         }
         peer_key = p.sk().key();
-    } else if i.state != kapi::SK_CLOSE {
+    } else if i.state != kapi::SK_CLOSE && i.state != kapi::SK_LISTEN {
         return Err(nope(&"in an unknown state"));
     }
     if i.qlen > 0 {
@@ -193,6 +194,8 @@ fn write_sock(sk: Sk<'_>, id: u32, peer: u32, w: &mut ImageWriter<'_>) -> Result
         ty: i.ty as u32,
         state: if peer != 0 {
             UnixState::Connected
+        } else if i.state == kapi::SK_LISTEN {
+            UnixState::Listening
         } else {
             UnixState::Unconnected
         } as u32,
@@ -202,11 +205,15 @@ fn write_sock(sk: Sk<'_>, id: u32, peer: u32, w: &mut ImageWriter<'_>) -> Result
         rcvbuf: if i.rcvbuf_locked { i.rcvbuf } else { 0 },
         sndbuf: if i.sndbuf_locked { i.sndbuf } else { 0 },
         peek_off: i.peek_off.max(-1),
-        backlog: 0,
+        backlog: if i.state == kapi::SK_LISTEN {
+            i.backlog
+        } else {
+            0
+        },
         rcvtimeo_us: i.rcvtimeo_us,
         sndtimeo_us: i.sndtimeo_us,
-        addr_len: 0,
-        addr: [0; format::UNIX_PATH_MAX],
+        addr_len: i.addr_len as u32,
+        addr: i.addr,
     };
     w.record(|b| rec.encode(b))
 }
@@ -277,7 +284,22 @@ where
                     "pid {pid} fd {fd}: unix socket connected to pid {ppid} fd {pfd}, which is connected elsewhere: not supported yet"
                 ));
             }
-            Some(_) => {}
+            Some(_) => {
+                let (i, pi) = (Sk::of_file(&s.file).map(|k| k.info()), p.sk().info());
+                let own = i.as_ref().map_or(&[][..], |i| &i.addr[..i.addr_len]);
+                if !own.is_empty() || pi.addr_len != 0 {
+                    let a = if own.is_empty() {
+                        &pi.addr[..pi.addr_len]
+                    } else {
+                        own
+                    };
+                    return Err(refuse!(
+                        eopnotsupp(),
+                        "pid {pid} fd {fd}: unix socket connected through {}: not supported yet",
+                        Addr(a)
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -305,16 +327,44 @@ fn add_sock(r: &UnixSock, shared: &mut SharedObjects, log: &Log) -> Result {
             "bad image: unix socket {id} out of order"
         ));
     }
-    if r.state() == UnixState::Listening || r.addr_len != 0 {
+    if r.addr_len != 0 && r.peer != 0 {
         return Err(fail!(
             log,
             eopnotsupp(),
-            "unix socket {id}: listening and bound sockets are not supported yet"
+            "unix socket {id}: connected through {}: not supported yet",
+            Addr(r.addr())
         ));
     }
     let sock = NewSocket::create(r.ty as i32)
         .map_err(|e| fail!(log, e, "unix socket {id}: cannot create it"))?;
     set_options(&sock, r, log)?;
+    if r.addr_len != 0 {
+        // A path left by the checkpointed socket is in use: it is never
+        // removed here (it may be another socket's, or not a socket).
+        sock.bind(r.addr()).map_err(|e| {
+            let hint = if e == eaddrinuse() {
+                " (address in use: remove a stale socket file first)"
+            } else {
+                ""
+            };
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot bind to {}{hint}",
+                Addr(r.addr())
+            )
+        })?;
+    }
+    if r.state() == UnixState::Listening {
+        sock.listen(r.backlog).map_err(|e| {
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot listen on {}",
+                Addr(r.addr())
+            )
+        })?;
+    }
     let mut paired = false;
     if r.peer != 0 && r.peer < id {
         let Some(Object::Unix {

@@ -16,8 +16,13 @@
  *    not yet received is refused by name, EOPNOTSUPP;
  *  - outside_refused: a socket connected to one outside the tree (the
  *    test's own listener) is refused by name;
- *  - listen_refused: a listening socket is refused by name (not yet
- *    restored).
+ *  - listen_path, listen_abstract, dgram_bound_path: a listening stream
+ *    socket (bound to a path, or to an abstract name) and a datagram
+ *    socket bound to a path come back bound to the same name and take a
+ *    new connection or datagram; while the checkpointed socket's file is
+ *    still there, restart fails with EADDRINUSE naming it;
+ *  - listen_queued_refused: a connection queued on a listening socket,
+ *    not accepted yet, is refused by name.
  *
  * Each restart is also checked by the fidelity check (cr_test.c).
  */
@@ -93,7 +98,7 @@ static void pair(struct __test_metadata *_metadata, struct cr_env *env,
 	static const char *const want[] = { "CHECK A ok", "CHECK B ok", "ALIVE A", "ALIVE B" };
 	char img[PATH_MAX], line[256], name[64];
 	struct proc *orig, *copy;
-	pid_t a, b = 0;
+	pid_t a = 0, b = 0;
 	int i;
 
 	snprintf(name, sizeof(name), "pair-%s-%d.img", type, split);
@@ -222,7 +227,8 @@ TEST_F_TIMEOUT(usock, outside_refused, TEST_TIMEOUT)
 	int l, c;
 
 	tmp_path(&self->env, path, "daemon.sock");
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	ASSERT_GT(sizeof(a.sun_path), strlen(path));
+	memcpy(a.sun_path, path, strlen(path));
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ASSERT_LE(0, l);
 	ASSERT_EQ(0, bind(l, (void *)&a, sizeof(a)));
@@ -254,12 +260,115 @@ TEST_F_TIMEOUT(usock, outside_refused, TEST_TIMEOUT)
 	check_dmesg(_metadata);
 }
 
-TEST_F_TIMEOUT(usock, listen_refused, TEST_TIMEOUT)
+/* Connects to @addr (a path or "@name") as @type and sends "hi". */
+static void say_hi(struct __test_metadata *_metadata, const char *addr, int type)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(a);
+	int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	ASSERT_LE(0, s);
+	ASSERT_GT(sizeof(a.sun_path), strlen(addr));
+	memcpy(a.sun_path, addr, strlen(addr));
+	if (addr[0] == '@') {
+		a.sun_path[0] = 0;
+		len = offsetof(struct sockaddr_un, sun_path) + strlen(addr);
+	}
+	ASSERT_EQ(0, connect(s, (void *)&a, len)) TH_LOG("connect %s: %s", addr, strerror(errno));
+	ASSERT_EQ(2, send(s, "hi", 2, 0));
+	close(s);
+}
+
+/*
+ * "unix MODE ADDR" (listen or dgram) checkpointed with --kill and
+ * restarted: bound to the same address again (a path only once its stale
+ * socket file is gone: restart never removes it, and says so), and it
+ * takes a new connection or datagram there.
+ */
+static void named(struct __test_metadata *_metadata, struct cr_env *env,
+		  const char *mode, const char *addr)
+{
+	char img[PATH_MAX], line[256], want[PATH_MAX + 16], err[4096];
+	char *argv[] = { "crctl", "restart", "-i", img, NULL };
+	struct proc *orig, *copy;
+	int status;
+
+	tmp_path(env, img, "named.img");
+	orig = start_prog(_metadata, env, "unix", mode, addr, NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ("READY", line);
+	checkpoint(_metadata, env, orig->pid, img);
+	expect_sigkill(_metadata, orig);
+	forget(env, orig);
+	if (addr[0] == '/') {
+		status = run(_metadata, env, argv, -1, err, sizeof(err));
+		EXPECT_TRUE(status > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+			TH_LOG("restart with %s still there: %#x %s", addr, status, err);
+		}
+		EXPECT_NE(NULL, strstr(err, "EADDRINUSE")) TH_LOG("%s", err);
+		EXPECT_NE(NULL, strstr(err, addr)) TH_LOG("%s", err);
+		err[strcspn(err, "\n")] = 0;
+		TH_LOG("with the stale socket file: \"%s\"", err);
+		ASSERT_EQ(0, unlink(addr));
+	}
+	copy = restart(_metadata, env, img, 0);
+	poke(_metadata, copy, 1);
+	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+	snprintf(want, sizeof(want), "NAME %s", addr);
+	EXPECT_STREQ(want, line);
+	say_hi(_metadata, addr, strcmp(mode, "dgram") ? SOCK_STREAM : SOCK_DGRAM);
+	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+	EXPECT_STREQ(strcmp(mode, "dgram") ? "ACCEPTED hi" : "GOT hi", line);
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(usock, listen_path, TEST_TIMEOUT)
 {
 	char path[PATH_MAX];
 
-	refused(_metadata, &self->env, "listen", tmp_path(&self->env, path, "l.sock"), 3,
-		"unix socket listening on");
+	named(_metadata, &self->env, "listen", tmp_path(&self->env, path, "l.sock"));
+}
+
+TEST_F_TIMEOUT(usock, listen_abstract, TEST_TIMEOUT)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "@cr_unix.%d", getpid());
+	named(_metadata, &self->env, "listen", name);
+}
+
+TEST_F_TIMEOUT(usock, dgram_bound_path, TEST_TIMEOUT)
+{
+	char path[PATH_MAX];
+
+	named(_metadata, &self->env, "dgram", tmp_path(&self->env, path, "d.sock"));
+}
+
+/* A connection queued on a listening socket, not accepted yet: refused by name. */
+TEST_F_TIMEOUT(usock, listen_queued_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], err[4096], line[256], path[PATH_MAX];
+	struct proc *orig;
+
+	tmp_path(&self->env, path, "q.sock");
+	orig = start_prog(_metadata, &self->env, "unix", "listen", path, NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ("READY", line);
+	say_hi(_metadata, path, SOCK_STREAM);
+	checkpoint_refused(_metadata, &self->env, orig->pid,
+			   tmp_path(&self->env, img, "q.img"), err, sizeof(err));
+	EXPECT_NE(NULL, strstr(err, "with connections not accepted yet")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "EOPNOTSUPP")) TH_LOG("%s", err);
+	EXPECT_FALSE(reap(orig, 0));
+	poke(_metadata, orig, 1);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	EXPECT_STREQ("ACCEPTED hi", line);
+	expect_exit(_metadata, orig, 0);
+	err[strcspn(err, "\n")] = 0;
+	TH_LOG("refused: \"%s\"", err);
+	check_dmesg(_metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -34,6 +34,7 @@ mod ffi {
         pub(super) fn cr_sk_rcvtimeo(sk: *mut bindings::sock) -> c_long;
         pub(super) fn cr_sk_sndtimeo(sk: *mut bindings::sock) -> c_long;
         pub(super) fn cr_sk_peek_off(sk: *mut bindings::sock) -> c_int;
+        pub(super) fn cr_sk_backlog(sk: *mut bindings::sock) -> u32;
         pub(super) fn cr_sk_dead(sk: *mut bindings::sock) -> bool;
         pub(super) fn cr_sk_has_socket(sk: *mut bindings::sock) -> bool;
         pub(super) fn cr_sk_rqlen(sk: *mut bindings::sock) -> u32;
@@ -114,6 +115,8 @@ pub(crate) struct UnixInfo {
     pub(crate) rcvtimeo_us: u64,
     pub(crate) sndtimeo_us: u64,
     pub(crate) peek_off: i32,
+    /// `sk_max_ack_backlog`: a listening socket's backlog.
+    pub(crate) backlog: u32,
     /// `SOCK_DEAD`: closed.
     pub(crate) dead: bool,
     /// Has a `struct socket` (false for a connection not yet accepted).
@@ -194,6 +197,7 @@ impl<'a> Sk<'a> {
                 rcvtimeo_us: timeo_us(ffi::cr_sk_rcvtimeo(sk)),
                 sndtimeo_us: timeo_us(ffi::cr_sk_sndtimeo(sk)),
                 peek_off: ffi::cr_sk_peek_off(sk),
+                backlog: ffi::cr_sk_backlog(sk),
                 dead: ffi::cr_sk_dead(sk),
                 has_socket: ffi::cr_sk_has_socket(sk),
                 oob: ffi::cr_unix_oob(sk),
@@ -427,6 +431,31 @@ impl NewSocket {
         // SAFETY: The socket is live.
         errno_result(unsafe { ffi::cr_sock_set_timeo(self.sock()?, opt, sec, usec) }.into())
             .map(|_| ())
+    }
+
+    /// Binds it to `addr` (`sun_path` bytes: a path without its NUL, or a
+    /// NUL and an abstract name).
+    pub(crate) fn bind(&self, addr: &[u8]) -> Result {
+        let mut a = [0u8; 128];
+        if addr.len() > 108 {
+            return Err(EINVAL);
+        }
+        a[..2].copy_from_slice(&(AF_UNIX as u16).to_ne_bytes());
+        a[2..2 + addr.len()].copy_from_slice(addr);
+        let len = (2 + addr.len()) as c_int;
+        // SAFETY: `a` is a `sockaddr_un` with room past `len` for the NUL
+        // that `unix_bind` may write at `len`.
+        errno_result(
+            unsafe { bindings::kernel_bind(self.sock()?, a.as_mut_ptr().cast(), len) }.into(),
+        )
+        .map(|_| ())
+    }
+
+    /// `listen(backlog)`.
+    pub(crate) fn listen(&self, backlog: u32) -> Result {
+        let b = backlog.min(i32::MAX as u32) as c_int;
+        // SAFETY: The socket is live.
+        errno_result(unsafe { bindings::kernel_listen(self.sock()?, b) }.into()).map(|_| ())
     }
 
     /// `shutdown(how)`: 0 `SHUT_RD`, 1 `SHUT_WR`.

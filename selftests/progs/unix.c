@@ -35,18 +35,26 @@
  *	A dgram pair; A sends B a datagram carrying its fd of /dev/null
  *	(SCM_RIGHTS), not received.  READY, then waits for its byte.
  *
- * connect PATH
- *	Connects a stream socket to the listening socket at PATH (outside
- *	the tree), prints READY, and waits for its byte.
+ * connect ADDR
+ *	Connects a stream socket to the listening socket at ADDR (a path, or
+ *	"@name" for an abstract name; outside the tree), prints READY, and
+ *	waits for its byte.
  *
- * listen PATH
- *	A stream socket bound to PATH, listening.  READY, waits for its byte.
+ * listen ADDR
+ *	A stream socket bound to ADDR, listening (backlog 7).  READY; on its
+ *	byte "NAME <address getsockname gives>", then it accepts one
+ *	connection and prints "ACCEPTED <first bytes received>".
+ *
+ * dgram ADDR
+ *	A datagram socket bound to ADDR.  READY; on its byte "NAME ...", then
+ *	"GOT <first datagram received>".
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,19 +343,72 @@ static int rights(void)
 	return 0;
 }
 
-static int named(const char *path, bool listening)
+/* @addr: a path, or "@name" for an abstract name; returns the length. */
+static socklen_t mkaddr(struct sockaddr_un *a, const char *addr)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	size_t n = strlen(addr);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n >= sizeof(a->sun_path))
+		die("address too long");
+	memcpy(a->sun_path, addr, n);
+	if (addr[0] == '@') {
+		a->sun_path[0] = 0;
+		return offsetof(struct sockaddr_un, sun_path) + n;
+	}
+	return sizeof(*a);
+}
+
+/* Prints "NAME <address>" as getsockname() says ("@name" for abstract). */
+static void show_name(int s)
+{
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+	size_t n;
+
+	if (getsockname(s, (void *)&a, &l))
+		die("getsockname");
+	n = l - offsetof(struct sockaddr_un, sun_path);
+	if (n && !a.sun_path[0])
+		say("NAME @%.*s\n", (int)n - 1, a.sun_path + 1);
+	else
+		say("NAME %s\n", a.sun_path);
+}
+
+static int named(const char *mode, const char *addr)
+{
+	struct sockaddr_un a;
+	socklen_t len = mkaddr(&a, addr);
+	int dgram = !strcmp(mode, "dgram");
+	int s = socket(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0), c;
+	char buf[256];
+	ssize_t r;
+
 	if (s < 0)
 		die("socket");
-	if (listening ? bind(s, (void *)&a, sizeof(a)) || listen(s, 4) :
-			connect(s, (void *)&a, sizeof(a)))
-		die(listening ? "bind/listen" : "connect");
+	if (!strcmp(mode, "connect")) {
+		if (connect(s, (void *)&a, len))
+			die("connect");
+		say("READY\n");
+		wait_byte();
+		return 0;
+	}
+	if (bind(s, (void *)&a, len) || (!dgram && listen(s, 7)))
+		die("bind/listen");
 	say("READY\n");
 	wait_byte();
+	show_name(s);
+	if (dgram) {
+		r = recv(s, buf, sizeof(buf), 0);
+		say("GOT %.*s\n", (int)(r > 0 ? r : 0), buf);
+		return 0;
+	}
+	c = accept(s, NULL, NULL);
+	if (c < 0)
+		die("accept");
+	r = recv(c, buf, sizeof(buf), 0);
+	say("ACCEPTED %.*s\n", (int)(r > 0 ? r : 0), buf);
 	return 0;
 }
 
@@ -360,10 +421,9 @@ int main(int argc, char **argv)
 		return opts();
 	if (argc == 2 && !strcmp(argv[1], "rights"))
 		return rights();
-	if (argc == 3 && !strcmp(argv[1], "connect"))
-		return named(argv[2], false);
-	if (argc == 3 && !strcmp(argv[1], "listen"))
-		return named(argv[2], true);
+	if (argc == 3 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "listen") ||
+			  !strcmp(argv[1], "dgram")))
+		return named(argv[1], argv[2]);
 	say("BAD usage\n");
 	return 2;
 }
