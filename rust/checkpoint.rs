@@ -631,6 +631,7 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
             .iter_mut()
             .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
     )?;
+    files::check_unix(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
     for p in procs.iter() {
         for t in p.threads.iter() {
             t.check_creds(p.proc_.task.ids.pid, &p.proc_.task.creds)?;

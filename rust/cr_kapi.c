@@ -412,3 +412,75 @@ unsigned long cr_file_sb_magic(struct file *f)
 {
 	return file_inode(f)->i_sb->s_magic;
 }
+
+/* ------------------------------------------------------------ unix sockets */
+
+/*
+ * struct sock, struct unix_sock and the unix control block of an skb
+ * (UNIXCB, in the private net/unix/af_unix.h) are opaque to the bindings:
+ * one accessor per field. The rules (what is refused, what is restored)
+ * are in rust/kapi/unix.rs and rust/unix.rs.
+ */
+#include <net/af_unix.h>
+#include <../net/unix/af_unix.h>
+
+struct sock *cr_sock_sk(struct socket *sock) { return sock->sk; }
+int cr_sk_type(struct sock *sk) { return sk->sk_type; }
+int cr_sk_state(struct sock *sk) { return READ_ONCE(sk->sk_state); }
+int cr_sk_shutdown(struct sock *sk) { return READ_ONCE(sk->sk_shutdown); }
+int cr_sk_passcred(struct sock *sk) { return sk->sk_scm_credentials; }
+int cr_sk_passsec(struct sock *sk) { return sk->sk_scm_security; }
+int cr_sk_passpidfd(struct sock *sk) { return sk->sk_scm_pidfd; }
+int cr_sk_passrights(struct sock *sk) { return sk->sk_scm_rights; }
+int cr_sk_rcvbuf(struct sock *sk) { return READ_ONCE(sk->sk_rcvbuf); }
+int cr_sk_sndbuf(struct sock *sk) { return READ_ONCE(sk->sk_sndbuf); }
+int cr_sk_userlocks(struct sock *sk) { return READ_ONCE(sk->sk_userlocks); }
+long cr_sk_rcvtimeo(struct sock *sk) { return READ_ONCE(sk->sk_rcvtimeo); }
+long cr_sk_sndtimeo(struct sock *sk) { return READ_ONCE(sk->sk_sndtimeo); }
+int cr_sk_peek_off(struct sock *sk) { return READ_ONCE(sk->sk_peek_off); }
+u32 cr_sk_backlog(struct sock *sk) { return READ_ONCE(sk->sk_max_ack_backlog); }
+bool cr_sk_dead(struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
+bool cr_sk_has_socket(struct sock *sk) { return READ_ONCE(sk->sk_socket) != NULL; }
+u32 cr_sk_rqlen(struct sock *sk) { return skb_queue_len_lockless(&sk->sk_receive_queue); }
+void cr_sock_put(struct sock *sk) { sock_put(sk); }
+unsigned long cr_hz(void) { return HZ; }
+bool cr_unix_oob(struct sock *sk) { return IS_ENABLED(CONFIG_AF_UNIX_OOB) && READ_ONCE(unix_sk(sk)->oob_skb); }
+/* The bound address (set once by bind, freed with the socket), or NULL. */
+struct unix_address *cr_unix_addr(struct sock *sk) { return smp_load_acquire(&unix_sk(sk)->addr); }
+int cr_unix_addr_len(struct unix_address *a) { return a->len - (int)offsetof(struct sockaddr_un, sun_path); }
+const char *cr_unix_addr_path(struct unix_address *a) { return a->name->sun_path; }
+
+/*
+ * Takes a reference to each of the first @max skbs of @sk's receive queue
+ * into @out, under the queue's lock (skb_queue_walk is a macro); returns
+ * how many the queue holds.
+ */
+int cr_sk_rqueue_get(struct sock *sk, struct sk_buff **out, int max)
+{
+	struct sk_buff *skb;
+	int n = 0;
+
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		if (n < max)
+			out[n] = skb_get(skb);
+		n++;
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	return n;
+}
+
+void cr_skb_put(struct sk_buff *skb) { consume_skb(skb); }
+u32 cr_skb_len(struct sk_buff *skb) { return skb->len; }
+struct sock *cr_skb_sender(struct sk_buff *skb) { return skb->sk; }
+u32 cr_unixcb_consumed(struct sk_buff *skb) { return UNIXCB(skb).consumed; }
+bool cr_unixcb_has_fds(struct sk_buff *skb) { return UNIXCB(skb).fp != NULL; }
+
+int cr_sock_socketpair(struct socket *a, struct socket *b) { return a->ops->socketpair(a, b); }
+int cr_sock_setsockopt_int(struct socket *s, int opt, int val) { return sock_setsockopt(s, SOL_SOCKET, opt, KERNEL_SOCKPTR(&val), sizeof(val)); }
+int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec)
+{
+	struct __kernel_sock_timeval tv = { .tv_sec = sec, .tv_usec = usec };
+
+	return sock_setsockopt(s, SOL_SOCKET, opt, KERNEL_SOCKPTR(&tv), sizeof(tv));
+}

@@ -19,6 +19,9 @@ struct path;
 struct page;
 struct pt_regs;
 struct socket;
+struct sock;
+struct sk_buff;
+struct unix_address;
 
 /* The VM_* flags cr_vm_flag() reads (macros, some per configuration). */
 enum cr_vm_flag {
@@ -114,5 +117,40 @@ int cr_regset_size(unsigned int note);
 int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_set_xstate(const void *buf, unsigned int size);
 int cr_current_sched_setattr(u32 policy, u32 priority, s32 nice, bool reset_on_fork);
+
+/* unix sockets */
+struct sock *cr_sock_sk(struct socket *sock);
+int cr_sk_type(struct sock *sk);
+int cr_sk_state(struct sock *sk);
+int cr_sk_shutdown(struct sock *sk);
+int cr_sk_passcred(struct sock *sk);
+int cr_sk_passsec(struct sock *sk);
+int cr_sk_passpidfd(struct sock *sk);
+int cr_sk_passrights(struct sock *sk);
+int cr_sk_rcvbuf(struct sock *sk);
+int cr_sk_sndbuf(struct sock *sk);
+int cr_sk_userlocks(struct sock *sk);
+long cr_sk_rcvtimeo(struct sock *sk);
+long cr_sk_sndtimeo(struct sock *sk);
+int cr_sk_peek_off(struct sock *sk);
+u32 cr_sk_backlog(struct sock *sk);
+bool cr_sk_dead(struct sock *sk);
+bool cr_sk_has_socket(struct sock *sk);
+u32 cr_sk_rqlen(struct sock *sk);
+void cr_sock_put(struct sock *sk);
+unsigned long cr_hz(void);
+bool cr_unix_oob(struct sock *sk);
+struct unix_address *cr_unix_addr(struct sock *sk);
+int cr_unix_addr_len(struct unix_address *a);
+const char *cr_unix_addr_path(struct unix_address *a);
+int cr_sk_rqueue_get(struct sock *sk, struct sk_buff **out, int max);
+void cr_skb_put(struct sk_buff *skb);
+u32 cr_skb_len(struct sk_buff *skb);
+struct sock *cr_skb_sender(struct sk_buff *skb);
+u32 cr_unixcb_consumed(struct sk_buff *skb);
+bool cr_unixcb_has_fds(struct sk_buff *skb);
+int cr_sock_socketpair(struct socket *a, struct socket *b);
+int cr_sock_setsockopt_int(struct socket *s, int opt, int val);
+int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec);
 
 #endif /* CR_KAPI_H */

@@ -33,6 +33,7 @@ mod stream;
 mod task;
 mod thread;
 mod uapi;
+mod unix;
 
 module! {
     type: CrModule,

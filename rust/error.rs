@@ -16,6 +16,11 @@ pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
 }
 
+/// `EADDRINUSE`, which the kernel crate does not name.
+pub(crate) fn eaddrinuse() -> Error {
+    Error::from_errno(-(bindings::EADDRINUSE as i32))
+}
+
 /// Name of an errno, for log lines.
 pub(crate) fn errno_name(e: Error) -> &'static str {
     match -e.to_errno() as u32 {
@@ -41,6 +46,7 @@ pub(crate) fn errno_name(e: Error) -> &'static str {
         bindings::EROFS => "EROFS",
         bindings::EFBIG => "EFBIG",
         bindings::EXDEV => "EXDEV",
+        bindings::EADDRINUSE => "EADDRINUSE",
         _ => "error",
     }
 }

@@ -25,6 +25,7 @@ use crate::{
     pipe::{self, PipeSnap},
     shared::{Kind, Object, SharedIds, SharedObjects},
     stream::ImageWriter,
+    unix::{self, UnixSnap},
 };
 use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
@@ -65,6 +66,8 @@ fn is_tty(major: u32) -> bool {
 pub(crate) enum ObjSnap {
     /// An anonymous pipe.
     Pipe(PipeSnap),
+    /// A unix socket.
+    Unix(UnixSnap),
 }
 
 impl ObjSnap {
@@ -73,14 +76,17 @@ impl ObjSnap {
     fn key(&self) -> (Kind, u64) {
         match self {
             ObjSnap::Pipe(p) => (Kind::Pipe, p.key()),
+            ObjSnap::Unix(u) => (Kind::Unix, u.key()),
         }
     }
 
     /// Writes the object's records, with image id `id`, before the first
-    /// file record that names it.
-    fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+    /// file record that names it; `ids` numbers any other object they
+    /// name (a socket's peer).
+    fn write(&self, id: u32, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
         match self {
             ObjSnap::Pipe(p) => p.write(id, w),
+            ObjSnap::Unix(u) => u.write(id, w, ids),
         }
     }
 }
@@ -201,9 +207,11 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         }),
         S_IFIFO if fd <= 2 => plain(FileKind::Inherit),
         S_IFIFO => Err(nope(&"FIFO")),
-        S_IFSOCK if i.sock_family == AF_UNIX => {
-            Err(nope(&describe_socket(i.sock_family, i.sock_type)))
-        }
+        S_IFSOCK if i.sock_family == AF_UNIX => Ok(Classified {
+            kind: FileKind::Unix,
+            path: KVec::new(),
+            obj: Some(ObjSnap::Unix(unix::gather(pid, fd, f)?)),
+        }),
         S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => {
             Err(nope(&describe_socket(i.sock_family, i.sock_type)))
         }
@@ -277,7 +285,7 @@ impl FilesSnap {
                     let (kind, key) = o.key();
                     let (id, first) = ids.id_first(kind, key)?;
                     if first {
-                        o.write(id, w)?;
+                        o.write(id, w, ids)?;
                     }
                     id
                 }
@@ -395,6 +403,22 @@ pub(crate) fn check_pipes<'a>(
     Ok(())
 }
 
+/// Refuses a unix socket whose peer is outside the tree
+/// ([`unix::check_peers`]). `files` are the tables of the tree's processes
+/// with their pids.
+pub(crate) fn check_unix<'a>(
+    files: impl Iterator<Item = (i32, &'a FilesSnap)> + Clone,
+) -> Result<(), Refusal> {
+    unix::check_peers(|| {
+        files.clone().flat_map(|(pid, t)| {
+            t.files.iter().filter_map(move |f| match &f.obj {
+                Some(ObjSnap::Unix(u)) => Some((pid, f.fd, u)),
+                _ => None,
+            })
+        })
+    })
+}
+
 // ------------------------------------------------------------ restart
 
 struct FilePlan {
@@ -426,6 +450,7 @@ impl FilesPlan {
             Record::File(f) => self.add_file(f, shared, log)?,
             Record::Pipe(p) => pipe::add_pipe(p, shared, log)?,
             Record::PipeData(d) => pipe::add_data(d, shared, log)?,
+            Record::UnixSock(_) | Record::UnixData(_) => return unix::add(rec, shared, log),
             _ => return Ok(false),
         }
         Ok(true)
@@ -491,6 +516,7 @@ impl FilesPlan {
                 Some(f)
             }
             FileKind::Pipe => Some(pipe::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Unix => Some(unix::open(fd, r.obj, r.open_flags, shared, log)?),
             FileKind::DevNull | FileKind::DevZero => {
                 let p: &[u8] = if r.kind == FileKind::DevNull {
                     b"/dev/null"

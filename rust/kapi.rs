@@ -22,12 +22,14 @@ mod mm;
 pub(crate) mod pipe;
 mod sync;
 mod task;
+mod unix;
 
 pub(crate) use file::*;
 pub(crate) use miscdev::OwnedMiscDevice;
 pub(crate) use mm::{special, vmf, MmRef, PinnedPage};
 pub(crate) use sync::KCompletion;
 pub(crate) use task::*;
+pub(crate) use unix::*;
 
 pub(crate) use current::{Creds, Misc, Sched, SigAction, Signals};
 

@@ -9,7 +9,11 @@
 //! them with [`SharedIds`]; restart keeps what each is, once, in
 //! [`SharedObjects`], which the resource modules fill and read.
 
-use crate::format::FileKind;
+use crate::{
+    format::{self, FileKind},
+    kapi::NewSocket,
+};
+use kernel::alloc::KVVec;
 use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
 
 /// The kinds of shared objects.
@@ -22,6 +26,8 @@ pub(crate) enum Kind {
     Shm,
     /// An anonymous pipe, whose ends open file descriptions open.
     Pipe,
+    /// A unix domain socket ([`format::UnixSock`]), which a file names.
+    Unix,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -91,6 +97,16 @@ pub(crate) enum Object {
         data_left: u64,
         write: Option<ARef<File>>,
     },
+    /// A unix socket: its record, the socket (made and connected while
+    /// the image is read), a datagram whose records are still coming, and
+    /// whether a file opens it yet.
+    Unix {
+        rec: format::UnixSock,
+        sock: NewSocket,
+        partial: KVVec<u8>,
+        paired: bool,
+        opened: bool,
+    },
 }
 
 impl Object {
@@ -99,6 +115,7 @@ impl Object {
             Object::File { .. } => Kind::File,
             Object::Shm { .. } => Kind::Shm,
             Object::Pipe { .. } => Kind::Pipe,
+            Object::Unix { .. } => Kind::Unix,
         }
     }
 }

@@ -297,6 +297,13 @@ fn drive_inner(
             Record::PipeData(d) => {
                 assert!(!d.data.is_empty() && d.data.len() <= MAX_PIPE_DATA);
             }
+            Record::UnixSock(u) => {
+                assert!(u.addr().len() <= UNIX_PATH_MAX && u.peer != u.id);
+                black_box(u.state());
+            }
+            Record::UnixData(d) => {
+                assert!(d.data.len() <= MAX_UNIX_DATA && d.id != 0);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

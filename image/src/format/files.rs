@@ -41,6 +41,8 @@ u32_enum! {
         DevZero = 4,
         /// An anonymous pipe's end ([`FileRec::obj`]: its [`Pipe`]).
         Pipe = 5,
+        /// A unix domain socket ([`UnixSock`]), created again.
+        Unix = 9,
     }
 }
 
@@ -51,6 +53,7 @@ impl FileKind {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
             Self::Pipe => true,
+            Self::Unix => true,
         }
     }
 
@@ -62,6 +65,7 @@ impl FileKind {
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
             Self::Pipe => "pipe",
+            Self::Unix => "unix",
         }
     }
 }

@@ -38,6 +38,7 @@
 //! | `mm.rs` | [`Mm`], [`Vma`] |
 //! | `files.rs` | [`FileRec`] |
 //! | `pipe.rs` | [`Pipe`], [`PipeData`] |
+//! | `unix.rs` | [`UnixSock`], [`UnixData`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -60,6 +61,7 @@ mod signals;
 mod task;
 mod thread;
 mod tree;
+mod unix;
 mod validate;
 pub mod walk;
 
@@ -77,6 +79,7 @@ pub use signals::*;
 pub use task::*;
 pub use thread::*;
 pub use tree::*;
+pub use unix::*;
 pub use validate::Validator;
 pub use walk::{PageWalk, TreeWalk, VmaSpan, VmaTable};
 

@@ -75,6 +75,10 @@ record_types! {
     Pipe = 310, "pipe", PIPE_PAYLOAD;
     /// [`PipeData`]: bytes buffered in the pipe before it.
     PipeData = 311, "pipe-data", PIPE_DATA_FIXED + MAX_PIPE_DATA;
+    /// [`UnixSock`]: a unix domain socket.
+    UnixSock = 320, "unix-socket", UNIX_SOCK_PAYLOAD;
+    /// [`UnixData`]: bytes queued in a unix socket.
+    UnixData = 321, "unix-data", padded(UNIX_DATA_FIXED + MAX_UNIX_DATA);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -160,6 +164,10 @@ pub enum Record<'a> {
     Pipe(Pipe),
     /// [`PipeData`].
     PipeData(PipeData<'a>),
+    /// [`UnixSock`].
+    UnixSock(UnixSock),
+    /// [`UnixData`].
+    UnixData(UnixData<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -201,6 +209,8 @@ impl Record<'_> {
             Record::File(fr) => f(fr),
             Record::Pipe(p) => f(p),
             Record::PipeData(d) => f(d),
+            Record::UnixSock(u) => f(u),
+            Record::UnixData(d) => f(d),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -60,6 +60,9 @@ pub struct Validator {
     /// announced that are still to come.
     last_pipe_id: u32,
     pipe_data_left: u64,
+    /// Highest [`UnixSock::id`] so far: each socket's record comes once,
+    /// numbered in order.
+    last_unix_id: u32,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -75,17 +78,21 @@ pub struct Validator {
     ck_at_record: u64,
 }
 
-/// Bit of [`Validator`]'s `seen` set per singleton record type of a process.
 /// The records of a process's file table: its file records and the
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
     matches!(
         ty,
-        RecordType::File | RecordType::Pipe | RecordType::PipeData
+        RecordType::File
+            | RecordType::Pipe
+            | RecordType::PipeData
+            | RecordType::UnixSock
+            | RecordType::UnixData
     )
 }
 
+/// Bit of [`Validator`]'s `seen` set per singleton record type of a process.
 fn seen_bit(ty: RecordType) -> u32 {
     match ty {
         RecordType::Groups => 1,
@@ -124,6 +131,7 @@ impl Validator {
             last_file_id: 0,
             last_pipe_id: 0,
             pipe_data_left: 0,
+            last_unix_id: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -397,7 +405,9 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
-                if f.kind == FileKind::Pipe && f.obj > self.last_pipe_id {
+                if (f.kind == FileKind::Pipe && f.obj > self.last_pipe_id)
+                    || (f.kind == FileKind::Unix && f.obj > self.last_unix_id)
+                {
                     return Err(FormatError::BadField);
                 }
                 self.last_fd = i64::from(f.fd);
@@ -422,6 +432,23 @@ impl Validator {
                 }
                 self.pipe_data_left -= d.data.len() as u64;
                 Record::PipeData(d)
+            }
+            RecordType::UnixSock => {
+                let u = UnixSock::decode(p)?;
+                if u.id != self.last_unix_id + 1 {
+                    return Err(FormatError::BadField);
+                }
+                self.last_unix_id = u.id;
+                self.phase = Phase::Files;
+                Record::UnixSock(u)
+            }
+            RecordType::UnixData => {
+                let d = UnixData::decode(p)?;
+                if d.id > self.last_unix_id {
+                    return Err(FormatError::BadField);
+                }
+                self.phase = Phase::Files;
+                Record::UnixData(d)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

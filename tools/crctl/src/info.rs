@@ -183,6 +183,7 @@ mod tests {
                 "vmas",
                 "files",
                 "pipes",
+                "unix_sockets",
                 "threads",
                 "pages",
                 "page_records",

@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix domain sockets, a kind of file with an object ([`FileKind::Unix`]).
+//! Records: [`format::UnixSock`], [`format::UnixData`].
+//!
+//! Checkpoint reads each socket of the tree without touching it: its type,
+//! state, options, shutdown bits, its peer (by identity, matched to the
+//! peer's own file in the tree, never saved) and the bytes queued in its
+//! receive queue, peeked skb by skb under the queue's lock and never
+//! consumed, datagram boundaries kept. The first end of a pair to appear
+//! writes its record, its peer's, then both queues.
+//!
+//! Restart makes every socket as the caller while the image is read
+//! (before the point of no return, so a failure is a clean error): a pair
+//! again with `socketpair`, its options set with `setsockopt` (checked to
+//! read back as saved), the queued bytes sent again from the peer, so
+//! each lands in the receive queue it was read from, then the shutdown
+//! bits and the peek offset when the file that opens it is made.
+//!
+//! What is refused, by name: listening and bound sockets, a socket
+//! connected to one outside the tree, a closed or unaccepted peer, file
+//! descriptors in flight (`SCM_RIGHTS`), out-of-band data, queued data
+//! on a socket that receives credentials or security labels.
+
+use crate::{
+    error::{eaddrinuse, eopnotsupp, refuse, Refusal},
+    format::{self, Record, UnixData, UnixSock, UnixState},
+    kapi::{self, NewSocket, Sk, SockRef},
+    log::{fail, Log, Show},
+    shared::{Kind, Object, SharedIds, SharedObjects},
+    stream::ImageWriter,
+};
+use kernel::{alloc::KVVec, fs::File, prelude::*, sync::aref::ARef};
+
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
+const SOCK_SEQPACKET: i32 = 5;
+
+// ------------------------------------------------------------ checkpoint
+
+/// A unix socket of the tree.
+pub(crate) struct UnixSnap {
+    /// Its file, which keeps the socket alive until the image is written.
+    file: ARef<File>,
+    key: u64,
+    /// The peer, held until the image is written.
+    peer: Option<SockRef>,
+    peer_key: u64,
+}
+
+/// How an address reads in a message.
+struct Addr<'a>(&'a [u8]);
+
+impl core::fmt::Display for Addr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            [] => f.write_str("an unnamed socket"),
+            [0, rest @ ..] => write!(f, "@{}", Show(rest)),
+            p => write!(f, "{}", Show(p)),
+        }
+    }
+}
+
+/// Reads a unix socket file, refusing what cannot be restored.
+pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
+    let sk =
+        Sk::of_file(f).ok_or_else(|| refuse!(EINVAL, "pid {pid} fd {fd}: not a unix socket"))?;
+    let i = sk.info();
+    let nope = |what: &dyn core::fmt::Display| {
+        refuse!(
+            eopnotsupp(),
+            "pid {pid} fd {fd}: unix socket {what}: not supported yet"
+        )
+    };
+    if !matches!(i.ty, SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET) {
+        return Err(nope(&"of an unknown type"));
+    }
+    let addr = &i.addr[..i.addr_len];
+    if i.state == kapi::SK_LISTEN && i.qlen > 0 {
+        return Err(nope(&format_args!(
+            "listening on {} with connections not accepted yet",
+            Addr(addr)
+        )));
+    }
+    if addr.first().is_some_and(|&c| c != 0 && c != b'/') {
+        return Err(nope(&format_args!(
+            "bound to the relative path {}",
+            Addr(addr)
+        )));
+    }
+    if i.oob {
+        return Err(nope(&"with out-of-band data (MSG_OOB)"));
+    }
+    let peer = sk.peer();
+    let mut peer_key = 0;
+    if let Some(p) = &peer {
+        let pi = p.sk().info();
+        if pi.dead {
+            return Err(nope(&"whose peer has closed"));
+        }
+        if !pi.has_socket {
+            return Err(nope(&"whose connection is not accepted yet"));
+        }
+        if i.state != kapi::SK_ESTABLISHED {
+            return Err(nope(&"with a peer but not connected"));
+        }
+        peer_key = p.sk().key();
+    } else if i.state != kapi::SK_CLOSE && i.state != kapi::SK_LISTEN {
+        return Err(nope(&"in an unknown state"));
+    }
+    if i.qlen > 0 {
+        if i.passcred || i.passpidfd || i.passsec {
+            return Err(nope(
+                &"with queued data and SO_PASSCRED, SO_PASSPIDFD or SO_PASSSEC",
+            ));
+        }
+        if peer.is_none() {
+            return Err(nope(&"unconnected with queued data"));
+        }
+        let mut fds = false;
+        let mut other = false;
+        sk.for_each_queued(|q| {
+            fds |= q.has_fds();
+            other |= q.sender() != peer_key;
+            Ok(())
+        })?;
+        if fds {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: unix socket with file descriptors in flight (SCM_RIGHTS): not supported yet"
+            ));
+        }
+        if other {
+            return Err(nope(&"with data queued by another socket than its peer"));
+        }
+    }
+    Ok(UnixSnap {
+        file: f.into(),
+        key: sk.key(),
+        peer,
+        peer_key,
+    })
+}
+
+impl UnixSnap {
+    /// Its identity among the shared objects.
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Writes its record with id `id` (its first appearance), and, if its
+    /// peer has not appeared yet, the peer's, then the queued bytes of both.
+    pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
+        let sk = Sk::of_file(&self.file).ok_or(EINVAL)?;
+        let mut peer_id = 0;
+        let mut peer_first = false;
+        if let Some(p) = &self.peer {
+            (peer_id, peer_first) = ids.id_first(Kind::Unix, p.sk().key())?;
+        }
+        write_sock(sk, id, peer_id, w)?;
+        let peer = match (&self.peer, peer_first) {
+            (Some(p), true) => {
+                write_sock(p.sk(), peer_id, id, w)?;
+                Some((p.sk(), peer_id))
+            }
+            _ => None,
+        };
+        let mut buf = KVVec::from_elem(0u8, format::MAX_UNIX_DATA, GFP_KERNEL_ACCOUNT)?;
+        write_queue(sk, id, self.peer_key, &mut buf, w)?;
+        if let Some((psk, pid)) = peer {
+            write_queue(psk, pid, self.key, &mut buf, w)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_sock(sk: Sk<'_>, id: u32, peer: u32, w: &mut ImageWriter<'_>) -> Result {
+    let i = sk.info();
+    let mut flags = 0;
+    for (on, bit) in [
+        (i.passcred, format::UNIX_PASSCRED),
+        (i.passsec, format::UNIX_PASSSEC),
+        (i.passpidfd, format::UNIX_PASSPIDFD),
+        (i.passrights, format::UNIX_PASSRIGHTS),
+        (i.rcvbuf_locked, format::UNIX_RCVBUF_LOCK),
+        (i.sndbuf_locked, format::UNIX_SNDBUF_LOCK),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    let rec = UnixSock {
+        id,
+        ty: i.ty as u32,
+        state: if peer != 0 {
+            UnixState::Connected
+        } else if i.state == kapi::SK_LISTEN {
+            UnixState::Listening
+        } else {
+            UnixState::Unconnected
+        } as u32,
+        peer,
+        shutdown: i.shutdown,
+        flags,
+        rcvbuf: if i.rcvbuf_locked { i.rcvbuf } else { 0 },
+        sndbuf: if i.sndbuf_locked { i.sndbuf } else { 0 },
+        peek_off: i.peek_off.max(-1),
+        backlog: if i.state == kapi::SK_LISTEN {
+            i.backlog
+        } else {
+            0
+        },
+        rcvtimeo_us: i.rcvtimeo_us,
+        sndtimeo_us: i.sndtimeo_us,
+        addr_len: i.addr_len as u32,
+        addr: i.addr,
+    };
+    w.record(|b| rec.encode(b))
+}
+
+/// Writes the unread bytes of `sk`'s receive queue as data records of
+/// socket `id`: one message per skb for datagrams, the bytes for streams.
+fn write_queue(
+    sk: Sk<'_>,
+    id: u32,
+    peer_key: u64,
+    buf: &mut [u8],
+    w: &mut ImageWriter<'_>,
+) -> Result {
+    let stream = sk.info().ty == SOCK_STREAM;
+    sk.for_each_queued(|q| {
+        // The target is parked; only its peer (in the tree, parked) could
+        // have queued more: anything else changed since gather.
+        if q.has_fds() || q.sender() != peer_key {
+            return Err(EAGAIN);
+        }
+        let (mut off, mut left) = q.unread();
+        if stream && left == 0 {
+            return Ok(());
+        }
+        loop {
+            let n = (left as usize).min(buf.len());
+            q.copy(off, &mut buf[..n])?;
+            off += n as u32;
+            left -= n as u32;
+            let d = UnixData {
+                id,
+                flags: if left == 0 || stream {
+                    format::UNIX_DATA_EOR
+                } else {
+                    0
+                },
+                data: &buf[..n],
+            };
+            w.record(|b| d.encode(b))?;
+            if left == 0 {
+                return Ok(());
+            }
+        }
+    })
+}
+
+/// Refuses a socket whose peer is not a socket of the tree, or is
+/// connected elsewhere. `socks` are every unix socket of the tree with its
+/// pid and fd.
+pub(crate) fn check_peers<'a, I>(socks: impl Fn() -> I) -> Result<(), Refusal>
+where
+    I: Iterator<Item = (i32, u32, &'a UnixSnap)>,
+{
+    for (pid, fd, s) in socks() {
+        let Some(p) = &s.peer else { continue };
+        match socks().find(|(_, _, t)| t.key == s.peer_key) {
+            None => {
+                let pi = p.sk().info();
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: unix socket connected to {}: not supported (peer outside the tree)",
+                    Addr(&pi.addr[..pi.addr_len])
+                ));
+            }
+            Some((ppid, pfd, t)) if t.peer_key != s.key => {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: unix socket connected to pid {ppid} fd {pfd}, which is connected elsewhere: not supported yet"
+                ));
+            }
+            Some(_) => {
+                let (i, pi) = (Sk::of_file(&s.file).map(|k| k.info()), p.sk().info());
+                let own = i.as_ref().map_or(&[][..], |i| &i.addr[..i.addr_len]);
+                if !own.is_empty() || pi.addr_len != 0 {
+                    let a = if own.is_empty() {
+                        &pi.addr[..pi.addr_len]
+                    } else {
+                        own
+                    };
+                    return Err(refuse!(
+                        eopnotsupp(),
+                        "pid {pid} fd {fd}: unix socket connected through {}: not supported yet",
+                        Addr(a)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------ restart
+
+/// Takes a unix socket record or a data record (`Ok(false)` for any
+/// other), making the socket, pairing it and queueing its bytes again.
+pub(crate) fn add(rec: &Record<'_>, shared: &mut SharedObjects, log: &Log) -> Result<bool> {
+    match rec {
+        Record::UnixSock(u) => add_sock(u, shared, log)?,
+        Record::UnixData(d) => add_data(d, shared, log)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn add_sock(r: &UnixSock, shared: &mut SharedObjects, log: &Log) -> Result {
+    let id = r.id;
+    if id as usize != shared.count(Kind::Unix) + 1 {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: unix socket {id} out of order"
+        ));
+    }
+    if r.addr_len != 0 && r.peer != 0 {
+        return Err(fail!(
+            log,
+            eopnotsupp(),
+            "unix socket {id}: connected through {}: not supported yet",
+            Addr(r.addr())
+        ));
+    }
+    let sock = NewSocket::create(r.ty as i32)
+        .map_err(|e| fail!(log, e, "unix socket {id}: cannot create it"))?;
+    set_options(&sock, r, log)?;
+    if r.addr_len != 0 {
+        // A path left by the checkpointed socket is in use: it is never
+        // removed here (it may be another socket's, or not a socket).
+        sock.bind(r.addr()).map_err(|e| {
+            let hint = if e == eaddrinuse() {
+                " (address in use: remove a stale socket file first)"
+            } else {
+                ""
+            };
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot bind to {}{hint}",
+                Addr(r.addr())
+            )
+        })?;
+    }
+    if r.state() == UnixState::Listening {
+        sock.listen(r.backlog).map_err(|e| {
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot listen on {}",
+                Addr(r.addr())
+            )
+        })?;
+    }
+    let mut paired = false;
+    if r.peer != 0 && r.peer < id {
+        let Some(Object::Unix {
+            rec: prec,
+            sock: psock,
+            paired: ppaired,
+            ..
+        }) = shared.get(Kind::Unix, r.peer)
+        else {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: unix socket {id}: no peer {}",
+                r.peer
+            ));
+        };
+        if prec.peer != id || prec.ty != r.ty || *ppaired {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: unix socket {id}: peer {} is not its pair",
+                r.peer
+            ));
+        }
+        NewSocket::pair(psock, &sock)
+            .map_err(|e| fail!(log, e, "unix socket {id}: cannot connect it to {}", r.peer))?;
+        *ppaired = true;
+        paired = true;
+    }
+    shared.insert(
+        id,
+        Object::Unix {
+            rec: *r,
+            sock,
+            partial: KVVec::new(),
+            paired,
+            opened: false,
+        },
+    )
+}
+
+/// Sets the socket options of `r`, checking that they read back as saved.
+fn set_options(s: &NewSocket, r: &UnixSock, log: &Log) -> Result {
+    let id = r.id;
+    let bad = |e, what: &str| fail!(log, e, "unix socket {id}: cannot set {what}");
+    for (bit, opt, name) in [
+        (format::UNIX_PASSCRED, kapi::SO_PASSCRED, "SO_PASSCRED"),
+        (format::UNIX_PASSSEC, kapi::SO_PASSSEC, "SO_PASSSEC"),
+        (format::UNIX_PASSPIDFD, kapi::SO_PASSPIDFD, "SO_PASSPIDFD"),
+    ] {
+        if r.flags & bit != 0 {
+            s.setsockopt(opt, 1).map_err(|e| bad(e, name))?;
+        }
+    }
+    if r.flags & format::UNIX_PASSRIGHTS == 0 {
+        s.setsockopt(kapi::SO_PASSRIGHTS, 0)
+            .map_err(|e| bad(e, "SO_PASSRIGHTS"))?;
+    }
+    // setsockopt doubles the value it is given (and clamps it to
+    // rmem_max/wmem_max): give half of what getsockopt read.
+    if r.flags & format::UNIX_RCVBUF_LOCK != 0 {
+        s.setsockopt(kapi::SO_RCVBUF, (r.rcvbuf / 2) as i32)
+            .map_err(|e| bad(e, "SO_RCVBUF"))?;
+    }
+    if r.flags & format::UNIX_SNDBUF_LOCK != 0 {
+        s.setsockopt(kapi::SO_SNDBUF, (r.sndbuf / 2) as i32)
+            .map_err(|e| bad(e, "SO_SNDBUF"))?;
+    }
+    if r.rcvtimeo_us != 0 {
+        s.set_timeo(kapi::SO_RCVTIMEO_NEW, r.rcvtimeo_us)
+            .map_err(|e| bad(e, "SO_RCVTIMEO"))?;
+    }
+    if r.sndtimeo_us != 0 {
+        s.set_timeo(kapi::SO_SNDTIMEO_NEW, r.sndtimeo_us)
+            .map_err(|e| bad(e, "SO_SNDTIMEO"))?;
+    }
+    let i = s.sk()?.info();
+    let same = i.passcred == (r.flags & format::UNIX_PASSCRED != 0)
+        && i.passsec == (r.flags & format::UNIX_PASSSEC != 0)
+        && i.passpidfd == (r.flags & format::UNIX_PASSPIDFD != 0)
+        && i.passrights == (r.flags & format::UNIX_PASSRIGHTS != 0)
+        && (r.flags & format::UNIX_RCVBUF_LOCK == 0 || i.rcvbuf == r.rcvbuf)
+        && (r.flags & format::UNIX_SNDBUF_LOCK == 0 || i.sndbuf == r.sndbuf)
+        && i.rcvtimeo_us == r.rcvtimeo_us
+        && i.sndtimeo_us == r.sndtimeo_us;
+    if !same {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "unix socket {id}: its options do not read back as saved (SO_RCVBUF {} for {}, SO_SNDBUF {} for {}: above rmem_max/wmem_max?)",
+            i.rcvbuf,
+            r.rcvbuf,
+            i.sndbuf,
+            r.sndbuf
+        ));
+    }
+    Ok(())
+}
+
+fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
+    let id = d.id;
+    let Some(Object::Unix {
+        rec,
+        partial,
+        paired,
+        opened,
+        ..
+    }) = shared.get(Kind::Unix, id)
+    else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: data for unix socket {id}, which is none"
+        ));
+    };
+    if !*paired || *opened {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: data for unix socket {id}, which is not connected or already open"
+        ));
+    }
+    let peer = rec.peer;
+    let stream = rec.ty == format::SOCK_STREAM;
+    // A datagram is sent whole, once its last record is in.
+    let msg = if stream {
+        None
+    } else {
+        if partial.len() + d.data.len() > format::MAX_UNIX_DGRAM {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: unix socket {id}: datagram too large"
+            ));
+        }
+        partial.extend_from_slice(d.data, GFP_KERNEL_ACCOUNT)?;
+        if d.flags & format::UNIX_DATA_EOR == 0 {
+            return Ok(());
+        }
+        Some(core::mem::take(partial))
+    };
+    let bytes: &[u8] = msg.as_deref().unwrap_or(d.data);
+    let Some(Object::Unix { sock, opened, .. }) = shared.get(Kind::Unix, peer) else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: unix socket {id}: no peer {peer}"
+        ));
+    };
+    if *opened {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: unix socket {id}: its peer is already open"
+        ));
+    }
+    let mut done = 0;
+    while done < bytes.len() || (done == 0 && bytes.is_empty()) {
+        let n = sock.send(&bytes[done..]).map_err(|e| {
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot queue {} bytes again",
+                bytes.len() - done
+            )
+        })?;
+        if !stream && n != bytes.len() {
+            return Err(fail!(log, EIO, "unix socket {id}: datagram queued short"));
+        }
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// The file of unix socket `obj`, for the file record of `fd` (with its
+/// `open_flags`): its shutdown bits and peek offset are set now, its data
+/// being in.
+pub(crate) fn open(
+    fd: u32,
+    obj: u32,
+    open_flags: u32,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result<ARef<File>> {
+    let Some(Object::Unix {
+        rec,
+        sock,
+        partial,
+        paired,
+        opened,
+    }) = shared.get(Kind::Unix, obj)
+    else {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: no unix socket {obj}"
+        ));
+    };
+    if *opened || !partial.is_empty() || (rec.peer != 0) != *paired {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: unix socket {obj} is opened twice, unpaired or has a datagram cut short"
+        ));
+    }
+    let bad = |e, what: &str| fail!(log, e, "fd {fd}: unix socket {obj}: cannot set {what}");
+    if rec.shutdown & format::UNIX_RCV_SHUTDOWN != 0 {
+        sock.shutdown(0).map_err(|e| bad(e, "its shutdown state"))?;
+    }
+    if rec.shutdown & format::UNIX_SEND_SHUTDOWN != 0 {
+        sock.shutdown(1).map_err(|e| bad(e, "its shutdown state"))?;
+    }
+    if rec.peek_off >= 0 {
+        sock.setsockopt(kapi::SO_PEEK_OFF, rec.peek_off)
+            .map_err(|e| bad(e, "SO_PEEK_OFF"))?;
+    }
+    *opened = true;
+    let f = sock
+        .file(open_flags & 0o4000 != 0)
+        .map_err(|e| fail!(log, e, "fd {fd}: unix socket {obj}: cannot make its file"))?;
+    Ok(f)
+}
