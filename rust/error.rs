@@ -41,6 +41,10 @@ pub(crate) fn errno_name(e: Error) -> &'static str {
         bindings::EROFS => "EROFS",
         bindings::EFBIG => "EFBIG",
         bindings::EXDEV => "EXDEV",
+        bindings::EADDRINUSE => "EADDRINUSE",
+        bindings::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        bindings::EAFNOSUPPORT => "EAFNOSUPPORT",
+        bindings::ECONNREFUSED => "ECONNREFUSED",
         _ => "error",
     }
 }

@@ -20,6 +20,7 @@
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind, Record},
+    inet,
     kapi::{self, current},
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedIds, SharedObjects},
@@ -61,19 +62,26 @@ fn is_tty(major: u32) -> bool {
 /// ([`FileKind::has_object`]): a pipe, a socket, a memfd... Each variant is
 /// its kind's snapshot, from the kind's own module, which writes the
 /// object's records and, at restart, takes them and opens the object.
-pub(crate) enum ObjSnap {}
+pub(crate) enum ObjSnap {
+    /// A TCP or UDP socket.
+    Inet(inet::InetSnap),
+}
 
 impl ObjSnap {
     /// The kind of shared object it is, and its kernel identity (never
     /// saved): descriptions of one object share its records.
     fn key(&self) -> (Kind, u64) {
-        match *self {}
+        match self {
+            ObjSnap::Inet(s) => (Kind::Inet, s.key()),
+        }
     }
 
     /// Writes the object's records, with image id `id`, before the first
     /// file record that names it.
-    fn write(&self, _id: u32, _w: &mut ImageWriter<'_>) -> Result {
-        match *self {}
+    fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        match self {
+            ObjSnap::Inet(s) => s.write(id, w),
+        }
     }
 }
 
@@ -188,9 +196,11 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         S_IFSOCK if i.sock_family == AF_UNIX => {
             Err(nope(&describe_socket(i.sock_family, i.sock_type)))
         }
-        S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => {
-            Err(nope(&describe_socket(i.sock_family, i.sock_type)))
-        }
+        S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => Ok(Classified {
+            kind: FileKind::Inet,
+            path: KVec::new(),
+            obj: Some(ObjSnap::Inet(inet::snap(pid, fd, f)?)),
+        }),
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
         _ => {
@@ -347,6 +357,7 @@ impl FilesPlan {
     ) -> Result<bool> {
         match rec {
             Record::File(f) => self.add_file(f, shared, log)?,
+            Record::Inet(s) => inet::add(s, shared, log)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -422,6 +433,7 @@ impl FilesPlan {
                         .map_err(|e| fail!(log, e, "fd {fd}: cannot open {}", Show(p)))?,
                 )
             }
+            FileKind::Inet => Some(inet::open(fd, r.obj, r.open_flags, shared, log)?),
         };
         shared.insert(
             r.id,

@@ -9,7 +9,7 @@
 //! them with [`SharedIds`]; restart keeps what each is, once, in
 //! [`SharedObjects`], which the resource modules fill and read.
 
-use crate::format::FileKind;
+use crate::format::{self, FileKind};
 use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
 
 /// The kinds of shared objects.
@@ -20,6 +20,8 @@ pub(crate) enum Kind {
     File,
     /// A shared anonymous memory object, which several processes can map.
     Shm,
+    /// A TCP or UDP socket, which one open file description opens.
+    Inet,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -78,6 +80,9 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
+    /// A TCP or UDP socket: its record, until the file record that names it
+    /// makes it (`opened`).
+    Inet { rec: format::Inet, opened: bool },
 }
 
 impl Object {
@@ -85,6 +90,7 @@ impl Object {
         match self {
             Object::File { .. } => Kind::File,
             Object::Shm { .. } => Kind::Shm,
+            Object::Inet { .. } => Kind::Inet,
         }
     }
 }

@@ -291,6 +291,9 @@ fn drive_inner(
             Record::File(f) => {
                 black_box(f);
             }
+            Record::Inet(s) => {
+                black_box(s);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

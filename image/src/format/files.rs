@@ -39,6 +39,8 @@ u32_enum! {
         DevNull = 3,
         /// `/dev/zero`.
         DevZero = 4,
+        /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
+        Inet = 10,
     }
 }
 
@@ -48,6 +50,7 @@ impl FileKind {
     pub fn has_object(self) -> bool {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
+            Self::Inet => true,
         }
     }
 
@@ -58,6 +61,7 @@ impl FileKind {
             Self::Regular => "regular",
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
+            Self::Inet => "inet",
         }
     }
 }

@@ -37,6 +37,7 @@
 //! | `signals.rs` | [`Signals`] |
 //! | `mm.rs` | [`Mm`], [`Vma`] |
 //! | `files.rs` | [`FileRec`] |
+//! | `inet.rs` | [`Inet`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -48,6 +49,7 @@ mod checksum;
 mod error;
 mod files;
 mod header;
+mod inet;
 #[cfg(feature = "info")]
 pub mod info;
 mod mm;
@@ -66,6 +68,7 @@ pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, 
 pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
+pub use inet::*;
 pub use mm::*;
 pub use pages::*;
 pub use record::{Record, RecordHeader, RecordType, RECORD_HEADER_SIZE};

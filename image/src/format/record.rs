@@ -71,6 +71,8 @@ record_types! {
     Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`Inet`]: a TCP or UDP socket, before the file record opening it.
+    Inet = 330, "inet", INET_PAYLOAD;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -152,6 +154,8 @@ pub enum Record<'a> {
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
+    /// [`Inet`].
+    Inet(Inet),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -191,6 +195,7 @@ impl Record<'_> {
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),
+            Record::Inet(s) => f(s),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

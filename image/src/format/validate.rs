@@ -56,6 +56,8 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
+    /// Highest [`Inet::id`] so far: a new one is the next number.
+    last_inet_id: u32,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -76,7 +78,7 @@ pub struct Validator {
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
-    matches!(ty, RecordType::File)
+    matches!(ty, RecordType::File | RecordType::Inet)
 }
 
 fn seen_bit(ty: RecordType) -> u32 {
@@ -115,6 +117,7 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
+            last_inet_id: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -381,10 +384,22 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
+                if f.kind == FileKind::Inet && f.obj > self.last_inet_id {
+                    return Err(FormatError::BadField);
+                }
                 self.last_fd = i64::from(f.fd);
                 self.last_file_id = self.last_file_id.max(f.id);
                 self.phase = Phase::Files;
                 Record::File(f)
+            }
+            RecordType::Inet => {
+                let s = Inet::decode(p)?;
+                if s.id != self.last_inet_id + 1 {
+                    return Err(FormatError::BadField);
+                }
+                self.last_inet_id = s.id;
+                self.phase = Phase::Files;
+                Record::Inet(s)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;
