@@ -50,13 +50,36 @@ impl fmt::Display for ShowAddr {
         if self.0 == AF_INET {
             return write!(f, "{}.{}.{}.{}:{}", a[0], a[1], a[2], a[3], self.2);
         }
-        // Full form, no `::` compression: unambiguous and simple.
-        f.write_str("[")?;
+        let g = |i: usize| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]);
+        // The longest run of two or more zero groups becomes `::`.
+        let (mut best, mut run) = ((0, 0), (0, 0));
         for i in 0..8 {
-            if i > 0 {
+            if g(i) == 0 {
+                run = if run.1 == 0 {
+                    (i, 1)
+                } else {
+                    (run.0, run.1 + 1)
+                };
+                if run.1 > best.1 {
+                    best = run;
+                }
+            } else {
+                run = (0, 0);
+            }
+        }
+        f.write_str("[")?;
+        let mut i = 0;
+        while i < 8 {
+            if best.1 >= 2 && i == best.0 {
+                f.write_str("::")?;
+                i += best.1;
+                continue;
+            }
+            if i > 0 && !(best.1 >= 2 && i == best.0 + best.1) {
                 f.write_str(":")?;
             }
-            write!(f, "{:x}", u16::from_be_bytes([a[2 * i], a[2 * i + 1]]))?;
+            write!(f, "{:x}", g(i))?;
+            i += 1;
         }
         write!(f, "]:{}", self.2)
     }
@@ -185,10 +208,9 @@ pub(crate) fn snap(pid: i32, fd: u32, f: &File) -> Result<InetSnap, Refusal> {
             return Err(opt_nope(name));
         }
     }
-    let checks: [(bool, &str); 8] = [
+    let checks: [(bool, &str); 7] = [
         (i.bound_dev_if != 0, "SO_BINDTODEVICE"),
         (i.mark != 0, "SO_MARK"),
-        (i.priority != 0, "SO_PRIORITY"),
         (i.rcvtimeo != k::NO_TIMEOUT, "SO_RCVTIMEO"),
         (i.sndtimeo != k::NO_TIMEOUT, "SO_SNDTIMEO"),
         (i.has_filter, "SO_ATTACH_FILTER"),
@@ -299,6 +321,7 @@ fn record(i: &SockInfo, state: InetState, local: &SockAddr, peer: &SockAddr) -> 
         peer_port: peer.port.into(),
         peer_addr: peer.addr,
         peer_scope: if v6 { peer.scope } else { 0 },
+        priority: i.priority,
     }
 }
 
@@ -485,6 +508,9 @@ fn configure(s: &Socket, r: &Inet) -> Result<(), (Error, &'static str)> {
     if v6 && r.hops != -1 {
         set(SOL_IPV6, IPV6_UNICAST_HOPS, r.hops, "IPV6_UNICAST_HOPS")?;
     }
+    if s.as_ref().info().priority != r.priority {
+        set(SOL_SOCKET, SO_PRIORITY, r.priority as i32, "SO_PRIORITY")?;
+    }
     Ok(())
 }
 
@@ -516,6 +542,8 @@ fn check(s: &Socket, r: &Inet) -> Result<(), &'static str> {
         != (want.tos, want.ttl, want.tclass, want.hops)
     {
         "IP_TOS, IP_TTL, IPV6_TCLASS or IPV6_UNICAST_HOPS"
+    } else if got.priority != want.priority {
+        "SO_PRIORITY"
     } else {
         return Ok(());
     };

@@ -96,6 +96,7 @@ pub(crate) mod opt {
     pub(crate) const SO_SNDBUF: i32 = 7;
     pub(crate) const SO_RCVBUF: i32 = 8;
     pub(crate) const SO_KEEPALIVE: i32 = 9;
+    pub(crate) const SO_PRIORITY: i32 = 12;
     pub(crate) const SO_REUSEPORT: i32 = 15;
     pub(crate) const SO_SNDBUFFORCE: i32 = 32;
     pub(crate) const SO_RCVBUFFORCE: i32 = 33;

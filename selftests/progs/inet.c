@@ -36,6 +36,7 @@
 struct s {
 	int fd, family, type;
 	int listening;
+	int unread;	/* never read: its queue stays */
 };
 
 static struct s socks[MAX_SOCKS];
@@ -138,7 +139,7 @@ static void make(char *spec)
 	     *port = strtok(NULL, ","), *o;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, family, type, backlog = 5, listening = 1, bind_it = 1;
+	int fd, family, type, backlog = 5, listening = 1, bind_it = 1, unread = 0;
 	struct s *s = &socks[nsocks];
 
 	if (!kind || !addr || !port || nsocks == MAX_SOCKS) {
@@ -243,6 +244,7 @@ static void make(char *spec)
 			if (c < 0 || sendto(c, "x", 1, 0, (struct sockaddr *)&ls, ll) != 1)
 				die("sendto itself");
 			close(c);
+			unread = 1;
 			nap(100000);
 		} else {
 			say("FAIL bad option %s\n", o);
@@ -257,6 +259,7 @@ static void make(char *spec)
 	s->family = family;
 	s->type = type;
 	s->listening = type == SOCK_STREAM && bind_it && listening;
+	s->unread = unread;
 	nsocks++;
 }
 
@@ -313,7 +316,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < nsocks; i++) {
 			p[i].fd = socks[i].fd;
 			p[i].events = POLLIN;
-			if (socks[i].type == SOCK_STREAM && !socks[i].listening)
+			if ((socks[i].type == SOCK_STREAM && !socks[i].listening) ||
+			    socks[i].unread)
 				p[i].fd = -1;
 		}
 		p[nsocks].fd = 0;

@@ -108,7 +108,8 @@ wire_struct! {
         pub peer_addr: [u8; 16],
         /// Connected UDP over IPv6: the peer's scope id.
         pub peer_scope: u32,
-        pad pad0,
+        /// `SO_PRIORITY` (which `IP_TOS` also sets).
+        pub priority: u32,
     }
 }
 
@@ -244,6 +245,7 @@ mod show {
         ttl: i32,
         tclass: u32,
         hops: i32,
+        priority: u32,
     }
 
     impl Info for Inet {
@@ -284,6 +286,9 @@ mod show {
             if s.hops != -1 {
                 line += &format!(" hops {}", s.hops);
             }
+            if s.priority != 0 {
+                line += &format!(" priority {}", s.priority);
+            }
             l.push(line);
         }
 
@@ -307,6 +312,7 @@ mod show {
                     ttl: s.ttl,
                     tclass: s.tclass,
                     hops: s.hops,
+                    priority: s.priority,
                 },
             )
         }

@@ -183,6 +183,7 @@ mod tests {
                 "vmas",
                 "files",
                 "threads",
+                "inet",
                 "pages",
                 "page_records",
                 "bytes",
