@@ -243,6 +243,7 @@ u64 cr_vm_flag(enum cr_vm_flag which)
 	case CR_VMF_ACCOUNT: return VM_ACCOUNT;
 	case CR_VMF_MERGEABLE: return VM_MERGEABLE;
 	case CR_VMF_SEALED: return VM_SEALED;
+	case CR_VMF_MAYSHARE: return VM_MAYSHARE;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	case CR_VMF_HUGEPAGE: return VM_HUGEPAGE;
 	case CR_VMF_NOHUGEPAGE: return VM_NOHUGEPAGE;

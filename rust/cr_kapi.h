@@ -46,6 +46,7 @@ enum cr_vm_flag {
 	CR_VMF_ACCOUNT,
 	CR_VMF_MERGEABLE,
 	CR_VMF_SEALED,
+	CR_VMF_MAYSHARE,
 };
 
 /*

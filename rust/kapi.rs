@@ -65,6 +65,7 @@ mod ffi {
         Account,
         Mergeable,
         Sealed,
+        MayShare,
     }
 
     // The kernel structs are only passed by pointer; some contain zero-sized
