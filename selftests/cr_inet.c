@@ -448,6 +448,13 @@ TEST_F_TIMEOUT(cr, refuse_established, TEST_TIMEOUT)
 	refused(_metadata, self, spec, 4, "established TCP connection 127.0.0.1:");
 }
 
+TEST_F_TIMEOUT(cr, refuse_accept_queue, TEST_TIMEOUT)
+{
+	char spec[] = "tcp,127.0.0.1,0,pending";
+
+	refused(_metadata, self, spec, 3, "with 1 connections not yet accepted");
+}
+
 TEST_F_TIMEOUT(cr, refuse_queued_datagram, TEST_TIMEOUT)
 {
 	char spec[] = "udp,127.0.0.1,0,queue";

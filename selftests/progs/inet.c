@@ -16,7 +16,8 @@
  * reuseport, v6only=0|1, keepalive, broadcast, nodelay, rcvbuf=N, sndbuf=N,
  * tos=N, ttl=N, hops=N, tclass=N, connect=ADDR:PORT or connect=[ADDR]:PORT
  * (udp), established (tcp: connect to itself and accept: an established
- * pair), queue (udp: a datagram sent to itself and left unread), unbound.
+ * pair), pending (tcp: listen, and a connection to itself left in the accept
+ * queue), queue (udp: a datagram sent to itself and left unread), unbound.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -230,6 +231,21 @@ static void make(char *spec)
 			fd = s->fd;
 			bind_it = 0;
 			listening = 0;
+		} else if (!strcmp(o, "pending")) {
+			struct sockaddr_storage ls;
+			socklen_t ll = sizeof(ls);
+			int c;
+
+			if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1))
+				die("bind+listen");
+			if (getsockname(fd, (struct sockaddr *)&ls, &ll))
+				die("getsockname");
+			c = socket(family, SOCK_STREAM, 0);
+			if (c < 0 || connect(c, (struct sockaddr *)&ls, ll))
+				die("connect to itself");
+			bind_it = 0;
+			listening = 1;
+			unread = 1;
 		} else if (!strcmp(o, "queue")) {
 			struct sockaddr_storage ls;
 			socklen_t ll = sizeof(ls);
@@ -258,7 +274,7 @@ static void make(char *spec)
 	s->fd = fd;
 	s->family = family;
 	s->type = type;
-	s->listening = type == SOCK_STREAM && bind_it && listening;
+	s->listening = type == SOCK_STREAM && listening && (bind_it || unread);
 	s->unread = unread;
 	nsocks++;
 }
