@@ -270,6 +270,45 @@ TEST_F_TIMEOUT(cr, tcp4_listen, TEST_TIMEOUT)
 	same_report(_metadata, copy, &before);
 }
 
+/* Whether fds @a and @b of @pid are one open file (the same socket inode). */
+static bool same_file(pid_t pid, int a, int b)
+{
+	char pa[64], pb[64], la[64] = "", lb[64] = "";
+
+	snprintf(pa, sizeof(pa), "/proc/%d/fd/%d", pid, a);
+	snprintf(pb, sizeof(pb), "/proc/%d/fd/%d", pid, b);
+	if (readlink(pa, la, sizeof(la) - 1) <= 0 || readlink(pb, lb, sizeof(lb) - 1) <= 0)
+		return false;
+	return !strcmp(la, lb) && !strncmp(la, "socket:[", 8);
+}
+
+/*
+ * A listening socket on two fds (dup()): restored once, one open file on
+ * both fds again.
+ */
+TEST_F_TIMEOUT(cr, tcp_dup, TEST_TIMEOUT)
+{
+	char spec[96], img[PATH_MAX], out[256];
+	char *specs[] = { spec, NULL };
+	struct report before;
+	struct proc *orig, *copy;
+	int port = PORT_BASE + 5;
+
+	snprintf(spec, sizeof(spec), "tcp,127.0.0.1,%d,reuseaddr,dup", port);
+	orig = start_inet(_metadata, self, &before, specs);
+	ASSERT_EQ(2, before.n);
+	ASSERT_TRUE(same_file(orig->pid, 3, 4));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "dup.img"));
+	expect_sigkill(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	/* The program serves it through fd 3. */
+	ASSERT_EQ(0, tcp_ask("127.0.0.1", port, "x\n", out, sizeof(out)));
+	EXPECT_STREQ("TCP 0 x\n", out);
+	same_report(_metadata, copy, &before);
+	EXPECT_TRUE(same_file(orig->pid, 3, 4));
+}
+
 /*
  * Listening TCP over IPv6: one IPV6_V6ONLY on ::1, one dual-stack on ::
  * that IPv4 clients reach too, and one bound but not listening.

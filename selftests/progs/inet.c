@@ -17,7 +17,8 @@
  * tos=N, ttl=N, hops=N, tclass=N, connect=ADDR:PORT or connect=[ADDR]:PORT
  * (udp), established (tcp: connect to itself and accept: an established
  * pair), pending (tcp: listen, and a connection to itself left in the accept
- * queue), queue (udp: a datagram sent to itself and left unread), unbound.
+ * queue), queue (udp: a datagram sent to itself and left unread), unbound,
+ * dup (the socket is also the next one, through dup(), not polled).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -140,7 +141,7 @@ static void make(char *spec)
 	     *port = strtok(NULL, ","), *o;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, family, type, backlog = 5, listening = 1, bind_it = 1, unread = 0;
+	int fd, family, type, backlog = 5, listening = 1, bind_it = 1, unread = 0, dup_it = 0;
 	struct s *s = &socks[nsocks];
 
 	if (!kind || !addr || !port || nsocks == MAX_SOCKS) {
@@ -231,6 +232,8 @@ static void make(char *spec)
 			fd = s->fd;
 			bind_it = 0;
 			listening = 0;
+		} else if (!strcmp(o, "dup")) {
+			dup_it = 1;
 		} else if (!strcmp(o, "pending")) {
 			struct sockaddr_storage ls;
 			socklen_t ll = sizeof(ls);
@@ -277,6 +280,14 @@ static void make(char *spec)
 	s->listening = type == SOCK_STREAM && listening && (bind_it || unread);
 	s->unread = unread;
 	nsocks++;
+	if (dup_it && nsocks < MAX_SOCKS) {
+		socks[nsocks] = *s;
+		socks[nsocks].fd = dup(fd);
+		socks[nsocks].unread = 1;	/* served through the first */
+		if (socks[nsocks].fd < 0)
+			die("dup");
+		nsocks++;
+	}
 }
 
 static void serve_tcp(int i)
