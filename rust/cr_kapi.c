@@ -30,6 +30,12 @@
 #include <asm/fsgsbase.h>
 #include <asm/segment.h>
 #include <net/sock.h>
+#include <net/inet_sock.h>
+#include <net/inet_connection_sock.h>
+#include <net/tcp.h>
+#include <net/udp.h>
+#include <linux/ipv6.h>
+#include <linux/sockptr.h>
 
 #include "cr_kapi.h"
 
@@ -238,6 +244,7 @@ u64 cr_vm_flag(enum cr_vm_flag which)
 	case CR_VMF_ACCOUNT: return VM_ACCOUNT;
 	case CR_VMF_MERGEABLE: return VM_MERGEABLE;
 	case CR_VMF_SEALED: return VM_SEALED;
+	case CR_VMF_MAYSHARE: return VM_MAYSHARE;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	case CR_VMF_HUGEPAGE: return VM_HUGEPAGE;
 	case CR_VMF_NOHUGEPAGE: return VM_NOHUGEPAGE;
@@ -483,4 +490,46 @@ int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec)
 	struct __kernel_sock_timeval tv = { .tv_sec = sec, .tv_usec = usec };
 
 	return sock_setsockopt(s, SOL_SOCKET, opt, KERNEL_SOCKPTR(&tv), sizeof(tv));
+}
+
+/* -------------------------------------------------- TCP and UDP sockets */
+/* Fields of a socket's sock (opaque to the bindings); sock->sk is set. */
+
+int cr_inet_sk_state(struct socket *s) { return READ_ONCE(s->sk->sk_state); }
+int cr_inet_sk_protocol(struct socket *s) { return s->sk->sk_protocol; }
+int cr_inet_sk_reuse(struct socket *s) { return s->sk->sk_reuse; }
+int cr_inet_sk_reuseport(struct socket *s) { return s->sk->sk_reuseport; }
+int cr_inet_sk_ipv6only(struct socket *s) { return s->sk->sk_ipv6only; }
+int cr_inet_sk_userlocks(struct socket *s) { return READ_ONCE(s->sk->sk_userlocks); }
+int cr_inet_sk_rcvbuf(struct socket *s) { return READ_ONCE(s->sk->sk_rcvbuf); }
+int cr_inet_sk_sndbuf(struct socket *s) { return READ_ONCE(s->sk->sk_sndbuf); }
+u32 cr_inet_sk_max_ack_backlog(struct socket *s) { return READ_ONCE(s->sk->sk_max_ack_backlog); }
+u32 cr_inet_sk_ack_backlog(struct socket *s) { return READ_ONCE(s->sk->sk_ack_backlog); }
+int cr_inet_sk_bound_dev_if(struct socket *s) { return READ_ONCE(s->sk->sk_bound_dev_if); }
+u32 cr_inet_sk_mark(struct socket *s) { return READ_ONCE(s->sk->sk_mark); }
+u32 cr_inet_sk_priority(struct socket *s) { return READ_ONCE(s->sk->sk_priority); }
+long cr_inet_sk_rcvtimeo(struct socket *s) { return READ_ONCE(s->sk->sk_rcvtimeo); }
+long cr_inet_sk_sndtimeo(struct socket *s) { return READ_ONCE(s->sk->sk_sndtimeo); }
+int cr_inet_sk_shutdown(struct socket *s) { return READ_ONCE(s->sk->sk_shutdown); }
+unsigned long cr_inet_sk_flags(struct socket *s) { return READ_ONCE(s->sk->sk_flags); }
+bool cr_inet_sk_has_filter(struct socket *s) { return rcu_access_pointer(s->sk->sk_filter) != NULL; }
+u32 cr_inet_sk_rcvq_len(struct socket *s) { return skb_queue_len_lockless(&s->sk->sk_receive_queue); }
+int cr_inet_sk_err(struct socket *s) { return READ_ONCE(s->sk->sk_err); }
+u32 cr_inet_sk_errq_len(struct socket *s) { return skb_queue_len_lockless(&s->sk->sk_error_queue); }
+u32 cr_udp_reader_queue_len(struct socket *s) { return skb_queue_len_lockless(&udp_sk(s->sk)->reader_queue); }
+int cr_inet_tos(struct socket *s) { return READ_ONCE(inet_sk(s->sk)->tos); }
+int cr_inet_uc_ttl(struct socket *s) { return READ_ONCE(inet_sk(s->sk)->uc_ttl); }
+unsigned long cr_inet_flags(struct socket *s) { return READ_ONCE(inet_sk(s->sk)->inet_flags); }
+bool cr_inet_has_mc(struct socket *s) { return rcu_access_pointer(inet_sk(s->sk)->mc_list) != NULL; }
+bool cr_inet_has_opt(struct socket *s) { return rcu_access_pointer(inet_sk(s->sk)->inet_opt) != NULL; }
+int cr_inet6_hop_limit(struct socket *s) { return READ_ONCE(inet6_sk(s->sk)->hop_limit); }
+int cr_inet6_tclass(struct socket *s) { return READ_ONCE(inet6_sk(s->sk)->tclass); }
+bool cr_inet6_has_mc(struct socket *s) { return rcu_access_pointer(inet6_sk(s->sk)->ipv6_mc_list) != NULL; }
+int cr_tcp_nonagle(struct socket *s) { return tcp_sk(s->sk)->nonagle; }
+int cr_tcp_reqsk_queue_len(struct socket *s) { return inet_csk_reqsk_queue_len(s->sk); }
+
+/* setsockopt() of an int option from the kernel, as the caller. */
+int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val)
+{
+	return do_sock_setsockopt(s, false, level, opt, KERNEL_SOCKPTR(&val), sizeof(val));
 }

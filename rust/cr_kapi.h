@@ -49,6 +49,7 @@ enum cr_vm_flag {
 	CR_VMF_ACCOUNT,
 	CR_VMF_MERGEABLE,
 	CR_VMF_SEALED,
+	CR_VMF_MAYSHARE,
 };
 
 /*
@@ -91,6 +92,39 @@ void cr_page_put(struct page *page);
 const struct path *cr_file_user_path(struct file *f);
 const unsigned char *cr_file_dname(struct file *f);
 int cr_sock_family(struct socket *sock);
+int cr_inet_sk_state(struct socket *s);
+int cr_inet_sk_protocol(struct socket *s);
+int cr_inet_sk_reuse(struct socket *s);
+int cr_inet_sk_reuseport(struct socket *s);
+int cr_inet_sk_ipv6only(struct socket *s);
+int cr_inet_sk_userlocks(struct socket *s);
+int cr_inet_sk_rcvbuf(struct socket *s);
+int cr_inet_sk_sndbuf(struct socket *s);
+u32 cr_inet_sk_max_ack_backlog(struct socket *s);
+u32 cr_inet_sk_ack_backlog(struct socket *s);
+int cr_inet_sk_bound_dev_if(struct socket *s);
+u32 cr_inet_sk_mark(struct socket *s);
+u32 cr_inet_sk_priority(struct socket *s);
+long cr_inet_sk_rcvtimeo(struct socket *s);
+long cr_inet_sk_sndtimeo(struct socket *s);
+int cr_inet_sk_shutdown(struct socket *s);
+unsigned long cr_inet_sk_flags(struct socket *s);
+bool cr_inet_sk_has_filter(struct socket *s);
+u32 cr_inet_sk_rcvq_len(struct socket *s);
+int cr_inet_sk_err(struct socket *s);
+u32 cr_inet_sk_errq_len(struct socket *s);
+u32 cr_udp_reader_queue_len(struct socket *s);
+int cr_inet_tos(struct socket *s);
+int cr_inet_uc_ttl(struct socket *s);
+unsigned long cr_inet_flags(struct socket *s);
+bool cr_inet_has_mc(struct socket *s);
+bool cr_inet_has_opt(struct socket *s);
+int cr_inet6_hop_limit(struct socket *s);
+int cr_inet6_tclass(struct socket *s);
+bool cr_inet6_has_mc(struct socket *s);
+int cr_tcp_nonagle(struct socket *s);
+int cr_tcp_reqsk_queue_len(struct socket *s);
+int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 struct file *cr_shmem_file(u64 size);

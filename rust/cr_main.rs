@@ -21,6 +21,7 @@ pub mod format;
 mod checkpoint;
 mod error;
 mod files;
+mod inet;
 mod kapi;
 mod log;
 mod memory;

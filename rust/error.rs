@@ -47,6 +47,9 @@ pub(crate) fn errno_name(e: Error) -> &'static str {
         bindings::EFBIG => "EFBIG",
         bindings::EXDEV => "EXDEV",
         bindings::EADDRINUSE => "EADDRINUSE",
+        bindings::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        bindings::EAFNOSUPPORT => "EAFNOSUPPORT",
+        bindings::ECONNREFUSED => "ECONNREFUSED",
         _ => "error",
     }
 }

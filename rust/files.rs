@@ -20,6 +20,7 @@
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind, Record},
+    inet,
     kapi::{self, current},
     log::{fail, Log, Show},
     pipe::{self, PipeSnap},
@@ -68,6 +69,8 @@ pub(crate) enum ObjSnap {
     Pipe(PipeSnap),
     /// A unix socket.
     Unix(UnixSnap),
+    /// A TCP or UDP socket.
+    Inet(inet::InetSnap),
 }
 
 impl ObjSnap {
@@ -77,6 +80,7 @@ impl ObjSnap {
         match self {
             ObjSnap::Pipe(p) => (Kind::Pipe, p.key()),
             ObjSnap::Unix(u) => (Kind::Unix, u.key()),
+            ObjSnap::Inet(s) => (Kind::Inet, s.key()),
         }
     }
 
@@ -87,6 +91,7 @@ impl ObjSnap {
         match self {
             ObjSnap::Pipe(p) => p.write(id, w),
             ObjSnap::Unix(u) => u.write(id, w, ids),
+            ObjSnap::Inet(s) => s.write(id, w),
         }
     }
 }
@@ -212,9 +217,11 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
             path: KVec::new(),
             obj: Some(ObjSnap::Unix(unix::gather(pid, fd, f)?)),
         }),
-        S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => {
-            Err(nope(&describe_socket(i.sock_family, i.sock_type)))
-        }
+        S_IFSOCK if matches!(i.sock_family, AF_INET | AF_INET6) => Ok(Classified {
+            kind: FileKind::Inet,
+            path: KVec::new(),
+            obj: Some(ObjSnap::Inet(inet::snap(pid, fd, f)?)),
+        }),
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
         _ => {
@@ -451,6 +458,7 @@ impl FilesPlan {
             Record::Pipe(p) => pipe::add_pipe(p, shared, log)?,
             Record::PipeData(d) => pipe::add_data(d, shared, log)?,
             Record::UnixSock(_) | Record::UnixData(_) => return unix::add(rec, shared, log),
+            Record::Inet(s) => inet::add(s, shared, log)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -528,6 +536,7 @@ impl FilesPlan {
                         .map_err(|e| fail!(log, e, "fd {fd}: cannot open {}", Show(p)))?,
                 )
             }
+            FileKind::Inet => Some(inet::open(fd, r.obj, r.open_flags, shared, log)?),
         };
         shared.insert(
             r.id,

@@ -17,6 +17,7 @@ use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
 
 pub(crate) mod current;
 mod file;
+pub(crate) mod inet;
 mod miscdev;
 mod mm;
 pub(crate) mod pipe;
@@ -67,6 +68,7 @@ mod ffi {
         Account,
         Mergeable,
         Sealed,
+        MayShare,
     }
 
     // The kernel structs are only passed by pointer; some contain zero-sized

@@ -170,7 +170,9 @@ impl MemSnap {
             vmf::read(),
             vmf::write(),
             vmf::exec(),
-            vmf::shared(),
+            // A MAP_SHARED mapping of a file opened read-only has no
+            // VM_SHARED: VM_MAYSHARE says it is shared.
+            vmf::shared() | vmf::mayshare(),
             vmf::growsdown(),
         );
         let (unsupported, locked) = (vmf::unsupported(), vmf::locked());

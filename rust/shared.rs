@@ -28,6 +28,8 @@ pub(crate) enum Kind {
     Pipe,
     /// A unix domain socket ([`format::UnixSock`]), which a file names.
     Unix,
+    /// A TCP or UDP socket, which one open file description opens.
+    Inet,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -107,6 +109,9 @@ pub(crate) enum Object {
         paired: bool,
         opened: bool,
     },
+    /// A TCP or UDP socket: its record, until the file record that names it
+    /// makes it (`opened`).
+    Inet { rec: format::Inet, opened: bool },
 }
 
 impl Object {
@@ -116,6 +121,7 @@ impl Object {
             Object::Shm { .. } => Kind::Shm,
             Object::Pipe { .. } => Kind::Pipe,
             Object::Unix { .. } => Kind::Unix,
+            Object::Inet { .. } => Kind::Inet,
         }
     }
 }

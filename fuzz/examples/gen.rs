@@ -238,6 +238,7 @@ fn main() {
                 (2, FileKind::Inherit, b""),
                 (3, FileKind::Regular, b"/tmp/log"),
                 (5, FileKind::DevZero, b""),
+                (7, FileKind::Inet, b""),
                 (
                     9,
                     FileKind::Regular,
@@ -426,6 +427,7 @@ fn main() {
                 // Not in the one-record decode target yet (its selector
                 // table is shared): the whole-image targets cover them.
                 RecordType::UnixSock | RecordType::UnixData => continue,
+                RecordType::Inet => 19,
             };
             seed.insert(0, sel);
             seed.extend_from_slice(p);
@@ -540,6 +542,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
     };
     let mut total_pages = 0;
     let mut file_id = 0;
+    let mut inet_id = 0;
     for p in &s.procs {
         let t = Task {
             pid: p.pid,
@@ -596,14 +599,39 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         }
         for &(fd, kind, path) in &p.files {
             file_id += 1;
+            // A TCP socket listening on 127.0.0.1, port 8000 + fd.
+            let mut obj = 0;
+            if kind == FileKind::Inet {
+                inet_id += 1;
+                obj = inet_id;
+                let s = Inet {
+                    id: inet_id,
+                    family: AF_INET,
+                    ty: SOCK_STREAM,
+                    protocol: IPPROTO_TCP,
+                    state: InetState::Listen as u32,
+                    flags: INET_REUSEADDR | INET_BOUND_ADDR,
+                    backlog: 5,
+                    ttl: -1,
+                    hops: -1,
+                    local_port: 8000 + fd,
+                    local_addr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                    ..Default::default()
+                };
+                o.push(|b| s.encode(b));
+            }
             let f = FileRec {
                 fd,
                 id: file_id,
                 kind,
                 open_flags: 2,
                 fd_flags: u32::from(fd > 2),
-                pos: u64::from(fd) * 10,
-                obj: 0,
+                pos: if kind == FileKind::Inet {
+                    0
+                } else {
+                    u64::from(fd) * 10
+                },
+                obj,
                 path,
             };
             o.push(|b| f.encode(b));
@@ -668,7 +696,11 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 sched: Sched {
                     policy: if k == 0 { SCHED_NORMAL } else { SCHED_BATCH },
                     nice: k as i32,
-                    cpus: if k == 0 { [0; SCHED_CPU_WORDS] } else { [1; SCHED_CPU_WORDS] },
+                    cpus: if k == 0 {
+                        [0; SCHED_CPU_WORDS]
+                    } else {
+                        [1; SCHED_CPU_WORDS]
+                    },
                     ..Default::default()
                 },
             };

@@ -304,6 +304,9 @@ fn drive_inner(
             Record::UnixData(d) => {
                 assert!(d.data.len() <= MAX_UNIX_DATA && d.id != 0);
             }
+            Record::Inet(s) => {
+                black_box(s);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.
@@ -478,7 +481,7 @@ pub fn records(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 19 {
+    match sel % 20 {
         0 => {
             if let Ok(h) = Header::decode(rest) {
                 let p = reencode(RecordType::Header, |b| h.encode(b));
@@ -668,6 +671,13 @@ pub fn records(data: &[u8]) {
                 let t2 = Tree::decode(&p).expect("tree round trip");
                 assert_eq!(t2.len(), t.len());
                 assert!((0..t.len()).all(|i| t2.get(i) == t.get(i)));
+            }
+        }
+        19 => {
+            if let Ok(s) = Inet::decode(rest) {
+                assert!(s.id != 0 && s.local_port <= 0xffff);
+                let p = reencode(RecordType::Inet, |b| s.encode(b));
+                assert_eq!(Inet::decode(&p), Ok(s));
             }
         }
         18 => {

@@ -97,6 +97,11 @@ pub(crate) mod vmf {
     pub(crate) fn shared() -> u64 {
         get(VmFlag::Shared)
     }
+    /// `VM_MAYSHARE`: a `MAP_SHARED` mapping, even of a read-only file
+    /// (which has no `VM_SHARED`).
+    pub(crate) fn mayshare() -> u64 {
+        get(VmFlag::MayShare)
+    }
     pub(crate) fn growsdown() -> u64 {
         get(VmFlag::GrowsDown)
     }

@@ -43,6 +43,8 @@ u32_enum! {
         Pipe = 5,
         /// A unix domain socket ([`UnixSock`]), created again.
         Unix = 9,
+        /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
+        Inet = 10,
     }
 }
 
@@ -54,6 +56,7 @@ impl FileKind {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
             Self::Pipe => true,
             Self::Unix => true,
+            Self::Inet => true,
         }
     }
 
@@ -66,6 +69,7 @@ impl FileKind {
             Self::DevZero => "devzero",
             Self::Pipe => "pipe",
             Self::Unix => "unix",
+            Self::Inet => "inet",
         }
     }
 }

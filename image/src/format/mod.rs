@@ -39,6 +39,7 @@
 //! | `files.rs` | [`FileRec`] |
 //! | `pipe.rs` | [`Pipe`], [`PipeData`] |
 //! | `unix.rs` | [`UnixSock`], [`UnixData`] |
+//! | `inet.rs` | [`Inet`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -50,6 +51,7 @@ mod checksum;
 mod error;
 mod files;
 mod header;
+mod inet;
 #[cfg(feature = "info")]
 pub mod info;
 mod mm;
@@ -70,6 +72,7 @@ pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, 
 pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
+pub use inet::*;
 pub use mm::*;
 pub use pages::*;
 pub use pipe::*;

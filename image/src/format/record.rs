@@ -79,6 +79,8 @@ record_types! {
     UnixSock = 320, "unix-socket", UNIX_SOCK_PAYLOAD;
     /// [`UnixData`]: bytes queued in a unix socket.
     UnixData = 321, "unix-data", padded(UNIX_DATA_FIXED + MAX_UNIX_DATA);
+    /// [`Inet`]: a TCP or UDP socket, before the file record opening it.
+    Inet = 330, "inet", INET_PAYLOAD;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -168,6 +170,8 @@ pub enum Record<'a> {
     UnixSock(UnixSock),
     /// [`UnixData`].
     UnixData(UnixData<'a>),
+    /// [`Inet`].
+    Inet(Inet),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -211,6 +215,7 @@ impl Record<'_> {
             Record::PipeData(d) => f(d),
             Record::UnixSock(u) => f(u),
             Record::UnixData(d) => f(d),
+            Record::Inet(s) => f(s),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -63,6 +63,8 @@ pub struct Validator {
     /// Highest [`UnixSock::id`] so far: each socket's record comes once,
     /// numbered in order.
     last_unix_id: u32,
+    /// Highest [`Inet::id`] so far: a new one is the next number.
+    last_inet_id: u32,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -89,6 +91,7 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::PipeData
             | RecordType::UnixSock
             | RecordType::UnixData
+            | RecordType::Inet
     )
 }
 
@@ -132,6 +135,7 @@ impl Validator {
             last_pipe_id: 0,
             pipe_data_left: 0,
             last_unix_id: 0,
+            last_inet_id: 0,
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -407,6 +411,7 @@ impl Validator {
                 }
                 if (f.kind == FileKind::Pipe && f.obj > self.last_pipe_id)
                     || (f.kind == FileKind::Unix && f.obj > self.last_unix_id)
+                    || (f.kind == FileKind::Inet && f.obj > self.last_inet_id)
                 {
                     return Err(FormatError::BadField);
                 }
@@ -449,6 +454,15 @@ impl Validator {
                 }
                 self.phase = Phase::Files;
                 Record::UnixData(d)
+            }
+            RecordType::Inet => {
+                let s = Inet::decode(p)?;
+                if s.id != self.last_inet_id + 1 {
+                    return Err(FormatError::BadField);
+                }
+                self.last_inet_id = s.id;
+                self.phase = Phase::Files;
+                Record::Inet(s)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

@@ -193,6 +193,7 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
         RecordType::PipeData => Record::PipeData(PipeData::decode(p).unwrap()),
         RecordType::UnixSock => Record::UnixSock(UnixSock::decode(p).unwrap()),
         RecordType::UnixData => Record::UnixData(UnixData::decode(p).unwrap()),
+        RecordType::Inet => Record::Inet(Inet::decode(p).unwrap()),
         RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p).unwrap()),
         RecordType::Pages => Record::Pages(PagesHeader::decode(p).unwrap()),
         RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),

@@ -184,6 +184,7 @@ mod tests {
                 "files",
                 "pipes",
                 "unix_sockets",
+                "inet",
                 "threads",
                 "pages",
                 "page_records",
