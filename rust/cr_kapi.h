@@ -19,6 +19,8 @@ struct path;
 struct page;
 struct pt_regs;
 struct socket;
+struct dentry;
+struct mnt_idmap;
 
 /* The VM_* flags cr_vm_flag() reads (macros, some per configuration). */
 enum cr_vm_flag {
@@ -91,6 +93,13 @@ int cr_sock_family(struct socket *sock);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 struct file *cr_shmem_file(u64 size);
+struct file *cr_memfd_file(const char *name, u64 size);
+bool cr_file_is_shmem(struct file *f);
+unsigned int cr_shmem_seals(struct file *f);
+void cr_shmem_set_seals(struct file *f, unsigned int seals);
+int cr_mapping_deny_writable(struct file *f);
+struct mnt_idmap *cr_file_mnt_idmap(struct file *f);
+struct dentry *cr_start_removing_dentry(struct dentry *parent, struct dentry *child);
 int cr_current_set_exe_file(struct file *f);
 u64 cr_vm_flag(enum cr_vm_flag which);
 void cr_vma_change_flags(struct vm_area_struct *vma, u64 set, u64 clear);

@@ -18,6 +18,7 @@
 //! checkpoint by name.
 
 use crate::{
+    anonfile::{AnonPlan, AnonSnap},
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind, Record},
     kapi::{self, current},
@@ -61,19 +62,26 @@ fn is_tty(major: u32) -> bool {
 /// ([`FileKind::has_object`]): a pipe, a socket, a memfd... Each variant is
 /// its kind's snapshot, from the kind's own module, which writes the
 /// object's records and, at restart, takes them and opens the object.
-pub(crate) enum ObjSnap {}
+pub(crate) enum ObjSnap {
+    /// A memfd or a deleted file ([`crate::anonfile`]).
+    Anon(AnonSnap),
+}
 
 impl ObjSnap {
     /// The kind of shared object it is, and its kernel identity (never
     /// saved): descriptions of one object share its records.
     fn key(&self) -> (Kind, u64) {
-        match *self {}
+        match self {
+            ObjSnap::Anon(a) => a.key(),
+        }
     }
 
     /// Writes the object's records, with image id `id`, before the first
     /// file record that names it.
-    fn write(&self, _id: u32, _w: &mut ImageWriter<'_>) -> Result {
-        match *self {}
+    fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        match self {
+            ObjSnap::Anon(a) => a.write(id, w),
+        }
     }
 }
 
@@ -133,21 +141,18 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         refuse!(eopnotsupp(), "pid {pid} fd {fd}: {what} not supported yet")
     };
     if i.f_flags & O_PATH != 0 {
-        return Err(nope(&"O_PATH descriptor"));
+        return classify_opath(pid, fd, f, path_buf);
     }
     match i.mode & S_IFMT {
         S_IFREG | S_IFDIR => {
             let p = kapi::file_path(f, path_buf)
                 .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the file"))?;
-            if p.starts_with(b"/memfd:") {
-                return Err(nope(&"memfd"));
-            }
-            if i.nlink == 0 || p.ends_with(b" (deleted)") {
-                return Err(refuse!(
-                    eopnotsupp(),
-                    "pid {pid} fd {fd}: deleted file {} not supported yet",
-                    Show(p)
-                ));
+            if let Some(a) = AnonSnap::gather(pid, fd, f, &i, p)? {
+                return Ok(Classified {
+                    kind: a.file_kind(),
+                    path: KVec::new(),
+                    obj: Some(ObjSnap::Anon(a)),
+                });
             }
             if p.first() != Some(&b'/') {
                 return Err(refuse!(
@@ -210,6 +215,37 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
     }
 }
 
+/// An `O_PATH` descriptor, of a file of any type: reopened by its path
+/// with `O_PATH` (and `O_NOFOLLOW` if it had it, for a symbolic link).
+fn classify_opath(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classified, Refusal> {
+    let p = kapi::file_path(f, path_buf)
+        .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the O_PATH file"))?;
+    let i = kapi::file_info(f);
+    let why = if p.first() != Some(&b'/') {
+        Some("a file with no path")
+    } else if i.nlink == 0 || p.ends_with(b" (deleted)") {
+        Some("a deleted file")
+    } else if p.starts_with(b"/proc/") || p.starts_with(b"/sys/") {
+        Some("a procfs/sysfs file")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} fd {fd}: O_PATH descriptor of {why} ({}): not supported",
+            Show(p)
+        ));
+    }
+    let mut v = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
+    v.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
+    Ok(Classified {
+        kind: FileKind::Regular,
+        path: v,
+        obj: None,
+    })
+}
+
 impl FilesSnap {
     /// Reads the current task's file table (runs in the target).
     #[inline(never)]
@@ -229,7 +265,11 @@ impl FilesSnap {
                 kind,
                 open_flags: i.f_flags & format::FILE_OPEN_FLAGS,
                 fd_flags: if cloexec { format::FD_CLOEXEC } else { 0 },
-                pos: if kind == FileKind::Regular {
+                pos: if matches!(
+                    kind,
+                    FileKind::Regular | FileKind::Memfd | FileKind::Deleted
+                ) && i.f_flags & O_PATH == 0
+                {
                     i.pos.max(0) as u64
                 } else {
                     0
@@ -330,12 +370,17 @@ struct FilePlan {
 /// The file table of a restart plan.
 pub(crate) struct FilesPlan {
     files: KVec<FilePlan>,
+    /// The memfd or deleted file being read.
+    anon: AnonPlan,
 }
 
 impl FilesPlan {
     /// An empty table.
     pub(crate) fn new() -> Self {
-        FilesPlan { files: KVec::new() }
+        FilesPlan {
+            files: KVec::new(),
+            anon: AnonPlan::new(),
+        }
     }
 
     /// Takes a record of the file table (`Ok(false)` for any other).
@@ -347,6 +392,9 @@ impl FilesPlan {
     ) -> Result<bool> {
         match rec {
             Record::File(f) => self.add_file(f, shared, log)?,
+            Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
+            Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,
+            Record::FileData(d) => self.anon.add_data(d, shared, log)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -406,11 +454,15 @@ impl FilesPlan {
             FileKind::Regular => {
                 let f = open_path(r.path, r.open_flags)
                     .map_err(|e| fail!(log, e, "fd {fd}: cannot reopen {}", Show(r.path)))?;
-                kapi::file_seek(&f, r.pos as i64).map_err(|e| {
-                    fail!(log, e, "fd {fd}: cannot seek {} to {}", Show(r.path), r.pos)
-                })?;
+                // An O_PATH description has no position (nor any seek).
+                if r.open_flags & O_PATH == 0 {
+                    kapi::file_seek(&f, r.pos as i64).map_err(|e| {
+                        fail!(log, e, "fd {fd}: cannot seek {} to {}", Show(r.path), r.pos)
+                    })?;
+                }
                 Some(f)
             }
+            FileKind::Memfd | FileKind::Deleted => Some(self.anon.open(r, shared, log)?),
             FileKind::DevNull | FileKind::DevZero => {
                 let p: &[u8] = if r.kind == FileKind::DevNull {
                     b"/dev/null"

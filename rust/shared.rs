@@ -20,6 +20,11 @@ pub(crate) enum Kind {
     File,
     /// A shared anonymous memory object, which several processes can map.
     Shm,
+    /// A memfd's inode, which several open file descriptions can open.
+    Memfd,
+    /// A deleted regular file's inode, which several open file
+    /// descriptions can open.
+    Deleted,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -78,6 +83,15 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
+    /// A memfd: the file that made its inode (never installed), its seals,
+    /// and whether they are set yet (once its contents are in).
+    Memfd {
+        file: ARef<File>,
+        seals: u32,
+        sealed: bool,
+    },
+    /// A deleted file: the file that recreated its inode (never installed).
+    Deleted { file: ARef<File> },
 }
 
 impl Object {
@@ -85,6 +99,8 @@ impl Object {
         match self {
             Object::File { .. } => Kind::File,
             Object::Shm { .. } => Kind::Shm,
+            Object::Memfd { .. } => Kind::Memfd,
+            Object::Deleted { .. } => Kind::Deleted,
         }
     }
 }

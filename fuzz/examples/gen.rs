@@ -622,7 +622,11 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 sched: Sched {
                     policy: if k == 0 { SCHED_NORMAL } else { SCHED_BATCH },
                     nice: k as i32,
-                    cpus: if k == 0 { [0; SCHED_CPU_WORDS] } else { [1; SCHED_CPU_WORDS] },
+                    cpus: if k == 0 {
+                        [0; SCHED_CPU_WORDS]
+                    } else {
+                        [1; SCHED_CPU_WORDS]
+                    },
                     ..Default::default()
                 },
             };

@@ -291,6 +291,15 @@ fn drive_inner(
             Record::File(f) => {
                 black_box(f);
             }
+            Record::Memfd(m) => {
+                black_box(m);
+            }
+            Record::Deleted(d) => {
+                black_box(d);
+            }
+            Record::FileData(d) => {
+                black_box(d);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

@@ -39,6 +39,11 @@ u32_enum! {
         DevNull = 3,
         /// `/dev/zero`.
         DevZero = 4,
+        /// A memfd ([`MemfdRec`]), reopened from the restored inode.
+        Memfd = 7,
+        /// A deleted regular file ([`DeletedRec`]), recreated and
+        /// unlinked again.
+        Deleted = 8,
     }
 }
 
@@ -48,6 +53,7 @@ impl FileKind {
     pub fn has_object(self) -> bool {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
+            Self::Memfd | Self::Deleted => true,
         }
     }
 
@@ -58,6 +64,8 @@ impl FileKind {
             Self::Regular => "regular",
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
+            Self::Memfd => "memfd",
+            Self::Deleted => "deleted",
         }
     }
 }
@@ -67,7 +75,9 @@ pub const FD_CLOEXEC: u32 = 1;
 
 /// Status flags a file is reopened with: `O_ACCMODE | O_APPEND | O_NONBLOCK
 /// | O_DSYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME
-/// | O_SYNC`. Never `O_CREAT`, `O_TRUNC` or `O_EXCL`.
+/// | O_SYNC | O_PATH` (`O_PATH` since format 3: such a description is
+/// reopened by path with `O_PATH`, whatever the file type). Never
+/// `O_CREAT`, `O_TRUNC` or `O_EXCL`.
 pub const FILE_OPEN_FLAGS: u32 = 0o3
     | 0o2000
     | 0o4000
@@ -77,7 +87,8 @@ pub const FILE_OPEN_FLAGS: u32 = 0o3
     | 0o200000
     | 0o400000
     | 0o1000000
-    | 0o4010000;
+    | 0o4010000
+    | 0o10000000;
 
 /// One open file descriptor and the open file description it refers to.
 ///
@@ -190,6 +201,7 @@ mod show {
             (0o200000, "O_DIRECTORY"),
             (0o400000, "O_NOFOLLOW"),
             (0o1000000, "O_NOATIME"),
+            (0o10000000, "O_PATH"),
         ] {
             if f & bit != 0 {
                 v.push(name);
@@ -213,6 +225,7 @@ mod show {
         flags: u32,
         pos: u64,
         cloexec: bool,
+        obj: u32,
     }
 
     impl Info for FileRec<'_> {
@@ -222,7 +235,15 @@ mod show {
                 FileKind::Regular => text(f.path),
                 k => format!("[{}]", k.name()),
             };
-            let pos = if f.kind == FileKind::Regular {
+            let what = if f.kind.has_object() {
+                format!("{what} {}", f.obj)
+            } else {
+                what
+            };
+            let pos = if matches!(
+                f.kind,
+                FileKind::Regular | FileKind::Memfd | FileKind::Deleted
+            ) {
                 format!(" pos {}", f.pos)
             } else {
                 String::new()
@@ -253,6 +274,7 @@ mod show {
                     flags: f.open_flags,
                     pos: f.pos,
                     cloexec: f.fd_flags & 1 != 0,
+                    obj: f.obj,
                 },
             )
         }

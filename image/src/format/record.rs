@@ -71,6 +71,13 @@ record_types! {
     Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`MemfdRec`]: a memfd, which file records of kind memfd open.
+    Memfd = 340, "memfd", padded(ANON_FILE_FIXED + 4 + MAX_MEMFD_NAME);
+    /// [`DeletedRec`]: a deleted regular file, which file records of kind
+    /// deleted open.
+    Deleted = 341, "deleted", padded(ANON_FILE_FIXED + 4 + MAX_PATH);
+    /// [`FileData`]: contents of the memfd or deleted file before it.
+    FileData = 342, "file-data", padded(FILE_DATA_FIXED + FILE_DATA_CHUNK);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -152,6 +159,12 @@ pub enum Record<'a> {
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
+    /// [`MemfdRec`].
+    Memfd(MemfdRec<'a>),
+    /// [`DeletedRec`].
+    Deleted(DeletedRec<'a>),
+    /// [`FileData`].
+    FileData(FileData<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -191,6 +204,9 @@ impl Record<'_> {
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),
+            Record::Memfd(m) => f(m),
+            Record::Deleted(d) => f(d),
+            Record::FileData(d) => f(d),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

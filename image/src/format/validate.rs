@@ -56,6 +56,9 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
+    /// The contents still declared by the last memfd or deleted-file
+    /// record: its [`FileData`] records, and only they, come next.
+    data_left: DataLeft,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -76,7 +79,10 @@ pub struct Validator {
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
-    matches!(ty, RecordType::File)
+    matches!(
+        ty,
+        RecordType::File | RecordType::Memfd | RecordType::Deleted | RecordType::FileData
+    )
 }
 
 fn seen_bit(ty: RecordType) -> u32 {
@@ -115,6 +121,7 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
+            data_left: DataLeft::default(),
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -223,6 +230,13 @@ impl Validator {
         use RecordType as T;
         let procs_left = self.procs_seen < self.procs_expected;
         let all_threads = self.threads_seen == self.threads_expected;
+        if (self.data_left.left != 0) != (ty == T::FileData) {
+            return Err(if ty == T::FileData {
+                FormatError::BadOrder
+            } else {
+                FormatError::Missing
+            });
+        }
         let ok = match (self.phase, ty) {
             (Phase::Magic, _) => false,
             (Phase::Header, T::Header) => true,
@@ -385,6 +399,32 @@ impl Validator {
                 self.last_file_id = self.last_file_id.max(f.id);
                 self.phase = Phase::Files;
                 Record::File(f)
+            }
+            RecordType::Memfd => {
+                let m = MemfdRec::decode(p)?;
+                self.data_left = DataLeft {
+                    size: m.size,
+                    left: m.data,
+                    end: 0,
+                };
+                self.phase = Phase::Files;
+                Record::Memfd(m)
+            }
+            RecordType::Deleted => {
+                let d = DeletedRec::decode(p)?;
+                self.data_left = DataLeft {
+                    size: d.size,
+                    left: d.data,
+                    end: 0,
+                };
+                self.phase = Phase::Files;
+                Record::Deleted(d)
+            }
+            RecordType::FileData => {
+                let d = FileData::decode(p)?;
+                self.data_left.take(&d)?;
+                self.phase = Phase::Files;
+                Record::FileData(d)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;
