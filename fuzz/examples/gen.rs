@@ -247,6 +247,18 @@ fn main() {
             ];
         })),
     ));
+    // Memfds and deleted files, each with its contents.
+    valid.push((
+        "memfd-files.img",
+        build_image(&with_proc(&|p| {
+            p.files = vec![
+                (0, FileKind::Inherit, b""),
+                (3, FileKind::Memfd, b""),
+                (4, FileKind::Deleted, b""),
+                (5, FileKind::Memfd, b""),
+            ];
+        })),
+    ));
     // The kernel's constants (fits `here()`), one page per pages record.
     valid.push((
         "kernel-runs.img",
@@ -423,6 +435,9 @@ fn main() {
                 RecordType::Tail => 13,
                 RecordType::Tree => 17,
                 RecordType::Thread => 18,
+                RecordType::Memfd => 19,
+                RecordType::Deleted => 20,
+                RecordType::FileData => 21,
             };
             seed.insert(0, sel);
             seed.extend_from_slice(p);
@@ -537,6 +552,8 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
     };
     let mut total_pages = 0;
     let mut file_id = 0;
+    // Objects of memfd and deleted files (memfd.rs), numbered per kind.
+    let (mut memfds, mut deleted) = (0, 0);
     for p in &s.procs {
         let t = Task {
             pid: p.pid,
@@ -593,6 +610,46 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         }
         for &(fd, kind, path) in &p.files {
             file_id += 1;
+            // A memfd or deleted file: its record, then 100 bytes of
+            // contents at 4096 (a hole before them) in two chunks.
+            let obj = match kind {
+                FileKind::Memfd | FileKind::Deleted => {
+                    let bytes = [0x5au8; 50];
+                    let id = if kind == FileKind::Memfd {
+                        memfds += 1;
+                        let m = MemfdRec {
+                            id: memfds,
+                            seals: 1 | 8,
+                            size: 12288,
+                            data: 100,
+                            mode: 0o777,
+                            name: b"buf",
+                        };
+                        o.push(|b| m.encode(b));
+                        memfds
+                    } else {
+                        deleted += 1;
+                        let d = DeletedRec {
+                            id: deleted,
+                            mode: 0o600,
+                            size: 12288,
+                            data: 100,
+                            path: b"/tmp/gone",
+                        };
+                        o.push(|b| d.encode(b));
+                        deleted
+                    };
+                    for off in [4096, 4146] {
+                        let d = FileData {
+                            offset: off,
+                            bytes: &bytes,
+                        };
+                        o.push(|b| d.encode(b));
+                    }
+                    id
+                }
+                _ => 0,
+            };
             let f = FileRec {
                 fd,
                 id: file_id,
@@ -600,7 +657,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 open_flags: 2,
                 fd_flags: u32::from(fd > 2),
                 pos: u64::from(fd) * 10,
-                obj: 0,
+                obj,
                 path,
             };
             o.push(|b| f.encode(b));

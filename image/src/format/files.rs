@@ -236,7 +236,7 @@ mod show {
                 k => format!("[{}]", k.name()),
             };
             let what = if f.kind.has_object() {
-                format!("{what} {}", f.obj)
+                format!("[{} {}]", f.kind.name(), f.obj)
             } else {
                 what
             };

@@ -182,6 +182,7 @@ mod tests {
                 "tail",
                 "vmas",
                 "files",
+                "file_objects",
                 "threads",
                 "pages",
                 "page_records",
