@@ -13,9 +13,12 @@
 //! from the restarting process (its own 0-2), like a shell job, when the
 //! other side is outside the tree: a pipe or FIFO with both ends inside the
 //! tree is refused (pipes are not restored yet). Regular files and directories
-//! are reopened by path, as the caller, with their status flags and offset;
-//! `/dev/null` and `/dev/zero` are reopened. Everything else is refused at
-//! checkpoint by name.
+//! are reopened by path, as the caller, with their status flags and offset
+//! (a directory's is its readdir position); `O_PATH` descriptors of any
+//! file type are reopened by path with `O_PATH`; `/dev/null` and
+//! `/dev/zero` are reopened. Memfds and deleted files are objects of
+//! [`crate::anonfile`], saved with their contents. Everything else is
+//! refused at checkpoint by name.
 
 use crate::{
     anonfile::{AnonPlan, AnonSnap},

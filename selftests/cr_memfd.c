@@ -64,13 +64,15 @@ static void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p)
 }
 
 /*
- * Runs progs/memfd.c on @mode (with @arg), checkpoints it with --kill,
- * restarts it and lets it check itself.  @info, if not NULL, gets the
- * image's "crctl info --json" (json_free() it).
+ * Runs progs/memfd.c on @mode (with @arg), checkpoints it with --kill (or,
+ * with @leave, leaves it running and lets it check itself first: the
+ * checkpoint changed nothing), restarts it and lets it check itself.
+ * @info, if not NULL, gets the image's "crctl info --json" (json_free()
+ * it).
  */
-static void round_trip(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(cr) *self, const char *mode,
-		       const char *arg, struct json *info)
+static void round_trip_ex(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(cr) *self, const char *mode,
+			  const char *arg, struct json *info, bool leave)
 {
 	char img[PATH_MAX], name[64];
 	struct proc *orig, *copy;
@@ -81,8 +83,14 @@ static void round_trip(struct __test_metadata *_metadata,
 	orig = start_prog(_metadata, &self->env, "memfd", mode, arg, NULL);
 	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	pid = orig->pid;
-	checkpoint_ex(_metadata, &self->env, pid, img, NO_RETRY);
-	expect_sigkill(_metadata, orig);
+	checkpoint_ex(_metadata, &self->env, pid, img,
+		      NO_RETRY | (leave ? LEAVE_RUNNING : 0));
+	if (leave) {
+		ASSERT_EQ(0, kill(pid, SIGUSR1));
+		expect_ok_exit(_metadata, orig);
+	} else {
+		expect_sigkill(_metadata, orig);
+	}
 	if (info)
 		crctl_info(_metadata, &self->env, img, info);
 
@@ -90,6 +98,13 @@ static void round_trip(struct __test_metadata *_metadata,
 	/* restart() waited for the restored copy (the fidelity check). */
 	ASSERT_EQ(0, kill(pid, SIGUSR1));
 	expect_ok_exit(_metadata, copy);
+}
+
+static void round_trip(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(cr) *self, const char *mode,
+		       const char *arg, struct json *info)
+{
+	round_trip_ex(_metadata, self, mode, arg, info, false);
 }
 
 /* How many elements of the list @list of @j have "type" @type. */
@@ -138,6 +153,20 @@ TEST_F_TIMEOUT(cr, deleted, TEST_TIMEOUT)
 	EXPECT_EQ(1, count_type(&j, "file_objects", "deleted"));
 	json_free(&j);
 	EXPECT_NE(0, access(path, F_OK));
+}
+
+/*
+ * Checkpoint reads the contents through descriptions of its own: a target
+ * left running finds its memfds and deleted file as it left them (offsets
+ * too), and the image restores as well.
+ */
+TEST_F_TIMEOUT(cr, leave_running, TEST_TIMEOUT)
+{
+	char path[PATH_MAX];
+
+	round_trip_ex(_metadata, self, "memfd", NULL, NULL, true);
+	tmp_path(&self->env, path, "deleted-lr.tmp");
+	round_trip_ex(_metadata, self, "deleted", path, NULL, true);
 }
 
 /*

@@ -33,7 +33,8 @@ u32_enum! {
     pub enum FileKind {
         /// Inherited from the restarting process (a terminal or pipe on fd 0-2).
         Inherit = 1,
-        /// A regular file, reopened by path.
+        /// A regular file or a directory, or an `O_PATH` descriptor of a
+        /// file of any type, reopened by path.
         Regular = 2,
         /// `/dev/null`.
         DevNull = 3,
