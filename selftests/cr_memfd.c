@@ -83,8 +83,10 @@ static void round_trip_ex(struct __test_metadata *_metadata,
 	orig = start_prog(_metadata, &self->env, "memfd", mode, arg, NULL);
 	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	pid = orig->pid;
+	/* A tree (fork) may meet a checkpoint that says EAGAIN: try again. */
 	checkpoint_ex(_metadata, &self->env, pid, img,
-		      NO_RETRY | (leave ? LEAVE_RUNNING : 0));
+		      (strcmp(mode, "fork") ? NO_RETRY : 0) |
+		      (leave ? LEAVE_RUNNING : 0));
 	if (leave) {
 		ASSERT_EQ(0, kill(pid, SIGUSR1));
 		expect_ok_exit(_metadata, orig);
@@ -167,6 +169,20 @@ TEST_F_TIMEOUT(cr, leave_running, TEST_TIMEOUT)
 	round_trip_ex(_metadata, self, "memfd", NULL, NULL, true);
 	tmp_path(&self->env, path, "deleted-lr.tmp");
 	round_trip_ex(_metadata, self, "deleted", path, NULL, true);
+}
+
+/*
+ * A memfd in two processes of a tree: one description they share (fork),
+ * another the child opened: saved once, restored once, so the child's
+ * write and offset change are the parent's to see.
+ */
+TEST_F_TIMEOUT(cr, memfd_in_a_tree, TEST_TIMEOUT)
+{
+	struct json j;
+
+	round_trip(_metadata, self, "fork", NULL, &j);
+	EXPECT_EQ(1, count_type(&j, "file_objects", "memfd"));
+	json_free(&j);
 }
 
 /*

@@ -16,6 +16,9 @@
  *   memfd paths DIR      O_PATH descriptors of DIR and of a symbolic link
  *                        in it; DIR (with 40 files and the link) read
  *                        halfway
+ *   memfd fork           a memfd shared with a child: one description
+ *                        inherited, another the child reopened; the
+ *                        child checks and writes, the parent sees it
  *   memfd big PATH       a deleted file of 65 MiB (over the limit): prints
  *                        "READY" and waits to be refused
  */
@@ -31,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "prog.h"
@@ -378,6 +382,64 @@ static int do_paths(const char *dir)
 	return 0;
 }
 
+/* -------------------------------------------------------------- fork */
+
+static int do_fork(void)
+{
+	int m, r, pfd[2], status;
+	char p[64], c;
+	pid_t kid;
+
+	m = memfd_create("family", 0);
+	if (m < 0 || put(m, 0, 5000) || lseek(m, 1234, SEEK_SET) != 1234 || pipe(pfd)) {
+		fail("setup: %s", strerror(errno));
+		return 2;
+	}
+	kid = fork();
+	if (kid < 0)
+		return 2;
+	if (kid == 0) {
+		close(pfd[0]);
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", m);
+		r = open(p, O_RDWR);
+		if (r < 0 || lseek(r, 77, SEEK_SET) != 77)
+			_exit(2);
+		close(pfd[1]);	/* ready */
+		while (!go)
+			usleep(10000);
+		expect_link(m, "/memfd:family (deleted)");
+		expect_link(r, "/memfd:family (deleted)");
+		expect_pos(m, 1234);
+		expect_pos(r, 77);
+		check(r, 0, 5000, 0, "child: memfd");
+		if (pwrite(r, "K", 1, 6000) != 1)
+			fail("child: write: %s", strerror(errno));
+		/* The shared description: the parent sees this offset. */
+		if (lseek(m, 4321, SEEK_SET) != 4321)
+			fail("child: lseek: %s", strerror(errno));
+		_exit(failures ? 1 : 0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 0) {
+		fail("setup: child");
+		return 2;
+	}
+	close(pfd[0]);
+	wait_go();
+
+	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid) {
+		fail("child %d: %s", kid, strerror(errno));
+		return 0;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail("child: status %#x", status);
+	expect_pos(m, 4321);
+	if (pread(m, &c, 1, 6000) != 1 || c != 'K')
+		fail("parent: the child's write is not in the memfd");
+	check(m, 0, 5000, 0, "parent: memfd");
+	return 0;
+}
+
 /* --------------------------------------------------------------- big */
 
 static int do_big(const char *path)
@@ -420,10 +482,12 @@ int main(int argc, char **argv)
 		r = do_deleted(argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "paths"))
 		r = do_paths(argv[2]);
+	else if (argc == 2 && !strcmp(argv[1], "fork"))
+		r = do_fork();
 	else if (argc == 3 && !strcmp(argv[1], "big"))
 		r = do_big(argv[2]);
 	else {
-		say("usage: memfd memfd | deleted PATH | paths DIR | big PATH\n");
+		say("usage: memfd memfd | deleted PATH | paths DIR | fork | big PATH\n");
 		return 2;
 	}
 	if (r)
