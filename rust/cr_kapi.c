@@ -23,6 +23,7 @@
 #include <linux/regset.h>
 #include <linux/rseq.h>
 #include <linux/shmem_fs.h>
+#include <linux/namei.h>
 #include <linux/elf.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
@@ -195,6 +196,48 @@ ssize_t cr_file_write(struct file *f, const void *buf, size_t len)
 struct file *cr_shmem_file(u64 size)
 {
 	return shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
+}
+
+/* ------------------------------------------------ memfds, deleted files */
+
+/* The inode memfd_create() makes (memfd_alloc_file() is not exported): @name is "memfd:NAME". */
+struct file *cr_memfd_file(const char *name, u64 size)
+{
+	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+}
+
+bool cr_file_is_shmem(struct file *f)
+{
+	return shmem_file(f);
+}
+
+/* SHMEM_I() of a shmem file's inode: its seals (F_GET_SEALS). */
+unsigned int cr_shmem_seals(struct file *f)
+{
+	return SHMEM_I(file_inode(f))->seals;
+}
+
+/* Sets the seals of a shmem inode no one else has yet. */
+void cr_shmem_set_seals(struct file *f, unsigned int seals)
+{
+	SHMEM_I(file_inode(f))->seals = seals;
+}
+
+/* What F_SEAL_WRITE does to the mapping (memfd_add_seals()). */
+int cr_mapping_deny_writable(struct file *f)
+{
+	return mapping_deny_writable(f->f_mapping);
+}
+
+struct mnt_idmap *cr_file_mnt_idmap(struct file *f)
+{
+	return file_mnt_idmap(f);
+}
+
+/* namei.h is not in the bindings. */
+struct dentry *cr_start_removing_dentry(struct dentry *parent, struct dentry *child)
+{
+	return start_removing_dentry(parent, child);
 }
 
 /* prctl(PR_SET_MM_EXE_FILE) once the old executable is unmapped. */

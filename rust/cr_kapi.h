@@ -22,6 +22,8 @@ struct socket;
 struct sock;
 struct sk_buff;
 struct unix_address;
+struct dentry;
+struct mnt_idmap;
 
 /* The VM_* flags cr_vm_flag() reads (macros, some per configuration). */
 enum cr_vm_flag {
@@ -128,6 +130,13 @@ int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 struct file *cr_shmem_file(u64 size);
+struct file *cr_memfd_file(const char *name, u64 size);
+bool cr_file_is_shmem(struct file *f);
+unsigned int cr_shmem_seals(struct file *f);
+void cr_shmem_set_seals(struct file *f, unsigned int seals);
+int cr_mapping_deny_writable(struct file *f);
+struct mnt_idmap *cr_file_mnt_idmap(struct file *f);
+struct dentry *cr_start_removing_dentry(struct dentry *parent, struct dentry *child);
 int cr_current_set_exe_file(struct file *f);
 struct pipe_inode_info;
 struct pipe_inode_info *cr_file_pipe(struct file *f);

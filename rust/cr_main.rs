@@ -18,6 +18,7 @@ use kernel::{
 #[path = "../image/src/format/mod.rs"]
 pub mod format;
 
+mod anonfile;
 mod checkpoint;
 mod error;
 mod files;

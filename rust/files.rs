@@ -13,11 +13,15 @@
 //! from the restarting process (its own 0-2), like a shell job, when the
 //! other side is outside the tree: a pipe or FIFO with both ends inside the
 //! tree is refused (pipes are not restored yet). Regular files and directories
-//! are reopened by path, as the caller, with their status flags and offset;
-//! `/dev/null` and `/dev/zero` are reopened. Everything else is refused at
-//! checkpoint by name.
+//! are reopened by path, as the caller, with their status flags and offset
+//! (a directory's is its readdir position); `O_PATH` descriptors of any
+//! file type are reopened by path with `O_PATH`; `/dev/null` and
+//! `/dev/zero` are reopened. Memfds and deleted files are objects of
+//! [`crate::anonfile`], saved with their contents. Everything else is
+//! refused at checkpoint by name.
 
 use crate::{
+    anonfile::{AnonPlan, AnonSnap},
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind, Record},
     inet,
@@ -71,6 +75,8 @@ pub(crate) enum ObjSnap {
     Unix(UnixSnap),
     /// A TCP or UDP socket.
     Inet(inet::InetSnap),
+    /// A memfd or a deleted file ([`crate::anonfile`]).
+    Anon(AnonSnap),
 }
 
 impl ObjSnap {
@@ -81,6 +87,7 @@ impl ObjSnap {
             ObjSnap::Pipe(p) => (Kind::Pipe, p.key()),
             ObjSnap::Unix(u) => (Kind::Unix, u.key()),
             ObjSnap::Inet(s) => (Kind::Inet, s.key()),
+            ObjSnap::Anon(a) => a.key(),
         }
     }
 
@@ -92,6 +99,7 @@ impl ObjSnap {
             ObjSnap::Pipe(p) => p.write(id, w),
             ObjSnap::Unix(u) => u.write(id, w, ids),
             ObjSnap::Inet(s) => s.write(id, w),
+            ObjSnap::Anon(a) => a.write(id, w),
         }
     }
 }
@@ -152,21 +160,18 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         refuse!(eopnotsupp(), "pid {pid} fd {fd}: {what} not supported yet")
     };
     if i.f_flags & O_PATH != 0 {
-        return Err(nope(&"O_PATH descriptor"));
+        return classify_opath(pid, fd, f, path_buf);
     }
     match i.mode & S_IFMT {
         S_IFREG | S_IFDIR => {
             let p = kapi::file_path(f, path_buf)
                 .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the file"))?;
-            if p.starts_with(b"/memfd:") {
-                return Err(nope(&"memfd"));
-            }
-            if i.nlink == 0 || p.ends_with(b" (deleted)") {
-                return Err(refuse!(
-                    eopnotsupp(),
-                    "pid {pid} fd {fd}: deleted file {} not supported yet",
-                    Show(p)
-                ));
+            if let Some(a) = AnonSnap::gather(pid, fd, f, &i, p)? {
+                return Ok(Classified {
+                    kind: a.file_kind(),
+                    path: KVec::new(),
+                    obj: Some(ObjSnap::Anon(a)),
+                });
             }
             if p.first() != Some(&b'/') {
                 return Err(refuse!(
@@ -241,6 +246,37 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
     }
 }
 
+/// An `O_PATH` descriptor, of a file of any type: reopened by its path
+/// with `O_PATH` (and `O_NOFOLLOW` if it had it, for a symbolic link).
+fn classify_opath(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classified, Refusal> {
+    let p = kapi::file_path(f, path_buf)
+        .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the O_PATH file"))?;
+    let i = kapi::file_info(f);
+    let why = if p.first() != Some(&b'/') {
+        Some("a file with no path")
+    } else if i.nlink == 0 || p.ends_with(b" (deleted)") {
+        Some("a deleted file")
+    } else if p.starts_with(b"/proc/") || p.starts_with(b"/sys/") {
+        Some("a procfs/sysfs file")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} fd {fd}: O_PATH descriptor of {why} ({}): not supported",
+            Show(p)
+        ));
+    }
+    let mut v = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
+    v.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
+    Ok(Classified {
+        kind: FileKind::Regular,
+        path: v,
+        obj: None,
+    })
+}
+
 impl FilesSnap {
     /// Reads the current task's file table (runs in the target).
     #[inline(never)]
@@ -260,7 +296,11 @@ impl FilesSnap {
                 kind,
                 open_flags: i.f_flags & format::FILE_OPEN_FLAGS,
                 fd_flags: if cloexec { format::FD_CLOEXEC } else { 0 },
-                pos: if kind == FileKind::Regular {
+                pos: if matches!(
+                    kind,
+                    FileKind::Regular | FileKind::Memfd | FileKind::Deleted
+                ) && i.f_flags & O_PATH == 0
+                {
                     i.pos.max(0) as u64
                 } else {
                     0
@@ -438,12 +478,17 @@ struct FilePlan {
 /// The file table of a restart plan.
 pub(crate) struct FilesPlan {
     files: KVec<FilePlan>,
+    /// The memfd or deleted file being read.
+    anon: AnonPlan,
 }
 
 impl FilesPlan {
     /// An empty table.
     pub(crate) fn new() -> Self {
-        FilesPlan { files: KVec::new() }
+        FilesPlan {
+            files: KVec::new(),
+            anon: AnonPlan::new(),
+        }
     }
 
     /// Takes a record of the file table (`Ok(false)` for any other).
@@ -459,6 +504,9 @@ impl FilesPlan {
             Record::PipeData(d) => pipe::add_data(d, shared, log)?,
             Record::UnixSock(_) | Record::UnixData(_) => return unix::add(rec, shared, log),
             Record::Inet(s) => inet::add(s, shared, log)?,
+            Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
+            Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,
+            Record::FileData(d) => self.anon.add_data(d, shared, log)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -518,13 +566,17 @@ impl FilesPlan {
             FileKind::Regular => {
                 let f = open_path(r.path, r.open_flags)
                     .map_err(|e| fail!(log, e, "fd {fd}: cannot reopen {}", Show(r.path)))?;
-                kapi::file_seek(&f, r.pos as i64).map_err(|e| {
-                    fail!(log, e, "fd {fd}: cannot seek {} to {}", Show(r.path), r.pos)
-                })?;
+                // An O_PATH description has no position (nor any seek).
+                if r.open_flags & O_PATH == 0 {
+                    kapi::file_seek(&f, r.pos as i64).map_err(|e| {
+                        fail!(log, e, "fd {fd}: cannot seek {} to {}", Show(r.path), r.pos)
+                    })?;
+                }
                 Some(f)
             }
             FileKind::Pipe => Some(pipe::open(fd, r.obj, r.open_flags, shared, log)?),
             FileKind::Unix => Some(unix::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Memfd | FileKind::Deleted => Some(self.anon.open(r, shared, log)?),
             FileKind::DevNull | FileKind::DevZero => {
                 let p: &[u8] = if r.kind == FileKind::DevNull {
                     b"/dev/null"

@@ -100,6 +100,16 @@ mod ffi {
         pub(crate) fn cr_file_read(f: *mut bindings::file, buf: *mut u8, len: usize) -> isize;
         pub(crate) fn cr_file_write(f: *mut bindings::file, buf: *const u8, len: usize) -> isize;
         pub(crate) fn cr_shmem_file(size: u64) -> *mut bindings::file;
+        pub(crate) fn cr_memfd_file(name: *const c_char, size: u64) -> *mut bindings::file;
+        pub(crate) fn cr_file_is_shmem(f: *mut bindings::file) -> bool;
+        pub(crate) fn cr_shmem_seals(f: *mut bindings::file) -> c_uint;
+        pub(crate) fn cr_shmem_set_seals(f: *mut bindings::file, seals: c_uint);
+        pub(crate) fn cr_mapping_deny_writable(f: *mut bindings::file) -> c_int;
+        pub(crate) fn cr_file_mnt_idmap(f: *mut bindings::file) -> *mut bindings::mnt_idmap;
+        pub(crate) fn cr_start_removing_dentry(
+            parent: *mut bindings::dentry,
+            child: *mut bindings::dentry,
+        ) -> *mut bindings::dentry;
         pub(crate) fn cr_current_set_exe_file(f: *mut bindings::file) -> c_int;
         pub(crate) fn cr_vm_flag(which: VmFlag) -> u64;
         pub(crate) fn cr_vma_reset_page_prot(vma: *mut bindings::vm_area_struct);

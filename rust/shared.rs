@@ -30,6 +30,11 @@ pub(crate) enum Kind {
     Unix,
     /// A TCP or UDP socket, which one open file description opens.
     Inet,
+    /// A memfd's inode, which several open file descriptions can open.
+    Memfd,
+    /// A deleted regular file's inode, which several open file
+    /// descriptions can open.
+    Deleted,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -112,6 +117,15 @@ pub(crate) enum Object {
     /// A TCP or UDP socket: its record, until the file record that names it
     /// makes it (`opened`).
     Inet { rec: format::Inet, opened: bool },
+    /// A memfd: the file that made its inode (never installed), its seals,
+    /// and whether they are set yet (once its contents are in).
+    Memfd {
+        file: ARef<File>,
+        seals: u32,
+        sealed: bool,
+    },
+    /// A deleted file: the file that recreated its inode (never installed).
+    Deleted { file: ARef<File> },
 }
 
 impl Object {
@@ -122,6 +136,8 @@ impl Object {
             Object::Pipe { .. } => Kind::Pipe,
             Object::Unix { .. } => Kind::Unix,
             Object::Inet { .. } => Kind::Inet,
+            Object::Memfd { .. } => Kind::Memfd,
+            Object::Deleted { .. } => Kind::Deleted,
         }
     }
 }

@@ -248,6 +248,18 @@ fn main() {
             ];
         })),
     ));
+    // Memfds and deleted files, each with its contents.
+    valid.push((
+        "memfd-files.img",
+        build_image(&with_proc(&|p| {
+            p.files = vec![
+                (0, FileKind::Inherit, b""),
+                (3, FileKind::Memfd, b""),
+                (4, FileKind::Deleted, b""),
+                (5, FileKind::Memfd, b""),
+            ];
+        })),
+    ));
     // The kernel's constants (fits `here()`), one page per pages record.
     valid.push((
         "kernel-runs.img",
@@ -428,6 +440,9 @@ fn main() {
                 // table is shared): the whole-image targets cover them.
                 RecordType::UnixSock | RecordType::UnixData => continue,
                 RecordType::Inet => 19,
+                RecordType::Memfd => 20,
+                RecordType::Deleted => 21,
+                RecordType::FileData => 22,
             };
             seed.insert(0, sel);
             seed.extend_from_slice(p);
@@ -543,6 +558,8 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
     let mut total_pages = 0;
     let mut file_id = 0;
     let mut inet_id = 0;
+    // Objects of memfd and deleted files (memfd.rs), numbered per kind.
+    let (mut memfds, mut deleted) = (0, 0);
     for p in &s.procs {
         let t = Task {
             pid: p.pid,
@@ -600,26 +617,65 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         for &(fd, kind, path) in &p.files {
             file_id += 1;
             // A TCP socket listening on 127.0.0.1, port 8000 + fd.
-            let mut obj = 0;
-            if kind == FileKind::Inet {
-                inet_id += 1;
-                obj = inet_id;
-                let s = Inet {
-                    id: inet_id,
-                    family: AF_INET,
-                    ty: SOCK_STREAM,
-                    protocol: IPPROTO_TCP,
-                    state: InetState::Listen as u32,
-                    flags: INET_REUSEADDR | INET_BOUND_ADDR,
-                    backlog: 5,
-                    ttl: -1,
-                    hops: -1,
-                    local_port: 8000 + fd,
-                    local_addr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-                    ..Default::default()
-                };
-                o.push(|b| s.encode(b));
-            }
+            // A memfd or deleted file: its record, then 100 bytes of
+            // contents at 4096 (a hole before them) in two chunks.
+            let obj = match kind {
+                FileKind::Memfd | FileKind::Deleted => {
+                    let bytes = [0x5au8; 50];
+                    let id = if kind == FileKind::Memfd {
+                        memfds += 1;
+                        let m = MemfdRec {
+                            id: memfds,
+                            seals: 1 | 8,
+                            size: 12288,
+                            data: 100,
+                            mode: 0o777,
+                            name: b"buf",
+                        };
+                        o.push(|b| m.encode(b));
+                        memfds
+                    } else {
+                        deleted += 1;
+                        let d = DeletedRec {
+                            id: deleted,
+                            mode: 0o600,
+                            size: 12288,
+                            data: 100,
+                            path: b"/tmp/gone",
+                        };
+                        o.push(|b| d.encode(b));
+                        deleted
+                    };
+                    for off in [4096, 4146] {
+                        let d = FileData {
+                            offset: off,
+                            bytes: &bytes,
+                        };
+                        o.push(|b| d.encode(b));
+                    }
+                    id
+                }
+                FileKind::Inet => {
+                    inet_id += 1;
+                    let s = Inet {
+                        id: inet_id,
+                        family: AF_INET,
+                        ty: SOCK_STREAM,
+                        protocol: IPPROTO_TCP,
+                        state: InetState::Listen as u32,
+                        flags: INET_REUSEADDR | INET_BOUND_ADDR,
+                        backlog: 5,
+                        ttl: -1,
+                        hops: -1,
+                        local_port: 8000 + fd,
+                        local_addr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                        ..Default::default()
+                    };
+                    o.push(|b| s.encode(b));
+                    inet_id
+                }
+                _ => 0,
+            };
             let f = FileRec {
                 fd,
                 id: file_id,

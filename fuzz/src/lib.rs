@@ -307,6 +307,15 @@ fn drive_inner(
             Record::Inet(s) => {
                 black_box(s);
             }
+            Record::Memfd(m) => {
+                black_box(m);
+            }
+            Record::Deleted(d) => {
+                black_box(d);
+            }
+            Record::FileData(d) => {
+                black_box(d);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.
@@ -481,7 +490,7 @@ pub fn records(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 20 {
+    match sel % 23 {
         0 => {
             if let Ok(h) = Header::decode(rest) {
                 let p = reencode(RecordType::Header, |b| h.encode(b));
@@ -685,6 +694,27 @@ pub fn records(data: &[u8]) {
                 assert!(t.tid > 0 && t.comm[COMM_LEN - 1] == 0);
                 let p = reencode(RecordType::Thread, |b| t.encode(b));
                 assert_eq!(Thread::decode(&p), Ok(t));
+            }
+        }
+        20 => {
+            if let Ok(m) = MemfdRec::decode(rest) {
+                assert!(m.data <= m.size && m.data <= MAX_FILE_DATA);
+                let p = reencode(RecordType::Memfd, |b| m.encode(b));
+                assert_eq!(MemfdRec::decode(&p), Ok(m));
+            }
+        }
+        21 => {
+            if let Ok(d) = DeletedRec::decode(rest) {
+                assert!(d.data <= d.size && d.path[0] == b'/');
+                let p = reencode(RecordType::Deleted, |b| d.encode(b));
+                assert_eq!(DeletedRec::decode(&p), Ok(d));
+            }
+        }
+        22 => {
+            if let Ok(d) = FileData::decode(rest) {
+                assert!(!d.bytes.is_empty() && d.bytes.len() <= FILE_DATA_CHUNK);
+                let p = reencode(RecordType::FileData, |b| d.encode(b));
+                assert_eq!(FileData::decode(&p), Ok(d));
             }
         }
         _ => {

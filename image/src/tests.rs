@@ -329,6 +329,9 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::UnixSock(u) => u.encode(&mut buf),
         Record::UnixData(d) => d.encode(&mut buf),
         Record::Inet(s) => s.encode(&mut buf),
+        Record::Memfd(m) => m.encode(&mut buf),
+        Record::Deleted(d) => d.encode(&mut buf),
+        Record::FileData(d) => d.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),
         Record::Pages(ph) => ph.encode(&mut buf, hdr.unwrap().page_size),
         Record::Tail(t) => t.encode(&mut buf),
@@ -361,7 +364,7 @@ fn record_types_are_listed_once() {
         assert!(RecordType::ALL[..i].iter().all(|&t| t.name() != ty.name()));
         assert!(ty.max_len() >= RECORD_HEADER_SIZE && ty.max_len() % 8 == 0);
     }
-    assert_eq!(RecordType::ALL.len(), 21);
+    assert_eq!(RecordType::ALL.len(), 24);
 }
 
 #[test]

@@ -33,7 +33,8 @@ u32_enum! {
     pub enum FileKind {
         /// Inherited from the restarting process (a terminal or pipe on fd 0-2).
         Inherit = 1,
-        /// A regular file, reopened by path.
+        /// A regular file or a directory, or an `O_PATH` descriptor of a
+        /// file of any type, reopened by path.
         Regular = 2,
         /// `/dev/null`.
         DevNull = 3,
@@ -45,6 +46,11 @@ u32_enum! {
         Unix = 9,
         /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
         Inet = 10,
+        /// A memfd ([`MemfdRec`]), reopened from the restored inode.
+        Memfd = 7,
+        /// A deleted regular file ([`DeletedRec`]), recreated and
+        /// unlinked again.
+        Deleted = 8,
     }
 }
 
@@ -57,6 +63,7 @@ impl FileKind {
             Self::Pipe => true,
             Self::Unix => true,
             Self::Inet => true,
+            Self::Memfd | Self::Deleted => true,
         }
     }
 
@@ -70,6 +77,8 @@ impl FileKind {
             Self::Pipe => "pipe",
             Self::Unix => "unix",
             Self::Inet => "inet",
+            Self::Memfd => "memfd",
+            Self::Deleted => "deleted",
         }
     }
 }
@@ -79,7 +88,9 @@ pub const FD_CLOEXEC: u32 = 1;
 
 /// Status flags a file is reopened with: `O_ACCMODE | O_APPEND | O_NONBLOCK
 /// | O_DSYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME
-/// | O_SYNC`. Never `O_CREAT`, `O_TRUNC` or `O_EXCL`.
+/// | O_SYNC | O_PATH` (`O_PATH` since format 3: such a description is
+/// reopened by path with `O_PATH`, whatever the file type). Never
+/// `O_CREAT`, `O_TRUNC` or `O_EXCL`.
 pub const FILE_OPEN_FLAGS: u32 = 0o3
     | 0o2000
     | 0o4000
@@ -89,7 +100,8 @@ pub const FILE_OPEN_FLAGS: u32 = 0o3
     | 0o200000
     | 0o400000
     | 0o1000000
-    | 0o4010000;
+    | 0o4010000
+    | 0o10000000;
 
 /// One open file descriptor and the open file description it refers to.
 ///
@@ -202,6 +214,7 @@ mod show {
             (0o200000, "O_DIRECTORY"),
             (0o400000, "O_NOFOLLOW"),
             (0o1000000, "O_NOATIME"),
+            (0o10000000, "O_PATH"),
         ] {
             if f & bit != 0 {
                 v.push(name);
@@ -237,7 +250,15 @@ mod show {
                 k if k.has_object() => format!("[{} {}]", k.name(), f.obj),
                 k => format!("[{}]", k.name()),
             };
-            let pos = if f.kind == FileKind::Regular {
+            let what = if f.kind.has_object() {
+                format!("[{} {}]", f.kind.name(), f.obj)
+            } else {
+                what
+            };
+            let pos = if matches!(
+                f.kind,
+                FileKind::Regular | FileKind::Memfd | FileKind::Deleted
+            ) {
                 format!(" pos {}", f.pos)
             } else {
                 String::new()

@@ -16,7 +16,15 @@ use serde::Serialize;
 /// The lists that close the `info --json` document, in document order;
 /// [`Json::Element`] adds to one of them. Each is present, possibly
 /// empty, in every document.
-pub const LISTS: [&str; 6] = ["vmas", "files", "pipes", "unix_sockets", "inet", "threads"];
+pub const LISTS: [&str; 7] = [
+    "vmas",
+    "files",
+    "pipes",
+    "unix_sockets",
+    "inet",
+    "file_objects",
+    "threads",
+];
 
 /// A record's part of the `info --json` document.
 pub enum Json {

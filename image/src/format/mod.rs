@@ -40,6 +40,7 @@
 //! | `pipe.rs` | [`Pipe`], [`PipeData`] |
 //! | `unix.rs` | [`UnixSock`], [`UnixData`] |
 //! | `inet.rs` | [`Inet`] |
+//! | `memfd.rs` | [`MemfdRec`], [`DeletedRec`], [`FileData`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -54,6 +55,7 @@ mod header;
 mod inet;
 #[cfg(feature = "info")]
 pub mod info;
+mod memfd;
 mod mm;
 mod pages;
 mod pipe;
@@ -73,6 +75,7 @@ pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
 pub use inet::*;
+pub use memfd::*;
 pub use mm::*;
 pub use pages::*;
 pub use pipe::*;

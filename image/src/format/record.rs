@@ -81,6 +81,13 @@ record_types! {
     UnixData = 321, "unix-data", padded(UNIX_DATA_FIXED + MAX_UNIX_DATA);
     /// [`Inet`]: a TCP or UDP socket, before the file record opening it.
     Inet = 330, "inet", INET_PAYLOAD;
+    /// [`MemfdRec`]: a memfd, which file records of kind memfd open.
+    Memfd = 340, "memfd", padded(ANON_FILE_FIXED + 4 + MAX_MEMFD_NAME);
+    /// [`DeletedRec`]: a deleted regular file, which file records of kind
+    /// deleted open.
+    Deleted = 341, "deleted", padded(ANON_FILE_FIXED + 4 + MAX_PATH);
+    /// [`FileData`]: contents of the memfd or deleted file before it.
+    FileData = 342, "file-data", padded(FILE_DATA_FIXED + FILE_DATA_CHUNK);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -172,6 +179,12 @@ pub enum Record<'a> {
     UnixData(UnixData<'a>),
     /// [`Inet`].
     Inet(Inet),
+    /// [`MemfdRec`].
+    Memfd(MemfdRec<'a>),
+    /// [`DeletedRec`].
+    Deleted(DeletedRec<'a>),
+    /// [`FileData`].
+    FileData(FileData<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -216,6 +229,9 @@ impl Record<'_> {
             Record::UnixSock(u) => f(u),
             Record::UnixData(d) => f(d),
             Record::Inet(s) => f(s),
+            Record::Memfd(m) => f(m),
+            Record::Deleted(d) => f(d),
+            Record::FileData(d) => f(d),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

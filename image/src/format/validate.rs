@@ -65,6 +65,9 @@ pub struct Validator {
     last_unix_id: u32,
     /// Highest [`Inet::id`] so far: a new one is the next number.
     last_inet_id: u32,
+    /// The contents still declared by the last memfd or deleted-file
+    /// record: its [`FileData`] records, and only they, come next.
+    data_left: DataLeft,
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -92,6 +95,9 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::UnixSock
             | RecordType::UnixData
             | RecordType::Inet
+            | RecordType::Memfd
+            | RecordType::Deleted
+            | RecordType::FileData
     )
 }
 
@@ -136,6 +142,7 @@ impl Validator {
             pipe_data_left: 0,
             last_unix_id: 0,
             last_inet_id: 0,
+            data_left: DataLeft::default(),
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -250,6 +257,13 @@ impl Validator {
             (0, _) => {}
             (_, T::PipeData) => return Ok(()),
             _ => return Err(FormatError::Missing),
+        }
+        if (self.data_left.left != 0) != (ty == T::FileData) {
+            return Err(if ty == T::FileData {
+                FormatError::BadOrder
+            } else {
+                FormatError::Missing
+            });
         }
         let ok = match (self.phase, ty) {
             (Phase::Magic, _) => false,
@@ -463,6 +477,32 @@ impl Validator {
                 self.last_inet_id = s.id;
                 self.phase = Phase::Files;
                 Record::Inet(s)
+            }
+            RecordType::Memfd => {
+                let m = MemfdRec::decode(p)?;
+                self.data_left = DataLeft {
+                    size: m.size,
+                    left: m.data,
+                    end: 0,
+                };
+                self.phase = Phase::Files;
+                Record::Memfd(m)
+            }
+            RecordType::Deleted => {
+                let d = DeletedRec::decode(p)?;
+                self.data_left = DataLeft {
+                    size: d.size,
+                    left: d.data,
+                    end: 0,
+                };
+                self.phase = Phase::Files;
+                Record::Deleted(d)
+            }
+            RecordType::FileData => {
+                let d = FileData::decode(p)?;
+                self.data_left.take(&d)?;
+                self.phase = Phase::Files;
+                Record::FileData(d)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

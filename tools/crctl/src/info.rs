@@ -185,6 +185,7 @@ mod tests {
                 "pipes",
                 "unix_sockets",
                 "inet",
+                "file_objects",
                 "threads",
                 "pages",
                 "page_records",
