@@ -627,6 +627,10 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
         .map_err(|e| io(&w, e))?;
 
     files::check_pipes(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
+    files::check_owners(
+        procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)),
+        members.iter().map(|m| m.entry),
+    )?;
     for p in procs.iter() {
         for t in p.threads.iter() {
             t.check_creds(p.proc_.task.ids.pid, &p.proc_.task.creds)?;

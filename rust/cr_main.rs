@@ -22,6 +22,7 @@ mod checkpoint;
 mod error;
 mod files;
 mod kapi;
+mod locks;
 mod log;
 mod memory;
 mod regs;

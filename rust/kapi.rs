@@ -17,6 +17,7 @@ use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
 
 pub(crate) mod current;
 mod file;
+pub(crate) mod lock;
 mod miscdev;
 mod mm;
 mod sync;

@@ -16,7 +16,7 @@ use serde::Serialize;
 /// The lists that close the `info --json` document, in document order;
 /// [`Json::Element`] adds to one of them. Each is present, possibly
 /// empty, in every document.
-pub const LISTS: [&str; 3] = ["vmas", "files", "threads"];
+pub const LISTS: [&str; 5] = ["vmas", "files", "locks", "owners", "threads"];
 
 /// A record's part of the `info --json` document.
 pub enum Json {

@@ -37,6 +37,7 @@
 //! | `signals.rs` | [`Signals`] |
 //! | `mm.rs` | [`Mm`], [`Vma`] |
 //! | `files.rs` | [`FileRec`] |
+//! | `locks.rs` | [`LockRec`], [`FileOwner`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -50,6 +51,7 @@ mod files;
 mod header;
 #[cfg(feature = "info")]
 pub mod info;
+mod locks;
 mod mm;
 mod pages;
 pub mod record;
@@ -66,6 +68,7 @@ pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, 
 pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
+pub use locks::*;
 pub use mm::*;
 pub use pages::*;
 pub use record::{Record, RecordHeader, RecordType, RECORD_HEADER_SIZE};

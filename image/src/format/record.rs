@@ -71,6 +71,10 @@ record_types! {
     Xstate = 201, "xstate", 8 + MAX_XSTATE as usize;
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
+    /// [`LockRec`]: a file lock held on the file record before it.
+    Lock = 350, "lock", LOCK_PAYLOAD;
+    /// [`FileOwner`]: `F_SETOWN`/`F_SETSIG`/`O_ASYNC` of the file record before it.
+    FileOwner = 351, "file-owner", FILE_OWNER_PAYLOAD;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -152,6 +156,10 @@ pub enum Record<'a> {
     Vma(Vma<'a>, u32),
     /// [`FileRec`].
     File(FileRec<'a>),
+    /// [`LockRec`].
+    Lock(LockRec),
+    /// [`FileOwner`].
+    FileOwner(FileOwner),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -191,6 +199,8 @@ impl Record<'_> {
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),
+            Record::Lock(l) => f(l),
+            Record::FileOwner(o) => f(o),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

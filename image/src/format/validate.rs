@@ -56,6 +56,10 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
+    /// [`FileRec::id`] of the current process's last file record (0: none
+    /// yet), which lock and owner records belong to, and whether it had
+    /// its owner record.
+    cur_file: (u32, bool),
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -76,7 +80,10 @@ pub struct Validator {
 /// records of the objects they open, which come after its mappings and
 /// before its threads, each object before the first file record naming it.
 fn is_file_table(ty: RecordType) -> bool {
-    matches!(ty, RecordType::File)
+    matches!(
+        ty,
+        RecordType::File | RecordType::Lock | RecordType::FileOwner
+    )
 }
 
 fn seen_bit(ty: RecordType) -> u32 {
@@ -115,6 +122,7 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
+            cur_file: (0, false),
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -335,6 +343,7 @@ impl Validator {
                 self.vmas_seen = 0;
                 self.last_vma_end = 0;
                 self.last_fd = -1;
+                self.cur_file = (0, false);
                 self.phase = Phase::Meta;
                 Record::Task(t)
             }
@@ -383,8 +392,26 @@ impl Validator {
                 }
                 self.last_fd = i64::from(f.fd);
                 self.last_file_id = self.last_file_id.max(f.id);
+                self.cur_file = (f.id, false);
                 self.phase = Phase::Files;
                 Record::File(f)
+            }
+            RecordType::Lock => {
+                let l = LockRec::decode(p)?;
+                if l.file != self.cur_file.0 {
+                    return Err(FormatError::BadField);
+                }
+                self.phase = Phase::Files;
+                Record::Lock(l)
+            }
+            RecordType::FileOwner => {
+                let o = FileOwner::decode(p)?;
+                if o.file != self.cur_file.0 || self.cur_file.1 {
+                    return Err(FormatError::BadField);
+                }
+                self.cur_file.1 = true;
+                self.phase = Phase::Files;
+                Record::FileOwner(o)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;
