@@ -21,10 +21,11 @@
 //! (`vfs_test_lock`): a lock taken by someone else in between fails the
 //! restart then, and the tree is killed.
 //!
-//! The owner (`F_SETOWN`, `F_SETOWN_EX`), `F_SETSIG` signal and `O_ASYNC`
-//! of a description are set again by the leader that installs it first,
-//! once every task of the tree exists; an owner outside the tree is refused
-//! at checkpoint.
+//! The owner (`F_SETOWN`, `F_SETOWN_EX`) and `F_SETSIG` signal of a
+//! description are set again by the leader that installs it first, once
+//! every task of the tree exists; an owner outside the tree is refused at
+//! checkpoint, and so is `O_ASYNC` (which only files with an `fasync`
+//! method can have: pipes, sockets, terminals).
 
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
@@ -160,10 +161,12 @@ impl FileLocks {
         if o.who == 0 && o.signum == 0 && !o.fasync {
             return Ok(None);
         }
-        if o.fasync && o.has_fasync {
+        // Only a file with an `fasync` method can have `O_ASYNC`: it is on
+        // that method's list, which restart does not rebuild yet.
+        if o.fasync {
             return Err(refuse!(
                 eopnotsupp(),
-                "pid {pid} fd {fd}: O_ASYNC on this kind of file not supported yet"
+                "pid {pid} fd {fd}: O_ASYNC (signal-driven I/O) not supported yet"
             ));
         }
         let owner_type = if o.who < 0 {
@@ -366,6 +369,13 @@ impl LocksPlan {
                 "bad image: fd {fd}: a signal owner on an inherited or already seen file"
             ));
         };
+        if o.flags & format::OWNER_ASYNC != 0 {
+            return Err(fail!(
+                log,
+                eopnotsupp(),
+                "fd {fd}: O_ASYNC (signal-driven I/O) not supported yet"
+            ));
+        }
         self.owners.push((f.clone(), *o), GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
@@ -396,14 +406,8 @@ impl LocksPlan {
             } else {
                 n
             };
-            kl::set_file_owner(
-                f,
-                who,
-                o.owner_type == format::OWNER_TID,
-                o.signum as i32,
-                o.flags & format::OWNER_ASYNC != 0,
-            )
-            .map_err(|e| fail!(log, e, "cannot set the owner {who} of a file's signals"))?;
+            kl::set_file_owner(f, who, o.owner_type == format::OWNER_TID, o.signum as i32)
+                .map_err(|e| fail!(log, e, "cannot set the owner {who} of a file's signals"))?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 //! File locks and the owner of a file's signals: the locks an inode holds
 //! (read under its lock context's spinlock), lock requests tested and taken
-//! without blocking, and `F_SETOWN`/`F_SETSIG`/`O_ASYNC` read and set.
+//! without blocking, and `F_SETOWN`/`F_SETSIG` read and set.
 
 use core::{ffi::c_int, ffi::c_void, ptr};
 use kernel::{bindings, fs::File, prelude::*};
@@ -244,8 +244,6 @@ pub(crate) struct FileOwnerInfo {
     pub(crate) signum: i32,
     /// `O_ASYNC` is set.
     pub(crate) fasync: bool,
-    /// The file has an `fasync` method (its `O_ASYNC` registers it).
-    pub(crate) has_fasync: bool,
 }
 
 /// Reads who owns a file's signals.
@@ -257,7 +255,6 @@ pub(crate) fn file_owner(f: &File) -> FileOwnerInfo {
     unsafe {
         let mut i = FileOwnerInfo {
             fasync: ptr::read_volatile(&raw const (*fp).f_flags) & bindings::FASYNC != 0,
-            has_fasync: (*(*fp).f_op).fasync.is_some(),
             ..Default::default()
         };
         let o = ptr::read_volatile(&raw const (*fp).f_owner);
@@ -278,10 +275,9 @@ pub(crate) fn file_owner(f: &File) -> FileOwnerInfo {
 }
 
 /// Makes `who` (`F_SETOWN`: a pid, minus a process group, in the current
-/// task's pid namespace; a thread if `tid`) the owner of `f`'s signals,
-/// `signum` their signal (`F_SETSIG`), and sets `O_ASYNC` if `fasync` (for
-/// a file without an `fasync` method: the flag only).
-pub(crate) fn set_file_owner(f: &File, who: i32, tid: bool, signum: i32, fasync: bool) -> Result {
+/// task's pid namespace; a thread if `tid`) the owner of `f`'s signals, and
+/// `signum` their signal (`F_SETSIG`).
+pub(crate) fn set_file_owner(f: &File, who: i32, tid: bool, signum: i32) -> Result {
     let fp = f.as_ptr();
     // SAFETY: `f` is valid.
     kernel::error::to_result(unsafe { bindings::file_f_owner_allocate(fp) })?;
@@ -301,22 +297,11 @@ pub(crate) fn set_file_owner(f: &File, who: i32, tid: bool, signum: i32, fasync:
         // SAFETY: `f` is valid.
         kernel::error::to_result(unsafe { bindings::f_setown(fp, who, 1) })?;
     }
-    // SAFETY: `f_owner` was allocated above and lives as long as `f`.
+    // SAFETY: `f_owner` was allocated above and lives as long as `f`;
+    // `F_SETSIG` writes `signum` the same way, without a lock.
     unsafe {
         let o = ptr::read_volatile(&raw const (*fp).f_owner);
         ptr::write_volatile(&raw mut (*o).signum, signum);
-    }
-    if fasync {
-        // SAFETY: `f` is valid; `f_flags` is written under `f_lock`, as
-        // `fcntl(F_SETFL)` does.
-        unsafe {
-            if (*(*fp).f_op).fasync.is_some() {
-                return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)));
-            }
-            bindings::spin_lock(&raw mut (*fp).f_lock);
-            (*fp).f_flags |= bindings::FASYNC;
-            bindings::spin_unlock(&raw mut (*fp).f_lock);
-        }
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
  *
  * Opens FILE (which must exist, at least 200 bytes) three times read-write
  * and takes:
- *   - on the first description: flock(LOCK_EX), and F_SETOWN to itself,
- *     F_SETSIG SIGUSR2 and O_ASYNC;
+ *   - on the first description: flock(LOCK_EX), and F_SETOWN to itself
+ *     and F_SETSIG SIGUSR2;
  *   - POSIX locks of the process: a read lock on bytes 10-19 and a write
  *     lock on 100 to the end of the file (through the second description);
  *   - on the third description: an OFD write lock on bytes 50-59.
@@ -14,7 +14,7 @@
  * With "lease", it only takes a read lease (F_SETLEASE) on a read-only
  * description.
  * Prints "KID <pid>" in that case, then "READY" (once the child holds its lock too) and waits for
- * SIGUSR1; then checks that the owner, signal and O_ASYNC of the first
+ * SIGUSR1; then checks that the owner and signal of the first
  * description are as it set them, waits for its child (which exits on
  * SIGUSR1 too), and prints "OK" or "FAIL <what>" lines, exiting 0 or 1.
  *
@@ -66,15 +66,13 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "";
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	int a, b, c, status, fl;
+	int a, b, c, status;
 	pid_t kid = 0;
 	struct f_owner_ex ex;
 
 	if (argc < 2)
 		return 2;
 	sigaction(SIGUSR1, &sa, NULL);
-	/* O_ASYNC's SIGIO (never sent for a regular file) must not kill it. */
-	signal(SIGIO, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 	if (!strcmp(mode, "lease")) {
 		a = open(argv[1], O_RDONLY);
@@ -94,9 +92,6 @@ int main(int argc, char **argv)
 		die("flock");
 	if (fcntl(a, F_SETOWN, getpid()) || fcntl(a, F_SETSIG, SIGUSR2))
 		die("F_SETOWN");
-	fl = fcntl(a, F_GETFL);
-	if (fcntl(a, F_SETFL, fl | O_ASYNC))
-		die("O_ASYNC");
 	setlk(b, F_SETLK, F_RDLCK, 10, 10);
 	setlk(b, F_SETLK, F_WRLCK, 100, 0);
 	setlk(c, F_OFD_SETLK, F_WRLCK, 50, 10);
@@ -134,10 +129,6 @@ int main(int argc, char **argv)
 	}
 	if (fcntl(a, F_GETSIG) != SIGUSR2) {
 		say("FAIL F_GETSIG %d\n", fcntl(a, F_GETSIG));
-		failures++;
-	}
-	if (!(fcntl(a, F_GETFL) & O_ASYNC)) {
-		say("FAIL O_ASYNC lost\n");
 		failures++;
 	}
 	if (kid) {

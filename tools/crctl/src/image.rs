@@ -189,6 +189,8 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
         }
         RecordType::Vma => Record::Vma(Vma::decode(p, ps, ts).unwrap(), 0),
         RecordType::File => Record::File(FileRec::decode(p).unwrap()),
+        RecordType::Lock => Record::Lock(LockRec::decode(p).unwrap()),
+        RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p).unwrap()),
         RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p).unwrap()),
         RecordType::Pages => Record::Pages(PagesHeader::decode(p).unwrap()),
         RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),
