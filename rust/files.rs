@@ -225,13 +225,11 @@ impl FilesSnap {
             };
             let Classified { kind, path, obj } = classify(pid, fd, &f, &mut path_buf)?;
             let i = kapi::file_info(&f);
-            let locks = if kind == FileKind::Inherit {
-                FileLocks::none()
-            } else {
-                let seen = |g: &FileSnap| g.file.as_ptr() == f.as_ptr();
-                let same = |g: &FileSnap| kapi::file_info(&g.file).inode == i.inode;
-                FileLocks::gather(pid, fd, &f, files.iter().any(seen), files.iter().any(same))?
-            };
+            let seen = |g: &FileSnap| g.file.as_ptr() == f.as_ptr();
+            let same = |g: &FileSnap| kapi::file_info(&g.file).inode == i.inode;
+            let (seen, same) = (files.iter().any(seen), files.iter().any(same));
+            let inherited = kind == FileKind::Inherit;
+            let locks = FileLocks::gather(pid, fd, &f, seen, same, inherited)?;
             let snap = FileSnap {
                 locks,
                 fd,

@@ -75,8 +75,28 @@ impl FileLocks {
     /// Reads what `f` (at `fd` of process `pid`, the current one) carries:
     /// its description's locks and owner unless the process showed the
     /// description before (`seen_file`), the process's POSIX locks on the
-    /// inode unless it showed the inode before (`seen_inode`).
+    /// inode unless it showed the inode before (`seen_inode`). A file
+    /// inherited from the restarting process (`inherited`) must carry
+    /// none: restart does not touch it.
     pub(crate) fn gather(
+        pid: i32,
+        fd: u32,
+        f: &File,
+        seen_file: bool,
+        seen_inode: bool,
+        inherited: bool,
+    ) -> Result<Self, Refusal> {
+        let s = Self::gather_any(pid, fd, f, seen_file, seen_inode)?;
+        if inherited && (!s.own.is_empty() || !s.posix.is_empty() || s.owner.is_some()) {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: file lock or signal owner (F_SETOWN) on a file inherited as fd 0-2: not supported"
+            ));
+        }
+        Ok(s)
+    }
+
+    fn gather_any(
         pid: i32,
         fd: u32,
         f: &File,
