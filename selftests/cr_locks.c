@@ -302,4 +302,87 @@ TEST_F_TIMEOUT(locks, lease_refused, TEST_TIMEOUT)
 	EXPECT_STREQ("OK", line);
 }
 
+/*
+ * A task blocked in F_SETLKW (then flock) holds no lock: its wait is its
+ * interrupted system call, which the restored task makes again, and it
+ * gets the lock once the test releases it.
+ */
+TEST_F_TIMEOUT(locks, blocked_waiter, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], path[PATH_MAX], line[256];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 10 };
+	struct proc *orig, *copy;
+	long long end;
+	struct flock q;
+	int fd, fd2;
+
+	tmp_path(&self->env, path, "locked");
+	tmp_path(&self->env, img, "wait.img");
+	make_file(_metadata, path);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd2 = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
+	ASSERT_EQ(0, flock(fd2, LOCK_EX | LOCK_NB));
+	orig = start_prog(_metadata, &self->env, "locker", path, "wait", NULL);
+	next(_metadata, orig, line, sizeof(line));
+	ASSERT_STREQ("WAITING", line);
+	usleep(300000);
+	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
+	expect_sigkill(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	/* Still waiting: nothing to read for a while. */
+	EXPECT_EQ(0, read_line(&copy->out, line, sizeof(line), 1000)) {
+		TH_LOG("restored locker said \"%s\" while the test holds the lock", line);
+	}
+	fl.l_type = F_UNLCK;
+	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
+	/* It has the POSIX lock, and waits for the flock one. */
+	end = now_ms() + START_TIMEOUT;
+	for (;;) {
+		q = (struct flock){ .l_type = F_RDLCK, .l_whence = SEEK_SET,
+				    .l_start = 0, .l_len = 10 };
+		ASSERT_EQ(0, fcntl(fd, F_GETLK, &q));
+		if (q.l_type == F_WRLCK)
+			break;
+		ASSERT_GT(end, now_ms()) TH_LOG("the restored waiter never got its lock");
+		usleep(20000);
+	}
+	EXPECT_EQ(orig->pid, q.l_pid);
+	ASSERT_EQ(0, flock(fd2, LOCK_UN));
+	next(_metadata, copy, line, sizeof(line));
+	EXPECT_STREQ("GOT", line);
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	expect_ok(_metadata, copy);
+	close(fd);
+	close(fd2);
+}
+
+/* A signal owner outside the tree is refused at checkpoint, by name. */
+TEST_F_TIMEOUT(locks, owner_outside_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], path[PATH_MAX], line[256], err[4096], want[128];
+	char *argv[] = { "crctl", "checkpoint", "-o", img, line, NULL };
+	struct proc *orig;
+
+	tmp_path(&self->env, path, "owned");
+	tmp_path(&self->env, img, "owner.img");
+	make_file(_metadata, path);
+	orig = start_prog(_metadata, &self->env, "locker", path, "owner", NULL);
+	next(_metadata, orig, line, sizeof(line));
+	ASSERT_STREQ("READY", line);
+	snprintf(line, sizeof(line), "%d", orig->pid);
+	EXPECT_NE(0, run(_metadata, &self->env, argv, -1, err, sizeof(err)));
+	snprintf(want, sizeof(want),
+		 "signal owner (F_SETOWN) process %d outside the tree: not supported",
+		 getpid());
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("crctl checkpoint: %s", err);
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	next(_metadata, orig, line, sizeof(line));
+	EXPECT_STREQ("OK", line);
+}
+
 TEST_HARNESS_MAIN

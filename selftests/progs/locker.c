@@ -11,8 +11,11 @@
  *   - on the third description: an OFD write lock on bytes 50-59.
  * With "child", it then forks a child that takes a POSIX read lock on
  * bytes 30-39 (its own, through the inherited second description).
- * With "lease", it only takes a read lease (F_SETLEASE) on a read-only
- * description.
+ * With "owner", it only makes its parent the owner of a description's
+ * signals (F_SETOWN).  With "lease", it only takes a read lease (F_SETLEASE) on a read-only
+ * description.  With "wait", it prints "WAITING", waits for a write lock
+ * on bytes 0-9 (F_SETLKW), then for flock(LOCK_EX) on another
+ * description, prints "GOT" and waits for SIGUSR1.
  * Prints "KID <pid>" in that case, then "READY" (once the child holds its lock too) and waits for
  * SIGUSR1; then checks that the owner and signal of the first
  * description are as it set them, waits for its child (which exits on
@@ -74,11 +77,34 @@ int main(int argc, char **argv)
 		return 2;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGUSR2, SIG_IGN);
+	if (!strcmp(mode, "owner")) {
+		a = open(argv[1], O_RDWR);
+		if (a < 0 || fcntl(a, F_SETOWN, getppid()))
+			die("F_SETOWN");
+		say("READY\n");
+		wait_go();
+		say("OK\n");
+		return 0;
+	}
 	if (!strcmp(mode, "lease")) {
 		a = open(argv[1], O_RDONLY);
 		if (a < 0 || fcntl(a, F_SETLEASE, F_RDLCK))
 			die("lease");
 		say("READY\n");
+		wait_go();
+		say("OK\n");
+		return 0;
+	}
+	if (!strcmp(mode, "wait")) {
+		a = open(argv[1], O_RDWR);
+		b = open(argv[1], O_RDWR);
+		if (a < 0 || b < 0)
+			die("open");
+		say("WAITING\n");
+		setlk(a, F_SETLKW, F_WRLCK, 0, 10);
+		if (flock(b, LOCK_EX))
+			die("flock");
+		say("GOT\n");
 		wait_go();
 		say("OK\n");
 		return 0;
