@@ -606,6 +606,17 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 path,
             };
             o.push(|b| f.encode(b));
+            // File locks: each regular file, a POSIX read lock on 10-19.
+            if kind == FileKind::Regular {
+                let l = LockRec {
+                    file: file_id,
+                    kind: LockKind::Posix as u32,
+                    ty: LOCK_READ,
+                    start: 10,
+                    end: 19,
+                };
+                o.push(|b| l.encode(b));
+            }
         }
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {
