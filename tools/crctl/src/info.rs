@@ -182,6 +182,8 @@ mod tests {
                 "tail",
                 "vmas",
                 "files",
+                "locks",
+                "owners",
                 "threads",
                 "pages",
                 "page_records",
