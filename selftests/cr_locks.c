@@ -335,7 +335,7 @@ TEST_F_TIMEOUT(locks, blocked_waiter, TEST_TIMEOUT)
 
 	copy = restart(_metadata, &self->env, img, 0);
 	/* Still waiting: nothing to read for a while. */
-	EXPECT_EQ(0, read_line(&copy->out, line, sizeof(line), 1000)) {
+	EXPECT_EQ(-ETIMEDOUT, read_line(&copy->out, line, sizeof(line), 1000)) {
 		TH_LOG("restored locker said \"%s\" while the test holds the lock", line);
 	}
 	fl.l_type = F_UNLCK;
@@ -355,6 +355,19 @@ TEST_F_TIMEOUT(locks, blocked_waiter, TEST_TIMEOUT)
 	ASSERT_EQ(0, flock(fd2, LOCK_UN));
 	next(_metadata, copy, line, sizeof(line));
 	EXPECT_STREQ("GOT", line);
+	usleep(100000);
+	{
+		char st[4096], *l;
+		FILE *f;
+
+		snprintf(st, sizeof(st), "/proc/%d/status", orig->pid);
+		f = fopen(st, "r");
+		while (f && fgets(st, sizeof(st), f))
+			if ((l = strstr(st, "Sig")) == st || strstr(st, "State"))
+				TH_LOG("%s", st);
+		if (f)
+			fclose(f);
+	}
 	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
 	expect_ok(_metadata, copy);
 	close(fd);

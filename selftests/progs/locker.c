@@ -59,10 +59,14 @@ static void setlk(int fd, int cmd, short type, off_t start, off_t len)
 		die("fcntl lock");
 }
 
+/* Waits for SIGUSR1, which stays blocked outside sigsuspend(): no lost wakeup. */
 static void wait_go(void)
 {
+	sigset_t none;
+
+	sigemptyset(&none);
 	while (!go)
-		pause();
+		sigsuspend(&none);
 }
 
 int main(int argc, char **argv)
@@ -73,8 +77,13 @@ int main(int argc, char **argv)
 	pid_t kid = 0;
 	struct f_owner_ex ex;
 
+	sigset_t usr1;
+
 	if (argc < 2)
 		return 2;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGUSR2, SIG_IGN);
 	if (!strcmp(mode, "owner")) {
