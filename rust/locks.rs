@@ -333,8 +333,11 @@ impl LocksPlan {
                 kind.name()
             ));
         }
+        // An OFD lock needs its description open for its type, as
+        // `F_OFD_SETLK` checks. A POSIX lock is the process's on the inode:
+        // it may come back through any description of it the process has.
         let (r, w) = kapi::file_mode(f);
-        if kind != LockKind::Flock && !(if l.ty == format::LOCK_WRITE { w } else { r }) {
+        if kind == LockKind::Ofd && !(if l.ty == format::LOCK_WRITE { w } else { r }) {
             return Err(fail!(
                 log,
                 EBADF,
