@@ -395,6 +395,34 @@ fn cross_record_rules_are_checked() {
     assert_eq!(validate(&fixed).unwrap_err().0, FormatError::BadField);
 }
 
+#[test]
+fn lock_and_owner_records_follow_their_file_record() {
+    let (img, starts) = sample_image();
+    let at = |ty: u32| {
+        starts
+            .iter()
+            .copied()
+            .find(|&s| u32::from_le_bytes(img[s..s + 4].try_into().unwrap()) == ty)
+            .unwrap()
+    };
+    // A lock naming another description than the file record before it.
+    for ty in [350, 351] {
+        let mut bad = img.clone();
+        let r = at(ty);
+        bad[r + 8] = 1;
+        fix_checksums(&mut bad);
+        assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadField);
+    }
+    // A second owner record for one description.
+    let (o, l) = (at(351), at(350));
+    let owner = img[o..l].to_vec();
+    let mut bad = img[..l].to_vec();
+    bad.extend_from_slice(&owner);
+    bad.extend_from_slice(&img[l..]);
+    fix_checksums(&mut bad);
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadField);
+}
+
 /// Rewrites the two checksums of an image after a change.
 fn fix_checksums(img: &mut [u8]) {
     let mut ck = Checksum::new();
