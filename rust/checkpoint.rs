@@ -632,6 +632,10 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
             .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
     )?;
     files::check_unix(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
+    files::check_owners(
+        procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)),
+        members.iter().map(|m| m.entry),
+    )?;
     for p in procs.iter() {
         for t in p.threads.iter() {
             t.check_creds(p.proc_.task.ids.pid, &p.proc_.task.creds)?;

@@ -4,7 +4,8 @@
  * inline functions and macros the kernel crate has no helper for, fields of
  * structs that bindgen leaves opaque (fs_struct, task_exec_state,
  * uts_namespace, sock) or misplaces (task_struct, see cr_kapi.h), and
- * regset.h, shmem_fs.h and rseq.h, which bindings_helper.h does not include.
+ * regset.h, shmem_fs.h, rseq.h and filelock.h, which bindings_helper.h does
+ * not include.
  * Each function is an accessor that decides nothing: every rule is in the
  * Rust code of kapi.rs and rust/kapi/, which document the contracts.
  */
@@ -17,6 +18,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/file.h>
+#include <linux/filelock.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pipe_fs_i.h>
@@ -575,4 +577,132 @@ int cr_tcp_reqsk_queue_len(struct socket *s) { return inet_csk_reqsk_queue_len(s
 int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val)
 {
 	return do_sock_setsockopt(s, false, level, opt, KERNEL_SOCKPTR(&val), sizeof(val));
+}
+
+/* ------------------------------------------------------------ file locks */
+
+/*
+ * filelock.h is not in the bindings: the lock context of a file's inode,
+ * its lock, its three lists, and the fields of a lock, for kapi/lock.rs,
+ * which walks the lists and decides.
+ */
+struct file_lock_context *cr_file_flctx(struct file *f)
+{
+	return locks_inode_context(file_inode(f));
+}
+
+void cr_flctx_lock(struct file_lock_context *ctx)
+{
+	spin_lock(&ctx->flc_lock);
+}
+
+void cr_flctx_unlock(struct file_lock_context *ctx)
+{
+	spin_unlock(&ctx->flc_lock);
+}
+
+struct list_head *cr_flctx_flock(struct file_lock_context *ctx)
+{
+	return &ctx->flc_flock;
+}
+
+struct list_head *cr_flctx_posix(struct file_lock_context *ctx)
+{
+	return &ctx->flc_posix;
+}
+
+struct list_head *cr_flctx_lease(struct file_lock_context *ctx)
+{
+	return &ctx->flc_lease;
+}
+
+/* The lock (or lease) whose flc_list is @l. */
+struct file_lock_core *cr_flc_entry(struct list_head *l)
+{
+	return list_entry(l, struct file_lock_core, flc_list);
+}
+
+/* The owner, file, flags and type of a lock or lease. */
+void cr_flc_read(struct file_lock_core *c, void **owner, struct file **file,
+		 unsigned int *flags, int *type)
+{
+	*owner = c->flc_owner;
+	*file = c->flc_file;
+	*flags = c->flc_flags;
+	*type = c->flc_type;
+}
+
+/* The range of a lock of the flock or posix list (not a lease). */
+void cr_fl_range(struct file_lock_core *c, s64 *start, s64 *end)
+{
+	*start = container_of(c, struct file_lock, c)->fl_start;
+	*end = container_of(c, struct file_lock, c)->fl_end;
+}
+
+struct file_lock *cr_lock_alloc(void)
+{
+	return locks_alloc_lock();
+}
+
+void cr_lock_free(struct file_lock *fl)
+{
+	locks_free_lock(fl);
+}
+
+/* Fills a lock request (the fields vfs_lock_file() and flock use). */
+void cr_lock_set(struct file_lock *fl, struct file *f, void *owner, unsigned int flags,
+		 int type, s64 start, s64 end)
+{
+	fl->c.flc_file = f;
+	fl->c.flc_owner = owner;
+	fl->c.flc_flags = flags;
+	fl->c.flc_type = type;
+	fl->c.flc_pid = current->tgid;
+	fl->fl_start = start;
+	fl->fl_end = end;
+}
+
+/* The type of a lock request: F_UNLCK after vfs_test_lock() found no conflict. */
+int cr_lock_type(struct file_lock *fl)
+{
+	return fl->c.flc_type;
+}
+
+int cr_vfs_test_lock(struct file *f, struct file_lock *fl)
+{
+	return vfs_test_lock(f, fl);
+}
+
+int cr_vfs_lock_file(struct file *f, struct file_lock *fl)
+{
+	return vfs_lock_file(f, F_SETLK, fl, NULL);
+}
+
+int cr_locks_lock_file_wait(struct file *f, struct file_lock *fl)
+{
+	return locks_lock_file_wait(f, fl);
+}
+
+/* The current process's file table: the owner of its POSIX locks. */
+void *cr_current_files(void)
+{
+	return current->files;
+}
+
+/*
+ * The owner of a file's signals, read under its lock as F_GETOWN_EX reads
+ * it (f_getown() is not exported): its pid type, and its number in the
+ * current pid namespace, 0 if it has no task left.
+ */
+pid_t cr_fown_read(struct fown_struct *o, int *type)
+{
+	pid_t nr;
+
+	read_lock_irq(&o->lock);
+	rcu_read_lock();
+	*type = o->pid_type;
+	nr = pid_task(o->pid, o->pid_type) ? pid_vnr(o->pid) : 0;
+	rcu_read_unlock();
+	read_unlock_irq(&o->lock);
+	return nr;
 }

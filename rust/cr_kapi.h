@@ -24,6 +24,10 @@ struct sk_buff;
 struct unix_address;
 struct dentry;
 struct mnt_idmap;
+struct file_lock;
+struct file_lock_core;
+struct file_lock_context;
+struct list_head;
 
 /* The VM_* flags cr_vm_flag() reads (macros, some per configuration). */
 enum cr_vm_flag {
@@ -160,6 +164,27 @@ int cr_regset_size(unsigned int note);
 int cr_regset_get(unsigned int note, void *buf, unsigned int size);
 int cr_current_set_xstate(const void *buf, unsigned int size);
 int cr_current_sched_setattr(u32 policy, u32 priority, s32 nice, bool reset_on_fork);
+struct file_lock_context *cr_file_flctx(struct file *f);
+void cr_flctx_lock(struct file_lock_context *ctx);
+void cr_flctx_unlock(struct file_lock_context *ctx);
+struct list_head *cr_flctx_flock(struct file_lock_context *ctx);
+struct list_head *cr_flctx_posix(struct file_lock_context *ctx);
+struct list_head *cr_flctx_lease(struct file_lock_context *ctx);
+struct file_lock_core *cr_flc_entry(struct list_head *l);
+void cr_flc_read(struct file_lock_core *c, void **owner, struct file **file,
+		 unsigned int *flags, int *type);
+void cr_fl_range(struct file_lock_core *c, s64 *start, s64 *end);
+struct file_lock *cr_lock_alloc(void);
+void cr_lock_free(struct file_lock *fl);
+void cr_lock_set(struct file_lock *fl, struct file *f, void *owner, unsigned int flags,
+		 int type, s64 start, s64 end);
+int cr_lock_type(struct file_lock *fl);
+int cr_vfs_test_lock(struct file *f, struct file_lock *fl);
+int cr_vfs_lock_file(struct file *f, struct file_lock *fl);
+int cr_locks_lock_file_wait(struct file *f, struct file_lock *fl);
+void *cr_current_files(void);
+struct fown_struct;
+pid_t cr_fown_read(struct fown_struct *o, int *type);
 
 /* unix sockets */
 struct sock *cr_sock_sk(struct socket *sock);

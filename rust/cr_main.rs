@@ -24,6 +24,7 @@ mod error;
 mod files;
 mod inet;
 mod kapi;
+mod locks;
 mod log;
 mod memory;
 mod pipe;

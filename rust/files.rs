@@ -26,6 +26,7 @@ use crate::{
     format::{self, FileKind, Record},
     inet,
     kapi::{self, current},
+    locks::{FileLocks, LocksPlan},
     log::{fail, Log, Show},
     pipe::{self, PipeSnap},
     shared::{Kind, Object, SharedIds, SharedObjects},
@@ -116,6 +117,8 @@ struct FileSnap {
     path: KVec<u8>,
     /// The object it opens, for kinds that have one.
     obj: Option<ObjSnap>,
+    /// Its locks and signal owner.
+    locks: FileLocks,
 }
 
 /// What [`classify`] finds a file to be.
@@ -289,7 +292,13 @@ impl FilesSnap {
             };
             let Classified { kind, path, obj } = classify(pid, fd, &f, &mut path_buf)?;
             let i = kapi::file_info(&f);
+            let seen = |g: &FileSnap| g.file.as_ptr() == f.as_ptr();
+            let same = |g: &FileSnap| kapi::file_info(&g.file).inode == i.inode;
+            let (seen, same) = (files.iter().any(seen), files.iter().any(same));
+            let inherited = kind == FileKind::Inherit;
+            let locks = FileLocks::gather(pid, fd, &f, seen, same, inherited)?;
             let snap = FileSnap {
+                locks,
                 fd,
                 file: f,
                 obj,
@@ -338,9 +347,10 @@ impl FilesSnap {
                 }
                 None => 0,
             };
+            let (id, first) = ids.id_first(Kind::File, f.file.as_ptr() as usize as u64)?;
             let rec = format::FileRec {
                 fd: f.fd,
-                id: ids.id(Kind::File, f.file.as_ptr() as usize as u64)?,
+                id,
                 kind: f.kind,
                 open_flags: f.open_flags,
                 fd_flags: f.fd_flags,
@@ -349,8 +359,17 @@ impl FilesSnap {
                 path: &f.path,
             };
             w.record(|b| rec.encode(b))?;
+            f.locks.write(id, first, w)?;
         }
         Ok(())
+    }
+
+    /// The signal owners (`F_SETOWN`) of the table's descriptions, by fd:
+    /// `(fd, kind, number)` ([`format::FileOwner`]).
+    pub(crate) fn owners(&self) -> impl Iterator<Item = (u32, u32, i32)> + '_ {
+        self.files
+            .iter()
+            .filter_map(|f| f.locks.owner_of().map(|(k, n)| (f.fd, k, n)))
     }
 }
 
@@ -466,6 +485,20 @@ pub(crate) fn check_unix<'a>(
     })
 }
 
+/// Refuses a signal owner (`F_SETOWN`) that is not a task, a process or
+/// a process group of the tree, whose tasks are `tree`.
+pub(crate) fn check_owners<'a>(
+    files: impl Iterator<Item = (i32, &'a FilesSnap)>,
+    tree: impl Iterator<Item = format::TreeEntry> + Clone,
+) -> Result<(), Refusal> {
+    for (pid, t) in files {
+        for (fd, kind, n) in t.owners() {
+            crate::locks::check_owner(pid, fd, kind, n, tree.clone())?;
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------ restart
 
 struct FilePlan {
@@ -480,6 +513,10 @@ pub(crate) struct FilesPlan {
     files: KVec<FilePlan>,
     /// The memfd or deleted file being read.
     anon: AnonPlan,
+    /// Locks and signal owners of its descriptions.
+    locks: LocksPlan,
+    /// Whether the last file record was its description's first.
+    last_first: bool,
 }
 
 impl FilesPlan {
@@ -488,6 +525,8 @@ impl FilesPlan {
         FilesPlan {
             files: KVec::new(),
             anon: AnonPlan::new(),
+            locks: LocksPlan::new(),
+            last_first: false,
         }
     }
 
@@ -507,6 +546,17 @@ impl FilesPlan {
             Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
             Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,
             Record::FileData(d) => self.anon.add_data(d, shared, log)?,
+            // The validator ties them to the file record just before.
+            Record::Lock(l) => {
+                let f = self.files.last().ok_or(EINVAL)?;
+                self.locks
+                    .add_lock(l, f.fd, f.file.as_ref(), self.last_first, log)?
+            }
+            Record::FileOwner(o) => {
+                let f = self.files.last().ok_or(EINVAL)?;
+                self.locks
+                    .add_owner(o, f.fd, f.file.as_ref(), self.last_first, log)?
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -548,6 +598,7 @@ impl FilesPlan {
                 Self::check_inherit(fd, log)?;
             }
             let file = file.clone();
+            self.last_first = false;
             return self.push(fd, r.fd_flags, file);
         }
         if r.id as usize != shared.count(Kind::File) + 1 {
@@ -605,6 +656,7 @@ impl FilesPlan {
                 file: file.clone(),
             },
         )?;
+        self.last_first = true;
         self.push(fd, r.fd_flags, file)
     }
 
@@ -673,5 +725,11 @@ impl FilesPlan {
             current::fd_unreserve(k);
         }
         Ok(())
+    }
+
+    /// Takes the process's POSIX locks and sets its descriptions' signal
+    /// owners, once its file table is installed (see [`LocksPlan::restore`]).
+    pub(crate) fn restore_locks(&self, tgid: i32, log: &Log) -> Result {
+        self.locks.restore(tgid, kapi::current_tid(), log)
     }
 }

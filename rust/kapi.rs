@@ -18,6 +18,7 @@ use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
 pub(crate) mod current;
 mod file;
 pub(crate) mod inet;
+pub(crate) mod lock;
 mod miscdev;
 mod mm;
 pub(crate) mod pipe;

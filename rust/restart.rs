@@ -127,6 +127,7 @@ impl ProcPlan {
             self.mem.set_layout(log)?;
             self.task.restore();
             self.files.restore(log)?;
+            self.files.restore_locks(self.task.task.tgid, log)?;
             self.signals.restore();
             self.task.restore_dumpable();
         }

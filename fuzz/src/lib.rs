@@ -316,6 +316,12 @@ fn drive_inner(
             Record::FileData(d) => {
                 black_box(d);
             }
+            Record::Lock(l) => {
+                black_box(l);
+            }
+            Record::FileOwner(o) => {
+                black_box(o);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

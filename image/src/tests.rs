@@ -152,6 +152,24 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
         let n = f.encode(&mut buf).unwrap();
         push(&mut img, &mut ck, &buf[..n]);
     }
+    let owner = FileOwner {
+        file: 2,
+        owner_type: OWNER_PID,
+        pid: 42,
+        signum: 12,
+        flags: OWNER_ASYNC,
+    };
+    let n = owner.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
+    let lock = LockRec {
+        file: 2,
+        kind: LockKind::Posix as u32,
+        ty: LOCK_WRITE,
+        start: 100,
+        end: LOCK_TO_EOF,
+    };
+    let n = lock.encode(&mut buf).unwrap();
+    push(&mut img, &mut ck, &buf[..n]);
     let th = Thread {
         tid: 42,
         comm,
@@ -186,9 +204,9 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     push(&mut img, &mut ck, &rec);
     let total = img.len() as u64 + 32;
     // Records so far: header, tree, task, groups, cwd, rlimits, signals,
-    // mm, 3 vmas, 2 files, thread, regs, xstate, meta-end, pages; then the
-    // tail.
-    let nrec = 18;
+    // mm, 3 vmas, 2 files, a file owner, a lock, thread, regs, xstate,
+    // meta-end, pages; then the tail.
+    let nrec = 20;
     let n = Tail {
         checksum: ck.value(),
         total_len: total,
@@ -332,6 +350,8 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::Memfd(m) => m.encode(&mut buf),
         Record::Deleted(d) => d.encode(&mut buf),
         Record::FileData(d) => d.encode(&mut buf),
+        Record::Lock(l) => l.encode(&mut buf),
+        Record::FileOwner(o) => o.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),
         Record::Pages(ph) => ph.encode(&mut buf, hdr.unwrap().page_size),
         Record::Tail(t) => t.encode(&mut buf),
@@ -364,7 +384,7 @@ fn record_types_are_listed_once() {
         assert!(RecordType::ALL[..i].iter().all(|&t| t.name() != ty.name()));
         assert!(ty.max_len() >= RECORD_HEADER_SIZE && ty.max_len() % 8 == 0);
     }
-    assert_eq!(RecordType::ALL.len(), 24);
+    assert_eq!(RecordType::ALL.len(), 26);
 }
 
 #[test]
@@ -381,6 +401,34 @@ fn cross_record_rules_are_checked() {
     let mut fixed = bad.clone();
     fix_checksums(&mut fixed);
     assert_eq!(validate(&fixed).unwrap_err().0, FormatError::BadField);
+}
+
+#[test]
+fn lock_and_owner_records_follow_their_file_record() {
+    let (img, starts) = sample_image();
+    let at = |ty: u32| {
+        starts
+            .iter()
+            .copied()
+            .find(|&s| u32::from_le_bytes(img[s..s + 4].try_into().unwrap()) == ty)
+            .unwrap()
+    };
+    // A lock naming another description than the file record before it.
+    for ty in [350, 351] {
+        let mut bad = img.clone();
+        let r = at(ty);
+        bad[r + 8] = 1;
+        fix_checksums(&mut bad);
+        assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadField);
+    }
+    // A second owner record for one description.
+    let (o, l) = (at(351), at(350));
+    let owner = img[o..l].to_vec();
+    let mut bad = img[..l].to_vec();
+    bad.extend_from_slice(&owner);
+    bad.extend_from_slice(&img[l..]);
+    fix_checksums(&mut bad);
+    assert_eq!(validate(&bad).unwrap_err().0, FormatError::BadField);
 }
 
 /// Rewrites the two checksums of an image after a change.
@@ -574,6 +622,71 @@ fn file_ids_come_in_order_of_first_appearance() {
         let n = rec.encode(&mut buf).unwrap();
         let r = FileRec::decode(&buf[RECORD_HEADER_SIZE..n]);
         assert_eq!(r.is_ok(), ok, "{rec:?}");
+    }
+}
+
+#[test]
+fn lock_and_owner_records_are_checked() {
+    let l = |kind: LockKind, ty, start, end| LockRec {
+        file: 1,
+        kind: kind as u32,
+        ty,
+        start,
+        end,
+    };
+    let mut buf = [0u8; 256];
+    for (rec, ok) in [
+        (l(LockKind::Flock, LOCK_WRITE, 0, LOCK_TO_EOF), true),
+        (l(LockKind::Flock, LOCK_READ, 0, 99), false),
+        (l(LockKind::Posix, LOCK_READ, 10, 19), true),
+        (l(LockKind::Ofd, LOCK_WRITE, 50, 50), true),
+        (l(LockKind::Posix, 2, 10, 19), false),
+        (l(LockKind::Posix, LOCK_READ, 20, 19), false),
+        (l(LockKind::Posix, LOCK_READ, 0, LOCK_TO_EOF + 1), false),
+        (
+            LockRec {
+                file: 0,
+                ..l(LockKind::Posix, LOCK_READ, 1, 2)
+            },
+            false,
+        ),
+        (
+            LockRec {
+                kind: 4,
+                ..l(LockKind::Posix, LOCK_READ, 1, 2)
+            },
+            false,
+        ),
+    ] {
+        let n = rec.encode(&mut buf).unwrap();
+        assert_eq!(
+            LockRec::decode(&buf[RECORD_HEADER_SIZE..n]).is_ok(),
+            ok,
+            "{rec:?}"
+        );
+    }
+    let o = |owner_type, pid, signum, flags| FileOwner {
+        file: 1,
+        owner_type,
+        pid,
+        signum,
+        flags,
+    };
+    for (rec, ok) in [
+        (o(OWNER_PID, 42, 0, 0), true),
+        (o(OWNER_PGRP, 42, 10, OWNER_ASYNC), true),
+        (o(OWNER_TID, 0, 64, 0), true),
+        (o(3, 42, 0, 0), false),
+        (o(OWNER_PID, -1, 0, 0), false),
+        (o(OWNER_PID, 1, 65, 0), false),
+        (o(OWNER_PID, 1, 0, 2), false),
+    ] {
+        let n = rec.encode(&mut buf).unwrap();
+        assert_eq!(
+            FileOwner::decode(&buf[RECORD_HEADER_SIZE..n]).is_ok(),
+            ok,
+            "{rec:?}"
+        );
     }
 }
 

@@ -16,13 +16,15 @@ use serde::Serialize;
 /// The lists that close the `info --json` document, in document order;
 /// [`Json::Element`] adds to one of them. Each is present, possibly
 /// empty, in every document.
-pub const LISTS: [&str; 7] = [
+pub const LISTS: [&str; 9] = [
     "vmas",
     "files",
     "pipes",
     "unix_sockets",
     "inet",
     "file_objects",
+    "locks",
+    "owners",
     "threads",
 ];
 

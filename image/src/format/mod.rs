@@ -41,6 +41,7 @@
 //! | `unix.rs` | [`UnixSock`], [`UnixData`] |
 //! | `inet.rs` | [`Inet`] |
 //! | `memfd.rs` | [`MemfdRec`], [`DeletedRec`], [`FileData`] |
+//! | `locks.rs` | [`LockRec`], [`FileOwner`] |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -55,6 +56,7 @@ mod header;
 mod inet;
 #[cfg(feature = "info")]
 pub mod info;
+mod locks;
 mod memfd;
 mod mm;
 mod pages;
@@ -75,6 +77,7 @@ pub use error::{FResult, FormatError};
 pub use files::*;
 pub use header::*;
 pub use inet::*;
+pub use locks::*;
 pub use memfd::*;
 pub use mm::*;
 pub use pages::*;

@@ -88,6 +88,10 @@ record_types! {
     Deleted = 341, "deleted", padded(ANON_FILE_FIXED + 4 + MAX_PATH);
     /// [`FileData`]: contents of the memfd or deleted file before it.
     FileData = 342, "file-data", padded(FILE_DATA_FIXED + FILE_DATA_CHUNK);
+    /// [`LockRec`]: a file lock held on the file record before it.
+    Lock = 350, "lock", LOCK_PAYLOAD;
+    /// [`FileOwner`]: `F_SETOWN`/`F_SETSIG`/`O_ASYNC` of the file record before it.
+    FileOwner = 351, "file-owner", FILE_OWNER_PAYLOAD;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -185,6 +189,10 @@ pub enum Record<'a> {
     Deleted(DeletedRec<'a>),
     /// [`FileData`].
     FileData(FileData<'a>),
+    /// [`LockRec`].
+    Lock(LockRec),
+    /// [`FileOwner`].
+    FileOwner(FileOwner),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -232,6 +240,8 @@ impl Record<'_> {
             Record::Memfd(m) => f(m),
             Record::Deleted(d) => f(d),
             Record::FileData(d) => f(d),
+            Record::Lock(l) => f(l),
+            Record::FileOwner(o) => f(o),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -68,6 +68,10 @@ pub struct Validator {
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
+    /// [`FileRec::id`] of the current process's last file record (0: none
+    /// yet), which lock and owner records belong to, and whether it had
+    /// its owner record.
+    cur_file: (u32, bool),
     /// Live processes and threads the tree announced, and seen so far.
     procs_expected: u32,
     procs_seen: u32,
@@ -98,6 +102,8 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::Memfd
             | RecordType::Deleted
             | RecordType::FileData
+            | RecordType::Lock
+            | RecordType::FileOwner
     )
 }
 
@@ -143,6 +149,7 @@ impl Validator {
             last_unix_id: 0,
             last_inet_id: 0,
             data_left: DataLeft::default(),
+            cur_file: (0, false),
             procs_expected: 0,
             procs_seen: 0,
             threads_expected: 0,
@@ -377,6 +384,7 @@ impl Validator {
                 self.vmas_seen = 0;
                 self.last_vma_end = 0;
                 self.last_fd = -1;
+                self.cur_file = (0, false);
                 self.phase = Phase::Meta;
                 Record::Task(t)
             }
@@ -431,6 +439,7 @@ impl Validator {
                 }
                 self.last_fd = i64::from(f.fd);
                 self.last_file_id = self.last_file_id.max(f.id);
+                self.cur_file = (f.id, false);
                 self.phase = Phase::Files;
                 Record::File(f)
             }
@@ -503,6 +512,23 @@ impl Validator {
                 self.data_left.take(&d)?;
                 self.phase = Phase::Files;
                 Record::FileData(d)
+            }
+            RecordType::Lock => {
+                let l = LockRec::decode(p)?;
+                if l.file != self.cur_file.0 {
+                    return Err(FormatError::BadField);
+                }
+                self.phase = Phase::Files;
+                Record::Lock(l)
+            }
+            RecordType::FileOwner => {
+                let o = FileOwner::decode(p)?;
+                if o.file != self.cur_file.0 || self.cur_file.1 {
+                    return Err(FormatError::BadField);
+                }
+                self.cur_file.1 = true;
+                self.phase = Phase::Files;
+                Record::FileOwner(o)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

@@ -197,6 +197,8 @@ fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
         RecordType::Memfd => Record::Memfd(MemfdRec::decode(p).unwrap()),
         RecordType::Deleted => Record::Deleted(DeletedRec::decode(p).unwrap()),
         RecordType::FileData => Record::FileData(FileData::decode(p).unwrap()),
+        RecordType::Lock => Record::Lock(LockRec::decode(p).unwrap()),
+        RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p).unwrap()),
         RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p).unwrap()),
         RecordType::Pages => Record::Pages(PagesHeader::decode(p).unwrap()),
         RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),

@@ -186,6 +186,8 @@ mod tests {
                 "unix_sockets",
                 "inet",
                 "file_objects",
+                "locks",
+                "owners",
                 "threads",
                 "pages",
                 "page_records",
