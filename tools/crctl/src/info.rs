@@ -182,6 +182,7 @@ mod tests {
                 "tail",
                 "vmas",
                 "files",
+                "unix_sockets",
                 "threads",
                 "pages",
                 "page_records",

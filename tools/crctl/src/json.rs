@@ -127,7 +127,8 @@ mod tests {
             serde_json::to_string(&r).unwrap(),
             concat!(
                 r#"{"schema":1,"file":"a\"b\n","groups":[4,24],"rlimits":[[1,18446744073709551615]],"#,
-                r#""regs":{"r15":1,"r14":2,"flags":3},"vmas":[],"files":[],"threads":[],"pages":0,"#,
+                r#""regs":{"r15":1,"r14":2,"flags":3},"vmas":[],"files":[],"unix_sockets":[],"threads":[],"#,
+                r#""pages":0,"#,
                 r#""page_records":0,"bytes":0,"valid":false,"error":{"offset":8,"reason":"bad"}}"#
             )
         );
