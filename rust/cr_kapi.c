@@ -528,6 +528,26 @@ struct sock *cr_skb_sender(struct sk_buff *skb) { return skb->sk; }
 u32 cr_unixcb_consumed(struct sk_buff *skb) { return UNIXCB(skb).consumed; }
 bool cr_unixcb_has_fds(struct sk_buff *skb) { return UNIXCB(skb).fp != NULL; }
 
+/*
+ * Gives @sk, a new socket that is not bound, the name an accepted socket
+ * has: its listener's (@len bytes of sun_path, a path's NUL included), in
+ * a unix_address of its own, as unix_stream_connect() shares the
+ * listener's; nothing is bound or hashed. The socket's destructor frees it.
+ */
+int cr_unix_set_name(struct sock *sk, const char *name, int len)
+{
+	struct unix_address *a = kmalloc(sizeof(*a) + offsetof(struct sockaddr_un, sun_path) + len, GFP_KERNEL_ACCOUNT);
+
+	if (!a)
+		return -ENOMEM;
+	refcount_set(&a->refcnt, 1);
+	a->len = offsetof(struct sockaddr_un, sun_path) + len;
+	a->name->sun_family = AF_UNIX;
+	memcpy(a->name->sun_path, name, len);
+	smp_store_release(&unix_sk(sk)->addr, a);
+	return 0;
+}
+
 int cr_sock_socketpair(struct socket *a, struct socket *b) { return a->ops->socketpair(a, b); }
 int cr_sock_setsockopt_int(struct socket *s, int opt, int val) { return sock_setsockopt(s, SOL_SOCKET, opt, KERNEL_SOCKPTR(&val), sizeof(val)); }
 int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec)

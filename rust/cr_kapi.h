@@ -217,6 +217,7 @@ u32 cr_skb_len(struct sk_buff *skb);
 struct sock *cr_skb_sender(struct sk_buff *skb);
 u32 cr_unixcb_consumed(struct sk_buff *skb);
 bool cr_unixcb_has_fds(struct sk_buff *skb);
+int cr_unix_set_name(struct sock *sk, const char *name, int len);
 int cr_sock_socketpair(struct socket *a, struct socket *b);
 int cr_sock_setsockopt_int(struct socket *s, int opt, int val);
 int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec);

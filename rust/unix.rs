@@ -17,10 +17,16 @@
 //! each lands in the receive queue it was read from, then the shutdown
 //! bits and the peek offset when the file that opens it is made.
 //!
-//! What is refused, by name: listening and bound sockets, a socket
-//! connected to one outside the tree, a closed or unaccepted peer, file
-//! descriptors in flight (`SCM_RIGHTS`), out-of-band data, queued data
-//! on a socket that receives credentials or security labels.
+//! Sockets bound to a name are bound again (a path only once the old
+//! socket file is gone: it is never removed), listening ones listen again;
+//! a connection accepted from a listening socket of the tree is a pair
+//! whose accepted end gets its listener's name, unbound.
+//!
+//! What is refused, by name: a listening socket with connections not
+//! accepted yet, a socket connected to one outside the tree, a closed
+//! peer, any other connected socket with a name, file descriptors in
+//! flight (`SCM_RIGHTS`), out-of-band data, queued data on a socket that
+//! receives credentials or security labels.
 
 use crate::{
     error::{eaddrinuse, eopnotsupp, refuse, Refusal},
@@ -46,6 +52,9 @@ pub(crate) struct UnixSnap {
     /// The peer, held until the image is written.
     peer: Option<SockRef>,
     peer_key: u64,
+    /// Its name's identity (0 unnamed), shared by an accepted socket with
+    /// its listener.
+    addr_key: u64,
 }
 
 /// How an address reads in a message.
@@ -139,6 +148,7 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
         key: sk.key(),
         peer,
         peer_key,
+        addr_key: i.addr_key,
     })
 }
 
@@ -284,21 +294,21 @@ where
                     "pid {pid} fd {fd}: unix socket connected to pid {ppid} fd {pfd}, which is connected elsewhere: not supported yet"
                 ));
             }
-            Some(_) => {
-                let (i, pi) = (Sk::of_file(&s.file).map(|k| k.info()), p.sk().info());
+            Some(_) => {}
+        }
+        // A connected socket with a name is an accepted one, which has the
+        // name of its listener, in the tree; any other is not restored.
+        if s.addr_key != 0 {
+            let listener = socks()
+                .any(|(_, _, t)| t.key != s.key && t.addr_key == s.addr_key && t.peer.is_none());
+            if !listener {
+                let i = Sk::of_file(&s.file).map(|k| k.info());
                 let own = i.as_ref().map_or(&[][..], |i| &i.addr[..i.addr_len]);
-                if !own.is_empty() || pi.addr_len != 0 {
-                    let a = if own.is_empty() {
-                        &pi.addr[..pi.addr_len]
-                    } else {
-                        own
-                    };
-                    return Err(refuse!(
-                        eopnotsupp(),
-                        "pid {pid} fd {fd}: unix socket connected through {}: not supported yet",
-                        Addr(a)
-                    ));
-                }
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: unix socket connected through {}, not accepted from a listening socket of the tree: not supported yet",
+                    Addr(own)
+                ));
             }
         }
     }
@@ -327,18 +337,20 @@ fn add_sock(r: &UnixSock, shared: &mut SharedObjects, log: &Log) -> Result {
             "bad image: unix socket {id} out of order"
         ));
     }
-    if r.addr_len != 0 && r.peer != 0 {
-        return Err(fail!(
-            log,
-            eopnotsupp(),
-            "unix socket {id}: connected through {}: not supported yet",
-            Addr(r.addr())
-        ));
-    }
     let sock = NewSocket::create(r.ty as i32)
         .map_err(|e| fail!(log, e, "unix socket {id}: cannot create it"))?;
     set_options(&sock, r, log)?;
-    if r.addr_len != 0 {
+    if r.addr_len != 0 && r.peer != 0 {
+        // An accepted socket: it has its listener's name, unbound.
+        sock.set_name(r.addr()).map_err(|e| {
+            fail!(
+                log,
+                e,
+                "unix socket {id}: cannot name it {}",
+                Addr(r.addr())
+            )
+        })?;
+    } else if r.addr_len != 0 {
         // A path left by the checkpointed socket is in use: it is never
         // removed here (it may be another socket's, or not a socket).
         sock.bind(r.addr()).map_err(|e| {

@@ -21,6 +21,9 @@
  *    socket bound to a path come back bound to the same name and take a
  *    new connection or datagram; while the checkpointed socket's file is
  *    still there, restart fails with EADDRINUSE naming it;
+ *  - accepted_abstract, accepted_path: a connection accepted from a
+ *    listening socket of the tree, its client in a child: both ends come
+ *    back connected, the accepted one named as its listener;
  *  - listen_queued_refused: a connection queued on a listening socket,
  *    not accepted yet, is refused by name.
  *
@@ -343,6 +346,58 @@ TEST_F_TIMEOUT(usock, dgram_bound_path, TEST_TIMEOUT)
 	char path[PATH_MAX];
 
 	named(_metadata, &self->env, "dgram", tmp_path(&self->env, path, "d.sock"));
+}
+
+/*
+ * A listening socket and a connection it accepted, the client in a child:
+ * after restart the accepted socket has the listener's name again, the
+ * client's peer name is it, the bytes each sent are there, and the
+ * connection carries new ones.
+ */
+static void accepted(struct __test_metadata *_metadata, struct cr_env *env, const char *addr)
+{
+	char img[PATH_MAX], line[256], srv[PATH_MAX + 32], cli[PATH_MAX + 32];
+	const char *want[] = { srv, cli, "ALIVE C", "ALIVE S" };
+	struct proc *orig, *copy;
+	struct tree t;
+	int i;
+
+	tmp_path(env, img, "accepted.img");
+	snprintf(srv, sizeof(srv), "SERVER %s c2s", addr);
+	snprintf(cli, sizeof(cli), "CLIENT %s s2c", addr);
+	orig = start_prog(_metadata, env, "unix", "server", addr, NULL);
+	for (i = 0; i < 2; i++) {
+		next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+		ASSERT_EQ(0, strncmp(line, "READY ", 6)) TH_LOG("%s", line);
+	}
+	checkpoint(_metadata, env, orig->pid, img);
+	expect_sigkill(_metadata, orig);
+	forget(env, orig);
+	read_tree(_metadata, env, img, &t);
+	ASSERT_EQ(2, t.n);
+	tree_gone(_metadata, &t);
+	if (addr[0] == '/')
+		ASSERT_EQ(0, unlink(addr));
+	copy = restart(_metadata, env, img, 0);
+	poke(_metadata, copy, 2);
+	expect_lines(_metadata, copy, want, 4, "the restored server and client");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(usock, accepted_abstract, TEST_TIMEOUT)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "@cr_unix.acc.%d", getpid());
+	accepted(_metadata, &self->env, name);
+}
+
+TEST_F_TIMEOUT(usock, accepted_path, TEST_TIMEOUT)
+{
+	char path[PATH_MAX];
+
+	accepted(_metadata, &self->env, tmp_path(&self->env, path, "acc.sock"));
 }
 
 /* A connection queued on a listening socket, not accepted yet: refused by name. */

@@ -54,6 +54,11 @@ mod ffi {
         pub(super) fn cr_skb_sender(skb: *mut bindings::sk_buff) -> *mut bindings::sock;
         pub(super) fn cr_unixcb_consumed(skb: *mut bindings::sk_buff) -> u32;
         pub(super) fn cr_unixcb_has_fds(skb: *mut bindings::sk_buff) -> bool;
+        pub(super) fn cr_unix_set_name(
+            sk: *mut bindings::sock,
+            name: *const u8,
+            len: c_int,
+        ) -> c_int;
         pub(super) fn cr_sock_socketpair(
             a: *mut bindings::socket,
             b: *mut bindings::socket,
@@ -129,6 +134,9 @@ pub(crate) struct UnixInfo {
     /// names; a path without its NUL), `addr_len` of them.
     pub(crate) addr_len: usize,
     pub(crate) addr: [u8; 108],
+    /// The identity of its `struct unix_address`, 0 if unnamed: an
+    /// accepted socket shares its listener's.
+    pub(crate) addr_key: u64,
 }
 
 /// Jiffies of a socket timeout to microseconds as `getsockopt` reports
@@ -204,6 +212,7 @@ impl<'a> Sk<'a> {
                 qlen: ffi::cr_sk_rqlen(sk),
                 addr_len: 0,
                 addr: [0; 108],
+                addr_key: 0,
             };
             let a = ffi::cr_unix_addr(sk);
             if !a.is_null() {
@@ -216,6 +225,7 @@ impl<'a> Sk<'a> {
                     n = i.addr[..n].iter().position(|&b| b == 0).unwrap_or(n);
                 }
                 i.addr_len = n;
+                i.addr_key = a as usize as u64;
             }
             i
         }
@@ -447,6 +457,29 @@ impl NewSocket {
         // that `unix_bind` may write at `len`.
         errno_result(
             unsafe { bindings::kernel_bind(self.sock()?, a.as_mut_ptr().cast(), len) }.into(),
+        )
+        .map(|_| ())
+    }
+
+    /// Gives it the name `addr` (as [`NewSocket::bind`] takes it) the way
+    /// an accepted socket has its listener's: nothing is bound.
+    pub(crate) fn set_name(&self, addr: &[u8]) -> Result {
+        let mut a = [0u8; 109];
+        if addr.is_empty() || addr.len() > 108 {
+            return Err(EINVAL);
+        }
+        a[..addr.len()].copy_from_slice(addr);
+        // A path's name counts its NUL, as `unix_bind` records it.
+        let len = if addr[0] == 0 {
+            addr.len()
+        } else {
+            addr.len() + 1
+        };
+        let sk = self.sk()?;
+        // SAFETY: `sk` is our new socket's, not bound and not yet shared;
+        // `a` holds `len` bytes.
+        errno_result(
+            unsafe { ffi::cr_unix_set_name(sk.sk.as_ptr(), a.as_ptr(), len as c_int) }.into(),
         )
         .map(|_| ())
     }

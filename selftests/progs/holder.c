@@ -21,8 +21,28 @@ int main(int argc, char **argv)
 	int fds[2];
 
 	if (argc > 1 && !strcmp(argv[1], "unix")) {
+		/* Unix sockets are restored, but not a file descriptor in
+		 * flight: fds[0] sends its own fd to fds[1], not received. */
+		char c = 'x';
+		struct iovec iov = { &c, 1 };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds)) {
 			perror("socketpair");
+			return 2;
+		}
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fds[0], sizeof(int));
+		if (sendmsg(fds[0], &m, 0) != 1) {
+			perror("sendmsg");
 			return 2;
 		}
 		printf("FD %d %d\n", fds[0], fds[1]);

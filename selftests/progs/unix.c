@@ -45,6 +45,14 @@
  *	byte "NAME <address getsockname gives>", then it accepts one
  *	connection and prints "ACCEPTED <first bytes received>".
  *
+ * server ADDR
+ *	A stream socket listening on ADDR; the process forks a child that
+ *	connects to it and sends "c2s"; the parent accepts and sends "s2c".
+ *	"READY C <pid>" and "READY S <pid>".  On their bytes, the child prints
+ *	"CLIENT <getpeername> <bytes received>", the parent "SERVER
+ *	<getsockname of the accepted socket> <bytes received>", then both
+ *	"ALIVE C" / "ALIVE S" as in pair.
+ *
  * dgram ADDR
  *	A datagram socket bound to ADDR.  READY; on its byte "NAME ...", then
  *	"GOT <first datagram received>".
@@ -412,6 +420,62 @@ static int named(const char *mode, const char *addr)
 	return 0;
 }
 
+/* Prints "<what> <name> <first bytes received>" for an accepted or connecting socket. */
+static void show_conn(const char *what, int s, bool peer)
+{
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+	char buf[64], name[128];
+	size_t n;
+	ssize_t r;
+
+	if ((peer ? getpeername : getsockname)(s, (void *)&a, &l))
+		die("getname");
+	n = l - offsetof(struct sockaddr_un, sun_path);
+	if (n && !a.sun_path[0])
+		snprintf(name, sizeof(name), "@%.*s", (int)n - 1, a.sun_path + 1);
+	else
+		snprintf(name, sizeof(name), "%s", a.sun_path);
+	r = recv(s, buf, 3, MSG_DONTWAIT);
+	say("%s %s %.*s\n", what, name, (int)(r > 0 ? r : 0), buf);
+}
+
+static int server(const char *addr)
+{
+	struct sockaddr_un a;
+	socklen_t len = mkaddr(&a, addr);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c, st;
+	pid_t kid;
+
+	type = SOCK_STREAM;
+	if (l < 0 || bind(l, (void *)&a, len) || listen(l, 4))
+		die("bind/listen");
+	kid = fork();
+	if (kid < 0)
+		die("fork");
+	if (!kid) {
+		close(l);
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (c < 0 || connect(c, (void *)&a, len) || send(c, "c2s", 3, 0) != 3)
+			die("connect");
+		say("READY C %d\n", getpid());
+		wait_byte();
+		show_conn("CLIENT", c, true);
+		alive(c, 'C');
+		return 0;
+	}
+	c = accept(l, NULL, NULL);
+	if (c < 0 || send(c, "s2c", 3, 0) != 3)
+		die("accept");
+	say("READY S %d\n", getpid());
+	wait_byte();
+	show_conn("SERVER", c, false);
+	alive(c, 'S');
+	if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("child");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -421,6 +485,8 @@ int main(int argc, char **argv)
 		return opts();
 	if (argc == 2 && !strcmp(argv[1], "rights"))
 		return rights();
+	if (argc == 3 && !strcmp(argv[1], "server"))
+		return server(argv[2]);
 	if (argc == 3 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "listen") ||
 			  !strcmp(argv[1], "dgram")))
 		return named(argv[1], argv[2]);
