@@ -80,12 +80,14 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
-    /// A pipe the caller handed over (`struct cr_restart_obj`), `file` its
-    /// end, until the image's first description of it replaces it. Once
+    /// A pipe or FIFO the caller handed over (`struct cr_restart_obj`),
+    /// `file` its end, until the image's first description of it replaces it. Once
     /// its record is `taken`, `data_left` bytes of it are still to be
     /// written back through `write`.
     Pipe {
         file: ARef<File>,
+        /// A FIFO (else an anonymous pipe).
+        fifo: bool,
         taken: bool,
         reopened: bool,
         data_left: u64,

@@ -41,6 +41,8 @@ u32_enum! {
         DevZero = 4,
         /// An anonymous pipe's end ([`FileRec::obj`]: its [`Pipe`]).
         Pipe = 5,
+        /// A FIFO's end, reopened by the path of its [`Pipe`] ([`FileRec::obj`]).
+        Fifo = 6,
     }
 }
 
@@ -50,7 +52,7 @@ impl FileKind {
     pub fn has_object(self) -> bool {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
-            Self::Pipe => true,
+            Self::Pipe | Self::Fifo => true,
         }
     }
 
@@ -62,6 +64,7 @@ impl FileKind {
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
             Self::Pipe => "pipe",
+            Self::Fifo => "fifo",
         }
     }
 }
