@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Objects that several processes of an image can share: today open file
-//! descriptions and shared anonymous memory (next pipes, sockets...).
+//! descriptions, shared anonymous memory and pipes (next sockets...).
 //!
 //! They live in one table with one id scheme: an object is known by its
 //! [`Kind`] and its id, numbered from 1 in order of first appearance among
