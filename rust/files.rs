@@ -210,16 +210,23 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
                 "pid {pid} fd {fd}: character device {ma}:{mi} not supported"
             )),
         },
-        // Anonymous pipes are saved with their data; `check_pipes` then
+        // Pipes and FIFOs are saved with their data; `check_pipes` then
         // makes those with a party outside the tree the caller's (fds 0-2)
         // or refuses them.
         S_IFIFO if pipe::is_anon_pipe(f) => Ok(Classified {
             kind: FileKind::Pipe,
             path: KVec::new(),
-            obj: Some(ObjSnap::Pipe(pipe::classify(pid, fd, f)?)),
+            obj: Some(ObjSnap::Pipe(pipe::classify(pid, fd, f, b"")?)),
         }),
-        S_IFIFO if fd <= 2 => plain(FileKind::Inherit),
-        S_IFIFO => Err(nope(&"FIFO")),
+        S_IFIFO => {
+            let p = kapi::file_path(f, path_buf)
+                .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot name the FIFO"))?;
+            Ok(Classified {
+                kind: FileKind::Fifo,
+                path: KVec::new(),
+                obj: Some(ObjSnap::Pipe(pipe::classify(pid, fd, f, p)?)),
+            })
+        }
         S_IFSOCK if i.sock_family == AF_UNIX => Ok(Classified {
             kind: FileKind::Unix,
             path: KVec::new(),
@@ -422,7 +429,7 @@ pub(crate) fn check_pipes<'a>(
             }
         }
     }
-    let mut name = [0u8; 64];
+    let mut name = [0u8; 256];
     for (pid, t) in tabs.iter_mut() {
         for f in t.files.iter_mut() {
             let Some(key) = pipe_key(f) else { continue };
@@ -433,13 +440,39 @@ pub(crate) fn check_pipes<'a>(
                 let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"pipe");
                 return Err(refuse!(
                     eopnotsupp(),
-                    "pid {pid} fd {}: {} whose other end is outside the tree: not supported yet",
+                    "pid {pid} fd {}: {}{} whose other end is outside the tree: not supported yet",
                     f.fd,
+                    if f.kind == FileKind::Fifo {
+                        "FIFO "
+                    } else {
+                        ""
+                    },
                     Show(n)
                 ));
             }
             f.kind = FileKind::Inherit;
             f.obj = None;
+        }
+    }
+    // A FIFO whose every end is in the tree is reopened by its path: it
+    // must still have one.
+    for (pid, t) in tabs.iter() {
+        for f in t.files.iter().filter(|f| f.kind == FileKind::Fifo) {
+            let Some(ObjSnap::Pipe(p)) = &f.obj else {
+                continue;
+            };
+            let path = p.fifo_path();
+            if kapi::file_info(&f.file).nlink == 0
+                || path.ends_with(b" (deleted)")
+                || path.first() != Some(&b'/')
+            {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {}: deleted FIFO {} not supported yet",
+                    f.fd,
+                    Show(path)
+                ));
+            }
         }
     }
     for (pid, t) in tabs.iter() {
@@ -625,7 +658,14 @@ impl FilesPlan {
                 }
                 Some(f)
             }
-            FileKind::Pipe => Some(pipe::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Pipe | FileKind::Fifo => Some(pipe::open(
+                fd,
+                r.obj,
+                r.kind == FileKind::Fifo,
+                r.open_flags,
+                shared,
+                log,
+            )?),
             FileKind::Unix => Some(unix::open(fd, r.obj, r.open_flags, shared, log)?),
             FileKind::Memfd | FileKind::Deleted => Some(self.anon.open(r, shared, log)?),
             FileKind::DevNull | FileKind::DevZero => {

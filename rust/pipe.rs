@@ -23,12 +23,17 @@ use crate::{
     error::{eopnotsupp, refuse, Refusal},
     format,
     kapi::{self, current, pipe as kpipe},
-    log::{fail, Log},
+    log::{fail, Log, Show},
     shared::{Kind, Object, SharedObjects},
     stream::ImageWriter,
     uapi::{RestartObj, CR_RESTART_OBJ_PIPE},
 };
-use kernel::{alloc::KVVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{
+    alloc::{KVVec, KVec},
+    fs::File,
+    prelude::*,
+    sync::aref::ARef,
+};
 
 const O_WRONLY: u32 = 0o1;
 const O_NONBLOCK: u32 = 0o4000;
@@ -40,11 +45,13 @@ const O_DIRECT: u32 = 0o40000;
 pub(crate) struct PipeSnap {
     file: ARef<File>,
     key: u64,
+    /// A FIFO's path (as `d_path` gives it), else empty.
+    path: KVec<u8>,
 }
 
-/// The pipe an anonymous pipe's file `f` (at `fd` of `pid`) opens;
-/// notification pipes are refused.
-pub(crate) fn classify(pid: i32, fd: u32, f: &File) -> Result<PipeSnap, Refusal> {
+/// The pipe a pipe's or FIFO's file `f` (at `fd` of `pid`) opens, and for
+/// a FIFO its path; notification pipes are refused.
+pub(crate) fn classify(pid: i32, fd: u32, f: &File, path: &[u8]) -> Result<PipeSnap, Refusal> {
     let g = kpipe::lock(f).ok_or(EINVAL)?;
     if g.state().watch_queue {
         return Err(refuse!(
@@ -54,9 +61,12 @@ pub(crate) fn classify(pid: i32, fd: u32, f: &File) -> Result<PipeSnap, Refusal>
     }
     let key = g.key();
     drop(g);
+    let mut p = KVec::with_capacity(path.len(), GFP_KERNEL_ACCOUNT)?;
+    p.extend_from_slice(path, GFP_KERNEL_ACCOUNT)?;
     Ok(PipeSnap {
         file: f.into(),
         key,
+        path: p,
     })
 }
 
@@ -64,6 +74,11 @@ impl PipeSnap {
     /// Its identity: the pipe (never saved).
     pub(crate) fn key(&self) -> u64 {
         self.key
+    }
+
+    /// A FIFO's path, else empty.
+    pub(crate) fn fifo_path(&self) -> &[u8] {
+        &self.path
     }
 
     /// Readers and writers of the pipe, anywhere.
@@ -89,10 +104,17 @@ impl PipeSnap {
         }
         drop(g);
         let rec = format::Pipe {
-            id,
-            capacity: st.capacity,
-            data_len: total,
-            flags: 0,
+            head: format::PipeHead {
+                id,
+                capacity: st.capacity,
+                data_len: total,
+                flags: if self.path.is_empty() {
+                    0
+                } else {
+                    format::PIPE_FIFO
+                },
+            },
+            path: &self.path,
         };
         w.record(|b| rec.encode(b))?;
         if total == 0 {
@@ -158,7 +180,7 @@ pub(crate) fn is_anon_pipe(f: &File) -> bool {
 // ------------------------------------------------------------ restart
 
 /// Takes the objects the caller handed over into `shared` (before the
-/// image is read): each fd must be an anonymous pipe, each id once. Their
+/// image is read): each fd must be a pipe or a FIFO, each id once. Their
 /// fds are closed in the caller: the module holds them now.
 pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
     for o in objs {
@@ -180,14 +202,16 @@ pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: 
         }
         let f =
             kapi::fget(fd).map_err(|e| fail!(log, e, "pipe {id}: fd {fd}: not an open file"))?;
-        if !kpipe::is_anon_pipe(&f) {
-            return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe"));
+        let fifo = !kpipe::is_anon_pipe(&f);
+        if kpipe::lock(&f).is_none() {
+            return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe or FIFO"));
         }
         let _ = current::close_fd(fd as u32);
         shared.insert(
             id,
             Object::Pipe {
                 file: f,
+                fifo,
                 taken: false,
                 reopened: false,
                 data_left: 0,
@@ -198,12 +222,16 @@ pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: 
     Ok(())
 }
 
-/// Takes a pipe record: the handed-over pipe of its id must be empty,
-/// with the recorded capacity, and open nowhere else.
-pub(crate) fn add_pipe(r: &format::Pipe, shared: &mut SharedObjects, log: &Log) -> Result {
+/// Takes a pipe record: the handed-over pipe of its id must be what the
+/// record says (a pipe, or the FIFO at its path), empty, with the recorded
+/// capacity, and open nowhere else.
+pub(crate) fn add_pipe(r: &format::Pipe<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
+    let rp = r.path;
+    let r = &r.head;
     let id = r.id;
     let Some(Object::Pipe {
         file,
+        fifo,
         taken,
         data_left,
         write,
@@ -219,8 +247,35 @@ pub(crate) fn add_pipe(r: &format::Pipe, shared: &mut SharedObjects, log: &Log) 
     if *taken {
         return Err(fail!(log, EINVAL, "bad image: pipe {id} twice"));
     }
+    if *fifo != (r.flags & format::PIPE_FIFO != 0) {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pipe {id}: the caller handed over a {} for a {}",
+            if *fifo { "FIFO" } else { "pipe" },
+            if *fifo { "pipe" } else { "FIFO" }
+        ));
+    }
+    if *fifo {
+        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let p = kapi::file_path(file, &mut buf).unwrap_or(b"");
+        if p != rp {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pipe {id}: the FIFO handed over is {}, not {}",
+                Show(p),
+                Show(rp)
+            ));
+        }
+    }
     let st = kpipe::lock(file).ok_or(EINVAL)?.state();
-    if st.nr_bufs != 0 || st.readers + st.writers != 1 {
+    let own = kapi::file_info(file).fmode;
+    let own = (
+        u32::from(own & kapi::FMODE_READ != 0),
+        u32::from(own & kapi::FMODE_WRITE != 0),
+    );
+    if st.nr_bufs != 0 || (st.readers, st.writers) != own {
         return Err(fail!(
             log,
             EBUSY,
@@ -306,16 +361,23 @@ pub(crate) fn add_data(d: &format::PipeData<'_>, shared: &mut SharedObjects, log
     Ok(())
 }
 
-/// Opens a description of kind [`FileKind::Pipe`] of pipe `obj`, at `fd`.
+/// Opens a description of kind `FileKind::Pipe` (`fifo` false) or
+/// `FileKind::Fifo` of pipe `obj`, at `fd`. It is opened `O_NONBLOCK`, so
+/// a FIFO's open never waits for the other side (while the handed-over
+/// `O_RDWR` end, or a reading description that replaced it, keeps a
+/// reader, a writer's does not fail either), then given the recorded
+/// flags.
 pub(crate) fn open(
     fd: u32,
     obj: u32,
+    want_fifo: bool,
     open_flags: u32,
     shared: &mut SharedObjects,
     log: &Log,
 ) -> Result<ARef<File>> {
     let Some(Object::Pipe {
         file,
+        fifo,
         taken: true,
         reopened,
         data_left: 0,
@@ -324,12 +386,18 @@ pub(crate) fn open(
     else {
         return Err(fail!(log, EINVAL, "bad image: fd {fd}: no pipe {obj}"));
     };
-    let f = kpipe::reopen(file, open_flags & !O_DIRECT)
-        .map_err(|e| fail!(log, e, "fd {fd}: cannot open pipe {obj}"))?;
-    if open_flags & O_DIRECT != 0 {
-        kpipe::set_flags(&f, O_DIRECT, 0);
+    if *fifo != want_fifo {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: pipe {obj} is of another kind"
+        ));
     }
-    if !*reopened {
+    let f = kpipe::reopen(file, (open_flags & !O_DIRECT) | O_NONBLOCK)
+        .map_err(|e| fail!(log, e, "fd {fd}: cannot open pipe {obj}"))?;
+    kpipe::set_flags(&f, open_flags & O_DIRECT, !open_flags & O_NONBLOCK);
+    let reads = kapi::file_info(&f).fmode & kapi::FMODE_READ != 0;
+    if !*reopened && (!*fifo || reads) {
         // The image's own description stands for the pipe from now on:
         // the handed-over end is let go.
         *file = f.clone();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Objects that several processes of an image can share: today open file
-//! descriptions and shared anonymous memory (next pipes, sockets...).
+//! descriptions, shared anonymous memory and pipes (next sockets...).
 //!
 //! They live in one table with one id scheme: an object is known by its
 //! [`Kind`] and its id, numbered from 1 in order of first appearance among
@@ -93,12 +93,14 @@ pub(crate) enum Object {
     /// Shared anonymous memory: the largest extent any of its mappings
     /// needs, and the object once created (by its first mapping).
     Shm { size: u64, file: Option<ARef<File>> },
-    /// A pipe the caller handed over (`struct cr_restart_obj`), `file` its
-    /// end, until the image's first description of it replaces it. Once
+    /// A pipe or FIFO the caller handed over (`struct cr_restart_obj`),
+    /// `file` its end, until the image's first description of it replaces it. Once
     /// its record is `taken`, `data_left` bytes of it are still to be
     /// written back through `write`.
     Pipe {
         file: ARef<File>,
+        /// A FIFO (else an anonymous pipe).
+        fifo: bool,
         taken: bool,
         reopened: bool,
         data_left: u64,

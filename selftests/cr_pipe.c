@@ -348,4 +348,134 @@ TEST_F_TIMEOUT(pipe, make_j2, TEST_TIMEOUT)
 	check_dmesg(_metadata);
 }
 
+/* A child of @parent whose command line has @word, or 0. */
+static pid_t child_running(pid_t parent, const char *word)
+{
+	char path[64], cmd[256];
+	struct dirent *e;
+	pid_t pid, found = 0;
+	ssize_t n, i;
+	DIR *d;
+	int fd;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		pid = atoi(e->d_name);
+		if (pid <= 0 || parent_of(pid) != parent)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			cmd[i] = cmd[i] ? cmd[i] : ' ';
+		cmd[n] = 0;
+		if (strstr(cmd, word))
+			found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Writes @text into the FIFO at @path (the reader holds it open). */
+static void fifo_say(struct __test_metadata *_metadata, const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+	ASSERT_LE(0, fd) TH_LOG("open %s: %m", path);
+	ASSERT_EQ((ssize_t)strlen(text), write(fd, text, strlen(text)));
+	close(fd);
+}
+
+/*
+ * bash reading commands from a FIFO it holds open both ways (exec
+ * 3<>fifo): checkpointed while a command sleeps and the next one waits in
+ * the FIFO, the restored bash keeps its variables, runs the waiting
+ * command and reads new ones written to the same path.
+ */
+TEST_F_TIMEOUT(pipe, bash_fifo, TEST_TIMEOUT)
+{
+	char fifo[PATH_MAX], cmd[PATH_MAX + 128], img[PATH_MAX], line[256];
+	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
+	struct proc *orig, *copy;
+	long long stop;
+	pid_t sleeper;
+
+	if (access(argv[0], X_OK))
+		SKIP(return, "no %s", argv[0]);
+	tmp_path(&self->env, fifo, "cmds");
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	snprintf(cmd, sizeof(cmd),
+		 "n=0; exec 3<>%s; while read -r line <&3; do n=$((n+1)); eval \"$line\"; done",
+		 fifo);
+	orig = start(_metadata, &self->env, argv, -1, -1);
+	/* bash holds the FIFO once it opened it: then writers never wait. */
+	for (stop = now_ms() + START_TIMEOUT;; usleep(20000)) {
+		int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		ASSERT_GT(stop, now_ms()) TH_LOG("bash never opened %s", fifo);
+	}
+	fifo_say(_metadata, fifo, "v=42; echo start $v $n\n");
+	expect_line(_metadata, orig, "start 42 1");
+	fifo_say(_metadata, fifo, "sleep 5\necho waiting $v $n\n");
+	for (stop = now_ms() + LINE_TIMEOUT;; usleep(20000)) {
+		sleeper = child_running(orig->pid, "sleep");
+		if (sleeper && proc_state(sleeper) == 'S')
+			break;
+		ASSERT_GT(stop, now_ms()) TH_LOG("no sleep child");
+	}
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "bash.img"));
+	expect_sigkill(_metadata, orig);
+	image_tree_gone(_metadata, &self->env, img);
+	copy = restart(_metadata, &self->env, img, NULL_STDIN);
+	next_line(_metadata, copy, line, sizeof(line), 2 * START_TIMEOUT);
+	ASSERT_STREQ("waiting 42 3", line);
+	fifo_say(_metadata, fifo, "echo after $v $n\n");
+	expect_line(_metadata, copy, "after 42 4");
+	fifo_say(_metadata, fifo, "exit 7\n");
+	expect_exit(_metadata, copy, 7);
+	check_dmesg(_metadata);
+}
+
+/* A FIFO whose path is gone: refused by name. */
+TEST_F_TIMEOUT(pipe, deleted_fifo_refused, TEST_TIMEOUT)
+{
+	char fifo[PATH_MAX], cmd[2 * PATH_MAX + 128], img[PATH_MAX], err[4096];
+	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
+	char *ck[] = { "crctl", "checkpoint", "-o", img, NULL, NULL };
+	char pidstr[16];
+	struct proc *orig;
+	long long stop;
+	int status;
+
+	if (access(argv[0], X_OK))
+		SKIP(return, "no %s", argv[0]);
+	tmp_path(&self->env, fifo, "gone");
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	snprintf(cmd, sizeof(cmd), "exec 3<>%s; rm %s; echo ready; exec sleep 100", fifo, fifo);
+	orig = start(_metadata, &self->env, argv, -1, -1);
+	expect_line(_metadata, orig, "ready");
+	/* Once it is sleep (the exec done), its fd 3 is the only end. */
+	for (stop = now_ms() + LINE_TIMEOUT; !child_running(parent_of(orig->pid), "sleep 100");
+	     usleep(20000))
+		ASSERT_GT(stop, now_ms());
+	tmp_path(&self->env, img, "gone.img");
+	snprintf(pidstr, sizeof(pidstr), "%d", orig->pid);
+	ck[4] = pidstr;
+	status = run(_metadata, &self->env, ck, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "deleted FIFO")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "(EOPNOTSUPP)")) TH_LOG("%s", err);
+}
+
 TEST_HARNESS_MAIN

@@ -292,7 +292,8 @@ fn drive_inner(
                 black_box(f);
             }
             Record::Pipe(p) => {
-                assert!(p.data_len <= u64::from(p.capacity) && p.capacity % page_size == 0);
+                assert!(p.head.data_len <= u64::from(p.head.capacity));
+                assert!(p.head.capacity % page_size == 0 && p.is_fifo() != p.path.is_empty());
             }
             Record::PipeData(d) => {
                 assert!(!d.data.is_empty() && d.data.len() <= MAX_PIPE_DATA);

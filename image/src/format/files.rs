@@ -42,15 +42,17 @@ u32_enum! {
         DevZero = 4,
         /// An anonymous pipe's end ([`FileRec::obj`]: its [`Pipe`]).
         Pipe = 5,
-        /// A unix domain socket ([`UnixSock`]), created again.
-        Unix = 9,
-        /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
-        Inet = 10,
+        /// A FIFO's end, reopened by the path of its [`Pipe`] ([`FileRec::obj`]).
+        Fifo = 6,
         /// A memfd ([`MemfdRec`]), reopened from the restored inode.
         Memfd = 7,
         /// A deleted regular file ([`DeletedRec`]), recreated and
         /// unlinked again.
         Deleted = 8,
+        /// A unix domain socket ([`UnixSock`]), created again.
+        Unix = 9,
+        /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
+        Inet = 10,
     }
 }
 
@@ -60,7 +62,7 @@ impl FileKind {
     pub fn has_object(self) -> bool {
         match self {
             Self::Inherit | Self::Regular | Self::DevNull | Self::DevZero => false,
-            Self::Pipe => true,
+            Self::Pipe | Self::Fifo => true,
             Self::Unix => true,
             Self::Inet => true,
             Self::Memfd | Self::Deleted => true,
@@ -75,6 +77,7 @@ impl FileKind {
             Self::DevNull => "devnull",
             Self::DevZero => "devzero",
             Self::Pipe => "pipe",
+            Self::Fifo => "fifo",
             Self::Unix => "unix",
             Self::Inet => "inet",
             Self::Memfd => "memfd",

@@ -3,20 +3,23 @@
 //! Pipes ([`Pipe`]) and the bytes buffered in them ([`PipeData`]).
 //!
 //! A pipe is an object that open file descriptions of kind
-//! [`FileKind::Pipe`] open ([`FileRec::obj`] is its id). Its record comes
+//! [`FileKind::Pipe`] (an anonymous pipe) or [`FileKind::Fifo`] (a FIFO,
+//! whose path the pipe record carries) open ([`FileRec::obj`] is its id). Its record comes
 //! in the file table of the first process with a description of it, just
 //! before that description's file record, followed by the pipe-data
 //! records that carry its buffered bytes, [`Pipe::data_len`] in all, in
 //! the order they are read.
 
-use super::codec::{decode_whole, encode_whole, wire_size};
+use super::codec::{wire_size, Le};
 use super::*;
 use zerocopy::little_endian::U32;
 
 wire_struct! {
-    /// An anonymous pipe whose every end is in the image.
+    /// The fixed part of a [`Pipe`]: a pipe whose every end is in the
+    /// image. The FIFO's path follows it ([`PIPE_FIFO`]), else an empty
+    /// path.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-    pub struct Pipe, wire PipeWire {
+    pub struct PipeHead, wire PipeWire {
         /// Id among the pipes of the image, numbered from 1 in order of
         /// first appearance.
         pub id: u32,
@@ -24,14 +27,26 @@ wire_struct! {
         pub capacity: u32,
         /// Bytes buffered, carried by the pipe-data records that follow.
         pub data_len: u64,
-        /// Flags: none defined, zero.
+        /// `PIPE_*` flags.
         pub flags: u32,
         pad pad0,
     }
 }
 
-/// Size of the [`Pipe`] payload.
-pub const PIPE_PAYLOAD: usize = wire_size::<Pipe>();
+/// [`PipeHead::flags`]: a FIFO, reopened by its path.
+pub const PIPE_FIFO: u32 = 1;
+
+/// Size of the fixed part of the [`Pipe`] payload.
+pub const PIPE_FIXED: usize = wire_size::<PipeHead>();
+
+/// A pipe (anonymous, or a FIFO with its path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pipe<'a> {
+    /// The fixed fields.
+    pub head: PipeHead,
+    /// A FIFO's path, else empty.
+    pub path: &'a [u8],
+}
 
 /// Largest capacity a pipe record may declare (`F_SETPIPE_SZ` takes an
 /// `int`; the kernel's own ceiling is lower).
@@ -73,17 +88,30 @@ pub struct PipeData<'a> {
     pub data: &'a [u8],
 }
 
-impl Pipe {
+impl<'a> Pipe<'a> {
     /// Encodes the record.
     pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
-        encode_whole(buf, RecordType::Pipe, *self)
+        encode_record(buf, RecordType::Pipe, |w| {
+            w.wire(&self.head.to_le());
+            w.path(self.path);
+        })
     }
 
     /// Decodes and checks the payload (`page_size` from the header).
-    pub fn decode(p: &[u8], page_size: u32) -> FResult<Self> {
-        let r: Pipe = decode_whole(p)?;
-        if r.id == 0 || r.flags != 0 {
+    pub fn decode(p: &'a [u8], page_size: u32) -> FResult<Self> {
+        let mut c = Cursor::new(p);
+        let w = c.wire::<PipeWire>()?;
+        if !PipeHead::padding_is_zero(w) {
+            return Err(FormatError::NonZeroPadding);
+        }
+        let r = PipeHead::from_le(w);
+        let path = c.path(true)?;
+        c.finish()?;
+        if r.id == 0 || r.flags & !PIPE_FIFO != 0 {
             return Err(FormatError::BadField);
+        }
+        if (r.flags & PIPE_FIFO != 0) == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
+            return Err(FormatError::BadPath);
         }
         if r.capacity == 0
             || r.capacity > MAX_PIPE_CAPACITY
@@ -92,7 +120,12 @@ impl Pipe {
         {
             return Err(FormatError::BadField);
         }
-        Ok(r)
+        Ok(Pipe { head: r, path })
+    }
+
+    /// Whether it is a FIFO.
+    pub fn is_fifo(&self) -> bool {
+        self.head.flags & PIPE_FIFO != 0
     }
 }
 
@@ -136,11 +169,11 @@ impl<'a> PipeData<'a> {
     }
 }
 
-const _: () = assert!(PIPE_PAYLOAD == 24 && PIPE_DATA_FIXED == 16);
+const _: () = assert!(PIPE_FIXED == 24 && PIPE_DATA_FIXED == 16);
 
 #[cfg(feature = "info")]
 mod show {
-    use super::super::info::{Info, Json};
+    use super::super::info::{text, Info, Json};
     use super::*;
 
     /// An element of `pipes` in `info --json`.
@@ -149,23 +182,37 @@ mod show {
         id: u32,
         capacity: u32,
         data_len: u64,
+        fifo: bool,
+        path: String,
     }
 
-    impl Info for Pipe {
+    impl Info for Pipe<'_> {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let h = &self.head;
             l.push(format!(
-                "  pipe {}: capacity {} bytes, {} bytes buffered",
-                self.id, self.capacity, self.data_len
+                "  {} {}: capacity {} bytes, {} bytes buffered{}",
+                if self.is_fifo() { "fifo" } else { "pipe" },
+                h.id,
+                h.capacity,
+                h.data_len,
+                if self.is_fifo() {
+                    format!(" {}", text(self.path))
+                } else {
+                    String::new()
+                }
             ));
         }
 
         fn json(&self) -> Json {
+            let h = &self.head;
             Json::element(
                 "pipes",
                 PipeJson {
-                    id: self.id,
-                    capacity: self.capacity,
-                    data_len: self.data_len,
+                    id: h.id,
+                    capacity: h.capacity,
+                    data_len: h.data_len,
+                    fifo: self.is_fifo(),
+                    path: text(self.path),
                 },
             )
         }
@@ -197,29 +244,54 @@ mod tests {
 
     #[test]
     fn pipe_round_trip_and_limits() {
-        let p = Pipe {
+        let h = PipeHead {
             id: 1,
             capacity: 65536,
             data_len: 10,
             flags: 0,
         };
-        let mut b = [0u8; 64];
+        let p = Pipe { head: h, path: b"" };
+        let mut b = [0u8; 128];
         let n = p.encode(&mut b).unwrap();
-        assert_eq!(n, RECORD_HEADER_SIZE + PIPE_PAYLOAD);
+        assert_eq!(n, RECORD_HEADER_SIZE + PIPE_FIXED + 8);
         assert_eq!(Pipe::decode(&b[8..n], 4096), Ok(p));
-        for bad in [
-            Pipe { id: 0, ..p },
-            Pipe { capacity: 100, ..p },
-            Pipe { capacity: 0, ..p },
-            Pipe {
-                data_len: 65537,
-                ..p
+        let f = Pipe {
+            head: PipeHead {
+                flags: PIPE_FIFO,
+                ..h
             },
-            Pipe { flags: 1, ..p },
+            path: b"/tmp/fifo",
+        };
+        let n = f.encode(&mut b).unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Ok(f));
+        for bad in [
+            PipeHead { id: 0, ..h },
+            PipeHead { capacity: 100, ..h },
+            PipeHead { capacity: 0, ..h },
+            PipeHead {
+                data_len: 65537,
+                ..h
+            },
+            PipeHead { flags: 2, ..h },
         ] {
-            let n = bad.encode(&mut b).unwrap();
+            let n = Pipe {
+                head: bad,
+                path: b"",
+            }
+            .encode(&mut b)
+            .unwrap();
             assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadField));
         }
+        // A FIFO has a path, a pipe none.
+        let n = Pipe {
+            head: h,
+            path: b"/x",
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
+        let n = Pipe { path: b"", ..f }.encode(&mut b).unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
     }
 
     #[test]

@@ -72,7 +72,7 @@ record_types! {
     /// [`FileRec`]: one open file descriptor.
     File = 300, "file", padded(FILE_FIXED + 4 + MAX_PATH);
     /// [`Pipe`]: a pipe, before the first file record naming it.
-    Pipe = 310, "pipe", PIPE_PAYLOAD;
+    Pipe = 310, "pipe", padded(PIPE_FIXED + 4 + MAX_PATH);
     /// [`PipeData`]: bytes buffered in the pipe before it.
     PipeData = 311, "pipe-data", PIPE_DATA_FIXED + MAX_PIPE_DATA;
     /// [`UnixSock`]: a unix domain socket.
@@ -174,7 +174,7 @@ pub enum Record<'a> {
     /// [`FileRec`].
     File(FileRec<'a>),
     /// [`Pipe`].
-    Pipe(Pipe),
+    Pipe(Pipe<'a>),
     /// [`PipeData`].
     PipeData(PipeData<'a>),
     /// [`UnixSock`].

@@ -431,7 +431,7 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
-                if (f.kind == FileKind::Pipe && f.obj > self.last_pipe_id)
+                if (matches!(f.kind, FileKind::Pipe | FileKind::Fifo) && f.obj > self.last_pipe_id)
                     || (f.kind == FileKind::Unix && f.obj > self.last_unix_id)
                     || (f.kind == FileKind::Inet && f.obj > self.last_inet_id)
                 {
@@ -445,11 +445,11 @@ impl Validator {
             }
             RecordType::Pipe => {
                 let r = Pipe::decode(p, page_size)?;
-                if r.id != self.last_pipe_id + 1 {
+                if r.head.id != self.last_pipe_id + 1 {
                     return Err(FormatError::BadField);
                 }
-                self.last_pipe_id = r.id;
-                self.pipe_data_left = r.data_len;
+                self.last_pipe_id = r.head.id;
+                self.pipe_data_left = r.head.data_len;
                 self.phase = Phase::Files;
                 Record::Pipe(r)
             }

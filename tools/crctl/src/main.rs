@@ -477,7 +477,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut pipes = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
-            Record::Pipe(p) => pipes.push((p.id, p.capacity)),
+            Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
                 tgid: task.tgid,

@@ -2,12 +2,15 @@
 
 //! The pipes of an image, which crctl makes for the kernel (a module cannot
 //! create a pipe): one per pipe record, empty, with the recorded capacity,
-//! handed over to `CR_IOC_RESTART` as `struct cr_restart_obj`. The kernel
+//! handed over to `CR_IOC_RESTART` as `struct cr_restart_obj`. For a FIFO
+//! it opens the record's path `O_RDWR | O_NONBLOCK` (which never waits for
+//! the other side) and sets its capacity. The kernel
 //! checks each, writes its buffered bytes back and takes it (closing the fd
 //! in the caller).
 
 use crate::error::{ErrnoText, Error, Result};
 use crate::uapi;
+use rustix::fs::{fstat, open, FileType, Mode, OFlags};
 use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, PipeFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -20,16 +23,34 @@ pub struct Pipes {
 }
 
 impl Pipes {
-    /// Makes one pipe per `(id, capacity)` of the image's pipe records.
-    pub fn make(pipes: &[(u32, u32)]) -> Result<Self> {
+    /// Makes one pipe per `(id, capacity, FIFO path or empty)` of the
+    /// image's pipe records.
+    pub fn make(pipes: &[(u32, u32, Vec<u8>)]) -> Result<Self> {
         let mut p = Pipes::default();
-        for &(id, capacity) in pipes {
+        for (id, capacity, path) in pipes {
+            let (id, capacity) = (*id, *capacity);
             let err = |e: rustix::io::Errno| Error::Pipe {
                 id,
                 capacity,
                 errno: ErrnoText(e),
             };
-            let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(err)?;
+            let (r, w) = if path.is_empty() {
+                let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(err)?;
+                (r, Some(w))
+            } else {
+                let c = std::ffi::CString::new(path.clone())
+                    .map_err(|_| err(rustix::io::Errno::INVAL))?;
+                let f = open(
+                    c.as_c_str(),
+                    OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+                    Mode::empty(),
+                )
+                .map_err(err)?;
+                if FileType::from_raw_mode(fstat(&f).map_err(err)?.st_mode) != FileType::Fifo {
+                    return Err(err(rustix::io::Errno::INVAL));
+                }
+                (f, None)
+            };
             if fcntl_getpipe_size(&r).map_err(err)? != capacity as usize {
                 fcntl_setpipe_size(&r, capacity as usize).map_err(err)?;
             }
