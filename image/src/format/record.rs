@@ -202,6 +202,51 @@ pub enum Record<'a> {
     Tail(Tail),
 }
 
+impl<'a> Record<'a> {
+    /// Decodes one payload of type `ty` on its own, without the rules
+    /// across records that the [`Validator`] checks as it reads (so a
+    /// [`Record::Vma`]'s index is 0): for a reader that already has the
+    /// validator's verdict, such as `crctl info`. `hdr` is the image's
+    /// header, whose constants some records need (else
+    /// [`FormatError::BadOrder`]).
+    pub fn decode(ty: RecordType, p: &'a [u8], hdr: Option<&Header>) -> FResult<Self> {
+        let ps = hdr.map_or(4096, |h| h.page_size);
+        let ts = hdr.map_or(u64::MAX, |h| h.task_size);
+        let hdr = || hdr.ok_or(FormatError::BadOrder);
+        Ok(match ty {
+            RecordType::Header => Record::Header(Header::decode(p)?),
+            RecordType::Task => Record::Task(Task::decode(p)?),
+            RecordType::Groups => Record::Groups(Groups::decode(p)?),
+            RecordType::Cwd => Record::Cwd(Cursor::new(p).path(false)?),
+            RecordType::Rlimits => Record::Rlimits(Rlimits::decode(p)?),
+            RecordType::Tree => Record::Tree(Tree::decode(p)?),
+            RecordType::Thread => Record::Thread(Thread::decode(p)?),
+            RecordType::Regs => Record::Regs(Regs::decode(p)?),
+            RecordType::Xstate => Record::Xstate(Xstate::decode(p, hdr()?.xstate_size)?.area),
+            RecordType::Signals => Record::Signals(Signals::decode(p)?),
+            RecordType::Mm => {
+                let h = hdr()?;
+                Record::Mm(Mm::decode(p, h.auxv_words, h.task_size)?)
+            }
+            RecordType::Vma => Record::Vma(Vma::decode(p, ps, ts)?, 0),
+            RecordType::File => Record::File(FileRec::decode(p)?),
+            RecordType::Pipe => Record::Pipe(Pipe::decode(p, ps)?),
+            RecordType::PipeData => Record::PipeData(PipeData::decode(p)?),
+            RecordType::UnixSock => Record::UnixSock(UnixSock::decode(p)?),
+            RecordType::UnixData => Record::UnixData(UnixData::decode(p)?),
+            RecordType::Inet => Record::Inet(Inet::decode(p)?),
+            RecordType::Memfd => Record::Memfd(MemfdRec::decode(p)?),
+            RecordType::Deleted => Record::Deleted(DeletedRec::decode(p)?),
+            RecordType::FileData => Record::FileData(FileData::decode(p)?),
+            RecordType::Lock => Record::Lock(LockRec::decode(p)?),
+            RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p)?),
+            RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
+            RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
+            RecordType::Tail => Record::Tail(Tail::decode(p)?),
+        })
+    }
+}
+
 /// Each record shows itself: the dispatch to the [`info::Info`] of its type.
 #[cfg(feature = "info")]
 impl info::Info for Record<'_> {

@@ -163,46 +163,7 @@ impl Walker<'_> {
 
 /// Decodes a payload that the validator already accepted, for display.
 fn decode_again<'a>(ty: RecordType, p: &'a [u8], v: &Validator) -> Record<'a> {
-    use cr_image::format::*;
-    let h = v.header().copied();
-    let ps = h.map(|h| h.page_size).unwrap_or(4096);
-    let ts = h.map(|h| h.task_size).unwrap_or(u64::MAX);
-    match ty {
-        RecordType::Header => Record::Header(Header::decode(p).unwrap()),
-        RecordType::Task => Record::Task(Task::decode(p).unwrap()),
-        RecordType::Groups => Record::Groups(Groups::decode(p).unwrap()),
-        RecordType::Cwd => {
-            let mut c = Cursor::new(p);
-            Record::Cwd(c.path(false).unwrap())
-        }
-        RecordType::Rlimits => Record::Rlimits(Rlimits::decode(p).unwrap()),
-        RecordType::Tree => Record::Tree(Tree::decode(p).unwrap()),
-        RecordType::Thread => Record::Thread(Thread::decode(p).unwrap()),
-        RecordType::Regs => Record::Regs(Regs::decode(p).unwrap()),
-        RecordType::Xstate => {
-            Record::Xstate(Xstate::decode(p, h.unwrap().xstate_size).unwrap().area)
-        }
-        RecordType::Signals => Record::Signals(Signals::decode(p).unwrap()),
-        RecordType::Mm => {
-            let h = h.unwrap();
-            Record::Mm(Mm::decode(p, h.auxv_words, h.task_size).unwrap())
-        }
-        RecordType::Vma => Record::Vma(Vma::decode(p, ps, ts).unwrap(), 0),
-        RecordType::File => Record::File(FileRec::decode(p).unwrap()),
-        RecordType::Pipe => Record::Pipe(Pipe::decode(p, ps).unwrap()),
-        RecordType::PipeData => Record::PipeData(PipeData::decode(p).unwrap()),
-        RecordType::UnixSock => Record::UnixSock(UnixSock::decode(p).unwrap()),
-        RecordType::UnixData => Record::UnixData(UnixData::decode(p).unwrap()),
-        RecordType::Inet => Record::Inet(Inet::decode(p).unwrap()),
-        RecordType::Memfd => Record::Memfd(MemfdRec::decode(p).unwrap()),
-        RecordType::Deleted => Record::Deleted(DeletedRec::decode(p).unwrap()),
-        RecordType::FileData => Record::FileData(FileData::decode(p).unwrap()),
-        RecordType::Lock => Record::Lock(LockRec::decode(p).unwrap()),
-        RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p).unwrap()),
-        RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p).unwrap()),
-        RecordType::Pages => Record::Pages(PagesHeader::decode(p).unwrap()),
-        RecordType::Tail => Record::Tail(Tail::decode(p).unwrap()),
-    }
+    Record::decode(ty, p, v.header()).expect("the validator accepted it")
 }
 
 #[cfg(test)]

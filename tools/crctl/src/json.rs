@@ -123,12 +123,17 @@ mod tests {
             }),
             ..Default::default()
         };
+        // Every list of LISTS, empty, in its order.
+        let lists: String = LISTS.iter().map(|l| format!(r#""{l}":[],"#)).collect();
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
-            concat!(
-                r#"{"schema":1,"file":"a\"b\n","groups":[4,24],"rlimits":[[1,18446744073709551615]],"#,
-                r#""regs":{"r15":1,"r14":2,"flags":3},"vmas":[],"files":[],"pipes":[],"unix_sockets":[],"inet":[],"file_objects":[],"locks":[],"owners":[],"threads":[],"pages":0,"#,
-                r#""page_records":0,"bytes":0,"valid":false,"error":{"offset":8,"reason":"bad"}}"#
+            format!(
+                concat!(
+                    r#"{{"schema":1,"file":"a\"b\n","groups":[4,24],"rlimits":[[1,18446744073709551615]],"#,
+                    r#""regs":{{"r15":1,"r14":2,"flags":3}},{}"pages":0,"#,
+                    r#""page_records":0,"bytes":0,"valid":false,"error":{{"offset":8,"reason":"bad"}}}}"#
+                ),
+                lists
             )
         );
     }
