@@ -440,7 +440,10 @@ fn main() {
                 RecordType::Thread => 18,
                 // Not in the one-record decode target yet (its selector
                 // table is shared): the whole-image targets cover them.
-                RecordType::UnixSock | RecordType::UnixData => continue,
+                RecordType::Pipe
+                | RecordType::PipeData
+                | RecordType::UnixSock
+                | RecordType::UnixData => continue,
                 RecordType::Inet => 19,
                 RecordType::Memfd => 20,
                 RecordType::Deleted => 21,
@@ -743,6 +746,39 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     fd_flags: 0,
                     pos: 0,
                     obj,
+                    path: b"",
+                };
+                o.push(|b| f.encode(b));
+            }
+            // And a pipe (fds 22 and 23), two packets buffered in it.
+            let pipe = Pipe {
+                head: PipeHead {
+                    id: 1,
+                    capacity: 65536,
+                    data_len: 9,
+                    flags: 0,
+                },
+                path: b"",
+            };
+            o.push(|b| pipe.encode(b));
+            for data in [&b"pipe"[..], b"bytes"] {
+                let d = PipeData {
+                    id: 1,
+                    flags: PIPE_DATA_PACKET,
+                    data,
+                };
+                o.push(|b| d.encode(b));
+            }
+            for (fd, flags) in [(22, 0o40000), (23, 0o40001)] {
+                file_id += 1;
+                let f = FileRec {
+                    fd,
+                    id: file_id,
+                    kind: FileKind::Pipe,
+                    open_flags: flags,
+                    fd_flags: 0,
+                    pos: 0,
+                    obj: 1,
                     path: b"",
                 };
                 o.push(|b| f.encode(b));
