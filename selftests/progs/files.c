@@ -12,6 +12,14 @@
  * prints "OK", or one "FAIL <what>" line per difference, and exits 0 (OK)
  * or 1.
  *
+ * It also holds objects of the kinds a file table can hold, each with state
+ * in it, and checks them the same way: a stream socketpair with bytes
+ * queued in both directions, a memfd with contents and a seal, and an
+ * flock() lock on AFILE.  (So the hostile-image tester, which checkpoints
+ * this program, mutates their records too.  Not a pipe: restart makes a
+ * pipe only from one crctl hands over, and cr_hostile calls the ioctl
+ * itself.)
+ *
  * The pattern: byte i of RFILE is pattern(i) below, which does not repeat
  * with a short period, so a wrong offset cannot read the right bytes.
  *
@@ -24,6 +32,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +84,58 @@ static void check_read(int fd, unsigned long off, unsigned long len, const char 
 	}
 }
 
+/* The objects: socketpair ends, a memfd. */
+static int sv[2], mfd;
+
+static void objects_setup(int afd)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+	    write(sv[0], "to-1", 4) != 4 || write(sv[1], "to-0!", 5) != 5)
+		fail("setup: socketpair: %s", strerror(errno));
+	mfd = memfd_create("cr-files", MFD_ALLOW_SEALING);
+	if (mfd < 0 || write(mfd, "memfd-contents", 14) != 14 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_GROW) || lseek(mfd, 6, SEEK_SET) != 6)
+		fail("setup: memfd: %s", strerror(errno));
+	if (flock(afd, LOCK_EX | LOCK_NB))
+		fail("setup: flock: %s", strerror(errno));
+}
+
+/* Reads exactly @len bytes from @fd and compares them with @want. */
+static void expect_bytes(int fd, const char *want, const char *what)
+{
+	size_t len = strlen(want);
+	char buf[64];
+	ssize_t n;
+
+	n = read(fd, buf, len);
+	if (n != (ssize_t)len || memcmp(buf, want, len))
+		fail("%s: read %zd bytes, not \"%s\"", what, n, want);
+}
+
+static void objects_check(const char *apath)
+{
+	char buf[16];
+	int fd;
+
+	expect_bytes(sv[1], "to-1", "socketpair end 1");
+	expect_bytes(sv[0], "to-0!", "socketpair end 0");
+	if (write(sv[0], "y", 1) != 1 || read(sv[1], buf, 1) != 1 || buf[0] != 'y')
+		fail("socketpair: its ends are not connected any more");
+
+	if (lseek(mfd, 0, SEEK_CUR) != 6)
+		fail("memfd offset is not 6");
+	expect_bytes(mfd, "contents", "memfd");
+	if (fcntl(mfd, F_GET_SEALS) != F_SEAL_GROW)
+		fail("memfd seals are %#x, not F_SEAL_GROW", fcntl(mfd, F_GET_SEALS));
+
+	/* Another open file description of AFILE cannot take the lock. */
+	fd = open(apath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) != -1 || errno != EWOULDBLOCK)
+		fail("append file: the flock() lock is not held");
+	if (fd >= 0)
+		close(fd);
+}
+
 static void on_usr1(int sig)
 {
 	go = 1;
@@ -110,6 +173,7 @@ int main(int argc, char **argv)
 		fail("setup: %s: %s", argv[2], strerror(errno));
 		return 2;
 	}
+	objects_setup(afd);
 	if (failures)
 		return 2;
 	say("READY\n");
@@ -147,6 +211,7 @@ int main(int argc, char **argv)
 		fail("append file holds %zd bytes, not \"ab\"", n);
 	if (fd >= 0)
 		close(fd);
+	objects_check(argv[2]);
 
 	if (failures)
 		return 1;
