@@ -868,9 +868,30 @@ fn make_mutation(
             order.swap(i, i + 1);
             m = assemble(im, &order);
             m.fix = rng.chance(50);
-            // Singleton metadata records may come in any order.
-            m.expect_reject = !(meta_singleton(im.recs[i].ty, tree_format)
-                && meta_singleton(im.recs[i + 1].ty, tree_format));
+            // Singleton metadata records may come in any order; so may a
+            // lock or signal owner and an object record of the file table
+            // (a lock belongs to the last file record before it, which the
+            // swap keeps).
+            let (a, b) = (&im.recs[i], &im.recs[i + 1]);
+            let owned = |r: &Rec| r.is(RecordType::Lock) || r.is(RecordType::FileOwner);
+            let object = |r: &Rec| {
+                [
+                    RecordType::Pipe,
+                    RecordType::PipeData,
+                    RecordType::UnixSock,
+                    RecordType::UnixData,
+                    RecordType::Inet,
+                    RecordType::Memfd,
+                    RecordType::Deleted,
+                    RecordType::FileData,
+                ]
+                .iter()
+                .any(|&t| r.is(t))
+            };
+            m.expect_reject = !((meta_singleton(a.ty, tree_format)
+                && meta_singleton(b.ty, tree_format))
+                || (owned(a) && (object(b) || owned(b)))
+                || (object(a) && owned(b)));
             m.say(&format!(
                 "swap records {i} ({}) and {} ({})",
                 im.type_name(i),
