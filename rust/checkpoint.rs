@@ -626,14 +626,10 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
     w.record(|b| format::Tree::encode(b, members.len(), |i| members[i].entry))
         .map_err(|e| io(&w, e))?;
 
-    files::check_pipes(
+    files::check_tree(
         procs
             .iter_mut()
             .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
-    )?;
-    files::check_unix(procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)))?;
-    files::check_owners(
-        procs.iter().map(|p| (p.proc_.task.ids.pid, &p.proc_.files)),
         members.iter().map(|m| m.entry),
     )?;
     for p in procs.iter() {

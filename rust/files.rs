@@ -380,21 +380,32 @@ impl FilesSnap {
     }
 }
 
+/// The checks of the tree's file tables that need every process's table
+/// at once (`files`: each process's pid and table; `tree`: the tree's
+/// tasks). Each kind of file that relates descriptions across processes
+/// adds its check here.
+pub(crate) fn check_tree<'a>(
+    files: impl Iterator<Item = (i32, &'a mut FilesSnap)>,
+    tree: impl Iterator<Item = format::TreeEntry> + Clone,
+) -> Result<(), Refusal> {
+    let mut tabs: KVec<(i32, &'a mut FilesSnap)> = KVec::new();
+    for t in files {
+        tabs.push(t, GFP_KERNEL)?;
+    }
+    check_pipes(&mut tabs)?;
+    check_unix(&tabs)?;
+    check_owners(&tabs, tree)
+}
+
 /// Decides how each anonymous pipe of the tree is saved, now that every
-/// process's table is known (`files` are the tables with their pids): a
+/// process's table is known: a
 /// pipe whose every reading and writing open file description is in the
 /// tree is saved as a pipe; one with a party outside the tree is the
 /// caller's on fds 0-2 ([`FileKind::Inherit`]) and refused on any other fd.
 /// A pipe or FIFO inherited on fds 0-2 with both a reading and a writing
 /// description in the tree is refused: restoring it as the caller's stdio
 /// would connect those processes to crctl instead of to each other.
-pub(crate) fn check_pipes<'a>(
-    files: impl Iterator<Item = (i32, &'a mut FilesSnap)>,
-) -> Result<(), Refusal> {
-    let mut tabs: KVec<(i32, &'a mut FilesSnap)> = KVec::new();
-    for t in files {
-        tabs.push(t, GFP_KERNEL)?;
-    }
+fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
     let pipe_key = |f: &FileSnap| match &f.obj {
         Some(ObjSnap::Pipe(p)) => Some(p.key()),
         _ => None,
@@ -503,15 +514,12 @@ pub(crate) fn check_pipes<'a>(
 }
 
 /// Refuses a unix socket whose peer is outside the tree
-/// ([`unix::check_peers`]). `files` are the tables of the tree's processes
-/// with their pids.
-pub(crate) fn check_unix<'a>(
-    files: impl Iterator<Item = (i32, &'a FilesSnap)> + Clone,
-) -> Result<(), Refusal> {
+/// ([`unix::check_peers`]).
+fn check_unix(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
     unix::check_peers(|| {
-        files.clone().flat_map(|(pid, t)| {
+        tabs.iter().flat_map(|(pid, t)| {
             t.files.iter().filter_map(move |f| match &f.obj {
-                Some(ObjSnap::Unix(u)) => Some((pid, f.fd, u)),
+                Some(ObjSnap::Unix(u)) => Some((*pid, f.fd, u)),
                 _ => None,
             })
         })
@@ -520,13 +528,13 @@ pub(crate) fn check_unix<'a>(
 
 /// Refuses a signal owner (`F_SETOWN`) that is not a task, a process or
 /// a process group of the tree, whose tasks are `tree`.
-pub(crate) fn check_owners<'a>(
-    files: impl Iterator<Item = (i32, &'a FilesSnap)>,
+fn check_owners(
+    tabs: &[(i32, &mut FilesSnap)],
     tree: impl Iterator<Item = format::TreeEntry> + Clone,
 ) -> Result<(), Refusal> {
-    for (pid, t) in files {
+    for (pid, t) in tabs.iter() {
         for (fd, kind, n) in t.owners() {
-            crate::locks::check_owner(pid, fd, kind, n, tree.clone())?;
+            crate::locks::check_owner(*pid, fd, kind, n, tree.clone())?;
         }
     }
     Ok(())

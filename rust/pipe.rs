@@ -9,7 +9,7 @@
 //! target keeps running by default), packet by packet for the buffers an
 //! `O_DIRECT` writer made. A pipe with a party outside the tree is the
 //! caller's on fds 0-2 (`FileKind::Inherit`) and refused elsewhere
-//! (`files::check_pipes`).
+//! (`files::check_tree`).
 //!
 //! Restart: a module cannot create a pipe (`create_pipe_files` is not
 //! exported), so the caller (crctl) makes one per pipe record, with its

@@ -56,15 +56,12 @@ pub struct Validator {
     last_fd: i64,
     /// Highest [`FileRec::id`] so far: a new one is the next number.
     last_file_id: u32,
-    /// Highest [`Pipe::id`] so far, and the pipe-data bytes its record
-    /// announced that are still to come.
-    last_pipe_id: u32,
+    /// Highest id so far of each [`ObjClass`]: each object's record comes
+    /// once, numbered in order, before the file records naming it.
+    last_obj: [u32; ObjClass::COUNT],
+    /// The pipe-data bytes the last pipe record announced that are still
+    /// to come.
     pipe_data_left: u64,
-    /// Highest [`UnixSock::id`] so far: each socket's record comes once,
-    /// numbered in order.
-    last_unix_id: u32,
-    /// Highest [`Inet::id`] so far: a new one is the next number.
-    last_inet_id: u32,
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
@@ -85,6 +82,33 @@ pub struct Validator {
     records: u64,
     page_bytes_left: u64,
     ck_at_record: u64,
+}
+
+/// The objects of file tables that are numbered in order of their own
+/// records, each kind on its own ([`FileRec::obj`] names one).
+#[derive(Clone, Copy)]
+enum ObjClass {
+    /// [`Pipe`]: pipes and FIFOs.
+    Pipe,
+    /// [`UnixSock`].
+    Unix,
+    /// [`Inet`].
+    Inet,
+}
+
+impl ObjClass {
+    const COUNT: usize = 3;
+
+    /// The class of the objects file records of `kind` open, if their
+    /// ids are checked here.
+    fn of(kind: FileKind) -> Option<Self> {
+        match kind {
+            FileKind::Pipe | FileKind::Fifo => Some(Self::Pipe),
+            FileKind::Unix => Some(Self::Unix),
+            FileKind::Inet => Some(Self::Inet),
+            _ => None,
+        }
+    }
 }
 
 /// The records of a process's file table: its file records and the
@@ -122,6 +146,24 @@ fn seen_bit(ty: RecordType) -> u32 {
 /// Singleton records every process must have before its VMAs.
 const REQUIRED_META: u32 = 1 | 2 | 4 | 8 | 16;
 
+impl Validator {
+    /// The highest id of class `c` so far.
+    fn last(&self, c: ObjClass) -> u32 {
+        self.last_obj[c as usize]
+    }
+
+    /// Takes the record of a new object of class `c`, which must be the
+    /// next id of its class.
+    fn new_object(&mut self, c: ObjClass, id: u32) -> Result<(), FormatError> {
+        let last = &mut self.last_obj[c as usize];
+        if id != *last + 1 {
+            return Err(FormatError::BadField);
+        }
+        *last = id;
+        Ok(())
+    }
+}
+
 impl Default for Validator {
     fn default() -> Self {
         Self::new()
@@ -144,10 +186,8 @@ impl Validator {
             last_vma_end: 0,
             last_fd: -1,
             last_file_id: 0,
-            last_pipe_id: 0,
+            last_obj: [0; ObjClass::COUNT],
             pipe_data_left: 0,
-            last_unix_id: 0,
-            last_inet_id: 0,
             data_left: DataLeft::default(),
             cur_file: (0, false),
             procs_expected: 0,
@@ -431,10 +471,7 @@ impl Validator {
                 if i64::from(f.fd) <= self.last_fd || f.id > self.last_file_id + 1 {
                     return Err(FormatError::BadField);
                 }
-                if (matches!(f.kind, FileKind::Pipe | FileKind::Fifo) && f.obj > self.last_pipe_id)
-                    || (f.kind == FileKind::Unix && f.obj > self.last_unix_id)
-                    || (f.kind == FileKind::Inet && f.obj > self.last_inet_id)
-                {
+                if ObjClass::of(f.kind).is_some_and(|c| f.obj > self.last(c)) {
                     return Err(FormatError::BadField);
                 }
                 self.last_fd = i64::from(f.fd);
@@ -445,17 +482,14 @@ impl Validator {
             }
             RecordType::Pipe => {
                 let r = Pipe::decode(p, page_size)?;
-                if r.head.id != self.last_pipe_id + 1 {
-                    return Err(FormatError::BadField);
-                }
-                self.last_pipe_id = r.head.id;
+                self.new_object(ObjClass::Pipe, r.head.id)?;
                 self.pipe_data_left = r.head.data_len;
                 self.phase = Phase::Files;
                 Record::Pipe(r)
             }
             RecordType::PipeData => {
                 let d = PipeData::decode(p)?;
-                if d.id != self.last_pipe_id || d.data.len() as u64 > self.pipe_data_left {
+                if d.id != self.last(ObjClass::Pipe) || d.data.len() as u64 > self.pipe_data_left {
                     return Err(FormatError::BadField);
                 }
                 self.pipe_data_left -= d.data.len() as u64;
@@ -463,16 +497,13 @@ impl Validator {
             }
             RecordType::UnixSock => {
                 let u = UnixSock::decode(p)?;
-                if u.id != self.last_unix_id + 1 {
-                    return Err(FormatError::BadField);
-                }
-                self.last_unix_id = u.id;
+                self.new_object(ObjClass::Unix, u.id)?;
                 self.phase = Phase::Files;
                 Record::UnixSock(u)
             }
             RecordType::UnixData => {
                 let d = UnixData::decode(p)?;
-                if d.id > self.last_unix_id {
+                if d.id > self.last(ObjClass::Unix) {
                     return Err(FormatError::BadField);
                 }
                 self.phase = Phase::Files;
@@ -480,10 +511,7 @@ impl Validator {
             }
             RecordType::Inet => {
                 let s = Inet::decode(p)?;
-                if s.id != self.last_inet_id + 1 {
-                    return Err(FormatError::BadField);
-                }
-                self.last_inet_id = s.id;
+                self.new_object(ObjClass::Inet, s.id)?;
                 self.phase = Phase::Files;
                 Record::Inet(s)
             }
