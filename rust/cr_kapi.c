@@ -145,10 +145,19 @@ unsigned long cr_task_size_max(void)
 	return TASK_SIZE_MAX;
 }
 
-bool cr_mm_thp_disabled(struct mm_struct *mm)
+bool cr_mm_flags_test(struct mm_struct *mm, int flag)
 {
-	return mm_flags_test(MMF_DISABLE_THP_COMPLETELY, mm) ||
-	       mm_flags_test(MMF_DISABLE_THP_EXCEPT_ADVISED, mm);
+	return mm_flags_test(flag, mm);
+}
+
+void cr_mm_flags_set(struct mm_struct *mm, int flag)
+{
+	mm_flags_set(flag, mm);
+}
+
+void cr_mm_flags_clear(struct mm_struct *mm, int flag)
+{
+	mm_flags_clear(flag, mm);
 }
 
 /* init_utsname(): uts_namespace is opaque to the bindings. */

@@ -28,7 +28,7 @@ mod unix;
 
 pub(crate) use file::*;
 pub(crate) use miscdev::OwnedMiscDevice;
-pub(crate) use mm::{special, vmf, MmRef, PinnedPage};
+pub(crate) use mm::{special, vmf, MmRef, PinnedPage, ThpDisabled};
 pub(crate) use sync::KCompletion;
 pub(crate) use task::*;
 pub(crate) use unix::*;
@@ -92,7 +92,9 @@ mod ffi {
         pub(crate) fn cr_current_pt_regs() -> *mut bindings::pt_regs;
         pub(crate) fn cr_current_set_fsbase(base: u64);
         pub(crate) fn cr_task_size_max() -> c_ulong;
-        pub(crate) fn cr_mm_thp_disabled(mm: *mut bindings::mm_struct) -> bool;
+        pub(crate) fn cr_mm_flags_test(mm: *mut bindings::mm_struct, flag: c_int) -> bool;
+        pub(crate) fn cr_mm_flags_set(mm: *mut bindings::mm_struct, flag: c_int);
+        pub(crate) fn cr_mm_flags_clear(mm: *mut bindings::mm_struct, flag: c_int);
         pub(crate) fn cr_page_is_anon(page: *mut bindings::page) -> bool;
         pub(crate) fn cr_page_put(page: *mut bindings::page);
         pub(crate) fn cr_file_user_path(f: *mut bindings::file) -> *const bindings::path;

@@ -135,6 +135,8 @@ struct VmaSnap {
 pub(crate) struct MemSnap {
     mm: MmRef,
     layout: MmLayout,
+    /// `format::MM_*` flags.
+    flags: u32,
     auxv: KVec<u64>,
     exe: KVec<u8>,
     vmas: KVec<VmaSnap>,
@@ -180,6 +182,11 @@ impl MemSnap {
         let g = mm.read_lock();
         let mut auxv = KVec::from_elem(0u64, current::auxv_words() as usize, GFP_KERNEL_ACCOUNT)?;
         let layout = MmLayout::from_words(g.layout(&mut auxv));
+        let flags = match g.thp_disabled() {
+            kapi::ThpDisabled::No => 0,
+            kapi::ThpDisabled::Completely => format::MM_THP_DISABLED,
+            kapi::ThpDisabled::ExceptAdvised => format::MM_THP_EXCEPT_ADVISED,
+        };
         // A deleted executable has no path to reopen: it is left out (the
         // restored link then stays the restarting process's).
         let exe = g.exe_path(&mut pathbuf).unwrap_or(b"");
@@ -362,6 +369,7 @@ impl MemSnap {
         Ok(MemSnap {
             mm,
             layout,
+            flags,
             auxv,
             exe,
             vmas,
@@ -446,7 +454,16 @@ impl MemSnap {
         ids: &mut SharedIds,
     ) -> Result {
         let n = self.vmas.len() as u32;
-        w.record(|b| format::Mm::encode(b, &self.layout.words(), n, &self.auxv, &self.exe))?;
+        w.record(|b| {
+            format::Mm::encode(
+                b,
+                &self.layout.words(),
+                n,
+                self.flags,
+                &self.auxv,
+                &self.exe,
+            )
+        })?;
         for (v, &nr_pages) in self.vmas.iter().zip(plan.per_vma.iter()) {
             let rec = format::Vma {
                 start: v.start,
@@ -556,6 +573,8 @@ impl VmaPlan {
 /// The memory part of a restart plan.
 pub(crate) struct MemPlan {
     layout: MmLayout,
+    /// `format::MM_*` flags.
+    flags: u32,
     auxv: KVec<u64>,
     vmas: KVec<VmaPlan>,
     /// The executable, when the caller may set it (see [`MemPlan::add_mm`]).
@@ -569,6 +588,7 @@ impl MemPlan {
     pub(crate) fn new() -> Self {
         MemPlan {
             layout: MmLayout::default(),
+            flags: 0,
             auxv: KVec::new(),
             vmas: KVec::new(),
             exe: None,
@@ -635,6 +655,7 @@ impl MemPlan {
         }
         *self = MemPlan {
             layout: MmLayout::from_words(mm.layout),
+            flags: mm.flags,
             auxv,
             vmas: KVec::new(),
             exe,
@@ -803,6 +824,13 @@ impl MemPlan {
                 }
             }
         }
+        // Before any page is faulted in, so that none becomes huge where
+        // the original had none.
+        mm.set_thp_disabled(match self.flags {
+            format::MM_THP_DISABLED => kapi::ThpDisabled::Completely,
+            format::MM_THP_EXCEPT_ADVISED => kapi::ThpDisabled::ExceptAdvised,
+            _ => kapi::ThpDisabled::No,
+        });
         drop(mm);
         for (s, e) in ranges {
             current::vm_munmap(s, e - s)

@@ -129,12 +129,6 @@ impl TaskSnap {
                 "pid {pid}: is a child subreaper (PR_SET_CHILD_SUBREAPER): not supported yet"
             ));
         }
-        if e.thp_disabled != 0 {
-            return Err(refuse!(
-                eopnotsupp(),
-                "pid {pid}: transparent huge pages disabled (PR_SET_THP_DISABLE): not supported yet"
-            ));
-        }
         let creds = current::creds();
         let mut groups = KVec::with_capacity(creds.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
         for i in 0..creds.ngroups {

@@ -32,6 +32,10 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+
+#ifndef PR_THP_DISABLE_EXCEPT_ADVISED	/* Linux 6.18; older headers lack it */
+#define PR_THP_DISABLE_EXCEPT_ADVISED	(1 << 1)
+#endif
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "kselftest_harness.h"
@@ -877,42 +881,62 @@ TEST_F_TIMEOUT(state, other_user_restored, TEST_TIMEOUT)
 	kill(copy->pid, SIGKILL);
 }
 
-/* A parent-death signal comes back (on the old module it was lost). */
-TEST_F_TIMEOUT(state, pdeath_signal_kept, TEST_TIMEOUT)
+/*
+ * What "prctl @mode" set comes back: each tick line shows the value read
+ * back, @want, before and after the restart.
+ */
+static void prctl_kept(struct __test_metadata *_metadata, FIXTURE_DATA(state) *self,
+		       const char *mode, int want)
 {
-	char img[PATH_MAX], line[256];
+	char img[PATH_MAX], line[256], name[64];
 	struct proc *orig, *copy;
 	long n;
 	int v, i;
 
-	orig = start_prog(_metadata, &self->env, "prctl", "pdeath", NULL);
+	orig = start_prog(_metadata, &self->env, "prctl", mode, NULL);
 	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
 	ASSERT_STREQ("START", line);
 	next_line(_metadata, orig, line, sizeof(line), LINE_TIMEOUT);
 	ASSERT_EQ(2, sscanf(line, "tick %ld %d", &n, &v));
-	ASSERT_EQ(SIGUSR2, v);
+	ASSERT_EQ(want, v);
+	snprintf(name, sizeof(name), "%s.img", mode);
 	checkpoint_ex(_metadata, &self->env, orig->pid,
-		      tmp_path(&self->env, img, "pdeath.img"), NO_RETRY);
+		      tmp_path(&self->env, img, name), NO_RETRY);
 	expect_sigkill(_metadata, orig);
 	copy = restart(_metadata, &self->env, img, NULL_STDIN);
 	for (i = 0; i < 3; i++) {
 		next_line(_metadata, copy, line, sizeof(line), i ? LINE_TIMEOUT : START_TIMEOUT);
 		ASSERT_EQ(2, sscanf(line, "tick %ld %d", &n, &v)) TH_LOG("%s", line);
-		EXPECT_EQ(SIGUSR2, v) TH_LOG("restored: %s", line);
+		EXPECT_EQ(want, v) TH_LOG("%s restored: %s", mode, line);
 	}
 	kill(copy->pid, SIGKILL);
 }
 
+/* A parent-death signal comes back (on the old module it was lost). */
+TEST_F_TIMEOUT(state, pdeath_signal_kept, TEST_TIMEOUT)
+{
+	prctl_kept(_metadata, self, "pdeath", SIGUSR2);
+}
+
+/*
+ * Transparent huge pages disabled (redis does it at start) stay disabled,
+ * either way (PR_GET_THP_DISABLE: 1, or 3 with EXCEPT_ADVISED).
+ */
+TEST_F_TIMEOUT(state, thp_disable_kept, TEST_TIMEOUT)
+{
+	prctl_kept(_metadata, self, "thp", 1);
+	prctl_kept(_metadata, self, "thpadvised", 1 | PR_THP_DISABLE_EXCEPT_ADVISED);
+}
+
 /*
  * Settings this version cannot restore are refused by name, and the
- * target runs on: a timer slack, a child subreaper, THP disabled.
+ * target runs on: a timer slack, a child subreaper.
  */
 TEST_F_TIMEOUT(state, prctl_settings_refused, TEST_TIMEOUT)
 {
 	static const char *const what[][2] = {
 		{ "slack", "timer slack" },
 		{ "subreaper", "child subreaper" },
-		{ "thp", "PR_SET_THP_DISABLE" },
 	};
 	char img[PATH_MAX], line[256], pidstr[16], err[4096];
 	char *argv[] = { "crctl", "checkpoint", "-o", img, pidstr, NULL };

@@ -602,7 +602,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
         ];
         let auxv: Vec<u64> = (0..u64::from(h.auxv_words)).collect();
         let nr_vmas = p.vmas.len() as u32;
-        o.push(|b| Mm::encode(b, &layout, nr_vmas, &auxv, b"/bin/true"));
+        o.push(|b| Mm::encode(b, &layout, nr_vmas, 0, &auxv, b"/bin/true"));
         for s in &p.vmas {
             let v = Vma {
                 start: s.start,

@@ -586,7 +586,7 @@ pub fn records(data: &[u8]) {
                 assert_eq!(m.auxv.len(), 8 * auxv_words as usize);
                 let auxv: Vec<u64> = (0..m.auxv.len() / 8).map(|i| m.auxv_word(i)).collect();
                 let p = reencode(RecordType::Mm, |b| {
-                    Mm::encode(b, &m.layout, m.nr_vmas, &auxv, m.exe)
+                    Mm::encode(b, &m.layout, m.nr_vmas, m.flags, &auxv, m.exe)
                 });
                 assert_eq!(Mm::decode(&p, auxv_words, task_size), Ok(m));
             }

@@ -84,7 +84,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
     let layout = [
         0x400000, 0x401000, 0x600000, 0x601000, 0x602000, 0x603000, 0x7ff000, 1, 2, 3, 4,
     ];
-    let n = Mm::encode(&mut buf, &layout, 3, &[6, 4096, 0, 0], b"/bin/true").unwrap();
+    let n = Mm::encode(&mut buf, &layout, 3, 0, &[6, 4096, 0, 0], b"/bin/true").unwrap();
     push(&mut img, &mut ck, &buf[..n]);
     let vmas = [
         Vma {
@@ -310,8 +310,10 @@ fn walk_image(
 /// A real image: a static counter checkpointed in the test VM with format
 /// version 2, carried to version 3 (whose only change to its records is the
 /// file record's `obj`, zero where version 2 had padding) by setting the
-/// header's version and recomputing the two checksums (committed; the fuzz
-/// corpus holds it too).
+/// header's version and recomputing the two checksums, then to version 4
+/// (whose only change to its records is the mm record's `flags` and
+/// `pad0`, zero for it, after the auxv count) the same way (committed; the
+/// fuzz corpus holds it too).
 const COUNTER: &[u8] = include_bytes!("../testdata/counter.img");
 
 /// Encodes a decoded record again.
@@ -338,7 +340,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         ),
         Record::Mm(m) => {
             let auxv: Vec<u64> = (0..m.auxv.len() / 8).map(|i| m.auxv_word(i)).collect();
-            Mm::encode(&mut buf, &m.layout, m.nr_vmas, &auxv, m.exe)
+            Mm::encode(&mut buf, &m.layout, m.nr_vmas, m.flags, &auxv, m.exe)
         }
         Record::Vma(m, _) => m.encode(&mut buf),
         Record::File(f) => f.encode(&mut buf),

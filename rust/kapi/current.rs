@@ -73,8 +73,6 @@ pub(crate) struct Creds {
 pub(crate) struct Extra {
     pub(crate) pdeath_signal: i32,
     pub(crate) child_subreaper: u32,
-    /// `PR_SET_THP_DISABLE`, either way.
-    pub(crate) thp_disabled: u32,
     pub(crate) timer_slack_ns: u64,
     pub(crate) default_timer_slack_ns: u64,
 }
@@ -575,17 +573,14 @@ pub(crate) fn rseq_area_ok(ptr: u64, len: u32) -> bool {
 }
 
 /// State of the current task that only a refusal or a plain field
-/// covers: parent-death signal, child subreaper, THP disabling, timer
-/// slack.
+/// covers: parent-death signal, child subreaper, timer slack.
 pub(crate) fn extra() -> Extra {
     let t = cur();
-    // SAFETY: `current`, its signal struct and mm (if any) are valid.
+    // SAFETY: `current` and its signal struct are valid.
     unsafe {
-        let mm = *tf!(t, mm);
         Extra {
             pdeath_signal: (*tf!(t, pdeath_signal)),
             child_subreaper: (*(*tf!(t, signal))).is_child_subreaper(),
-            thp_disabled: u32::from(!mm.is_null() && ffi::cr_mm_thp_disabled(mm)),
             timer_slack_ns: (*tf!(t, timer_slack_ns)),
             default_timer_slack_ns: (*tf!(t, default_timer_slack_ns)),
         }

@@ -4,7 +4,7 @@
 
 use super::{errno_result, ffi, file_from_raw, path_in};
 use core::ptr::{self, NonNull};
-use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{bindings, ffi::c_int, fs::File, prelude::*, sync::aref::ARef};
 
 /// A reference on an mm (`mm_users`), keeping its mappings alive.
 ///
@@ -38,6 +38,44 @@ impl MmRef {
         MmReadGuard(self)
     }
 }
+
+/// The `prctl(PR_SET_THP_DISABLE)` state of an mm.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThpDisabled {
+    /// Not disabled.
+    No,
+    /// Disabled for every mapping.
+    Completely,
+    /// Disabled except where `MADV_HUGEPAGE` advises it
+    /// (`PR_THP_DISABLE_EXCEPT_ADVISED`).
+    ExceptAdvised,
+}
+
+impl MmRef {
+    /// Sets the `prctl(PR_SET_THP_DISABLE)` state, as that prctl does.
+    pub(crate) fn set_thp_disabled(&self, v: ThpDisabled) {
+        let (on, off) = match v {
+            ThpDisabled::No => (None, [MMF_COMPLETELY, MMF_EXCEPT_ADVISED]),
+            ThpDisabled::Completely => (Some(MMF_COMPLETELY), [MMF_EXCEPT_ADVISED; 2]),
+            ThpDisabled::ExceptAdvised => (Some(MMF_EXCEPT_ADVISED), [MMF_COMPLETELY; 2]),
+        };
+        // SAFETY: The mm is valid (invariant); the flags are atomic bits,
+        // changed under the mmap write lock as prctl does.
+        unsafe {
+            ffi::cr_mmap_write_lock(self.raw());
+            for f in off {
+                ffi::cr_mm_flags_clear(self.raw(), f);
+            }
+            if let Some(f) = on {
+                ffi::cr_mm_flags_set(self.raw(), f);
+            }
+            ffi::cr_mmap_write_unlock(self.raw());
+        }
+    }
+}
+
+const MMF_COMPLETELY: c_int = bindings::MMF_DISABLE_THP_COMPLETELY as c_int;
+const MMF_EXCEPT_ADVISED: c_int = bindings::MMF_DISABLE_THP_EXCEPT_ADVISED as c_int;
 
 impl Drop for MmRef {
     fn drop(&mut self) {
@@ -221,6 +259,21 @@ impl MmReadGuard<'_> {
                 },
                 has_anon_vma: !v.anon_vma.is_null(),
             })
+        }
+    }
+
+    /// Whether `prctl(PR_SET_THP_DISABLE)` disabled transparent huge pages.
+    pub(crate) fn thp_disabled(&self) -> ThpDisabled {
+        let test = |f: u32| {
+            // SAFETY: The mm is valid (invariant); its flags are atomic bits.
+            unsafe { ffi::cr_mm_flags_test(self.mm(), f as c_int) }
+        };
+        if test(bindings::MMF_DISABLE_THP_COMPLETELY) {
+            ThpDisabled::Completely
+        } else if test(bindings::MMF_DISABLE_THP_EXCEPT_ADVISED) {
+            ThpDisabled::ExceptAdvised
+        } else {
+            ThpDisabled::No
         }
     }
 

@@ -16,8 +16,21 @@ wire_head! {
         pub nr_vmas: U32,
         /// Number of auxv words that follow.
         pub auxv_words: U32,
+        /// [`Mm::flags`].
+        pub flags: U32,
+        /// Zero.
+        pub pad0: U32,
     }
 }
+
+/// [`Mm::flags`]: transparent huge pages disabled for the whole address
+/// space (`prctl(PR_SET_THP_DISABLE, 1, 0)`).
+pub const MM_THP_DISABLED: u32 = 1;
+/// [`Mm::flags`]: transparent huge pages only where advised
+/// (`PR_SET_THP_DISABLE` with `PR_THP_DISABLE_EXCEPT_ADVISED`).
+pub const MM_THP_EXCEPT_ADVISED: u32 = 2;
+/// Every [`Mm::flags`] bit.
+pub const MM_FLAGS: u32 = MM_THP_DISABLED | MM_THP_EXCEPT_ADVISED;
 
 /// Size of the fixed part of the [`Mm`] payload.
 pub const MM_FIXED: usize = core::mem::size_of::<MmWire>();
@@ -30,6 +43,8 @@ pub struct Mm<'a> {
     pub layout: [u64; 11],
     /// Number of [`Vma`] records that follow.
     pub nr_vmas: u32,
+    /// `MM_*` flags of the address space.
+    pub flags: u32,
     /// Saved auxiliary vector, raw little-endian words.
     pub auxv: &'a [u8],
     /// Path of the executable (may be empty if it had none).
@@ -57,6 +72,7 @@ impl<'a> Mm<'a> {
         buf: &mut [u8],
         layout: &[u64; 11],
         nr_vmas: u32,
+        flags: u32,
         auxv: &[u64],
         exe: &[u8],
     ) -> Option<usize> {
@@ -64,6 +80,8 @@ impl<'a> Mm<'a> {
             layout: layout.map(U64::new),
             nr_vmas: nr_vmas.into(),
             auxv_words: (auxv.len() as u32).into(),
+            flags: flags.into(),
+            pad0: U32::ZERO,
         };
         encode_record(buf, RecordType::Mm, |w| {
             w.wire(&head);
@@ -84,7 +102,14 @@ impl<'a> Mm<'a> {
         }
         let nr_vmas = head.nr_vmas.get();
         let n = head.auxv_words.get();
-        if nr_vmas == 0 || nr_vmas > MAX_VMAS || n != auxv_words {
+        let flags = head.flags.get();
+        if nr_vmas == 0
+            || nr_vmas > MAX_VMAS
+            || n != auxv_words
+            || flags & !MM_FLAGS != 0
+            || flags == MM_FLAGS
+            || head.pad0.get() != 0
+        {
             return Err(FormatError::BadField);
         }
         let auxv = c.bytes(8 * n as usize)?;
@@ -100,6 +125,7 @@ impl<'a> Mm<'a> {
         Ok(Mm {
             layout,
             nr_vmas,
+            flags,
             auxv,
             exe,
         })
@@ -344,7 +370,7 @@ impl<'a> Vma<'a> {
     }
 }
 
-const _: () = assert!(MM_FIXED == 96 && VMA_FIXED == 56);
+const _: () = assert!(MM_FIXED == 104 && VMA_FIXED == 56);
 
 #[cfg(feature = "info")]
 mod show {
@@ -359,19 +385,25 @@ mod show {
                 ly[0], ly[1], ly[2], ly[3], ly[4], ly[5], ly[6], ly[7], ly[8], ly[9], ly[10]
             ));
             l.push(format!(
-                "  exe {}, {} vmas, auxv {} words",
+                "  exe {}, {} vmas, auxv {} words{}",
                 text(self.exe),
                 self.nr_vmas,
-                self.auxv.len() / 8
+                self.auxv.len() / 8,
+                match self.flags {
+                    MM_THP_DISABLED => ", THP disabled",
+                    MM_THP_EXCEPT_ADVISED => ", THP only where advised",
+                    _ => "",
+                }
             ));
         }
 
         /// Each word of the layout (`MM_LAYOUT_NAMES`), then `exe` and
-        /// `nr_vmas`.
+        /// `nr_vmas`, `flags`.
         fn json(&self) -> Json {
             let mut m = named(&MM_LAYOUT_NAMES, &self.layout);
             m.insert("exe".into(), text(self.exe).into());
             m.insert("nr_vmas".into(), self.nr_vmas.into());
+            m.insert("flags".into(), self.flags.into());
             Json::Member("mm", Value::Object(m))
         }
     }

@@ -414,7 +414,7 @@ impl Image {
 
 fn mm_encode(m: &Mm<'_>, b: &mut [u8]) -> Option<usize> {
     let words: Vec<u64> = (0..m.auxv.len() / 8).map(|i| m.auxv_word(i)).collect();
-    Mm::encode(b, &m.layout, m.nr_vmas, &words, m.exe)
+    Mm::encode(b, &m.layout, m.nr_vmas, m.flags, &words, m.exe)
 }
 
 /// One hostile image and how to deliver it.
@@ -771,10 +771,10 @@ fn mm_auxv_count(im: &Image, i: usize) -> Option<usize> {
     let mut more = words.clone();
     more.push(0);
     let a = encoded(RecordType::Mm, |b| {
-        Mm::encode(b, &m.layout, m.nr_vmas, &words, m.exe)
+        Mm::encode(b, &m.layout, m.nr_vmas, m.flags, &words, m.exe)
     });
     let b = encoded(RecordType::Mm, |b| {
-        Mm::encode(b, &m.layout, m.nr_vmas, &more, m.exe)
+        Mm::encode(b, &m.layout, m.nr_vmas, m.flags, &more, m.exe)
     });
     Some(im.recs[i].off + HDR + field_at(&a, &b))
 }
