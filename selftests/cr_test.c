@@ -5,7 +5,10 @@
  */
 #define _GNU_SOURCE
 #include <endian.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <asm/prctl.h>
 /*
@@ -556,8 +559,12 @@ void fidelity_check(struct __test_metadata *_metadata,
 		TH_LOG("fidelity: no restored copy of %s found", image);
 		return;
 	}
-	/* Every task may still be finishing its part: let them settle. */
-	for (end = now_ms() + 5000;;) {
+	/*
+	 * Every task may still be finishing its part (its memory mapped, the
+	 * rest still being filled in, slowly on a loaded emulated machine):
+	 * let them settle. Only a real difference waits the whole time.
+	 */
+	for (end = now_ms() + START_TIMEOUT;;) {
 		free(after.buf);
 		after = snap_tree(root);
 		nd = snap_diff(before, &after, diff, sizeof(diff), 8);
@@ -846,6 +853,22 @@ bool has_word(const char *s, const char *words)
 			return true;
 	}
 	return false;
+}
+
+void loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (!ioctl(s, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
 }
 
 void check_dmesg(struct __test_metadata *_metadata)

@@ -196,6 +196,8 @@ struct tentry *tree_find(struct tree *t, pid_t pid);
 void tree_gone(struct __test_metadata *_metadata, struct tree *t);
 int task_ids(pid_t pid, pid_t *tids, int max);
 bool has_word(const char *s, const char *words);
+/* Brings the loopback interface up (a minimal guest has it down). */
+void loopback_up(void);
 void check_dmesg(struct __test_metadata *_metadata);
 void cr_env_setup_flags(struct __test_metadata *_metadata,
 			struct cr_env *env, const char *name,
