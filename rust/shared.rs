@@ -14,10 +14,10 @@ use crate::{
     kapi::NewSocket,
 };
 use kernel::alloc::KVVec;
-use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{alloc::KVec, fs::File, prelude::*, rbtree::RBTree, sync::aref::ARef};
 
 /// The kinds of shared objects.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kind {
     /// An open file description (`struct file`), which fds of several
     /// processes can name.
@@ -39,18 +39,45 @@ pub(crate) enum Kind {
 
 // ------------------------------------------------------------ checkpoint
 
+/// How many objects of each kind a table holds (a handful of kinds: a
+/// short list).
+struct Counts(KVec<(Kind, u32)>);
+
+impl Counts {
+    fn get(&self, kind: Kind) -> u32 {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Counts one more object of `kind`: its number.
+    fn bump(&mut self, kind: Kind) -> Result<u32> {
+        if let Some((_, n)) = self.0.iter_mut().find(|(k, _)| *k == kind) {
+            *n += 1;
+            return Ok(*n);
+        }
+        self.0.push((kind, 1), GFP_KERNEL_ACCOUNT)?;
+        Ok(1)
+    }
+}
+
 /// The ids of the shared objects of an image being written, across its
 /// processes. They replace kernel-internal identities, which never reach
 /// the image.
 pub(crate) struct SharedIds {
-    /// Each object's kind and kernel identity, in order of first appearance.
-    objs: KVec<(Kind, u64)>,
+    /// Each object's id, by its kind and kernel identity.
+    ids: RBTree<(Kind, u64), u32>,
+    counts: Counts,
 }
 
 impl SharedIds {
     /// No object yet.
     pub(crate) fn new() -> Self {
-        SharedIds { objs: KVec::new() }
+        SharedIds {
+            ids: RBTree::new(),
+            counts: Counts(KVec::new()),
+        }
     }
 
     /// The id of the object of `kind` whose kernel identity is `key`
@@ -62,17 +89,14 @@ impl SharedIds {
     /// [`SharedIds::id`], and whether this is the object's first
     /// appearance (its records are written then, once).
     pub(crate) fn id_first(&mut self, kind: Kind, key: u64) -> Result<(u32, bool)> {
-        let mut n = 0;
-        for &(k, o) in self.objs.iter() {
-            if k == kind {
-                n += 1;
-                if o == key {
-                    return Ok((n, false));
-                }
-            }
+        if let Some(&id) = self.ids.get(&(kind, key)) {
+            return Ok((id, false));
         }
-        self.objs.push((kind, key), GFP_KERNEL_ACCOUNT)?;
-        Ok((n + 1, true))
+        let id = self.counts.get(kind) + 1;
+        self.ids
+            .try_create_and_insert((kind, key), id, GFP_KERNEL_ACCOUNT)?;
+        self.counts.bump(kind)?;
+        Ok((id, true))
     }
 }
 
@@ -147,31 +171,39 @@ impl Object {
 /// The shared objects of a restart, by kind and image id, shared by every
 /// process of the image.
 pub(crate) struct SharedObjects {
-    objs: KVec<(u32, Object)>,
+    objs: RBTree<(Kind, u32), Object>,
+    counts: Counts,
 }
 
 impl SharedObjects {
     /// No object yet.
     pub(crate) fn new() -> Self {
-        SharedObjects { objs: KVec::new() }
+        SharedObjects {
+            objs: RBTree::new(),
+            counts: Counts(KVec::new()),
+        }
     }
 
     /// The object of `kind` with image id `id`.
     pub(crate) fn get(&mut self, kind: Kind, id: u32) -> Option<&mut Object> {
-        self.objs
-            .iter_mut()
-            .find(|(i, o)| *i == id && o.kind() == kind)
-            .map(|(_, o)| o)
+        self.objs.get_mut(&(kind, id))
     }
 
     /// How many objects of `kind` there are.
     pub(crate) fn count(&self, kind: Kind) -> usize {
-        self.objs.iter().filter(|(_, o)| o.kind() == kind).count()
+        self.counts.get(kind) as usize
     }
 
-    /// Adds `obj` with image id `id`.
+    /// Adds `obj` with image id `id` (`EINVAL` if its kind has one with
+    /// that id already).
     pub(crate) fn insert(&mut self, id: u32, obj: Object) -> Result {
-        self.objs.push((id, obj), GFP_KERNEL_ACCOUNT)?;
+        let kind = obj.kind();
+        if self.objs.get(&(kind, id)).is_some() {
+            return Err(EINVAL);
+        }
+        self.objs
+            .try_create_and_insert((kind, id), obj, GFP_KERNEL_ACCOUNT)?;
+        self.counts.bump(kind)?;
         Ok(())
     }
 }
