@@ -27,15 +27,19 @@
 
 use super::*;
 
-/// Ties process sections and thread records to the tree.
+/// Ties process sections and thread records to the tree. It moves
+/// forward through the tree only, so a whole walk costs time linear in
+/// the number of tasks.
 #[derive(Clone, Debug, Default)]
 pub struct TreeWalk {
     /// Process sections so far.
     procs: usize,
     /// Thread records so far in the current process section.
     threads: usize,
-    /// The current process.
-    tgid: i32,
+    /// The tree index of the current process's leader.
+    leader: usize,
+    /// The tree index after which the next live process is looked for.
+    next: usize,
 }
 
 impl TreeWalk {
@@ -47,29 +51,35 @@ impl TreeWalk {
     /// A task record, which opens process section [`TreeWalk::processes`]:
     /// it must be the next live process of `tree` and its own leader.
     pub fn task(&mut self, tree: &[TreeEntry], t: &Task) -> FResult<()> {
-        let leader = tree
+        let at = tree
             .iter()
-            .filter(|e| e.is_leader() && !e.is_zombie())
-            .nth(self.procs);
-        if leader.map(|e| e.pid) != Some(t.tgid) || t.pid != t.tgid {
+            .skip(self.next)
+            .position(|e| e.is_leader() && !e.is_zombie())
+            .map(|i| i + self.next);
+        let Some(at) = at else {
+            return Err(FormatError::BadField);
+        };
+        if tree[at].pid != t.tgid || t.pid != t.tgid {
             return Err(FormatError::BadField);
         }
         self.procs += 1;
         self.threads = 0;
-        self.tgid = t.tgid;
+        self.leader = at;
+        self.next = at + 1;
         Ok(())
     }
 
     /// A thread record of the current process section: it must be the
-    /// process's next live thread in `tree`.
+    /// process's next live thread in `tree` (a process's threads follow
+    /// its leader there, which [`Tree::decode`] checks).
     pub fn thread(&mut self, tree: &[TreeEntry], t: &Thread) -> FResult<()> {
         if self.procs == 0 {
             return Err(FormatError::BadOrder);
         }
+        let tgid = tree[self.leader].tgid;
         let want = tree
-            .iter()
-            .filter(|e| e.tgid == self.tgid && !e.is_zombie())
-            .nth(self.threads);
+            .get(self.leader + self.threads)
+            .filter(|e| e.tgid == tgid && !e.is_zombie());
         if want.map(|e| e.pid) != Some(t.tid) {
             return Err(FormatError::BadField);
         }
