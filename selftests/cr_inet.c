@@ -540,7 +540,7 @@ TEST_F_TIMEOUT(cr, tcp_options, TEST_TIMEOUT)
 		 "tcp,127.0.0.1,%d,reuseaddr,keepalive,opt=6.9.5,opt=6.4.77,opt=6.5.9,"
 		 "opt=6.6.4,opt=6.18.3000,opt=6.23.8,opt=6.8.20,opt=6.25.4096,"
 		 "opt=6.10.20000,opt=6.7.3,opt=6.2.1000,opt=6.12.0,cc=reno,linger,"
-		 "opt=1.18.10,opt=0.15.1,opt=0.13.1", port);
+		 "opt=1.18.2,opt=0.15.1,opt=0.13.1", port);
 	orig = start_inet(_metadata, self, &before, specs);
 	ASSERT_EQ(1, before.nopts);
 	EXPECT_NE(NULL, strstr(before.opts[0], "cc=reno"));
@@ -574,7 +574,7 @@ TEST_F_TIMEOUT(cr, udp_ancillary_options, TEST_TIMEOUT)
 		 "opt=41.18.5,opt=41.19.0,opt=0.8.1,opt=0.33.7", p0);
 	snprintf(s1, sizeof(s1),
 		 "udp,127.0.0.1,%d,opt=0.8.1,opt=0.12.1,opt=0.11.1,opt=0.33.9,"
-		 "opt=0.34.0,opt=1.16.1", p1);
+		 "opt=0.34.0,opt=1.29.1", p1);
 	orig = start_inet(_metadata, self, &before, specs);
 	ASSERT_EQ(2, before.nopts);
 	EXPECT_NE(NULL, strstr(before.opts[0], " 41.49=1 "));

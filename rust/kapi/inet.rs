@@ -8,10 +8,10 @@ use super::{err_ptr, errno_result, file_from_raw};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
+    ffi::c_ulong,
     fs::File,
     prelude::*,
     sync::aref::ARef,
-    ffi::c_ulong,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -387,8 +387,9 @@ impl SockRef<'_> {
             .write_slice(&[0; MAX_OPT][..n])?;
         // SAFETY: The socket is valid; `val` and `len` are user addresses
         // of the caller's page, with room for `n` bytes and an int.
-        let r =
-            unsafe { sffi::cr_inet_getsockopt_user(self.raw(), level, opt, val as c_ulong, len as c_ulong) };
+        let r = unsafe {
+            sffi::cr_inet_getsockopt_user(self.raw(), level, opt, val as c_ulong, len as c_ulong)
+        };
         errno_result(r.into())?;
         let mut l = [0u8; 4];
         UserSlice::new(UserPtr::from_addr(len), 4)

@@ -466,6 +466,34 @@ mod show {
         tclass: u32,
         hops: i32,
         priority: u32,
+        linger: [i32; 2],
+        congestion: Option<String>,
+        /// The options of [`INET_OPTS`] set again at restart.
+        opts: Vec<OptJson>,
+    }
+
+    /// An element of `opts` of an `inet` element.
+    #[derive(serde::Serialize)]
+    struct OptJson {
+        name: &'static str,
+        value: i32,
+    }
+
+    fn opts_of(s: &Inet) -> Vec<OptJson> {
+        INET_OPTS
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| s.opt_is_set(i))
+            .map(|(i, o)| OptJson {
+                name: o.2,
+                value: s.opts[i],
+            })
+            .collect()
+    }
+
+    fn congestion_of(s: &Inet) -> Option<String> {
+        s.congestion_name()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
     }
 
     impl Info for Inet {
@@ -509,6 +537,15 @@ mod show {
             if s.priority != 0 {
                 line += &format!(" priority {}", s.priority);
             }
+            if s.linger != [0, 0] {
+                line += &format!(" SO_LINGER {},{}", s.linger[0], s.linger[1]);
+            }
+            if let Some(c) = congestion_of(s) {
+                line += &format!(" TCP_CONGESTION {c}");
+            }
+            for o in opts_of(s) {
+                line += &format!(" {}={}", o.name, o.value);
+            }
             l.push(line);
         }
 
@@ -533,6 +570,9 @@ mod show {
                     tclass: s.tclass,
                     hops: s.hops,
                     priority: s.priority,
+                    linger: s.linger,
+                    congestion: congestion_of(s),
+                    opts: opts_of(s),
                 },
             )
         }
