@@ -608,6 +608,17 @@ int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val)
 	return do_sock_setsockopt(s, false, level, opt, KERNEL_SOCKPTR(&val), sizeof(val));
 }
 
+int cr_inet_setsockopt_buf(struct socket *s, int level, int opt, const void *val, int len)
+{
+	return do_sock_setsockopt(s, false, level, opt, KERNEL_SOCKPTR((void *)val), len);
+}
+
+/* getsockopt() into user memory of the caller (the protocols write only there). */
+int cr_inet_getsockopt_user(struct socket *s, int level, int opt, unsigned long val, unsigned long len)
+{
+	return do_sock_getsockopt(s, false, level, opt, USER_SOCKPTR((void __user *)val), USER_SOCKPTR((int __user *)len));
+}
+
 /* ------------------------------------------------------------ file locks */
 
 /*

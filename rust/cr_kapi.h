@@ -133,6 +133,8 @@ bool cr_inet6_has_mc(struct socket *s);
 int cr_tcp_nonagle(struct socket *s);
 int cr_tcp_reqsk_queue_len(struct socket *s);
 int cr_inet_setsockopt_int(struct socket *s, int level, int opt, int val);
+int cr_inet_setsockopt_buf(struct socket *s, int level, int opt, const void *val, int len);
+int cr_inet_getsockopt_user(struct socket *s, int level, int opt, unsigned long val, unsigned long len);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
 struct file *cr_shmem_file(u64 size);

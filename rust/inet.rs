@@ -21,8 +21,8 @@ use crate::{
     error::{eopnotsupp, errno_name, refuse, Refusal},
     format::{self, Inet, InetState},
     kapi::inet::{
-        self as k, file_socket, opt, tcp_state, SockAddr, SockInfo, SockRef, Socket, AF_INET,
-        AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM,
+        self as k, file_socket, opt, tcp_state, OptPage, SockAddr, SockInfo, SockRef, Socket,
+        AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MAX_OPT, SOCK_DGRAM, SOCK_STREAM,
     },
     log::{fail, Log},
     shared::{Kind, Object, SharedObjects},
@@ -112,7 +112,7 @@ fn tcp_state_name(s: i32) -> &'static str {
 /// A TCP or UDP socket of the tree: its record, once the image numbers it.
 pub(crate) struct InetSnap {
     key: u64,
-    rec: Inet,
+    rec: KBox<Inet>,
 }
 
 impl InetSnap {
@@ -123,16 +123,141 @@ impl InetSnap {
 
     /// Writes its record with image id `id`.
     pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
-        let rec = Inet { id, ..self.rec };
+        let rec = Inet { id, ..*self.rec };
         w.record(|b| rec.encode(b))
     }
 }
 
-/// `inet_flags` bits that differ from a new socket's of the same kind, as
-/// the target would make it (same network namespace, same sysctls).
-fn fresh_inet_flags(i: &SockInfo) -> Result<u64> {
-    let s = Socket::create(i.family, i.ty, i.protocol)?;
-    Ok(s.as_ref().info().inet_flags)
+/// Options `getsockopt()` reads that restart does not set again: level,
+/// option, name, bytes read. Compared with a new socket's; the checkpoint
+/// is refused by name when they differ. (`TCP_CORK`, `SO_RCVTIMEO`,
+/// `SO_SNDTIMEO`, filters and multicast memberships are checked from the
+/// sock's fields.)
+const REFUSED_OPTS: &[(u32, i32, &str, usize)] = &[
+    (format::SOL_SOCKET, 25, "SO_BINDTODEVICE", 16),
+    (format::SOL_SOCKET, 37, "SO_TIMESTAMPING", 4),
+    (format::SOL_SOCKET, 61, "SO_TXTIME", 8),
+    (format::SOL_SOCKET, 62, "SO_BINDTOIFINDEX", 4),
+    (format::SOL_IP, 3, "IP_HDRINCL", 4),
+    (format::SOL_IP, 4, "IP_OPTIONS", 40),
+    (format::SOL_IP, 5, "IP_ROUTER_ALERT", 4),
+    (format::SOL_IP, 22, "IP_NODEFRAG", 4),
+    (format::SOL_IP, 32, "IP_MULTICAST_IF", 4),
+    (format::SOL_IP, 50, "IP_UNICAST_IF", 4),
+    (format::SOL_IPV6, 22, "IPV6_ROUTER_ALERT", 4),
+    (format::SOL_IPV6, 30, "IPV6_ROUTER_ALERT_ISOLATE", 4),
+    (format::SOL_IPV6, 54, "IPV6_HOPOPTS", MAX_OPT),
+    (format::SOL_IPV6, 55, "IPV6_RTHDRDSTOPTS", MAX_OPT),
+    (format::SOL_IPV6, 57, "IPV6_RTHDR", MAX_OPT),
+    (format::SOL_IPV6, 59, "IPV6_DSTOPTS", MAX_OPT),
+    (format::SOL_IPV6, 76, "IPV6_UNICAST_IF", 4),
+    (format::SOL_TCP, 17, "TCP_THIN_DUPACK", 4),
+    (format::SOL_TCP, 19, "TCP_REPAIR", 4),
+    (format::SOL_TCP, 31, "TCP_ULP", 16),
+    (format::SOL_TCP, 33, "TCP_FASTOPEN_KEY", 64),
+];
+
+/// `SO_LINGER`.
+const SO_LINGER: i32 = 13;
+/// `TCP_CONGESTION`.
+const TCP_CONGESTION: i32 = 13;
+
+/// What `getsockopt()` answered: the bytes, or the error.
+#[derive(PartialEq, Eq)]
+struct Answer {
+    len: usize,
+    bytes: [u8; MAX_OPT],
+    err: i32,
+}
+
+fn answer(s: &SockRef<'_>, page: &OptPage, level: u32, o: i32, n: usize) -> Answer {
+    let mut a = Answer {
+        len: 0,
+        bytes: [0; MAX_OPT],
+        err: 0,
+    };
+    match s.get_opt(page, level as i32, o, &mut a.bytes[..n.min(MAX_OPT)]) {
+        Ok(len) => a.len = len,
+        Err(e) => a.err = e.to_errno(),
+    }
+    a
+}
+
+/// Reads the options of [`format::INET_OPTS`], `SO_LINGER` and
+/// `TCP_CONGESTION` of `t` into `rec` where they differ from those of the
+/// new socket `fresh`; refuses those of [`REFUSED_OPTS`] that differ.
+fn read_options(
+    t: &SockRef<'_>,
+    fresh: &SockRef<'_>,
+    page: &OptPage,
+    rec: &mut Inet,
+) -> Result<(), &'static str> {
+    let tcp = rec.ty as i32 == SOCK_STREAM;
+    for &(level, o, name, n) in REFUSED_OPTS {
+        if format::inet_opt_applies(level, rec.family, tcp)
+            && answer(t, page, level, o, n) != answer(fresh, page, level, o, n)
+        {
+            return Err(name);
+        }
+    }
+    for (i, &(level, o, name)) in format::INET_OPTS.iter().enumerate() {
+        if !format::inet_opt_applies(level, rec.family, tcp) {
+            continue;
+        }
+        let got = t.get_int(page, level as i32, o as i32);
+        if got.ok() == fresh.get_int(page, level as i32, o as i32).ok() {
+            continue;
+        }
+        rec.set_opt(i, got.map_err(|_| name)?);
+    }
+    let l = answer(t, page, format::SOL_SOCKET, SO_LINGER, 8);
+    if l.err != 0 || l.len != 8 {
+        return Err("SO_LINGER");
+    }
+    let w =
+        |k: usize| i32::from_ne_bytes([l.bytes[k], l.bytes[k + 1], l.bytes[k + 2], l.bytes[k + 3]]);
+    rec.linger = [w(0), w(4)];
+    if tcp {
+        let (a, b) = (
+            answer(t, page, format::SOL_TCP, TCP_CONGESTION, 16),
+            answer(fresh, page, format::SOL_TCP, TCP_CONGESTION, 16),
+        );
+        if a != b {
+            let n = a.bytes[..a.len]
+                .iter()
+                .position(|&c| c == 0)
+                .unwrap_or(a.len);
+            if a.err != 0 || n == 0 || n >= 16 {
+                return Err("TCP_CONGESTION");
+            }
+            rec.congestion[..n].copy_from_slice(&a.bytes[..n]);
+        }
+    }
+    Ok(())
+}
+
+/// After [`configure`]: the options of `r` read back from `s`, or the
+/// name of the first that differs.
+fn options_read_back(s: &SockRef<'_>, page: &OptPage, r: &Inet) -> Result<(), &'static str> {
+    for (i, &(level, o, name)) in format::INET_OPTS.iter().enumerate() {
+        if r.opt_is_set(i) && s.get_int(page, level as i32, o as i32) != Ok(r.opts[i]) {
+            return Err(name);
+        }
+    }
+    let l = answer(s, page, format::SOL_SOCKET, SO_LINGER, 8);
+    let mut want = [0u8; 8];
+    want[..4].copy_from_slice(&r.linger[0].to_ne_bytes());
+    want[4..].copy_from_slice(&r.linger[1].to_ne_bytes());
+    if l.err != 0 || l.bytes[..8] != want {
+        return Err("SO_LINGER");
+    }
+    if let Some(c) = r.congestion_name() {
+        let a = answer(s, page, format::SOL_TCP, TCP_CONGESTION, 16);
+        if a.err != 0 || a.bytes.get(..c.len()) != Some(c) || a.bytes[c.len()] != 0 {
+            return Err("TCP_CONGESTION");
+        }
+    }
+    Ok(())
 }
 
 /// Reads the socket of `f` (fd `fd` of process `pid`), or refuses it.
@@ -203,14 +328,8 @@ pub(crate) fn snap(pid: i32, fd: u32, f: &File) -> Result<InetSnap, Refusal> {
         return Err(nope(format_args!("{proto} socket {at} shut down")));
     }
     let opt_nope = |name: &str| nope(format_args!("{proto} socket {at} with option {name}"));
-    for &(bit, name) in k::SK_FLAG_OPTIONS {
-        if i.sk_flags & (1 << bit) != 0 {
-            return Err(opt_nope(name));
-        }
-    }
-    let checks: [(bool, &str); 7] = [
+    let checks: [(bool, &str); 6] = [
         (i.bound_dev_if != 0, "SO_BINDTODEVICE"),
-        (i.mark != 0, "SO_MARK"),
         (i.rcvtimeo != k::NO_TIMEOUT, "SO_RCVTIMEO"),
         (i.sndtimeo != k::NO_TIMEOUT, "SO_SNDTIMEO"),
         (i.has_filter, "SO_ATTACH_FILTER"),
@@ -222,20 +341,6 @@ pub(crate) fn snap(pid: i32, fd: u32, f: &File) -> Result<InetSnap, Refusal> {
     }
     if i.reuse > 1 {
         return Err(opt_nope("SK_FORCE_REUSE"));
-    }
-    // The IP-level flag options (IP_FREEBIND, IP_TRANSPARENT, IP_RECVERR,
-    // IP_PKTINFO, IPV6_RECVPKTINFO's IPv4 part...): as a new socket's.
-    let fresh = fresh_inet_flags(&i).map_err(|e| {
-        refuse!(
-            e,
-            "pid {pid} fd {fd}: cannot make a {proto} socket to compare"
-        )
-    })?;
-    if fresh != i.inet_flags {
-        return Err(nope(format_args!(
-            "{proto} socket {at} with IP options {:#x} (a new socket has {fresh:#x})",
-            i.inet_flags
-        )));
     }
     if tcp && i.nonagle & !k::TCP_NAGLE_OFF & !4 != 0 {
         // TCP_CORK (2) or anything else than TCP_NODELAY (NAGLE_OFF, PUSH).
@@ -251,10 +356,45 @@ pub(crate) fn snap(pid: i32, fd: u32, f: &File) -> Result<InetSnap, Refusal> {
     } else {
         SockAddr::default()
     };
-    Ok(InetSnap {
-        key: s.key(),
-        rec: record(&i, state, &local, &peer),
-    })
+    let mut rec = record(&i, state, &local, &peer);
+    // The options: those `getsockopt()` reads, compared with a new socket's
+    // of the same kind (same network namespace, same sysctls); then the
+    // new socket gets what restart would set, and every option and flag
+    // must read as the target's, so an option cr does not know is refused
+    // rather than lost.
+    let cannot =
+        |e: Error, what: &str| refuse!(e, "pid {pid} fd {fd}: cannot {what} ({proto} socket {at})");
+    let page = OptPage::new().map_err(|e| cannot(e, "map a page to read socket options"))?;
+    let fresh = Socket::create(i.family, i.ty, i.protocol)
+        .map_err(|e| cannot(e, "make a socket to compare"))?;
+    read_options(&s, &fresh.as_ref(), &page, &mut rec).map_err(opt_nope)?;
+    configure(&fresh, &rec).map_err(|(e, name)| {
+        refuse!(
+            e,
+            "pid {pid} fd {fd}: {proto} socket {at} with option {name}, which cannot be set again: not supported yet"
+        )
+    })?;
+    let fr = fresh.as_ref();
+    options_read_back(&fr, &page, &rec).map_err(opt_nope)?;
+    let fi = fr.info();
+    for &(bit, name) in k::SK_FLAG_OPTIONS {
+        if (i.sk_flags ^ fi.sk_flags) & (1 << bit) != 0 {
+            return Err(opt_nope(name));
+        }
+    }
+    // The IP-level flag options (IP_FREEBIND, IP_TRANSPARENT, IP_RECVERR,
+    // IP_PKTINFO...): as the configured new socket's.
+    if fi.inet_flags != i.inet_flags {
+        return Err(nope(format_args!(
+            "{proto} socket {at} with IP options {:#x} (a new socket with its options has {:#x})",
+            i.inet_flags, fi.inet_flags
+        )));
+    }
+    if fi.mark != i.mark {
+        return Err(opt_nope("SO_MARK"));
+    }
+    let rec = KBox::new(rec, GFP_KERNEL).map_err(|_| cannot(ENOMEM, "allocate"))?;
+    Ok(InetSnap { key: s.key(), rec })
 }
 
 fn record(i: &SockInfo, state: InetState, local: &SockAddr, peer: &SockAddr) -> Inet {
@@ -322,6 +462,7 @@ fn record(i: &SockInfo, state: InetState, local: &SockAddr, peer: &SockAddr) -> 
         peer_addr: peer.addr,
         peer_scope: if v6 { peer.scope } else { 0 },
         priority: i.priority,
+        ..Inet::default()
     }
 }
 
@@ -341,7 +482,7 @@ pub(crate) fn add(r: &Inet, shared: &mut SharedObjects, log: &Log) -> Result {
     shared.insert(
         r.id,
         Object::Inet {
-            rec: *r,
+            rec: KBox::new(*r, GFP_KERNEL)?,
             opened: false,
         },
     )
@@ -368,7 +509,7 @@ pub(crate) fn open(
     let r = match shared.get(Kind::Inet, id) {
         Some(Object::Inet { rec, opened }) if !*opened => {
             *opened = true;
-            *rec
+            **rec
         }
         Some(_) => {
             return Err(fail!(
@@ -511,6 +652,29 @@ fn configure(s: &Socket, r: &Inet) -> Result<(), (Error, &'static str)> {
     if s.as_ref().info().priority != r.priority {
         set(SOL_SOCKET, SO_PRIORITY, r.priority as i32, "SO_PRIORITY")?;
     }
+    for (i, &(level, o, name)) in format::INET_OPTS.iter().enumerate() {
+        if r.opt_is_set(i) {
+            set(level as i32, o as i32, r.opts[i], name)?;
+        }
+    }
+    // `l_linger` is kept when `l_onoff` is 0: set on, then off.
+    if r.linger != [0, 0] {
+        let l = |on: i32| {
+            let mut b = [0u8; 8];
+            b[..4].copy_from_slice(&on.to_ne_bytes());
+            b[4..].copy_from_slice(&r.linger[1].to_ne_bytes());
+            s.set_bytes(SOL_SOCKET, SO_LINGER, &b)
+                .map_err(|e| (e, "SO_LINGER"))
+        };
+        l(1)?;
+        if r.linger[0] == 0 {
+            l(0)?;
+        }
+    }
+    if let Some(c) = r.congestion_name() {
+        s.set_bytes(SOL_TCP, TCP_CONGESTION, c)
+            .map_err(|e| (e, "TCP_CONGESTION"))?;
+    }
     Ok(())
 }
 
@@ -544,8 +708,11 @@ fn check(s: &Socket, r: &Inet) -> Result<(), &'static str> {
         "IP_TOS, IP_TTL, IPV6_TCLASS or IPV6_UNICAST_HOPS"
     } else if got.priority != want.priority {
         "SO_PRIORITY"
-    } else {
+    } else if r.opts_set == [0; 2] && r.linger == [0, 0] && r.congestion_name().is_none() {
         return Ok(());
+    } else {
+        let page = OptPage::new().map_err(|_| "its options (no page to read them)")?;
+        return options_read_back(&sr, &page, r);
     };
     Err(name)
 }

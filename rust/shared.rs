@@ -142,7 +142,10 @@ pub(crate) enum Object {
     },
     /// A TCP or UDP socket: its record, until the file record that names it
     /// makes it (`opened`).
-    Inet { rec: format::Inet, opened: bool },
+    Inet {
+        rec: KBox<format::Inet>,
+        opened: bool,
+    },
     /// A memfd: the file that made its inode (never installed), its seals,
     /// and whether they are set yet (once its contents are in).
     Memfd {

@@ -167,24 +167,32 @@ impl UnixSnap {
         if let Some(p) = &self.peer {
             (peer_id, peer_first) = ids.id_first(Kind::Unix, p.sk().key())?;
         }
-        write_sock(sk, id, peer_id, w)?;
+        let n = count_queue(sk)?;
+        write_sock(sk, id, peer_id, n, w)?;
         let peer = match (&self.peer, peer_first) {
             (Some(p), true) => {
-                write_sock(p.sk(), peer_id, id, w)?;
-                Some((p.sk(), peer_id))
+                let pn = count_queue(p.sk())?;
+                write_sock(p.sk(), peer_id, id, pn, w)?;
+                Some((p.sk(), peer_id, pn))
             }
             _ => None,
         };
         let mut buf = KVVec::from_elem(0u8, format::MAX_UNIX_DATA, GFP_KERNEL_ACCOUNT)?;
-        write_queue(sk, id, self.peer_key, &mut buf, w)?;
-        if let Some((psk, pid)) = peer {
-            write_queue(psk, pid, self.key, &mut buf, w)?;
+        // The queues of parked tasks do not change: what was counted is
+        // what is written, or the image would be refused at restart.
+        if write_queue(sk, id, self.peer_key, &mut buf, w)? != n {
+            return Err(EAGAIN);
+        }
+        if let Some((psk, pid, pn)) = peer {
+            if write_queue(psk, pid, self.key, &mut buf, w)? != pn {
+                return Err(EAGAIN);
+            }
         }
         Ok(())
     }
 }
 
-fn write_sock(sk: Sk<'_>, id: u32, peer: u32, w: &mut ImageWriter<'_>) -> Result {
+fn write_sock(sk: Sk<'_>, id: u32, peer: u32, records: u32, w: &mut ImageWriter<'_>) -> Result {
     let i = sk.info();
     let mut flags = 0;
     for (on, bit) in [
@@ -223,21 +231,41 @@ fn write_sock(sk: Sk<'_>, id: u32, peer: u32, w: &mut ImageWriter<'_>) -> Result
         rcvtimeo_us: i.rcvtimeo_us,
         sndtimeo_us: i.sndtimeo_us,
         addr_len: i.addr_len as u32,
+        data_records: records,
         addr: i.addr,
     };
     w.record(|b| rec.encode(b))
 }
 
+/// Data records [`write_queue`] writes for `sk`'s receive queue.
+fn count_queue(sk: Sk<'_>) -> Result<u32> {
+    let stream = sk.info().ty == SOCK_STREAM;
+    let max = format::MAX_UNIX_DATA as u32;
+    let mut n = 0u32;
+    sk.for_each_queued(|q| {
+        let (_, left) = q.unread();
+        n += match (stream, left) {
+            (true, 0) => 0,
+            (false, 0) => 1,
+            _ => left.div_ceil(max),
+        };
+        Ok(())
+    })?;
+    Ok(n)
+}
+
 /// Writes the unread bytes of `sk`'s receive queue as data records of
 /// socket `id`: one message per skb for datagrams, the bytes for streams.
+/// Returns the number of records written.
 fn write_queue(
     sk: Sk<'_>,
     id: u32,
     peer_key: u64,
     buf: &mut [u8],
     w: &mut ImageWriter<'_>,
-) -> Result {
+) -> Result<u32> {
     let stream = sk.info().ty == SOCK_STREAM;
+    let mut count = 0u32;
     sk.for_each_queued(|q| {
         // The target is parked; only its peer (in the tree, parked) could
         // have queued more: anything else changed since gather.
@@ -263,11 +291,13 @@ fn write_queue(
                 data: &buf[..n],
             };
             w.record(|b| d.encode(b))?;
+            count += 1;
             if left == 0 {
                 return Ok(());
             }
         }
-    })
+    })?;
+    Ok(count)
 }
 
 /// Refuses a socket whose peer is not a socket of the tree, or is

@@ -2,8 +2,9 @@
 /*
  * TCP and UDP sockets, IPv4 and IPv6: listening TCP sockets come back on
  * their address and port with their backlog and options, bound and
- * connected UDP sockets on theirs; what cr cannot restore yet (an
- * established connection, queued datagrams, SO_LINGER) is refused by name
+ * connected UDP sockets on theirs, with their TCP, IP and IPv6 options
+ * (each read back through getsockopt); what cr cannot restore yet (an
+ * established connection, queued datagrams, IP_UNICAST_IF) is refused by name
  * at checkpoint, and a port taken at restart fails the restart cleanly,
  * before the point of no return, leaving the image usable.
  *
@@ -135,20 +136,27 @@ static int udp_socket(const char *a, int port)
 
 /* The SOCK lines of progs/inet up to READY (or END). */
 struct report {
-	int n;
-	char line[MAX_REPORT][256];
+	int n, nopts;
+	char line[MAX_REPORT][512];
+	char opts[MAX_REPORT][512];	/* the OPTS lines */
 };
 
 static void read_report(struct __test_metadata *_metadata, struct proc *p,
 			struct report *r, const char *last, int timeout)
 {
-	char line[256];
+	char line[512];
 
 	r->n = 0;
+	r->nopts = 0;
 	for (;;) {
 		next_line(_metadata, p, line, sizeof(line), timeout);
 		if (!strcmp(line, last))
 			return;
+		if (!strncmp(line, "OPTS ", 5)) {
+			ASSERT_GT(MAX_REPORT, r->nopts);
+			strcpy(r->opts[r->nopts++], line);
+			continue;
+		}
 		ASSERT_EQ(0, strncmp(line, "SOCK ", 5)) TH_LOG("inet: %s", line);
 		ASSERT_GT(MAX_REPORT, r->n);
 		strcpy(r->line[r->n++], line);
@@ -185,6 +193,9 @@ static void same_report(struct __test_metadata *_metadata, struct proc *copy,
 	ASSERT_EQ(before->n, after.n);
 	for (i = 0; i < before->n; i++)
 		EXPECT_STREQ(before->line[i], after.line[i]);
+	ASSERT_EQ(before->nopts, after.nopts);
+	for (i = 0; i < before->nopts; i++)
+		EXPECT_STREQ(before->opts[i], after.opts[i]);
 }
 
 /* The local port of socket @i of a report. */
@@ -501,11 +512,82 @@ TEST_F_TIMEOUT(cr, refuse_queued_datagram, TEST_TIMEOUT)
 	refused(_metadata, self, spec, 3, "with 1 datagrams queued");
 }
 
-TEST_F_TIMEOUT(cr, refuse_linger, TEST_TIMEOUT)
+/* IP_UNICAST_IF (getsockopt reads another form than setsockopt takes). */
+TEST_F_TIMEOUT(cr, refuse_unicast_if, TEST_TIMEOUT)
 {
-	char spec[] = "tcp,127.0.0.1,0,linger";
+	char spec[] = "udp,127.0.0.1,0,ucastif";
 
-	refused(_metadata, self, spec, 3, "with option SO_LINGER");
+	refused(_metadata, self, spec, 3, "with option IP_UNICAST_IF");
+}
+
+/*
+ * A listening TCP socket with the TCP options a server sets
+ * (TCP_DEFER_ACCEPT, keepalive timing, TCP_FASTOPEN's queue,
+ * TCP_USER_TIMEOUT, TCP_MAXSEG, TCP_WINDOW_CLAMP, TCP_SYNCNT, TCP_LINGER2,
+ * TCP_NOTSENT_LOWAT, TCP_QUICKACK, another congestion control), SO_LINGER,
+ * SO_RCVLOWAT, IP_FREEBIND and IP_RECVTOS: after the restart every option
+ * reads back as before (the OPTS lines) and the socket serves.
+ */
+TEST_F_TIMEOUT(cr, tcp_options, TEST_TIMEOUT)
+{
+	char spec[512], img[PATH_MAX];
+	char *specs[] = { spec, NULL };
+	struct report before;
+	struct proc *orig, *copy;
+	int port = PORT_BASE + 20;
+
+	snprintf(spec, sizeof(spec),
+		 "tcp,127.0.0.1,%d,reuseaddr,keepalive,opt=6.9.5,opt=6.4.77,opt=6.5.9,"
+		 "opt=6.6.4,opt=6.18.3000,opt=6.23.8,opt=6.8.20,opt=6.25.4096,"
+		 "opt=6.10.20000,opt=6.7.3,opt=6.2.1000,opt=6.12.0,cc=reno,linger,"
+		 "opt=1.18.2,opt=0.15.1,opt=0.13.1", port);
+	orig = start_inet(_metadata, self, &before, specs);
+	ASSERT_EQ(1, before.nopts);
+	EXPECT_NE(NULL, strstr(before.opts[0], "cc=reno"));
+	EXPECT_NE(NULL, strstr(before.opts[0], " 6.4=77 "));
+	EXPECT_NE(NULL, strstr(before.opts[0], "linger=1,5"));
+	expect_tcp(_metadata, orig, "127.0.0.1", port, 0, "before");
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "tcpopt.img"));
+	expect_sigkill(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	expect_tcp(_metadata, copy, "127.0.0.1", port, 0, "after");
+	same_report(_metadata, copy, &before);
+}
+
+/*
+ * UDP over IPv6 and IPv4 with the ancillary-data options (IPV6_RECVPKTINFO,
+ * IPV6_RECVTCLASS, IPV6_RECVHOPLIMIT, IPV6_RECVERR, IP_PKTINFO, IP_RECVTTL,
+ * IP_RECVERR) and multicast sending options: all read back as before.
+ */
+TEST_F_TIMEOUT(cr, udp_ancillary_options, TEST_TIMEOUT)
+{
+	char s0[256], s1[256], img[PATH_MAX], out[256];
+	char *specs[] = { s0, s1, NULL };
+	int p0 = PORT_BASE + 21, p1 = PORT_BASE + 22;
+	struct report before;
+	struct proc *orig, *copy;
+	int c6;
+
+	snprintf(s0, sizeof(s0),
+		 "udp,::1,%d,opt=41.49.1,opt=41.66.1,opt=41.51.1,opt=41.25.1,"
+		 "opt=41.18.5,opt=41.19.0,opt=0.8.1,opt=0.33.7", p0);
+	snprintf(s1, sizeof(s1),
+		 "udp,127.0.0.1,%d,opt=0.8.1,opt=0.12.1,opt=0.11.1,opt=0.33.9,"
+		 "opt=0.34.0,opt=1.29.1", p1);
+	orig = start_inet(_metadata, self, &before, specs);
+	ASSERT_EQ(2, before.nopts);
+	EXPECT_NE(NULL, strstr(before.opts[0], " 41.49=1 "));
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "udpopt.img"));
+	expect_sigkill(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, 0);
+	c6 = udp_socket("::1", 0);
+	ASSERT_LE(0, c6);
+	udp_ask(c6, "::1", p0, "v6", out, sizeof(out));
+	EXPECT_STREQ("UDP 0 v6", out);
+	same_report(_metadata, copy, &before);
+	close(c6);
 }
 
 /* Fetches http://127.0.0.1:@port/@name: the body, after the headers. */

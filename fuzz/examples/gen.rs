@@ -726,6 +726,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     rcvtimeo_us: 0,
                     sndtimeo_us: 0,
                     addr_len: 0,
+                    data_records: u32::from(id == 1),
                     addr: [0; UNIX_PATH_MAX],
                 };
                 o.push(|b| u.encode(b));

@@ -720,3 +720,94 @@ fn spec_lists_the_record_types_of_the_table() {
     }
     assert_eq!(rows, RecordType::ALL.len());
 }
+
+/// The sample image with `recs` inserted before record `at` (the tail's
+/// count, length and both checksums made right again).
+fn sample_with(at: usize, recs: &[Vec<u8>]) -> Vec<u8> {
+    let (img, starts) = sample_image();
+    let tail = *starts.last().unwrap();
+    let mut out = img[..starts[at]].to_vec();
+    for r in recs {
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(&img[starts[at]..tail]);
+    let mut buf = [0u8; 64];
+    let n = Tail {
+        checksum: 0,
+        total_len: (out.len() + (img.len() - tail)) as u64,
+        nr_records: (starts.len() + recs.len()) as u64,
+    }
+    .encode(&mut buf)
+    .unwrap();
+    out.extend_from_slice(&buf[..n]);
+    fix_checksums(&mut out);
+    out
+}
+
+#[test]
+fn unix_data_records_are_counted() {
+    let mut buf = vec![0u8; 1 << 12];
+    let mut rec = |f: &dyn Fn(&mut [u8]) -> Option<usize>| {
+        let n = f(&mut buf).unwrap();
+        buf[..n].to_vec()
+    };
+    let sock = |id, peer, data_records| UnixSock {
+        id,
+        ty: SOCK_DGRAM,
+        state: UnixState::Connected as u32,
+        peer,
+        shutdown: 0,
+        flags: UNIX_PASSRIGHTS,
+        rcvbuf: 0,
+        sndbuf: 0,
+        peek_off: -1,
+        backlog: 0,
+        rcvtimeo_us: 0,
+        sndtimeo_us: 0,
+        addr_len: 0,
+        data_records,
+        addr: [0; UNIX_PATH_MAX],
+    };
+    let data = |id, d: &'static [u8]| UnixData {
+        id,
+        flags: UNIX_DATA_EOR,
+        data: d,
+    };
+    let file = |fd, id, obj| FileRec {
+        fd,
+        id,
+        kind: FileKind::Unix,
+        open_flags: 2,
+        fd_flags: 0,
+        pos: 0,
+        obj,
+        path: b"",
+    };
+    let s1 = rec(&|b| sock(1, 2, 2).encode(b));
+    let s2 = rec(&|b| sock(2, 1, 1).encode(b));
+    let (a, b, c) = (
+        rec(&|b| data(1, b"a").encode(b)),
+        rec(&|b| data(1, b"b").encode(b)),
+        rec(&|b| data(2, b"c").encode(b)),
+    );
+    let f5 = rec(&|b| file(5, 3, 1).encode(b));
+    let f6 = rec(&|b| file(6, 4, 2).encode(b));
+    // Before the thread record, after the last file record's lock.
+    let at = 15;
+    let ok = [&s1, &s2, &a, &b, &c, &f5, &f6];
+    let img =
+        |rs: &[&Vec<u8>]| sample_with(at, &rs.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
+    assert!(validate(&img(&ok)).is_ok(), "{:?}", validate(&img(&ok)));
+    // A message dropped, repeated, moved to the other socket or after the
+    // file records: refused.
+    for bad in [
+        vec![&s1, &s2, &a, &c, &f5, &f6],
+        vec![&s1, &s2, &a, &b, &f5, &f6],
+        vec![&s1, &s2, &a, &b, &b, &c, &f5, &f6],
+        vec![&s1, &s2, &a, &b, &c, &c, &f5, &f6],
+        vec![&s1, &s2, &c, &a, &b, &f5, &f6],
+        vec![&s1, &s2, &a, &b, &f5, &c, &f6],
+    ] {
+        assert!(validate(&img(&bad)).is_err(), "accepted");
+    }
+}

@@ -6,7 +6,14 @@
 
 use super::{err_ptr, errno_result, file_from_raw};
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{
+    bindings,
+    ffi::c_ulong,
+    fs::File,
+    prelude::*,
+    sync::aref::ARef,
+    uaccess::{UserPtr, UserSlice},
+};
 
 /// Raw declarations of the socket accessors of `cr_kapi.c`.
 mod sffi {
@@ -53,6 +60,20 @@ mod sffi {
             level: c_int,
             opt: c_int,
             val: c_int,
+        ) -> c_int;
+        pub(super) fn cr_inet_setsockopt_buf(
+            s: *mut socket,
+            level: c_int,
+            opt: c_int,
+            val: *const u8,
+            len: c_int,
+        ) -> c_int;
+        pub(super) fn cr_inet_getsockopt_user(
+            s: *mut socket,
+            level: c_int,
+            opt: c_int,
+            val: c_ulong,
+            len: c_ulong,
         ) -> c_int;
     }
 }
@@ -347,12 +368,91 @@ impl SockRef<'_> {
         SockAddr::from_raw(&st, errno_result(r.into())? as usize)
     }
 
+    /// `getsockopt(level, opt)` into `buf` (at most [`MAX_OPT`] bytes),
+    /// through `page`: the length the option has.
+    pub(crate) fn get_opt(
+        &self,
+        page: &OptPage,
+        level: i32,
+        opt: i32,
+        buf: &mut [u8],
+    ) -> Result<usize> {
+        let n = buf.len().min(MAX_OPT);
+        let (val, len) = (page.addr + 64, page.addr);
+        UserSlice::new(UserPtr::from_addr(len), 4)
+            .writer()
+            .write_slice(&(n as i32).to_ne_bytes())?;
+        UserSlice::new(UserPtr::from_addr(val), n)
+            .writer()
+            .write_slice(&[0; MAX_OPT][..n])?;
+        // SAFETY: The socket is valid; `val` and `len` are user addresses
+        // of the caller's page, with room for `n` bytes and an int.
+        let r = unsafe {
+            sffi::cr_inet_getsockopt_user(self.raw(), level, opt, val as c_ulong, len as c_ulong)
+        };
+        errno_result(r.into())?;
+        let mut l = [0u8; 4];
+        UserSlice::new(UserPtr::from_addr(len), 4)
+            .reader()
+            .read_slice(&mut l)?;
+        let got = (i32::from_ne_bytes(l).max(0) as usize).min(n);
+        UserSlice::new(UserPtr::from_addr(val), got)
+            .reader()
+            .read_slice(&mut buf[..got])?;
+        Ok(got)
+    }
+
+    /// `getsockopt()` of an `int` option.
+    pub(crate) fn get_int(&self, page: &OptPage, level: i32, opt: i32) -> Result<i32> {
+        let mut b = [0u8; 4];
+        let n = self.get_opt(page, level, opt, &mut b)?;
+        // A shorter answer (a one-byte option) is little-endian.
+        Ok(match n {
+            4 => i32::from_ne_bytes(b),
+            1 => i32::from(b[0]),
+            _ => return Err(EINVAL),
+        })
+    }
+
     /// `getpeername()`.
     pub(crate) fn peername(&self) -> Result<SockAddr> {
         let mut st = Storage([0; 128]);
         // SAFETY: As in `sockname`.
         let r = unsafe { bindings::kernel_getpeername(self.raw(), st.0.as_mut_ptr().cast()) };
         SockAddr::from_raw(&st, errno_result(r.into())? as usize)
+    }
+}
+
+/// Most bytes [`SockRef::get_opt`] reads.
+pub(crate) const MAX_OPT: usize = 256;
+
+/// One page of the caller's address space, mapped for as long as it
+/// lives: the protocols' `getsockopt()` write only to user memory, so
+/// options are read through it (the page is the caller's, never the
+/// target's; nothing else of the caller's mm changes).
+pub(crate) struct OptPage {
+    addr: usize,
+}
+
+const PAGE: usize = 4096;
+
+impl OptPage {
+    /// Maps the page (fails for a caller without an mm).
+    pub(crate) fn new() -> Result<Self> {
+        // PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS.
+        // SAFETY: A new anonymous mapping anywhere in the current mm.
+        let r = unsafe { bindings::vm_mmap(core::ptr::null_mut(), 0, PAGE, 3, 0x22, 0) };
+        if super::is_err_value(r) {
+            return Err(Error::from_errno(r as isize as i32));
+        }
+        Ok(OptPage { addr: r })
+    }
+}
+
+impl Drop for OptPage {
+    fn drop(&mut self) {
+        // SAFETY: Unmaps the page `new` mapped in the current mm.
+        unsafe { bindings::vm_munmap(self.addr, PAGE) };
     }
 }
 
@@ -390,6 +490,21 @@ impl Socket {
     pub(crate) fn set_int(&self, level: i32, opt: i32, val: i32) -> Result {
         // SAFETY: The socket is valid.
         let r = unsafe { sffi::cr_inet_setsockopt_int(self.sock.as_ptr(), level, opt, val) };
+        errno_result(r.into()).map(|_| ())
+    }
+
+    /// `setsockopt()` of an option of any type, given as its bytes.
+    pub(crate) fn set_bytes(&self, level: i32, opt: i32, val: &[u8]) -> Result {
+        // SAFETY: The socket is valid; `val` is valid for its length.
+        let r = unsafe {
+            sffi::cr_inet_setsockopt_buf(
+                self.sock.as_ptr(),
+                level,
+                opt,
+                val.as_ptr(),
+                val.len() as i32,
+            )
+        };
         errno_result(r.into()).map(|_| ())
     }
 

@@ -18,7 +18,11 @@
  * (udp), established (tcp: connect to itself and accept: an established
  * pair), pending (tcp: listen, and a connection to itself left in the accept
  * queue), queue (udp: a datagram sent to itself and left unread), unbound,
- * dup (the socket is also the next one, through dup(), not polled).
+ * dup (the socket is also the next one, through dup(), not polled),
+ * opt=LEVEL.NAME.VALUE (any int option, by number), cc=NAME
+ * (TCP_CONGESTION), ucastif (IP_UNICAST_IF: the loopback interface).
+ * After each SOCK line an "OPTS <i> ..." line gives the values of more
+ * options (TCP, IP and IPv6 ancillary-data options, SO_LINGER...).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -83,6 +87,52 @@ static int geti(int fd, int level, int opt)
 	return v;
 }
 
+/* The options of the OPTS line: level, number, IPv6 only. */
+static const struct { int level, name, v6; } opts[] = {
+	{ SOL_SOCKET, SO_RCVLOWAT }, { SOL_SOCKET, SO_MARK },
+	{ SOL_SOCKET, SO_PASSCRED }, { SOL_SOCKET, SO_TIMESTAMP },
+	{ SOL_SOCKET, SO_OOBINLINE },
+	{ IPPROTO_IP, IP_PKTINFO }, { IPPROTO_IP, IP_RECVERR },
+	{ IPPROTO_IP, IP_RECVTTL }, { IPPROTO_IP, IP_RECVTOS },
+	{ IPPROTO_IP, IP_FREEBIND }, { IPPROTO_IP, IP_MULTICAST_TTL },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP }, { IPPROTO_IP, IP_MTU_DISCOVER },
+	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, 1 }, { IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1 },
+	{ IPPROTO_IPV6, IPV6_RECVTCLASS, 1 }, { IPPROTO_IPV6, IPV6_RECVERR, 1 },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 1 }, { IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 1 },
+	{ IPPROTO_TCP, TCP_MAXSEG }, { IPPROTO_TCP, TCP_KEEPIDLE },
+	{ IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_TCP, TCP_KEEPCNT },
+	{ IPPROTO_TCP, TCP_SYNCNT }, { IPPROTO_TCP, TCP_LINGER2 },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT }, { IPPROTO_TCP, TCP_WINDOW_CLAMP },
+	{ IPPROTO_TCP, TCP_QUICKACK }, { IPPROTO_TCP, TCP_USER_TIMEOUT },
+	{ IPPROTO_TCP, TCP_FASTOPEN }, { IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+};
+
+static void report_opts(int i)
+{
+	struct s *s = &socks[i];
+	char line[600], cc[32] = "-";
+	struct linger lg = { -1, -1 };
+	socklen_t l = sizeof(lg);
+	size_t n = 0, k;
+
+	for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		if (opts[k].v6 && s->family != AF_INET6)
+			continue;
+		if (opts[k].level == IPPROTO_TCP && s->type != SOCK_STREAM)
+			continue;
+		n += snprintf(line + n, sizeof(line) - n, " %d.%d=%d", opts[k].level,
+			      opts[k].name, geti(s->fd, opts[k].level, opts[k].name));
+	}
+	getsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, &l);
+	if (s->type == SOCK_STREAM) {
+		l = sizeof(cc) - 1;
+		if (getsockopt(s->fd, IPPROTO_TCP, TCP_CONGESTION, cc, &l))
+			strcpy(cc, "?");
+		cc[l < sizeof(cc) ? l : sizeof(cc) - 1] = 0;
+	}
+	say("OPTS %d linger=%d,%d cc=%s%s\n", i, lg.l_onoff, lg.l_linger, cc, line);
+}
+
 static void show_addr(struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -127,6 +177,7 @@ static void report(int i)
 	    geti(fd, SOL_SOCKET, SO_RCVBUF), geti(fd, SOL_SOCKET, SO_SNDBUF),
 	    geti(fd, IPPROTO_IP, IP_TOS), geti(fd, IPPROTO_IP, IP_TTL),
 	    s->type == SOCK_STREAM ? geti(fd, IPPROTO_TCP, TCP_NODELAY) : -1, v6);
+	report_opts(i);
 }
 
 static void seti(int fd, int level, int opt, int v, const char *name)
@@ -187,6 +238,17 @@ static void make(char *spec)
 			seti(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, v, o);
 		else if (!strncmp(o, "tclass=", 7))
 			seti(fd, IPPROTO_IPV6, IPV6_TCLASS, v, o);
+		else if (!strncmp(o, "opt=", 4)) {
+			int level, name, val;
+
+			if (sscanf(o + 4, "%d.%d.%d", &level, &name, &val) != 3)
+				die(o);
+			seti(fd, level, name, val, o);
+		} else if (!strncmp(o, "cc=", 3)) {
+			if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, o + 3, strlen(o + 3)))
+				die(o);
+		} else if (!strcmp(o, "ucastif"))
+			seti(fd, IPPROTO_IP, IP_UNICAST_IF, htonl(1), o);
 		else if (!strcmp(o, "linger")) {
 			struct linger lg = { 1, 5 };
 

@@ -109,7 +109,10 @@ wire_struct! {
         /// Length of [`UnixSock::addr`]: 0 unnamed, else the bytes of
         /// `sun_path` (a leading NUL for an abstract name).
         pub addr_len: u32,
-        pad pad0,
+        /// The [`UnixData`] records of its receive queue, which follow
+        /// (after its peer's record for the first end of a pair, before
+        /// the peer's own data records).
+        pub data_records: u32,
         /// The address the socket is bound to; zero past `addr_len`.
         pub addr: [u8; UNIX_PATH_MAX],
         pad pad1,
@@ -278,6 +281,7 @@ mod show {
         backlog: u32,
         rcvtimeo_us: u64,
         sndtimeo_us: u64,
+        data_records: u32,
     }
 
     impl Info for UnixSock {
@@ -300,6 +304,9 @@ mod show {
             }
             if s.shutdown != 0 {
                 t += &format!(" shutdown {}", s.shutdown);
+            }
+            if s.data_records != 0 {
+                t += &format!(" queued {} records", s.data_records);
             }
             for (bit, name) in [
                 (UNIX_PASSCRED, " passcred"),
@@ -340,6 +347,7 @@ mod show {
                     backlog: s.backlog,
                     rcvtimeo_us: s.rcvtimeo_us,
                     sndtimeo_us: s.sndtimeo_us,
+                    data_records: s.data_records,
                 },
             )
         }
@@ -384,6 +392,7 @@ mod tests {
             rcvtimeo_us: 1_500_000,
             sndtimeo_us: 0,
             addr_len: 0,
+            data_records: 0,
             addr: [0; UNIX_PATH_MAX],
         }
     }

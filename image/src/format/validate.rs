@@ -62,6 +62,9 @@ pub struct Validator {
     /// The pipe-data bytes the last pipe record announced that are still
     /// to come.
     pipe_data_left: u64,
+    /// The unix sockets whose data records are still to come, in order:
+    /// id and records left ([`UnixSock::data_records`]).
+    unix_data_left: [(u32, u32); 2],
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
@@ -188,6 +191,7 @@ impl Validator {
             last_file_id: 0,
             last_obj: [0; ObjClass::COUNT],
             pipe_data_left: 0,
+            unix_data_left: [(0, 0); 2],
             data_left: DataLeft::default(),
             cur_file: (0, false),
             procs_expected: 0,
@@ -304,6 +308,16 @@ impl Validator {
             (0, _) => {}
             (_, T::PipeData) => return Ok(()),
             _ => return Err(FormatError::Missing),
+        }
+        // A unix socket's data records follow it (and its peer's record):
+        // as many as it announced, and nothing else until all came.
+        let unix_left = self.unix_data_left.iter().any(|&(_, n)| n != 0);
+        match (unix_left, ty) {
+            (false, T::UnixData) => return Err(FormatError::BadOrder),
+            (true, T::UnixData) => return Ok(()),
+            (true, T::UnixSock) if self.unix_data_left[1].1 == 0 => {}
+            (true, _) => return Err(FormatError::Missing),
+            _ => {}
         }
         if (self.data_left.left != 0) != (ty == T::FileData) {
             return Err(if ty == T::FileData {
@@ -498,13 +512,26 @@ impl Validator {
             RecordType::UnixSock => {
                 let u = UnixSock::decode(p)?;
                 self.new_object(ObjClass::Unix, u.id)?;
+                if u.data_records != 0 {
+                    // check_order keeps a free slot for it.
+                    let slot = usize::from(self.unix_data_left[0].1 != 0);
+                    self.unix_data_left[slot] = (u.id, u.data_records);
+                }
                 self.phase = Phase::Files;
                 Record::UnixSock(u)
             }
             RecordType::UnixData => {
                 let d = UnixData::decode(p)?;
-                if d.id > self.last(ObjClass::Unix) {
-                    return Err(FormatError::BadField);
+                // The first socket with records left: its records, in order.
+                match self.unix_data_left {
+                    [(id, n), _] if n != 0 && id == d.id => self.unix_data_left[0].1 -= 1,
+                    [_, (id, n)] if self.unix_data_left[0].1 == 0 && n != 0 && id == d.id => {
+                        self.unix_data_left[1].1 -= 1
+                    }
+                    _ => return Err(FormatError::BadField),
+                }
+                if self.unix_data_left[0].1 == 0 {
+                    self.unix_data_left = [self.unix_data_left[1], (0, 0)];
                 }
                 self.phase = Phase::Files;
                 Record::UnixData(d)

@@ -905,10 +905,11 @@ fn make_mutation(
             order.insert(i, i);
             m = assemble(im, &order);
             m.fix = rng.chance(50);
-            // A second tail after the tail is never read. A unix socket's
-            // queued message or a lock twice is a state an image may hold
-            // (their records carry no count).
-            m.expect_reject = ![RecordType::Tail, RecordType::UnixData, RecordType::Lock]
+            // A second tail after the tail is never read. A lock twice is a
+            // state an image may hold (lock records carry no count); a unix
+            // socket's queued message twice is not (its socket record
+            // counts them).
+            m.expect_reject = ![RecordType::Tail, RecordType::Lock]
                 .iter()
                 .any(|&t| im.recs[i].is(t));
             m.fix_counts = m.expect_reject;
@@ -920,16 +921,12 @@ fn make_mutation(
             m = assemble(im, &order);
             m.fix = rng.chance(50);
             m.fix_counts = true;
-            // Without an fd record, a queued unix message, a lock or a
-            // signal owner, the image is still valid (no count names them).
-            m.expect_reject = ![
-                RecordType::File,
-                RecordType::UnixData,
-                RecordType::Lock,
-                RecordType::FileOwner,
-            ]
-            .iter()
-            .any(|&t| im.recs[i].is(t));
+            // Without an fd record, a lock or a signal owner, the image is
+            // still valid (no count names them); without a queued unix
+            // message it is not (its socket record counts them).
+            m.expect_reject = ![RecordType::File, RecordType::Lock, RecordType::FileOwner]
+                .iter()
+                .any(|&t| im.recs[i].is(t));
             m.say(&format!("drop record {i} ({})", im.type_name(i)));
         }
         C_VMA_OVERLAP => {
