@@ -198,6 +198,61 @@ TEST_F_TIMEOUT(pipe, outside_end_refused, TEST_TIMEOUT)
 }
 
 /*
+ * crctl checkpoint --external pipe:[INO] records the pipe to the test on
+ * fd 5 as an external object (its other end is outside the tree); a
+ * restart without --inherit-fd for it fails before anything is restored,
+ * saying so; with --inherit-fd N:pipe:[INO] on a new pipe, the restored
+ * program reads what the test writes into that pipe, then its EOF.
+ */
+TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], err[4096], line[256], pidstr[16], ext[64], map[96], want[128];
+	char *ck[] = { "crctl", "checkpoint", "--kill", "--external", ext, "-o", img,
+		       pidstr, NULL };
+	char *bare[] = { "crctl", "restart", "-i", img, NULL };
+	char *rs[] = { "crctl", "restart", "--inherit-fd", map, "-i", img, NULL };
+	struct proc *orig, *copy;
+	struct stat st;
+	int status, q[2];
+	pid_t pid;
+
+	orig = start_prog(_metadata, &self->env, "pipes", "ext5", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &pid)) TH_LOG("%s", line);
+	ASSERT_EQ(0, fstat(orig->in, &st));
+	snprintf(ext, sizeof(ext), "pipe:[%lu]", (unsigned long)st.st_ino);
+	ASSERT_EQ(4, write(orig->in, "one\n", 4));
+	expect_line(_metadata, orig, "GOT one");
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	tmp_path(&self->env, img, "external.img");
+	fidelity_snapshot(&self->env, pid, img);
+	status = run(_metadata, &self->env, ck, -1, err, sizeof(err));
+	ASSERT_EQ(0, status) TH_LOG("crctl checkpoint --external %s: %s", ext, err);
+	expect_sigkill(_metadata, orig);
+
+	/* No --inherit-fd for it: a clear line, nothing restored. */
+	status = run(_metadata, &self->env, bare, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	snprintf(want, sizeof(want), "image needs --inherit-fd for %s", ext);
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("%s", err);
+	ASSERT_TRUE(wait_gone(pid, START_TIMEOUT));
+
+	/* A new pipe: its read end is crctl's fd q[0]. */
+	ASSERT_EQ(0, pipe(q));
+	ASSERT_EQ(0, fcntl(q[1], F_SETFD, FD_CLOEXEC));
+	snprintf(map, sizeof(map), "%d:%s", q[0], ext);
+	copy = start(_metadata, &self->env, rs, -1, -1);
+	close(q[0]);
+	fidelity_check(_metadata, &self->env, img, copy);
+	ASSERT_EQ(4, write(q[1], "two\n", 4));
+	expect_line(_metadata, copy, "GOT two");
+	close(q[1]);
+	expect_line(_metadata, copy, "EOF");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+/*
  * A shell pipeline checkpointed in full flow: awk checks that every number
  * seq writes comes exactly once, in order, and prints every 20000th. The
  * restored pipeline goes on from where it was.

@@ -757,6 +757,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     capacity: 65536,
                     data_len: 9,
                     flags: 0,
+                    ino: 0,
                 },
                 path: b"",
             };

@@ -29,12 +29,20 @@ wire_struct! {
         pub data_len: u64,
         /// `PIPE_*` flags.
         pub flags: u32,
-        pad pad0,
+        /// An external pipe's inode number, as `/proc` shows it
+        /// (`pipe:[INO]`), which `crctl restart --inherit-fd` names; else 0.
+        pub ino: u32,
     }
 }
 
 /// [`PipeHead::flags`]: a FIFO, reopened by its path.
 pub const PIPE_FIFO: u32 = 1;
+
+/// [`PipeHead::flags`]: an external anonymous pipe (a party of it was
+/// outside the tree, and the checkpoint was asked to record it by name):
+/// its bytes are not saved ([`PipeHead::data_len`] is 0) and restart uses
+/// the pipe the caller hands over for it (`--inherit-fd`).
+pub const PIPE_EXTERNAL: u32 = 2;
 
 /// Size of the fixed part of the [`Pipe`] payload.
 pub const PIPE_FIXED: usize = wire_size::<PipeHead>();
@@ -107,7 +115,13 @@ impl<'a> Pipe<'a> {
         let r = PipeHead::from_le(w);
         let path = c.path(true)?;
         c.finish()?;
-        if r.id == 0 || r.flags & !PIPE_FIFO != 0 {
+        if r.id == 0 || r.flags & !(PIPE_FIFO | PIPE_EXTERNAL) != 0 {
+            return Err(FormatError::BadField);
+        }
+        // An external pipe is anonymous, named by its inode, and carries
+        // no bytes; no other pipe has an inode number.
+        let external = r.flags & PIPE_EXTERNAL != 0;
+        if external != (r.ino != 0) || (external && (r.flags & PIPE_FIFO != 0 || r.data_len != 0)) {
             return Err(FormatError::BadField);
         }
         if (r.flags & PIPE_FIFO != 0) == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
@@ -126,6 +140,11 @@ impl<'a> Pipe<'a> {
     /// Whether it is a FIFO.
     pub fn is_fifo(&self) -> bool {
         self.head.flags & PIPE_FIFO != 0
+    }
+
+    /// Whether it is an external pipe ([`PIPE_EXTERNAL`]).
+    pub fn is_external(&self) -> bool {
+        self.head.flags & PIPE_EXTERNAL != 0
     }
 }
 
@@ -184,11 +203,21 @@ mod show {
         data_len: u64,
         fifo: bool,
         path: String,
+        /// An external pipe's inode number (`pipe:[INO]`), else absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        external: Option<u32>,
     }
 
     impl Info for Pipe<'_> {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
             let h = &self.head;
+            if self.is_external() {
+                l.push(format!(
+                    "  pipe {}: external pipe:[{}] (restart needs --inherit-fd FD:pipe:[{}])",
+                    h.id, h.ino, h.ino
+                ));
+                return;
+            }
             l.push(format!(
                 "  {} {}: capacity {} bytes, {} bytes buffered{}",
                 if self.is_fifo() { "fifo" } else { "pipe" },
@@ -213,6 +242,7 @@ mod show {
                     data_len: h.data_len,
                     fifo: self.is_fifo(),
                     path: text(self.path),
+                    external: self.is_external().then_some(h.ino),
                 },
             )
         }
@@ -249,6 +279,7 @@ mod tests {
             capacity: 65536,
             data_len: 10,
             flags: 0,
+            ino: 0,
         };
         let p = Pipe { head: h, path: b"" };
         let mut b = [0u8; 128];
@@ -272,7 +303,23 @@ mod tests {
                 data_len: 65537,
                 ..h
             },
-            PipeHead { flags: 2, ..h },
+            PipeHead { flags: 4, ..h },
+            PipeHead { ino: 7, ..h },
+            PipeHead {
+                flags: PIPE_EXTERNAL,
+                ..h
+            },
+            PipeHead {
+                flags: PIPE_EXTERNAL,
+                ino: 7,
+                ..h
+            },
+            PipeHead {
+                flags: PIPE_EXTERNAL | PIPE_FIFO,
+                ino: 7,
+                data_len: 0,
+                ..h
+            },
         ] {
             let n = Pipe {
                 head: bad,
@@ -292,6 +339,19 @@ mod tests {
         assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
         let n = Pipe { path: b"", ..f }.encode(&mut b).unwrap();
         assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
+        // An external pipe: its inode, no bytes.
+        let e = Pipe {
+            head: PipeHead {
+                flags: PIPE_EXTERNAL,
+                ino: 1234,
+                data_len: 0,
+                ..h
+            },
+            path: b"",
+        };
+        let n = e.encode(&mut b).unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Ok(e));
+        assert!(e.is_external());
     }
 
     #[test]
