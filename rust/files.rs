@@ -479,18 +479,19 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
             f.obj = None;
         }
     }
-    // A FIFO whose every end is in the tree is reopened by its path: it
-    // must still have one.
-    for (pid, t) in tabs.iter() {
-        for f in t.files.iter().filter(|f| f.kind == FileKind::Fifo) {
-            let Some(ObjSnap::Pipe(p)) = &f.obj else {
+    // A FIFO whose every end is in the tree is reopened by its path; one
+    // whose path was unlinked is made again there and unlinked again.
+    for (pid, t) in tabs.iter_mut() {
+        for f in t.files.iter_mut().filter(|f| f.kind == FileKind::Fifo) {
+            let i = kapi::file_info(&f.file);
+            let Some(ObjSnap::Pipe(p)) = &mut f.obj else {
                 continue;
             };
+            if i.nlink == 0 && p.set_deleted(i.mode & 0o7777) {
+                continue;
+            }
             let path = p.fifo_path();
-            if kapi::file_info(&f.file).nlink == 0
-                || path.ends_with(b" (deleted)")
-                || path.first() != Some(&b'/')
-            {
+            if i.nlink == 0 || path.ends_with(b" (deleted)") || path.first() != Some(&b'/') {
                 return Err(refuse!(
                     eopnotsupp(),
                     "pid {pid} fd {}: deleted FIFO {} not supported yet",

@@ -49,6 +49,8 @@ pub(crate) struct PipeSnap {
     path: KVec<u8>,
     /// An external pipe's inode number ([`PipeSnap::set_external`]), else 0.
     external: u32,
+    /// A deleted FIFO's permission bits ([`PipeSnap::set_deleted`]).
+    deleted: Option<u32>,
 }
 
 /// The pipe a pipe's or FIFO's file `f` (at `fd` of `pid`) opens, and for
@@ -70,6 +72,7 @@ pub(crate) fn classify(pid: i32, fd: u32, f: &File, path: &[u8]) -> Result<PipeS
         key,
         path: p,
         external: 0,
+        deleted: None,
     })
 }
 
@@ -101,6 +104,19 @@ impl PipeSnap {
         self.external = ino;
     }
 
+    /// Makes it a FIFO whose path was unlinked, with permission bits `mode`:
+    /// saved with the path it had (`d_path` without its ` (deleted)`), if
+    /// it has one (else false).
+    pub(crate) fn set_deleted(&mut self, mode: u32) -> bool {
+        const DELETED: &[u8] = b" (deleted)";
+        if self.path.first() != Some(&b'/') || !self.path.ends_with(DELETED) {
+            return false;
+        }
+        self.path.truncate(self.path.len() - DELETED.len());
+        self.deleted = Some(mode);
+        true
+    }
+
     /// Readers and writers of the pipe, anywhere.
     pub(crate) fn ends(&self) -> (u32, u32) {
         match kpipe::lock(&self.file) {
@@ -127,6 +143,7 @@ impl PipeSnap {
                     data_len: 0,
                     flags: format::PIPE_EXTERNAL,
                     ino: self.external,
+                    mode: 0,
                 },
                 path: b"",
             };
@@ -145,10 +162,13 @@ impl PipeSnap {
                 data_len: total,
                 flags: if self.path.is_empty() {
                     0
+                } else if self.deleted.is_some() {
+                    format::PIPE_FIFO | format::PIPE_DELETED
                 } else {
                     format::PIPE_FIFO
                 },
                 ino: 0,
+                mode: self.deleted.unwrap_or(0),
             },
             path: &self.path,
         };
@@ -334,6 +354,22 @@ pub(crate) fn add_pipe(r: &format::Pipe<'_>, shared: &mut SharedObjects, log: &L
     if *fifo {
         let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
         let p = kapi::file_path(file, &mut buf).unwrap_or(b"");
+        // A deleted FIFO: the one made at its path and unlinked again.
+        let deleted = r.flags & format::PIPE_DELETED != 0;
+        let p = if deleted {
+            p.strip_suffix(b" (deleted)").unwrap_or(b"")
+        } else {
+            p
+        };
+        if deleted && kapi::file_info(file).mode & 0o7777 != r.mode {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pipe {id}: the deleted FIFO handed over has mode {:o}, not {:o}",
+                kapi::file_info(file).mode & 0o7777,
+                r.mode
+            ));
+        }
         if p != rp {
             return Err(fail!(
                 log,

@@ -490,9 +490,13 @@ fn restart(o: &RestartArgs) -> Result<()> {
     };
     let mut pipes = vec![];
     let mut external = vec![];
+    let mut deleted_fifos = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
+            Record::Pipe(p) if p.is_deleted() => {
+                deleted_fifos.push((p.head.id, p.head.capacity, p.path.to_vec(), p.head.mode))
+            }
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
@@ -526,6 +530,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let prefix = w.keep.take().unwrap_or_default();
     let mut pipes = pipes::Pipes::make(&pipes)?;
     pipes.inherit(&external, &o.inherit_fd)?;
+    pipes.deleted_fifos(&deleted_fifos)?;
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {

@@ -99,6 +99,67 @@ impl Pipes {
     }
 }
 
+impl Pipes {
+    /// Makes each FIFO of the image whose path was unlinked, `(id,
+    /// capacity, path, mode)`: a FIFO at the path with the mode (the name
+    /// must be free), opened `O_RDWR | O_NONBLOCK`, unlinked again, with
+    /// the capacity; the kernel checks it is `<path> (deleted)`.
+    pub fn deleted_fifos(&mut self, fifos: &[(u32, u32, Vec<u8>, u32)]) -> Result<()> {
+        use rustix::fs::{chmodat, mkfifoat, stat, unlinkat, AtFlags, CWD};
+        for (id, capacity, path, mode) in fifos {
+            let (id, capacity) = (*id, *capacity);
+            let why = |what: &'static str| {
+                move |e: rustix::io::Errno| Error::DeletedFifo {
+                    id,
+                    path: String::from_utf8_lossy(path).into_owned(),
+                    what,
+                    errno: ErrnoText(e),
+                }
+            };
+            let c = std::ffi::CString::new(path.clone())
+                .map_err(|_| why("bad path")(rustix::io::Errno::INVAL))?;
+            let m = Mode::from_raw_mode(*mode);
+            mkfifoat(CWD, c.as_c_str(), m).map_err(why("cannot make it again"))?;
+            let made = (|| {
+                chmodat(CWD, c.as_c_str(), m, AtFlags::empty())?;
+                let f = open(
+                    c.as_c_str(),
+                    OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+                    Mode::empty(),
+                )?;
+                let (a, b) = (fstat(&f)?, stat(c.as_c_str())?);
+                if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+                    return Err(rustix::io::Errno::BUSY);
+                }
+                Ok(f)
+            })();
+            // Unlinked again whatever happened: it was never there.
+            let gone = unlinkat(CWD, c.as_c_str(), AtFlags::empty());
+            let f = made.map_err(why("cannot open it"))?;
+            gone.map_err(why("cannot unlink it again"))?;
+            let err = |e: rustix::io::Errno| Error::Pipe {
+                id,
+                capacity,
+                errno: ErrnoText(e),
+            };
+            if fcntl_getpipe_size(&f).map_err(err)? != capacity as usize {
+                fcntl_setpipe_size(&f, capacity as usize).map_err(err)?;
+            }
+            if fcntl_getpipe_size(&f).map_err(err)? != capacity as usize {
+                return Err(err(rustix::io::Errno::INVAL));
+            }
+            self.objs.push(uapi::CrRestartObj {
+                kind: uapi::CR_RESTART_OBJ_PIPE,
+                id,
+                fd: f.as_raw_fd(),
+                pad: 0,
+            });
+            self._ends.push(f);
+        }
+        Ok(())
+    }
+}
+
 /// The inode number of `pipe:[INO]`.
 fn pipe_ino(s: &str) -> Option<u64> {
     s.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok()
