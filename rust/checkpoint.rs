@@ -453,6 +453,9 @@ fn park_tree(
 pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
     let args = CheckpointArgs::read(arg)?;
     let log = Log::open(args.logfd, "checkpoint")?;
+    let external = args
+        .external_pipes()
+        .map_err(|e| fail!(log, e, "cannot read the external pipes' list"))?;
     let pid = args.pid;
     let fd = args.fd;
     let out = kapi::fget(fd).map_err(|e| fail!(log, e, "fd {fd}: not an open file"))?;
@@ -521,7 +524,7 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
                 return Err(r.err);
             }
         }
-        write_image(&members, &out, args.flags).map_err(|e| match e {
+        write_image(&members, &out, args.flags, &external).map_err(|e| match e {
             WriteError::Refused(r) => {
                 log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
                 r.err
@@ -611,7 +614,12 @@ fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
 
 /// Writes the whole image: header, tree, each process with its threads,
 /// meta-end, pages, tail.
-fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), WriteError> {
+fn write_image(
+    members: &KVec<Member>,
+    out: &File,
+    flags: u32,
+    external: &[u64],
+) -> Result<(), WriteError> {
     let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.written());
     let mut procs = take_snapshots(members).map_err(|e| WriteError::Io(e, 0))?;
     let mut w = ImageWriter::new(out).map_err(|e| WriteError::Io(e, 0))?;
@@ -631,6 +639,7 @@ fn write_image(members: &KVec<Member>, out: &File, flags: u32) -> Result<(), Wri
             .iter_mut()
             .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
         members.iter().map(|m| m.entry),
+        external,
     )?;
     for p in procs.iter() {
         for t in p.threads.iter() {

@@ -382,17 +382,19 @@ impl FilesSnap {
 
 /// The checks of the tree's file tables that need every process's table
 /// at once (`files`: each process's pid and table; `tree`: the tree's
-/// tasks). Each kind of file that relates descriptions across processes
+/// tasks; `external`: the inode numbers of the pipes the caller lets be
+/// external). Each kind of file that relates descriptions across processes
 /// adds its check here.
 pub(crate) fn check_tree<'a>(
     files: impl Iterator<Item = (i32, &'a mut FilesSnap)>,
     tree: impl Iterator<Item = format::TreeEntry> + Clone,
+    external: &[u64],
 ) -> Result<(), Refusal> {
     let mut tabs: KVec<(i32, &'a mut FilesSnap)> = KVec::new();
     for t in files {
         tabs.push(t, GFP_KERNEL)?;
     }
-    check_pipes(&mut tabs)?;
+    check_pipes(&mut tabs, external)?;
     check_unix(&tabs)?;
     check_owners(&tabs, tree)
 }
@@ -401,11 +403,13 @@ pub(crate) fn check_tree<'a>(
 /// process's table is known: a
 /// pipe whose every reading and writing open file description is in the
 /// tree is saved as a pipe; one with a party outside the tree is the
-/// caller's on fds 0-2 ([`FileKind::Inherit`]) and refused on any other fd.
+/// caller's on fds 0-2 ([`FileKind::Inherit`]) and refused on any other fd,
+/// unless it is an anonymous pipe whose inode number is in `external`: it
+/// is then saved as an external pipe ([`pipe::PipeSnap::set_external`]).
 /// A pipe or FIFO inherited on fds 0-2 with both a reading and a writing
 /// description in the tree is refused: restoring it as the caller's stdio
 /// would connect those processes to crctl instead of to each other.
-fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
+fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(), Refusal> {
     let pipe_key = |f: &FileSnap| match &f.obj {
         Some(ObjSnap::Pipe(p)) => Some(p.key()),
         _ => None,
@@ -447,6 +451,16 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
             if !outside.contains(&key) {
                 continue;
             }
+            if f.fd > 2 && f.kind == FileKind::Pipe {
+                if let Some(ObjSnap::Pipe(p)) = &mut f.obj {
+                    if let Some(ino) = pipe::pipe_ino(&f.file) {
+                        if external.contains(&u64::from(ino)) {
+                            p.set_external(ino);
+                            continue;
+                        }
+                    }
+                }
+            }
             if f.fd > 2 {
                 let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"pipe");
                 return Err(refuse!(
@@ -465,18 +479,19 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
             f.obj = None;
         }
     }
-    // A FIFO whose every end is in the tree is reopened by its path: it
-    // must still have one.
-    for (pid, t) in tabs.iter() {
-        for f in t.files.iter().filter(|f| f.kind == FileKind::Fifo) {
-            let Some(ObjSnap::Pipe(p)) = &f.obj else {
+    // A FIFO whose every end is in the tree is reopened by its path; one
+    // whose path was unlinked is made again there and unlinked again.
+    for (pid, t) in tabs.iter_mut() {
+        for f in t.files.iter_mut().filter(|f| f.kind == FileKind::Fifo) {
+            let i = kapi::file_info(&f.file);
+            let Some(ObjSnap::Pipe(p)) = &mut f.obj else {
                 continue;
             };
+            if i.nlink == 0 && p.set_deleted(i.mode & 0o7777) {
+                continue;
+            }
             let path = p.fifo_path();
-            if kapi::file_info(&f.file).nlink == 0
-                || path.ends_with(b" (deleted)")
-                || path.first() != Some(&b'/')
-            {
+            if i.nlink == 0 || path.ends_with(b" (deleted)") || path.first() != Some(&b'/') {
                 return Err(refuse!(
                     eopnotsupp(),
                     "pid {pid} fd {}: deleted FIFO {} not supported yet",

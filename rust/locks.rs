@@ -231,6 +231,46 @@ impl FileLocks {
     }
 }
 
+/// Refuses a flock or OFD lock whose open file description `f` is mapped
+/// (vma `start`-`end` of process `pid`, the current one, file `path`) but
+/// open at no fd of the process: restart reopens a mapping's file as a
+/// description of its own, so the lock, which goes with the description,
+/// would be lost. (A description that is also open at an fd has its lock
+/// restored on that fd's description.)
+pub(crate) fn check_mapped(
+    pid: i32,
+    start: u64,
+    end: u64,
+    f: &File,
+    path: &[u8],
+) -> Result<(), Refusal> {
+    let held = kl::inode_locks(f, MAX_INODE_LOCKS).map_err(|e| {
+        refuse!(
+            if e == E2BIG { eopnotsupp() } else { e },
+            "pid {pid}: vma {start:#x}-{end:#x}: more than {MAX_INODE_LOCKS} locks on the file: not supported"
+        )
+    })?;
+    let me = f.as_ptr() as usize;
+    let Some(kind) = held.iter().find_map(|l| match l.list {
+        kl::LockList::Flock if l.file == me => Some(LockKind::Flock),
+        kl::LockList::Posix if l.flags & kl::FL_OFDLCK != 0 && l.owner == me => Some(LockKind::Ofd),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    let at_fd = (0..kapi::current::max_fds())
+        .any(|fd| matches!(kapi::current::fget(fd), Some((g, _)) if g.as_ptr() == f.as_ptr()));
+    if at_fd {
+        return Ok(());
+    }
+    Err(refuse!(
+        eopnotsupp(),
+        "pid {pid}: {} lock on {} held only through a mapping (vma {start:#x}-{end:#x}): not supported yet",
+        kind.name(),
+        crate::log::Show(path)
+    ))
+}
+
 /// Refuses the signal owner `n` of kind `kind` ([`format::FileOwner`]) of
 /// `fd` of process `pid` unless it is a live task (`F_OWNER_TID`), process
 /// or process group leader of `tree`, which restart recreates with the same

@@ -299,6 +299,7 @@ impl MemSnap {
                             Show(p)
                         ));
                     } else {
+                        crate::locks::check_mapped(pid, range.0, range.1, f, p)?;
                         path = copy_bytes(p)?;
                         if shared {
                             (VmaKind::FileShared, Scan::None)

@@ -26,7 +26,7 @@ use crate::{
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedObjects},
     stream::ImageWriter,
-    uapi::{RestartObj, CR_RESTART_OBJ_PIPE},
+    uapi::{RestartObj, CR_RESTART_OBJ_INHERIT, CR_RESTART_OBJ_PIPE},
 };
 use kernel::{
     alloc::{KVVec, KVec},
@@ -47,6 +47,10 @@ pub(crate) struct PipeSnap {
     key: u64,
     /// A FIFO's path (as `d_path` gives it), else empty.
     path: KVec<u8>,
+    /// An external pipe's inode number ([`PipeSnap::set_external`]), else 0.
+    external: u32,
+    /// A deleted FIFO's permission bits ([`PipeSnap::set_deleted`]).
+    deleted: Option<u32>,
 }
 
 /// The pipe a pipe's or FIFO's file `f` (at `fd` of `pid`) opens, and for
@@ -67,7 +71,19 @@ pub(crate) fn classify(pid: i32, fd: u32, f: &File, path: &[u8]) -> Result<PipeS
         file: f.into(),
         key,
         path: p,
+        external: 0,
+        deleted: None,
     })
+}
+
+/// The inode number of an anonymous pipe's file, as `/proc` shows it
+/// (`pipe:[INO]`).
+pub(crate) fn pipe_ino(f: &File) -> Option<u32> {
+    let mut b = [0u8; 64];
+    let p = kapi::file_path(f, &mut b).ok()?;
+    let n = p.strip_prefix(b"pipe:[")?.strip_suffix(b"]")?;
+    let s = core::str::from_utf8(n).ok()?;
+    s.parse::<u32>().ok().filter(|&i| i != 0)
 }
 
 impl PipeSnap {
@@ -79,6 +95,26 @@ impl PipeSnap {
     /// A FIFO's path, else empty.
     pub(crate) fn fifo_path(&self) -> &[u8] {
         &self.path
+    }
+
+    /// Makes it an external pipe, inode number `ino`: saved by name, without
+    /// its bytes (they are the outside world's), and restored from the pipe
+    /// the caller hands over for it (`crctl restart --inherit-fd`).
+    pub(crate) fn set_external(&mut self, ino: u32) {
+        self.external = ino;
+    }
+
+    /// Makes it a FIFO whose path was unlinked, with permission bits `mode`:
+    /// saved with the path it had (`d_path` without its ` (deleted)`), if
+    /// it has one (else false).
+    pub(crate) fn set_deleted(&mut self, mode: u32) -> bool {
+        const DELETED: &[u8] = b" (deleted)";
+        if self.path.first() != Some(&b'/') || !self.path.ends_with(DELETED) {
+            return false;
+        }
+        self.path.truncate(self.path.len() - DELETED.len());
+        self.deleted = Some(mode);
+        true
     }
 
     /// Readers and writers of the pipe, anywhere.
@@ -97,6 +133,22 @@ impl PipeSnap {
     /// (checked: `EAGAIN` if it changes).
     pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
         let g = kpipe::lock(&self.file).ok_or(EINVAL)?;
+        if self.external != 0 {
+            let capacity = g.state().capacity;
+            drop(g);
+            let rec = format::Pipe {
+                head: format::PipeHead {
+                    id,
+                    capacity,
+                    data_len: 0,
+                    flags: format::PIPE_EXTERNAL,
+                    ino: self.external,
+                    mode: 0,
+                },
+                path: b"",
+            };
+            return w.record(|b| rec.encode(b));
+        }
         let st = g.state();
         let mut total = 0u64;
         for n in 0..st.nr_bufs {
@@ -110,9 +162,13 @@ impl PipeSnap {
                 data_len: total,
                 flags: if self.path.is_empty() {
                     0
+                } else if self.deleted.is_some() {
+                    format::PIPE_FIFO | format::PIPE_DELETED
                 } else {
                     format::PIPE_FIFO
                 },
+                ino: 0,
+                mode: self.deleted.unwrap_or(0),
             },
             path: &self.path,
         };
@@ -180,12 +236,14 @@ pub(crate) fn is_anon_pipe(f: &File) -> bool {
 // ------------------------------------------------------------ restart
 
 /// Takes the objects the caller handed over into `shared` (before the
-/// image is read): each fd must be a pipe or a FIFO, each id once. Their
-/// fds are closed in the caller: the module holds them now.
+/// image is read): each fd must be a pipe or a FIFO (an anonymous pipe for
+/// `CR_RESTART_OBJ_INHERIT`), each id once. Their fds are closed in the
+/// caller: the module holds them now.
 pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
     for o in objs {
         let (id, fd) = (o.id, o.fd);
-        if o.kind != CR_RESTART_OBJ_PIPE {
+        let inherited = o.kind == CR_RESTART_OBJ_INHERIT;
+        if o.kind != CR_RESTART_OBJ_PIPE && !inherited {
             return Err(fail!(
                 log,
                 EINVAL,
@@ -206,6 +264,13 @@ pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: 
         if kpipe::lock(&f).is_none() {
             return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe or FIFO"));
         }
+        if inherited && fifo {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pipe {id}: fd {fd} (--inherit-fd): not an anonymous pipe"
+            ));
+        }
         let _ = current::close_fd(fd as u32);
         shared.insert(
             id,
@@ -216,6 +281,7 @@ pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: 
                 reopened: false,
                 data_left: 0,
                 write: None,
+                inherited,
             },
         )?;
     }
@@ -235,9 +301,19 @@ pub(crate) fn add_pipe(r: &format::Pipe<'_>, shared: &mut SharedObjects, log: &L
         taken,
         data_left,
         write,
+        inherited,
         ..
     }) = shared.get(Kind::Pipe, id)
     else {
+        if r.flags & format::PIPE_EXTERNAL != 0 {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pipe {id}: the image's external pipe:[{}] needs a pipe (crctl restart --inherit-fd FD:pipe:[{}])",
+                r.ino,
+                r.ino
+            ));
+        }
         return Err(fail!(
             log,
             EINVAL,
@@ -246,6 +322,25 @@ pub(crate) fn add_pipe(r: &format::Pipe<'_>, shared: &mut SharedObjects, log: &L
     };
     if *taken {
         return Err(fail!(log, EINVAL, "bad image: pipe {id} twice"));
+    }
+    // An external pipe is the caller's, as it is: its bytes, capacity and
+    // other parties are the outside world's.
+    if *inherited != (r.flags & format::PIPE_EXTERNAL != 0) {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pipe {id}: {}",
+            if *inherited {
+                "the caller handed over an inherited fd for a pipe of the tree"
+            } else {
+                "the caller handed over a new pipe for an external one"
+            }
+        ));
+    }
+    if *inherited {
+        *taken = true;
+        *data_left = 0;
+        return Ok(());
     }
     if *fifo != (r.flags & format::PIPE_FIFO != 0) {
         return Err(fail!(
@@ -259,6 +354,22 @@ pub(crate) fn add_pipe(r: &format::Pipe<'_>, shared: &mut SharedObjects, log: &L
     if *fifo {
         let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
         let p = kapi::file_path(file, &mut buf).unwrap_or(b"");
+        // A deleted FIFO: the one made at its path and unlinked again.
+        let deleted = r.flags & format::PIPE_DELETED != 0;
+        let p = if deleted {
+            p.strip_suffix(b" (deleted)").unwrap_or(b"")
+        } else {
+            p
+        };
+        if deleted && kapi::file_info(file).mode & 0o7777 != r.mode {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pipe {id}: the deleted FIFO handed over has mode {:o}, not {:o}",
+                kapi::file_info(file).mode & 0o7777,
+                r.mode
+            ));
+        }
         if p != rp {
             return Err(fail!(
                 log,

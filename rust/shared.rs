@@ -129,6 +129,8 @@ pub(crate) enum Object {
         reopened: bool,
         data_left: u64,
         write: Option<ARef<File>>,
+        /// Handed over for an external pipe (`CR_RESTART_OBJ_INHERIT`).
+        inherited: bool,
     },
     /// A unix socket: its record, the socket (made and connected while
     /// the image is read), a datagram whose records are still coming, and

@@ -158,11 +158,20 @@ pub(crate) struct CheckpointArgs {
     /// Where a reason is written on failure, or -1.
     pub(crate) logfd: i32,
     pad: u32,
+    /// User address of `nr_external_pipes` pipe inode numbers (since
+    /// version 1).
+    external_pipes: u64,
+    nr_external_pipes: u32,
+    pad1: u32,
 }
 
-assert_layout!(CheckpointArgs, 24, {
-    size: 0, flags: 4, pid: 8, fd: 12, logfd: 16, pad: 20,
+assert_layout!(CheckpointArgs, 40, {
+    size: 0, flags: 4, pid: 8, fd: 12, logfd: 16, pad: 20, external_pipes: 24,
+    nr_external_pipes: 32, pad1: 36,
 });
+
+/// `CR_CHECKPOINT_MAX_EXTERNAL`.
+const CR_CHECKPOINT_MAX_EXTERNAL: u32 = 1024;
 
 // SAFETY: `CheckpointArgs` is `repr(C)` with integer fields only, so every
 // bit pattern is valid, and it has no interior mutability.
@@ -181,10 +190,33 @@ impl CheckpointArgs {
     /// non-zero `__pad`.
     pub(crate) fn read(arg: usize) -> Result<Self> {
         let (a, _) = read_args::<Self>(arg)?;
-        if a.flags & !CR_CHECKPOINT_KNOWN != 0 || a.pad != 0 {
+        if a.flags & !CR_CHECKPOINT_KNOWN != 0
+            || a.pad != 0
+            || a.pad1 != 0
+            || a.nr_external_pipes > CR_CHECKPOINT_MAX_EXTERNAL
+        {
             return Err(EINVAL);
         }
         Ok(a)
+    }
+
+    /// The inode numbers of the pipes the caller lets be external
+    /// (`crctl checkpoint --external pipe:[INO]`).
+    pub(crate) fn external_pipes(&self) -> Result<KVec<u64>> {
+        let n = self.nr_external_pipes as usize;
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        if n == 0 {
+            return Ok(v);
+        }
+        let mut r = UserSlice::new(
+            UserPtr::from_addr(self.external_pipes as usize),
+            n * size_of::<u64>(),
+        )
+        .reader();
+        for _ in 0..n {
+            v.push(r.read::<u64>()?, GFP_KERNEL)?;
+        }
+        Ok(v)
     }
 
     /// `CR_CHECKPOINT_KILL`.
@@ -221,6 +253,8 @@ assert_layout!(RestartArgs, 48, {
 
 /// `CR_RESTART_OBJ_PIPE`.
 pub(crate) const CR_RESTART_OBJ_PIPE: u32 = 1;
+/// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
+pub(crate) const CR_RESTART_OBJ_INHERIT: u32 = 2;
 /// `CR_RESTART_MAX_OBJS`.
 const CR_RESTART_MAX_OBJS: u32 = 65536;
 

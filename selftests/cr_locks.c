@@ -303,6 +303,64 @@ TEST_F_TIMEOUT(locks, lease_refused, TEST_TIMEOUT)
 }
 
 /*
+ * A flock or OFD lock whose description lives on only in a mapping (its
+ * fd closed): restart reopens a mapping's file as another description, so
+ * the lock would be lost: refused at checkpoint, by name.
+ */
+static void mapped(struct __test_metadata *_metadata, FIXTURE_DATA(locks) *self,
+		   const char *mode, const char *kind)
+{
+	char img[PATH_MAX], path[PATH_MAX], line[256], err[4096], want[PATH_MAX + 64];
+	char *argv[] = { "crctl", "checkpoint", "-o", img, line, NULL };
+	struct proc *orig;
+
+	/*
+	 * On tmpfs: on the VM's overlayfs /tmp, a mapping holds the real
+	 * file, not the locked overlay description, so the lock goes with
+	 * the fd (the kernel's behaviour, not cr's).
+	 */
+	snprintf(path, sizeof(path), "/dev/shm/cr_locks_mapped.%d", getpid());
+	tmp_path(&self->env, img, "mapped.img");
+	make_file(_metadata, path);
+	orig = start_prog(_metadata, &self->env, "locker", path, mode, NULL);
+	next(_metadata, orig, line, sizeof(line));
+	ASSERT_STREQ("READY", line);
+	snprintf(line, sizeof(line), "%d", orig->pid);
+	EXPECT_NE(0, run(_metadata, &self->env, argv, -1, err, sizeof(err)));
+	snprintf(want, sizeof(want), "pid %d: %s lock on %s held only through a mapping",
+		 orig->pid, kind, path);
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("crctl checkpoint: %s", err);
+	EXPECT_NE(NULL, strstr(err, "EOPNOTSUPP")) TH_LOG("%s", err);
+	/* The original still holds its lock and runs on. */
+	{
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		if (!strcmp(kind, "flock")) {
+			EXPECT_EQ(-1, flock(fd, LOCK_SH | LOCK_NB));
+		} else {
+			expect_getlk(_metadata, fd, F_OFD_GETLK, F_RDLCK, 0, 10,
+				     F_WRLCK, -1, 0, 10);
+		}
+		close(fd);
+	}
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	next(_metadata, orig, line, sizeof(line));
+	EXPECT_STREQ("OK", line);
+	unlink(path);
+}
+
+TEST_F_TIMEOUT(locks, flock_only_mapped_refused, TEST_TIMEOUT)
+{
+	mapped(_metadata, self, "mapped", "flock");
+}
+
+TEST_F_TIMEOUT(locks, ofd_only_mapped_refused, TEST_TIMEOUT)
+{
+	mapped(_metadata, self, "mapped-ofd", "ofd");
+}
+
+/*
  * A task blocked in F_SETLKW (then flock) holds no lock: its wait is its
  * interrupted system call, which the restored task makes again, and it
  * gets the lock once the test releases it.

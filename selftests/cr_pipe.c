@@ -10,7 +10,9 @@
  * The checkpoint leaves the original running by default: its bytes must
  * still be all there (peeked, not consumed), and so must the restored
  * copy's. A pipe whose other end is outside the tree, above fd 2, is
- * refused by name. Real programs: a seq | awk pipeline that checks every
+ * refused by name, unless named with crctl checkpoint --external: then
+ * restart --inherit-fd gives it a pipe of the caller's. A FIFO whose path
+ * was unlinked comes back unlinked, with its bytes. Real programs: a seq | awk pipeline that checks every
  * number it reads (nothing lost or repeated in the pipe), a yes | awk one,
  * and make -j2 (whose jobserver is a pipe) over 30 targets, each built
  * exactly once across the restart.
@@ -195,6 +197,61 @@ TEST_F_TIMEOUT(pipe, outside_end_refused, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(err, "(EOPNOTSUPP)")) TH_LOG("%s", err);
 	EXPECT_FALSE(reap(orig, 0));
 	EXPECT_EQ('S', proc_state(pid));
+}
+
+/*
+ * crctl checkpoint --external pipe:[INO] records the pipe to the test on
+ * fd 5 as an external object (its other end is outside the tree); a
+ * restart without --inherit-fd for it fails before anything is restored,
+ * saying so; with --inherit-fd N:pipe:[INO] on a new pipe, the restored
+ * program reads what the test writes into that pipe, then its EOF.
+ */
+TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], err[4096], line[256], pidstr[16], ext[64], map[96], want[128];
+	char *ck[] = { "crctl", "checkpoint", "--kill", "--external", ext, "-o", img,
+		       pidstr, NULL };
+	char *bare[] = { "crctl", "restart", "-i", img, NULL };
+	char *rs[] = { "crctl", "restart", "--inherit-fd", map, "-i", img, NULL };
+	struct proc *orig, *copy;
+	struct stat st;
+	int status, q[2];
+	pid_t pid;
+
+	orig = start_prog(_metadata, &self->env, "pipes", "ext5", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &pid)) TH_LOG("%s", line);
+	ASSERT_EQ(0, fstat(orig->in, &st));
+	snprintf(ext, sizeof(ext), "pipe:[%lu]", (unsigned long)st.st_ino);
+	ASSERT_EQ(4, write(orig->in, "one\n", 4));
+	expect_line(_metadata, orig, "GOT one");
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	tmp_path(&self->env, img, "external.img");
+	fidelity_snapshot(&self->env, pid, img);
+	status = run(_metadata, &self->env, ck, -1, err, sizeof(err));
+	ASSERT_EQ(0, status) TH_LOG("crctl checkpoint --external %s: %s", ext, err);
+	expect_sigkill(_metadata, orig);
+
+	/* No --inherit-fd for it: a clear line, nothing restored. */
+	status = run(_metadata, &self->env, bare, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	snprintf(want, sizeof(want), "image needs --inherit-fd for %s", ext);
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("%s", err);
+	ASSERT_TRUE(wait_gone(pid, START_TIMEOUT));
+
+	/* A new pipe: its read end is crctl's fd q[0]. */
+	ASSERT_EQ(0, pipe(q));
+	ASSERT_EQ(0, fcntl(q[1], F_SETFD, FD_CLOEXEC));
+	snprintf(map, sizeof(map), "%d:%s", q[0], ext);
+	copy = start(_metadata, &self->env, rs, -1, -1);
+	close(q[0]);
+	fidelity_check(_metadata, &self->env, img, copy);
+	ASSERT_EQ(4, write(q[1], "two\n", 4));
+	expect_line(_metadata, copy, "GOT two");
+	close(q[1]);
+	expect_line(_metadata, copy, "EOF");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
 }
 
 /*
@@ -447,35 +504,61 @@ TEST_F_TIMEOUT(pipe, bash_fifo, TEST_TIMEOUT)
 	check_dmesg(_metadata);
 }
 
-/* A FIFO whose path is gone: refused by name. */
-TEST_F_TIMEOUT(pipe, deleted_fifo_refused, TEST_TIMEOUT)
+/*
+ * A FIFO whose path is gone (opened both ways, then unlinked), with bytes
+ * buffered in it: restart makes a FIFO at the path again (its mode kept),
+ * opens it, unlinks it and writes the bytes back, so the restored bash
+ * reads them from the same fd, which still reads "<path> (deleted)". A
+ * restart while the name is taken fails before anything is restored,
+ * saying so.
+ */
+TEST_F_TIMEOUT(pipe, deleted_fifo, TEST_TIMEOUT)
 {
-	char fifo[PATH_MAX], cmd[2 * PATH_MAX + 128], img[PATH_MAX], err[4096];
+	char fifo[PATH_MAX], cmd[2 * PATH_MAX + 256], img[PATH_MAX], err[4096];
+	char line[PATH_MAX + 64], want[PATH_MAX + 64];
 	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
-	char *ck[] = { "crctl", "checkpoint", "-o", img, NULL, NULL };
-	char pidstr[16];
-	struct proc *orig;
-	long long stop;
-	int status;
+	char *rs[] = { "crctl", "restart", "-i", img, NULL };
+	struct proc *orig, *copy;
+	int status, fd;
 
 	if (access(argv[0], X_OK))
 		SKIP(return, "no %s", argv[0]);
 	tmp_path(&self->env, fifo, "gone");
-	ASSERT_EQ(0, mkfifo(fifo, 0600));
-	snprintf(cmd, sizeof(cmd), "exec 3<>%s; rm %s; echo ready; exec sleep 100", fifo, fifo);
+	ASSERT_EQ(0, mkfifo(fifo, 0640));
+	ASSERT_EQ(0, chmod(fifo, 0640));
+	snprintf(cmd, sizeof(cmd),
+		 "exec 3<>%s; rm %s; echo buffered >&3; echo ready; read -r x; read -r l <&3; "
+		 "echo got $l; readlink /proc/$$/fd/3; stat -L -c %%a /proc/$$/fd/3",
+		 fifo, fifo);
 	orig = start(_metadata, &self->env, argv, -1, -1);
 	expect_line(_metadata, orig, "ready");
-	/* Once it is sleep (the exec done), its fd 3 is the only end. */
-	for (stop = now_ms() + LINE_TIMEOUT; !child_running(parent_of(orig->pid), "sleep 100");
-	     usleep(20000))
-		ASSERT_GT(stop, now_ms());
+	ASSERT_NE(0, access(fifo, F_OK));
 	tmp_path(&self->env, img, "gone.img");
-	snprintf(pidstr, sizeof(pidstr), "%d", orig->pid);
-	ck[4] = pidstr;
-	status = run(_metadata, &self->env, ck, -1, err, sizeof(err));
+	checkpoint(_metadata, &self->env, orig->pid, img);
+	expect_sigkill(_metadata, orig);
+
+	/* The name taken meanwhile: a clear failure, nothing restored. */
+	fd = open(fifo, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	close(fd);
+	status = run(_metadata, &self->env, rs, -1, err, sizeof(err));
 	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
-	EXPECT_NE(NULL, strstr(err, "deleted FIFO")) TH_LOG("%s", err);
-	EXPECT_NE(NULL, strstr(err, "(EOPNOTSUPP)")) TH_LOG("%s", err);
+	snprintf(want, sizeof(want), "deleted FIFO %s: cannot make it again", fifo);
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "(EEXIST)")) TH_LOG("%s", err);
+	ASSERT_EQ(0, unlink(fifo));
+	ASSERT_TRUE(wait_gone(orig->pid, START_TIMEOUT));
+
+	copy = restart(_metadata, &self->env, img, 0);
+	ASSERT_NE(0, access(fifo, F_OK)) TH_LOG("the FIFO's name is back");
+	ASSERT_EQ(1, write(copy->in, "\n", 1));
+	expect_line(_metadata, copy, "got buffered");
+	snprintf(want, sizeof(want), "%s (deleted)", fifo);
+	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+	EXPECT_STREQ(want, line);
+	expect_line(_metadata, copy, "640");
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -758,6 +758,8 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     capacity: 65536,
                     data_len: 9,
                     flags: 0,
+                    ino: 0,
+                    mode: 0,
                 },
                 path: b"",
             };
@@ -784,6 +786,62 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 };
                 o.push(|b| f.encode(b));
             }
+            // An external pipe (fd 24, --inherit-fd) and a deleted FIFO
+            // (fd 25, two bytes buffered).
+            let ext = Pipe {
+                head: PipeHead {
+                    id: 2,
+                    capacity: 65536,
+                    data_len: 0,
+                    flags: PIPE_EXTERNAL,
+                    ino: 4321,
+                    mode: 0,
+                },
+                path: b"",
+            };
+            o.push(|b| ext.encode(b));
+            file_id += 1;
+            let f = FileRec {
+                fd: 24,
+                id: file_id,
+                kind: FileKind::Pipe,
+                open_flags: 0,
+                fd_flags: 0,
+                pos: 0,
+                obj: 2,
+                path: b"",
+            };
+            o.push(|b| f.encode(b));
+            let gone = Pipe {
+                head: PipeHead {
+                    id: 3,
+                    capacity: 65536,
+                    data_len: 2,
+                    flags: PIPE_FIFO | PIPE_DELETED,
+                    ino: 0,
+                    mode: 0o600,
+                },
+                path: b"/tmp/fifo",
+            };
+            o.push(|b| gone.encode(b));
+            let d = PipeData {
+                id: 3,
+                flags: 0,
+                data: b"hi",
+            };
+            o.push(|b| d.encode(b));
+            file_id += 1;
+            let f = FileRec {
+                fd: 25,
+                id: file_id,
+                kind: FileKind::Fifo,
+                open_flags: 2,
+                fd_flags: 0,
+                pos: 0,
+                obj: 3,
+                path: b"",
+            };
+            o.push(|b| f.encode(b));
         }
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {

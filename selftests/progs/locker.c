@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,28 @@ int main(int argc, char **argv)
 		a = open(argv[1], O_RDONLY);
 		if (a < 0 || fcntl(a, F_SETLEASE, F_RDLCK))
 			die("lease");
+		say("READY\n");
+		wait_go();
+		say("OK\n");
+		return 0;
+	}
+	if (!strcmp(mode, "mapped") || !strcmp(mode, "mapped-ofd")) {
+		/* The locked description lives on only in a mapping. */
+		void *m;
+
+		a = open(argv[1], O_RDWR);
+		if (a < 0)
+			die("open");
+		if (!strcmp(mode, "mapped")) {
+			if (flock(a, LOCK_EX))
+				die("flock");
+		} else {
+			setlk(a, F_OFD_SETLK, F_WRLCK, 0, 10);
+		}
+		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, a, 0);
+		if (m == MAP_FAILED)
+			die("mmap");
+		close(a);
 		say("READY\n");
 		wait_go();
 		say("OK\n");

@@ -148,6 +148,33 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	if (argc > 1 && !strcmp(argv[1], "self"))
 		return self_mode();
+	if (argc > 1 && !strcmp(argv[1], "ext5")) {
+		/*
+		 * fd 5: a pipe from the test, outside the tree; each line read
+		 * from it is said back ("GOT line").
+		 */
+		char buf[256];
+		ssize_t n;
+		int null = open("/dev/null", O_RDONLY);
+
+		if (dup2(0, 5) != 5 || null < 0 || dup2(null, 0) != 0)
+			bad("dup2");
+		close(null);
+		say("READY %d\n", getpid());
+		for (;;) {
+			n = read(5, buf, sizeof(buf) - 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			buf[n] = 0;
+			if (n && buf[n - 1] == '\n')
+				buf[n - 1] = 0;
+			say("GOT %s\n", buf);
+		}
+		say("EOF\n");
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "stdin7")) {
 		if (dup2(0, 7) != 7)
 			bad("dup2");

@@ -29,12 +29,28 @@ wire_struct! {
         pub data_len: u64,
         /// `PIPE_*` flags.
         pub flags: u32,
+        /// An external pipe's inode number, as `/proc` shows it
+        /// (`pipe:[INO]`), which `crctl restart --inherit-fd` names; else 0.
+        pub ino: u32,
+        /// A deleted FIFO's permission bits (`PIPE_DELETED`), else 0.
+        pub mode: u32,
         pad pad0,
     }
 }
 
 /// [`PipeHead::flags`]: a FIFO, reopened by its path.
 pub const PIPE_FIFO: u32 = 1;
+
+/// [`PipeHead::flags`]: an external anonymous pipe (a party of it was
+/// outside the tree, and the checkpoint was asked to record it by name):
+/// its bytes are not saved ([`PipeHead::data_len`] is 0) and restart uses
+/// the pipe the caller hands over for it (`--inherit-fd`).
+pub const PIPE_EXTERNAL: u32 = 2;
+
+/// [`PipeHead::flags`]: a FIFO whose path was unlinked (with
+/// [`PIPE_FIFO`]): the path is the one it had; restart makes a FIFO there
+/// with [`PipeHead::mode`], opens it and unlinks it again.
+pub const PIPE_DELETED: u32 = 4;
 
 /// Size of the fixed part of the [`Pipe`] payload.
 pub const PIPE_FIXED: usize = wire_size::<PipeHead>();
@@ -107,7 +123,20 @@ impl<'a> Pipe<'a> {
         let r = PipeHead::from_le(w);
         let path = c.path(true)?;
         c.finish()?;
-        if r.id == 0 || r.flags & !PIPE_FIFO != 0 {
+        if r.id == 0 || r.flags & !(PIPE_FIFO | PIPE_EXTERNAL | PIPE_DELETED) != 0 {
+            return Err(FormatError::BadField);
+        }
+        // Only a deleted FIFO has a mode (permission bits only).
+        let deleted = r.flags & PIPE_DELETED != 0;
+        if (deleted && (r.flags & PIPE_FIFO == 0 || r.mode & !0o7777 != 0))
+            || (!deleted && r.mode != 0)
+        {
+            return Err(FormatError::BadField);
+        }
+        // An external pipe is anonymous, named by its inode, and carries
+        // no bytes; no other pipe has an inode number.
+        let external = r.flags & PIPE_EXTERNAL != 0;
+        if external != (r.ino != 0) || (external && (r.flags & PIPE_FIFO != 0 || r.data_len != 0)) {
             return Err(FormatError::BadField);
         }
         if (r.flags & PIPE_FIFO != 0) == path.is_empty() || (!path.is_empty() && path[0] != b'/') {
@@ -126,6 +155,16 @@ impl<'a> Pipe<'a> {
     /// Whether it is a FIFO.
     pub fn is_fifo(&self) -> bool {
         self.head.flags & PIPE_FIFO != 0
+    }
+
+    /// Whether it is a FIFO whose path was unlinked ([`PIPE_DELETED`]).
+    pub fn is_deleted(&self) -> bool {
+        self.head.flags & PIPE_DELETED != 0
+    }
+
+    /// Whether it is an external pipe ([`PIPE_EXTERNAL`]).
+    pub fn is_external(&self) -> bool {
+        self.head.flags & PIPE_EXTERNAL != 0
     }
 }
 
@@ -169,7 +208,7 @@ impl<'a> PipeData<'a> {
     }
 }
 
-const _: () = assert!(PIPE_FIXED == 24 && PIPE_DATA_FIXED == 16);
+const _: () = assert!(PIPE_FIXED == 32 && PIPE_DATA_FIXED == 16);
 
 #[cfg(feature = "info")]
 mod show {
@@ -184,18 +223,34 @@ mod show {
         data_len: u64,
         fifo: bool,
         path: String,
+        /// A FIFO whose path was unlinked: recreated there, unlinked again.
+        deleted: bool,
+        /// Its permission bits (deleted FIFO), else 0.
+        mode: u32,
+        /// An external pipe's inode number (`pipe:[INO]`), else absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        external: Option<u32>,
     }
 
     impl Info for Pipe<'_> {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
             let h = &self.head;
+            if self.is_external() {
+                l.push(format!(
+                    "  pipe {}: external pipe:[{}] (restart needs --inherit-fd FD:pipe:[{}])",
+                    h.id, h.ino, h.ino
+                ));
+                return;
+            }
             l.push(format!(
                 "  {} {}: capacity {} bytes, {} bytes buffered{}",
                 if self.is_fifo() { "fifo" } else { "pipe" },
                 h.id,
                 h.capacity,
                 h.data_len,
-                if self.is_fifo() {
+                if self.is_deleted() {
+                    format!(" {} (deleted, mode {:o})", text(self.path), h.mode)
+                } else if self.is_fifo() {
                     format!(" {}", text(self.path))
                 } else {
                     String::new()
@@ -213,6 +268,9 @@ mod show {
                     data_len: h.data_len,
                     fifo: self.is_fifo(),
                     path: text(self.path),
+                    deleted: self.is_deleted(),
+                    mode: h.mode,
+                    external: self.is_external().then_some(h.ino),
                 },
             )
         }
@@ -249,6 +307,8 @@ mod tests {
             capacity: 65536,
             data_len: 10,
             flags: 0,
+            ino: 0,
+            mode: 0,
         };
         let p = Pipe { head: h, path: b"" };
         let mut b = [0u8; 128];
@@ -272,7 +332,25 @@ mod tests {
                 data_len: 65537,
                 ..h
             },
-            PipeHead { flags: 2, ..h },
+            PipeHead { flags: 8, ..h },
+            PipeHead { flags: 4, ..h },
+            PipeHead { mode: 0o600, ..h },
+            PipeHead { ino: 7, ..h },
+            PipeHead {
+                flags: PIPE_EXTERNAL,
+                ..h
+            },
+            PipeHead {
+                flags: PIPE_EXTERNAL,
+                ino: 7,
+                ..h
+            },
+            PipeHead {
+                flags: PIPE_EXTERNAL | PIPE_FIFO,
+                ino: 7,
+                data_len: 0,
+                ..h
+            },
         ] {
             let n = Pipe {
                 head: bad,
@@ -292,6 +370,40 @@ mod tests {
         assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
         let n = Pipe { path: b"", ..f }.encode(&mut b).unwrap();
         assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadPath));
+        // An external pipe: its inode, no bytes.
+        let e = Pipe {
+            head: PipeHead {
+                flags: PIPE_EXTERNAL,
+                ino: 1234,
+                data_len: 0,
+                ..h
+            },
+            path: b"",
+        };
+        let n = e.encode(&mut b).unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Ok(e));
+        assert!(e.is_external());
+        // A deleted FIFO: its path and permission bits.
+        let d = Pipe {
+            head: PipeHead {
+                flags: PIPE_FIFO | PIPE_DELETED,
+                mode: 0o640,
+                ..h
+            },
+            path: b"/tmp/gone",
+        };
+        let n = d.encode(&mut b).unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Ok(d));
+        let n = Pipe {
+            head: PipeHead {
+                mode: 0o10640,
+                ..d.head
+            },
+            ..d
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert_eq!(Pipe::decode(&b[8..n], 4096), Err(FormatError::BadField));
     }
 
     #[test]

@@ -73,6 +73,15 @@ struct cr_info {
  * @fd:    where the image is written, sequentially (file, pipe or socket)
  * @logfd: where a human-readable reason is written on failure, or -1
  * @__pad: must be 0
+ * @external_pipes: (since CR_CHECKPOINT_ARGS_SIZE_VER1) user pointer to an
+ *              array of @nr_external_pipes __u64 inode numbers of anonymous
+ *              pipes (pipe:[INO] in /proc/PID/fd), 0 if none: such a pipe
+ *              with a party outside the tree, on an fd above 2, is recorded
+ *              as an external object (restored from the pipe handed over
+ *              with CR_RESTART_OBJ_INHERIT) instead of being refused
+ * @nr_external_pipes: number of entries at @external_pipes, at most
+ *              CR_CHECKPOINT_MAX_EXTERNAL
+ * @__pad1:     must be 0
  */
 struct cr_checkpoint_args {
 	__u32 size;
@@ -81,8 +90,13 @@ struct cr_checkpoint_args {
 	__s32 fd;
 	__s32 logfd;
 	__u32 __pad;
+	__u64 external_pipes;
+	__u32 nr_external_pipes;
+	__u32 __pad1;
 };
 #define CR_CHECKPOINT_ARGS_SIZE_VER0 24
+#define CR_CHECKPOINT_ARGS_SIZE_VER1 40
+#define CR_CHECKPOINT_MAX_EXTERNAL 1024
 
 /* Flags of struct cr_restart_args. */
 #define CR_RESTART_STOPPED	(1U << 0) /* the restored task starts SIGSTOP-ed */
@@ -137,6 +151,9 @@ struct cr_restart_args {
 #define CR_RESTART_OBJ_PIPE	1 /* an empty anonymous pipe (either end) with
 				   * the capacity of the image's pipe @id,
 				   * which nothing else has open */
+#define CR_RESTART_OBJ_INHERIT	2 /* any open file (an end of a pipe): used
+				   * for the image's external pipe @id
+				   * (crctl restart --inherit-fd) */
 
 #define CR_RESTART_MAX_OBJS	65536
 
@@ -157,7 +174,8 @@ struct cr_restart_obj {
 #define CR_IOC_MAGIC 0xC1
 
 #define CR_IOC_INFO		_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)
-#define CR_IOC_CHECKPOINT	_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)
+/* The size of the first version, which the number keeps (see above). */
+#define CR_IOC_CHECKPOINT	_IOC(_IOC_WRITE, CR_IOC_MAGIC, 0x01, CR_CHECKPOINT_ARGS_SIZE_VER0)
 /* The size of the first version, which the number keeps (see above). */
 #define CR_IOC_RESTART		_IOC(_IOC_WRITE, CR_IOC_MAGIC, 0x02, CR_RESTART_ARGS_SIZE_VER0)
 

@@ -74,6 +74,20 @@ pub(crate) enum Error {
         capacity: u32,
         errno: ErrnoText,
     },
+    /// Making a deleted FIFO of the image again.
+    #[error("restart: pipe {id}: deleted FIFO {path}: {what}: {errno}")]
+    DeletedFifo {
+        id: u32,
+        path: String,
+        what: &'static str,
+        errno: ErrnoText,
+    },
+    /// An external pipe of the image with no `--inherit-fd` for it.
+    #[error("restart: image needs --inherit-fd for pipe:[{0}] (FD:pipe:[{0}], a pipe of crctl's)")]
+    NeedInheritFd(u32),
+    /// An `--inherit-fd` fd that cannot be used.
+    #[error("restart: --inherit-fd {0}: {1}")]
+    InheritFd(i32, ErrnoText),
     #[error(
         "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
         uapi::CR_DEVICE

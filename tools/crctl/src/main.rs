@@ -69,6 +69,12 @@ struct CheckpointArgs {
     /// Where the image goes ('-' for stdout); default PID.img.
     #[arg(short = 'o', long = "output", value_name = "FILE|-")]
     output: Option<String>,
+    /// Record the anonymous pipe pipe:[INO] (as /proc/PID/fd shows it),
+    /// whose other end is outside the tree, as an external object instead
+    /// of refusing it: `restart --inherit-fd FD:pipe:[INO]` then gives it
+    /// a pipe. Repeatable.
+    #[arg(long = "external", value_name = "pipe:[INO]", value_parser = pipes::parse_external)]
+    external: Vec<u64>,
     /// The process (the root of the tree) to checkpoint.
     #[arg(value_parser = parse_pid)]
     pid: i32,
@@ -109,6 +115,11 @@ struct RestartArgs {
     /// Append the kernel's log lines to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     log: Option<String>,
+    /// Use crctl's fd FD for the image's external pipe pipe:[INO]
+    /// (`checkpoint --external`): each description of it is opened anew
+    /// from FD's pipe. Repeatable.
+    #[arg(long = "inherit-fd", value_name = "FD:pipe:[INO]", value_parser = pipes::parse_inherit)]
+    inherit_fd: Vec<(i32, u64)>,
     /// The image ('-' for stdin).
     #[arg(
         short = 'i',
@@ -284,6 +295,9 @@ fn checkpoint(o: &CheckpointArgs) -> Result<()> {
         fd: out.as_raw_fd(),
         logfd: logfd.raw(),
         pad: 0,
+        external_pipes: o.external.as_ptr() as u64,
+        nr_external_pipes: o.external.len() as u32,
+        pad1: 0,
     };
     // A tree that changed under the checkpoint (a task exec'd, or kept
     // forking) fails with EAGAIN: try again, as long as the image can be
@@ -475,8 +489,14 @@ fn restart(o: &RestartArgs) -> Result<()> {
         procs: vec![],
     };
     let mut pipes = vec![];
+    let mut external = vec![];
+    let mut deleted_fifos = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
+            Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
+            Record::Pipe(p) if p.is_deleted() => {
+                deleted_fifos.push((p.head.id, p.head.capacity, p.path.to_vec(), p.head.mode))
+            }
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
@@ -508,7 +528,9 @@ fn restart(o: &RestartArgs) -> Result<()> {
         }
     }
     let prefix = w.keep.take().unwrap_or_default();
-    let pipes = pipes::Pipes::make(&pipes)?;
+    let mut pipes = pipes::Pipes::make(&pipes)?;
+    pipes.inherit(&external, &o.inherit_fd)?;
+    pipes.deleted_fifos(&deleted_fifos)?;
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {

@@ -39,6 +39,11 @@ pub struct CrCheckpointArgs {
     pub fd: i32,
     pub logfd: i32,
     pub pad: u32,
+    /// Since `CR_CHECKPOINT_ARGS_SIZE_VER1`: pipe inode numbers that may be
+    /// external (`--external pipe:[INO]`).
+    pub external_pipes: u64,
+    pub nr_external_pipes: u32,
+    pub pad1: u32,
 }
 
 #[repr(C)]
@@ -58,6 +63,8 @@ pub struct CrRestartArgs {
 
 /// `CR_RESTART_OBJ_PIPE`.
 pub const CR_RESTART_OBJ_PIPE: u32 = 1;
+/// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
+pub const CR_RESTART_OBJ_INHERIT: u32 = 2;
 
 /// `struct cr_restart_obj`.
 #[repr(C)]
@@ -70,7 +77,7 @@ pub struct CrRestartObj {
 }
 
 const _: () = assert!(core::mem::size_of::<CrInfo>() == 32);
-const _: () = assert!(core::mem::size_of::<CrCheckpointArgs>() == 24);
+const _: () = assert!(core::mem::size_of::<CrCheckpointArgs>() == 40);
 const _: () = assert!(core::mem::size_of::<CrRestartArgs>() == 48);
 const _: () = assert!(core::mem::size_of::<CrRestartObj>() == 16);
 
@@ -81,7 +88,9 @@ use std::os::fd::BorrowedFd;
 /// `_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)`.
 pub const CR_IOC_INFO: Opcode = opcode::read_write::<CrInfo>(CR_IOC_MAGIC as u8, 0);
 /// `_IOW(CR_IOC_MAGIC, 0x01, struct cr_checkpoint_args)`.
-pub const CR_IOC_CHECKPOINT: Opcode = opcode::write::<CrCheckpointArgs>(CR_IOC_MAGIC as u8, 1);
+/// It keeps the size of the first version of the struct (24), as `cr.h` does.
+pub const CR_IOC_CHECKPOINT: Opcode =
+    opcode::from_components(rustix::ioctl::Direction::Write, CR_IOC_MAGIC as u8, 1, 24);
 /// `_IOW(CR_IOC_MAGIC, 0x02, struct cr_restart_args)`.
 /// It keeps the size of the first version of the struct (32), as `cr.h` does.
 pub const CR_IOC_RESTART: Opcode =
