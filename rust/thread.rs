@@ -55,6 +55,8 @@ fn gather_extra(pid: i32, tid: i32, sched: &format::Sched) -> Result<u32, Refusa
     Ok(e.pdeath_signal.clamp(0, 64) as u32)
 }
 
+/// `SECCOMP_MODE_STRICT`.
+const SECCOMP_MODE_STRICT: i32 = 1;
 /// `SCHED_DEADLINE`.
 const SCHED_DEADLINE: u32 = 6;
 /// `CAP_SYS_ADMIN`.
@@ -112,16 +114,32 @@ impl ThreadSnap {
     /// Reads the current thread's own state (runs in the thread).
     #[inline(never)]
     pub(crate) fn gather(pid: i32, tid: i32) -> Result<Self, Refusal> {
+        // First, whatever follows: the original (and the image, whose
+        // registers are read after this) re-issues a signal wait the
+        // parking interrupted.
+        sigpending::undo_parking_eintr();
         // A SIGKILL that came after the task parked is not state to save.
         if current::fatal_signal_pending() {
             return Err(refuse!(EAGAIN, "pid {pid}: killed during the checkpoint"));
         }
         let r = current::refusals(false);
         if r & rf::SECCOMP != 0 {
-            return Err(refuse!(
-                eopnotsupp(),
-                "pid {pid} tid {tid}: uses seccomp: not supported"
-            ));
+            // kernel/seccomp.c exports nothing: its filter struct is
+            // private (the stack cannot be read) and neither
+            // `seccomp_set_mode_filter()` nor `prctl_set_seccomp()` is
+            // reachable (no filter or mode can be attached). Dropping it
+            // would restore a sandboxed program unsandboxed.
+            return Err(if current::seccomp_mode() == SECCOMP_MODE_STRICT {
+                refuse!(
+                    eopnotsupp(),
+                    "pid {pid} tid {tid}: seccomp strict mode: cannot be restored by a module (7.2 exports no way to set a seccomp mode): not supported"
+                )
+            } else {
+                refuse!(
+                    eopnotsupp(),
+                    "pid {pid} tid {tid}: seccomp filter mode: cannot be restored by a module (7.2 exports no way to read or attach a filter): not supported"
+                )
+            });
         }
         let s = current::signals()?;
         let sched = gather_sched(pid, tid)?;

@@ -275,3 +275,36 @@ pub(crate) fn queue(s: &PendingSig, shared: bool) -> Result {
     }
     Ok(())
 }
+
+/// `__NR_rt_sigtimedwait` (x86-64): `sigwaitinfo()`, `sigtimedwait()`.
+const NR_RT_SIGTIMEDWAIT: usize = 128;
+
+/// Undoes the checkpoint's own interruption of a signal wait: the task
+/// work that parks a thread interrupts its sleep (`TWA_SIGNAL`), and
+/// `rt_sigtimedwait()`, unlike most calls, then returns `-EINTR` rather
+/// than a restart code. If the current thread is on its way back from that
+/// call with `-EINTR` and no signal it could take is pending (so nothing
+/// but the checkpoint interrupted it), turns the return into a restart of
+/// the call, as the kernel does for `-ERESTARTNOHAND` (`ax` = the call
+/// number, `ip` back on the `syscall` instruction), for the original and,
+/// read after this, the image. Returns whether it did.
+pub(crate) fn undo_parking_eintr() -> bool {
+    // SAFETY: The current task's own registers, in its task work on the
+    // way back to user space; its pending sets read under its siglock.
+    unsafe {
+        let regs = &mut *ffi::cr_current_pt_regs();
+        if regs.orig_ax != NR_RT_SIGTIMEDWAIT || regs.ax as isize != -(bindings::EINTR as isize) {
+            return false;
+        }
+        let t = cur();
+        let _l = SigLock::new();
+        let blocked = (*tf!(t, blocked)).sig[0];
+        let pending = (*queue_of(false)).signal.sig[0] | (*queue_of(true)).signal.sig[0];
+        if pending & !blocked != 0 {
+            return false;
+        }
+        regs.ax = regs.orig_ax;
+        regs.ip -= 2;
+    }
+    true
+}
