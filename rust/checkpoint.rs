@@ -578,6 +578,7 @@ impl ProcOut {
         for t in self.threads.iter() {
             t.write(w).map_err(|e| io(w, e))?;
         }
+        ps.signals.write_pending(w).map_err(|e| io(w, e))?;
         Ok(plan)
     }
 }

@@ -746,3 +746,11 @@ pid_t cr_fown_read(struct fown_struct *o, int *type)
 	read_unlock_irq(&o->lock);
 	return nr;
 }
+
+/* ------------------------------------------------------------- signals */
+
+/* list_move_tail() (inline): moves a queued signal from one pending list to another. */
+void cr_list_move_tail(struct list_head *e, struct list_head *head) { list_move_tail(e, head); }
+
+/* test_restore_sigmask() (inline): a sigsuspend()-like call's mask is put back on this return. */
+bool cr_current_restore_sigmask(void) { return test_restore_sigmask(); }

@@ -71,7 +71,7 @@ enum cr_vm_flag {
 	X(thread_node) X(clear_child_tid) X(real_cred) X(cred) X(comm) X(fs) X(files) \
 	X(signal) X(sighand) X(blocked) X(pending) X(sas_ss_sp) X(sas_ss_size) \
 	X(sas_ss_flags) X(seccomp) X(self_exec_id) X(alloc_lock) X(io_context) \
-	X(futex) X(rseq) X(timer_slack_ns) X(default_timer_slack_ns)
+	X(futex) X(rseq) X(timer_slack_ns) X(default_timer_slack_ns) X(saved_sigmask)
 
 #define CR_TASK_FIELD_DECL(f) void *cr_task_##f(struct task_struct *t);
 CR_TASK_FIELDS(CR_TASK_FIELD_DECL)
@@ -80,6 +80,8 @@ bool cr_task_sched_reset_on_fork(struct task_struct *t);
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
 void cr_siglock(struct task_struct *t);
 void cr_sigunlock(struct task_struct *t);
+void cr_list_move_tail(struct list_head *e, struct list_head *head);
+bool cr_current_restore_sigmask(void);
 void cr_mmap_write_lock(struct mm_struct *mm);
 void cr_mmap_write_unlock(struct mm_struct *mm);
 int cr_fs_users(struct task_struct *t);

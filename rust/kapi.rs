@@ -22,6 +22,7 @@ pub(crate) mod lock;
 mod miscdev;
 mod mm;
 pub(crate) mod pipe;
+pub(crate) mod sigpending;
 mod sync;
 mod task;
 mod unix;
@@ -78,6 +79,11 @@ mod ffi {
     extern "C" {
         pub(crate) fn cr_siglock(t: *mut bindings::task_struct);
         pub(crate) fn cr_sigunlock(t: *mut bindings::task_struct);
+        pub(crate) fn cr_list_move_tail(
+            e: *mut bindings::list_head,
+            head: *mut bindings::list_head,
+        );
+        pub(crate) fn cr_current_restore_sigmask() -> bool;
         pub(crate) fn cr_mmap_write_lock(mm: *mut bindings::mm_struct);
         pub(crate) fn cr_mmap_write_unlock(mm: *mut bindings::mm_struct);
         pub(crate) fn cr_fs_users(t: *mut bindings::task_struct) -> c_int;
@@ -156,7 +162,7 @@ mod tf_ffi {
             }
         };
     }
-    task_fields!(thread_info flags ptrace static_prio rt_priority policy cpus_ptr cpus_mask tasks mm exit_state exit_code exit_signal pdeath_signal jobctl personality atomic_flags tgid real_parent group_leader thread_node clear_child_tid real_cred cred comm fs files signal sighand blocked pending sas_ss_sp sas_ss_size sas_ss_flags seccomp self_exec_id alloc_lock io_context futex rseq timer_slack_ns default_timer_slack_ns);
+    task_fields!(thread_info flags ptrace static_prio rt_priority policy cpus_ptr cpus_mask tasks mm exit_state exit_code exit_signal pdeath_signal jobctl personality atomic_flags tgid real_parent group_leader thread_node clear_child_tid real_cred cred comm fs files signal sighand blocked pending sas_ss_sp sas_ss_size sas_ss_flags seccomp self_exec_id alloc_lock io_context futex rseq timer_slack_ns default_timer_slack_ns saved_sigmask);
 }
 
 /// The address of field `$f` of the task `$t` (`&raw mut (*t).f`, at the

@@ -78,7 +78,7 @@ impl ProcPlan {
             || self.signals.add(rec, log)?
             || self.mem.add(rec, shared, log)?
             || self.files.add(rec, shared, log)?
-            || self.threads.add(rec)?)
+            || self.threads.add(rec, log)?)
     }
 
     /// Fails unless every record the process needs was read.
@@ -135,7 +135,18 @@ impl ProcPlan {
         let nnp = task.flags & format::TASK_NO_NEW_PRIVS != 0;
         self.threads.list[t]
             .restore(task.personality, task.umask, nnp, dev)
-            .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))
+            .map_err(|e| fail!(log, e, "the image's FPU or scheduling state was refused"))?;
+        if t == 0 {
+            // Every signal is blocked in the leader now (see `finish`).
+            self.signals.restore_pending(log)?;
+        }
+        Ok(())
+    }
+
+    /// Last step of thread `t`, when every task of the tree is restored:
+    /// its pending signals and blocked mask.
+    fn finish(&self, t: usize, log: &Log) -> Result {
+        self.threads.list[t].finish(log)
     }
 }
 
@@ -538,7 +549,8 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     ctx.wait_for(log, "the memory contents", |st| st.step >= Step::Restoring)?;
     proc_.restore(t, log, dev)?;
     ctx.update(|st| st.restored += 1);
-    ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)
+    ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
+    proc_.finish(t, log)
 }
 
 /// The single-task restart: the caller becomes the image's only task.
@@ -578,6 +590,7 @@ fn single(
     let mut sink = memory::local_sink(log);
     memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
     proc_.restore(0, log, dev)?;
+    proc_.finish(0, log)?;
     if stopped {
         current::send_sig(bindings::SIGSTOP as i32);
     }

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Signal dispositions. Record: [`format::Signals`]. Pending signals and
-//! timers are refused at checkpoint (see `task.rs`).
+//! Signal dispositions. Record: [`format::Signals`]. Pending signals, per
+//! thread and per process: [`format::PendingSig`] (read peeking, queued back
+//! blocked, see `kapi/sigpending.rs`). Timers are refused at checkpoint
+//! (see `task.rs`).
 //!
 //! The record also holds a blocked mask and an alternate stack, which Linux
 //! keeps per thread: they are the thread's (see `thread.rs`), written from
 //! the leader's and, on restart, checked but restored per thread only.
 
 use crate::{
-    error::Refusal,
+    error::{eopnotsupp, refuse, Refusal},
     format,
     format::Record,
-    kapi::{self, current},
+    kapi::{self, current, sigpending},
     log::{fail, Log},
     stream::ImageWriter,
 };
@@ -81,14 +83,22 @@ impl AltStack {
 /// Signal state of a snapshot.
 pub(crate) struct SigSnap {
     s: KBox<kapi::Signals>,
+    /// The process's pending signals (`shared_pending`).
+    pending: PendingSnap,
 }
 
 impl SigSnap {
     /// Reads the current task's signal state (runs in the target).
-    pub(crate) fn gather(_pid: i32) -> Result<Self, Refusal> {
+    pub(crate) fn gather(pid: i32) -> Result<Self, Refusal> {
         Ok(SigSnap {
             s: current::signals()?,
+            pending: PendingSnap::gather(pid, pid, true)?,
         })
+    }
+
+    /// Writes the process's pending-signal records (after its threads).
+    pub(crate) fn write_pending(&self, w: &mut ImageWriter<'_>) -> Result {
+        self.pending.write(w)
     }
 
     /// Writes the signals record, with the leader's blocked mask and
@@ -120,6 +130,8 @@ impl SigSnap {
 /// Signal state of a restart plan (dispositions on the heap).
 pub(crate) struct SigPlan {
     actions: KVec<format::SigAction>,
+    /// The process's pending signals.
+    pending: PendingPlan,
 }
 
 impl SigPlan {
@@ -127,6 +139,7 @@ impl SigPlan {
     pub(crate) fn new() -> Self {
         SigPlan {
             actions: KVec::new(),
+            pending: PendingPlan::new(),
         }
     }
 
@@ -138,6 +151,13 @@ impl SigPlan {
     /// Takes the signals record (`Ok(false)` for any other), checking its
     /// alternate stack, which the threads' own records restore.
     pub(crate) fn add(&mut self, rec: &Record<'_>, log: &Log) -> Result<bool> {
+        if let Record::PendingSig(p) = rec {
+            if !p.shared() {
+                return Ok(false);
+            }
+            self.pending.add(p, log)?;
+            return Ok(true);
+        }
         let Record::Signals(s) = rec else {
             return Ok(false);
         };
@@ -199,5 +219,113 @@ impl SigPlan {
             };
             current::set_sigaction(i as i32 + 1, &k);
         }
+    }
+
+    /// Queues the process's pending signals back (after [`Self::restore`]
+    /// and with every signal blocked in the current thread).
+    pub(crate) fn restore_pending(&self, log: &Log) -> Result {
+        self.pending.restore(true, log)
+    }
+}
+
+// ------------------------------------------------------------ pending signals
+
+/// `SIGRTMIN`: signals below it are queued at most once per queue.
+const SIGRTMIN: u32 = 32;
+
+/// Pending signals of a thread or (`shared`) of a process, at checkpoint.
+pub(crate) struct PendingSnap {
+    list: KVec<format::PendingSig>,
+}
+
+impl PendingSnap {
+    /// Reads the current thread's pending signals or, with `shared`, its
+    /// process's, without dequeuing them (runs in the target).
+    pub(crate) fn gather(pid: i32, tid: i32, shared: bool) -> Result<Self, Refusal> {
+        let got = sigpending::pending(shared)
+            .map_err(|e| refuse!(e, "pid {pid} tid {tid}: cannot read its pending signals"))?;
+        let mut list = KVec::with_capacity(got.len(), GFP_KERNEL_ACCOUNT)?;
+        for s in got.iter() {
+            if s.timer {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid}: pending POSIX timer signal: not supported yet"
+                ));
+            }
+            list.push(
+                format::PendingSig {
+                    signo: s.signo,
+                    flags: if shared { format::PENDING_SHARED } else { 0 }
+                        | if s.noinfo { format::PENDING_NOINFO } else { 0 },
+                    tid: if shared { 0 } else { tid },
+                    errno: s.errno,
+                    code: s.code,
+                    fields: s.fields,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        Ok(PendingSnap { list })
+    }
+
+    /// Writes one pending-signal record per signal, in queue order.
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>) -> Result {
+        for s in self.list.iter() {
+            w.record(|b| s.encode(b))?;
+        }
+        Ok(())
+    }
+}
+
+/// Pending signals of a thread or of a process, at restart.
+pub(crate) struct PendingPlan {
+    list: KVec<format::PendingSig>,
+}
+
+impl PendingPlan {
+    /// None yet.
+    pub(crate) fn new() -> Self {
+        PendingPlan { list: KVec::new() }
+    }
+
+    /// Takes a pending-signal record (the caller checked whose it is).
+    /// Fails for a standard signal queued twice on one queue, which the
+    /// kernel never does.
+    pub(crate) fn add(&mut self, s: &format::PendingSig, log: &Log) -> Result {
+        if s.signo < SIGRTMIN && self.list.iter().any(|x| x.signo == s.signo) {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: standard signal {} pending twice on one queue",
+                s.signo
+            ));
+        }
+        self.list.push(*s, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// Queues the signals back on the current thread's queue or (`shared`)
+    /// its process's, in order, with every signal blocked (see
+    /// [`sigpending::queue`]).
+    pub(crate) fn restore(&self, shared: bool, log: &Log) -> Result {
+        for s in self.list.iter() {
+            let k = sigpending::PendingSig {
+                signo: s.signo,
+                errno: s.errno,
+                code: s.code,
+                fields: s.fields,
+                noinfo: s.flags & format::PENDING_NOINFO != 0,
+                timer: false,
+            };
+            sigpending::queue(&k, shared).map_err(|e| {
+                fail!(
+                    log,
+                    e,
+                    "pending signal {} could not be queued back (RLIMIT_SIGPENDING or memory)",
+                    s.signo
+                )
+            })?;
+        }
+        Ok(())
     }
 }

@@ -85,7 +85,6 @@ impl TaskSnap {
         }
         let r = current::refusals(true);
         let what = [
-            (rf::SIGPENDING, "has pending signals: not supported yet"),
             (
                 rf::ITIMER_REAL,
                 "has an armed interval timer (alarm/setitimer): not supported yet",

@@ -10,10 +10,10 @@
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
     format::{self, Record},
-    kapi::{self, current, current::refuse as rf},
+    kapi::{self, current, current::refuse as rf, sigpending},
     log::{fail, Log},
     regs::{RegsPlan, RegsReader, RegsSnap},
-    signals::AltStack,
+    signals::{AltStack, PendingPlan, PendingSnap},
     stream::ImageWriter,
     task::{Rlimits, RLIMIT_RTPRIO},
 };
@@ -35,6 +35,8 @@ pub(crate) struct ThreadSnap {
     creds: kapi::Creds,
     sched: format::Sched,
     pdeath_signal: u32,
+    /// The thread's own pending signals (`task->pending`).
+    pending: PendingSnap,
 }
 
 /// The parent-death signal, or why the thread's other odd state cannot be
@@ -53,6 +55,8 @@ fn gather_extra(pid: i32, tid: i32, sched: &format::Sched) -> Result<u32, Refusa
     Ok(e.pdeath_signal.clamp(0, 64) as u32)
 }
 
+/// `SECCOMP_MODE_STRICT`.
+const SECCOMP_MODE_STRICT: i32 = 1;
 /// `SCHED_DEADLINE`.
 const SCHED_DEADLINE: u32 = 6;
 /// `CAP_SYS_ADMIN`.
@@ -110,22 +114,32 @@ impl ThreadSnap {
     /// Reads the current thread's own state (runs in the thread).
     #[inline(never)]
     pub(crate) fn gather(pid: i32, tid: i32) -> Result<Self, Refusal> {
+        // First, whatever follows: the original (and the image, whose
+        // registers are read after this) re-issues a signal wait the
+        // parking interrupted.
+        sigpending::undo_parking_eintr();
         // A SIGKILL that came after the task parked is not state to save.
         if current::fatal_signal_pending() {
             return Err(refuse!(EAGAIN, "pid {pid}: killed during the checkpoint"));
         }
         let r = current::refusals(false);
-        if r & rf::SIGPENDING != 0 {
-            return Err(refuse!(
-                eopnotsupp(),
-                "pid {pid} tid {tid}: has pending signals: not supported yet"
-            ));
-        }
         if r & rf::SECCOMP != 0 {
-            return Err(refuse!(
-                eopnotsupp(),
-                "pid {pid} tid {tid}: uses seccomp: not supported"
-            ));
+            // kernel/seccomp.c exports nothing: its filter struct is
+            // private (the stack cannot be read) and neither
+            // `seccomp_set_mode_filter()` nor `prctl_set_seccomp()` is
+            // reachable (no filter or mode can be attached). Dropping it
+            // would restore a sandboxed program unsandboxed.
+            return Err(if current::seccomp_mode() == SECCOMP_MODE_STRICT {
+                refuse!(
+                    eopnotsupp(),
+                    "pid {pid} tid {tid}: seccomp strict mode: cannot be restored by a module (7.2 exports no way to set a seccomp mode): not supported"
+                )
+            } else {
+                refuse!(
+                    eopnotsupp(),
+                    "pid {pid} tid {tid}: seccomp filter mode: cannot be restored by a module (7.2 exports no way to read or attach a filter): not supported"
+                )
+            });
         }
         let s = current::signals()?;
         let sched = gather_sched(pid, tid)?;
@@ -133,12 +147,15 @@ impl ThreadSnap {
         Ok(ThreadSnap {
             tid,
             regs: KBox::new(RegsSnap::gather(pid)?, GFP_KERNEL_ACCOUNT)?,
-            blocked: s.blocked,
+            // Not a sigsuspend()'s temporary mask, which the restored
+            // thread sets again as it re-issues the call.
+            blocked: sigpending::blocked_on_return(),
             altstack: AltStack::from_kernel(s.ss_sp, s.ss_size, s.ss_flags),
             misc: current::misc(),
             creds: current::creds(),
             sched,
             pdeath_signal,
+            pending: PendingSnap::gather(pid, tid, false)?,
         })
     }
 
@@ -172,7 +189,8 @@ impl ThreadSnap {
             sched: self.sched,
         };
         w.record(|b| t.encode(b))?;
-        self.regs.write(w)
+        self.regs.write(w)?;
+        self.pending.write(w)
     }
 }
 
@@ -182,6 +200,8 @@ impl ThreadSnap {
 pub(crate) struct ThreadPlan {
     pub(crate) thread: format::Thread,
     regs: RegsPlan,
+    /// Its own pending signals.
+    pending: PendingPlan,
 }
 
 /// The threads of a process of a restart plan, in tree order.
@@ -202,15 +222,34 @@ impl ThreadsPlan {
 
     /// Takes a thread, regs or xstate record (`Ok(false)` for any other).
     /// The caller has checked a thread record's place in the tree.
-    pub(crate) fn add(&mut self, rec: &Record<'_>) -> Result<bool> {
+    pub(crate) fn add(&mut self, rec: &Record<'_>, log: &Log) -> Result<bool> {
         match rec {
+            Record::PendingSig(s) if !s.shared() => {
+                let t = self.list.last_mut().ok_or(EINVAL)?;
+                if self.pending.is_some() || t.thread.tid != s.tid {
+                    return Err(fail!(
+                        log,
+                        EINVAL,
+                        "bad image: pending signal of tid {} out of place",
+                        s.tid
+                    ));
+                }
+                t.pending.add(s, log)?;
+            }
             Record::Thread(t) => self.pending = Some((*t, RegsReader::new())),
             Record::Regs(_) | Record::Xstate(_) => {
                 let (_, regs) = self.pending.as_mut().ok_or(EINVAL)?;
                 if let Some(regs) = regs.add(rec)? {
                     let (thread, _) = self.pending.take().ok_or(EINVAL)?;
-                    self.list
-                        .push(ThreadPlan { thread, regs }, GFP_KERNEL_ACCOUNT)?;
+                    let pending = PendingPlan::new();
+                    self.list.push(
+                        ThreadPlan {
+                            thread,
+                            regs,
+                            pending,
+                        },
+                        GFP_KERNEL_ACCOUNT,
+                    )?;
                 }
             }
             _ => return Ok(false),
@@ -332,8 +371,21 @@ impl ThreadPlan {
         })?;
         // After the credentials, whose change cleared it.
         current::set_pdeath_signal(t.pdeath_signal);
-        current::set_blocked(t.blocked);
+        // Every signal blocked until [`Self::finish`]: pending signals are
+        // queued back without waking anyone or being discarded as ignored.
+        current::set_blocked(u64::MAX);
         AltStack::from_record(t.altstack).restore();
         self.regs.restore(dev)
+    }
+
+    /// Last step, once every task of the tree is restored (so its process's
+    /// dispositions, which setting one to `SIG_IGN` would flush from every
+    /// queue, are in place): queues the thread's own pending signals back
+    /// and sets its blocked mask, which makes those not blocked (its own
+    /// and its process's) pending for delivery on the return to user space.
+    pub(crate) fn finish(&self, log: &Log) -> Result {
+        self.pending.restore(false, log)?;
+        current::set_blocked(self.thread.blocked);
+        Ok(())
     }
 }

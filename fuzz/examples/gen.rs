@@ -428,7 +428,7 @@ fn main() {
                 }
                 RecordType::File => 10,
                 // No single-record decoder of their own in the fuzz target yet.
-                RecordType::Lock | RecordType::FileOwner => continue,
+                RecordType::Lock | RecordType::FileOwner | RecordType::PendingSig => continue,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);

@@ -323,6 +323,9 @@ fn drive_inner(
             Record::FileOwner(o) => {
                 black_box(o);
             }
+            Record::PendingSig(s) => {
+                assert!(s.signo >= 1 && s.signo <= NSIG && s.shared() == (s.tid == 0));
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

@@ -354,6 +354,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::FileData(d) => d.encode(&mut buf),
         Record::Lock(l) => l.encode(&mut buf),
         Record::FileOwner(o) => o.encode(&mut buf),
+        Record::PendingSig(s) => s.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),
         Record::Pages(ph) => ph.encode(&mut buf, hdr.unwrap().page_size),
         Record::Tail(t) => t.encode(&mut buf),
@@ -692,6 +693,42 @@ fn lock_and_owner_records_are_checked() {
             ok,
             "{rec:?}"
         );
+    }
+}
+
+/// Pending-signal records: the signal, flags, tid and an empty siginfo
+/// without one are checked.
+#[test]
+fn pending_signal_fields_are_checked() {
+    let mut buf = vec![0u8; 128];
+    let p = |signo, flags, tid, code| PendingSig {
+        signo,
+        flags,
+        tid,
+        errno: 0,
+        code,
+        fields: [0; 32],
+    };
+    for (rec, ok) in [
+        (p(10, 0, 5, -6), true),
+        (p(34, PENDING_SHARED, 0, -1), true),
+        (p(19, PENDING_SHARED | PENDING_NOINFO, 0, 0), true),
+        (p(0, 0, 5, 0), false),
+        (p(65, 0, 5, 0), false),
+        (p(9, 0, 5, 0), false),
+        (p(10, 4, 5, 0), false),
+        (p(10, PENDING_SHARED, 5, 0), false),
+        (p(10, 0, 0, 0), false),
+        (p(10, 0, -1, 0), false),
+        (p(10, PENDING_NOINFO, 5, -1), false),
+    ] {
+        let n = rec.encode(&mut buf).unwrap();
+        assert_eq!(n, RECORD_HEADER_SIZE + PENDING_SIG_PAYLOAD);
+        let d = PendingSig::decode(&buf[RECORD_HEADER_SIZE..n]);
+        assert_eq!(d.is_ok(), ok, "{rec:?}");
+        if ok {
+            assert_eq!(d.unwrap(), rec);
+        }
     }
 }
 

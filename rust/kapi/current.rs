@@ -235,6 +235,15 @@ pub(crate) fn refusals(process: bool) -> i32 {
     r
 }
 
+/// The current thread's seccomp mode: 0 disabled, 1 strict, 2 filter.
+pub(crate) fn seccomp_mode() -> i32 {
+    #[cfg(CONFIG_SECCOMP)]
+    // SAFETY: The current task's own mode, read by itself.
+    return unsafe { (*tf!(cur(), seccomp)).mode };
+    #[cfg(not(CONFIG_SECCOMP))]
+    0
+}
+
 /// The current credentials and the user namespace ids are seen in.
 fn cred() -> (&'static bindings::cred, *mut bindings::user_namespace) {
     // SAFETY: A task's own credentials are stable while it runs (only it

@@ -16,7 +16,7 @@ use serde::Serialize;
 /// The lists that close the `info --json` document, in document order;
 /// [`Json::Element`] adds to one of them. Each is present, possibly
 /// empty, in every document.
-pub const LISTS: [&str; 9] = [
+pub const LISTS: [&str; 10] = [
     "vmas",
     "files",
     "pipes",
@@ -26,6 +26,7 @@ pub const LISTS: [&str; 9] = [
     "locks",
     "owners",
     "threads",
+    "pending_signals",
 ];
 
 /// A record's part of the `info --json` document.

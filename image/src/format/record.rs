@@ -100,6 +100,8 @@ record_types! {
     Pages = 402, "pages", PAGES_FIXED;
     /// [`Signals`]: handlers, blocked mask, alternate stack.
     Signals = 600, "signals", SIGNALS_PAYLOAD;
+    /// [`PendingSig`]: a pending signal of the thread before it or of the process.
+    PendingSig = 610, "pending-signal", PENDING_SIG_PAYLOAD;
     /// [`MetaEnd`]: end of metadata, checksum so far.
     MetaEnd = 900, "meta-end", META_END_PAYLOAD;
     /// [`Tail`]: end of image, checksum of all before.
@@ -193,6 +195,8 @@ pub enum Record<'a> {
     Lock(LockRec),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`PendingSig`].
+    PendingSig(PendingSig),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -240,6 +244,7 @@ impl<'a> Record<'a> {
             RecordType::FileData => Record::FileData(FileData::decode(p)?),
             RecordType::Lock => Record::Lock(LockRec::decode(p)?),
             RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p)?),
+            RecordType::PendingSig => Record::PendingSig(PendingSig::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
             RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
             RecordType::Tail => Record::Tail(Tail::decode(p)?),
@@ -287,6 +292,7 @@ impl Record<'_> {
             Record::FileData(d) => f(d),
             Record::Lock(l) => f(l),
             Record::FileOwner(o) => f(o),
+            Record::PendingSig(s) => f(s),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -79,6 +79,8 @@ pub struct Validator {
     threads_seen: u32,
     /// Threads seen in the current process.
     proc_threads: u32,
+    /// Tid of the last thread record: a thread's pending signals follow it.
+    last_tid: i32,
     pages_declared: u64,
     pages_seen: u64,
     last_page: (u32, u64),
@@ -199,6 +201,7 @@ impl Validator {
             threads_expected: 0,
             threads_seen: 0,
             proc_threads: 0,
+            last_tid: 0,
             pages_declared: 0,
             pages_seen: 0,
             last_page: (0, 0),
@@ -360,6 +363,7 @@ impl Validator {
             (Phase::ThreadXstate, T::Xstate) => true,
             (Phase::ThreadXstate, _) => return Err(FormatError::Missing),
             (Phase::Threads, T::Thread) => self.threads_seen < self.threads_expected,
+            (Phase::Threads, T::PendingSig) => true,
             (Phase::Threads, T::Task) => procs_left,
             (Phase::Threads, T::MetaEnd) => {
                 if procs_left || !all_threads {
@@ -449,6 +453,7 @@ impl Validator {
                 let t = Thread::decode(p)?;
                 self.threads_seen += 1;
                 self.proc_threads += 1;
+                self.last_tid = t.tid;
                 self.phase = Phase::ThreadRegs;
                 Record::Thread(t)
             }
@@ -584,6 +589,13 @@ impl Validator {
                 self.cur_file.1 = true;
                 self.phase = Phase::Files;
                 Record::FileOwner(o)
+            }
+            RecordType::PendingSig => {
+                let s = PendingSig::decode(p)?;
+                if !s.shared() && s.tid != self.last_tid {
+                    return Err(FormatError::BadField);
+                }
+                Record::PendingSig(s)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;
