@@ -24,6 +24,7 @@ mod mm;
 pub(crate) mod pipe;
 mod sync;
 mod task;
+pub(crate) mod timer;
 mod unix;
 
 pub(crate) use file::*;
