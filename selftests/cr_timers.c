@@ -6,7 +6,8 @@
  * restarted; the restored program checks that each timer has at most the
  * time it was armed with left, the same interval, and fires after that
  * time and then every interval (progs/timers.c; the bounds are generous:
- * the VM is slow). crctl info shows the timers.
+ * the VM is slow). A clock_nanosleep interrupted by the checkpoint ends
+ * as it should, without EINTR. crctl info shows the timers.
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
@@ -104,6 +105,21 @@ TEST_F_TIMEOUT(timers, alarm, TEST_TIMEOUT)
 TEST_F_TIMEOUT(timers, rlimit_cpu, TEST_TIMEOUT)
 {
 	round_trip(_metadata, self, "rlimit", false);
+}
+
+/*
+ * clock_nanosleep interrupted by the checkpoint, on CLOCK_MONOTONIC
+ * (relative) and CLOCK_REALTIME (TIMER_ABSTIME): issued again after the
+ * restore, it sleeps its time and does not fail with EINTR.
+ */
+TEST_F_TIMEOUT(timers, clock_nanosleep_kill, TEST_TIMEOUT)
+{
+	round_trip(_metadata, self, "sleep", false);
+}
+
+TEST_F_TIMEOUT(timers, clock_nanosleep_leave_running, TEST_TIMEOUT)
+{
+	round_trip(_metadata, self, "sleep", true);
 }
 
 /* The exec-style restore (crctl's own pid) sets the timers too. */

@@ -8,10 +8,15 @@
  * Says OK and exits 0, or says FAIL <why> and exits 1.
  *
  * Modes:
- *   itimers  ITIMER_REAL 10 s then every 1 s; ITIMER_VIRTUAL 0.4 s then
+ *   itimers  ITIMER_REAL 20 s then every 1 s; ITIMER_VIRTUAL 0.4 s then
  *            every 0.2 s; ITIMER_PROF 0.6 s, once
  *   alarm    alarm(10)
  *   rlimit   RLIMIT_CPU soft 2 s, hard 30 s: SIGXCPU after 2 s of CPU
+ *   sleep    with SIGUSR1 blocked, right after READY: clock_nanosleep for
+ *            3 s on CLOCK_MONOTONIC, then until 6 s after READY on
+ *            CLOCK_REALTIME (TIMER_ABSTIME); neither may fail (EINTR) and
+ *            each must have slept its time; then it waits for SIGUSR1
+ *            (sigwaitinfo, still blocked)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -75,7 +80,8 @@ static const long long S = 1000000000LL, MS = 1000000LL;
 static void itimers(void)
 {
 	struct itimerval r, v, p;
-	long long t0, rem;
+	/* Before getitimer: the time left counts from no later than this. */
+	long long t0 = now_ns(), rem;
 
 	getitimer(ITIMER_REAL, &r);
 	getitimer(ITIMER_VIRTUAL, &v);
@@ -83,8 +89,8 @@ static void itimers(void)
 	say("LEFT real %lld virt %lld prof %lld\n", tv_ns(r.it_value),
 	    tv_ns(v.it_value), tv_ns(p.it_value));
 	/* At most what they were armed with (a CPU timer gets one tick more). */
-	if (tv_ns(r.it_value) <= 0 || tv_ns(r.it_value) > 10 * S)
-		fail("ITIMER_REAL left", tv_ns(r.it_value), 10 * S);
+	if (tv_ns(r.it_value) <= 0 || tv_ns(r.it_value) > 20 * S)
+		fail("ITIMER_REAL left", tv_ns(r.it_value), 20 * S);
 	if (tv_ns(r.it_interval) != 1 * S)
 		fail("ITIMER_REAL interval", tv_ns(r.it_interval), S);
 	if (tv_ns(v.it_value) <= 0 || tv_ns(v.it_value) > 400 * MS + 20 * MS)
@@ -98,7 +104,6 @@ static void itimers(void)
 	if (n_alrm || n_vtalrm || n_prof)
 		fail("a timer fired early", n_alrm, n_vtalrm + n_prof);
 	/* The CPU timers fire once the process has used that CPU time. */
-	t0 = now_ns();
 	rem = tv_ns(r.it_value);
 	SPIN_UNTIL(n_vtalrm >= 3 && n_prof >= 1, 60);
 	if (n_vtalrm < 3 || n_prof != 1)
@@ -149,6 +154,29 @@ static void rlimit_mode(void)
 		fail("RLIMIT_CPU after SIGXCPU", l.rlim_cur, l.rlim_max);
 }
 
+/* Sleeps as the "sleep" mode says (SIGUSR1 blocked). */
+static void sleep_mode(void)
+{
+	struct timespec rel = { 3, 0 }, abs, rt;
+	long long t0 = now_ns();
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &abs);
+	abs.tv_sec += 6;
+	say("READY\n");
+	r = clock_nanosleep(CLOCK_MONOTONIC, 0, &rel, NULL);
+	if (r)
+		fail("clock_nanosleep(CLOCK_MONOTONIC) failed", r, 0);
+	if (now_ns() - t0 < 3 * S)
+		fail("CLOCK_MONOTONIC sleep short", now_ns() - t0, 3 * S);
+	r = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL);
+	if (r)
+		fail("clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME) failed", r, 0);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (rt.tv_sec * S + rt.tv_nsec < abs.tv_sec * S + abs.tv_nsec)
+		fail("CLOCK_REALTIME sleep ended early", rt.tv_sec, abs.tv_sec);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "itimers";
@@ -164,7 +192,7 @@ int main(int argc, char **argv)
 	sigaction(SIGPROF, &sa, NULL);
 	sigaction(SIGXCPU, &sa, NULL);
 	if (!strcmp(mode, "itimers")) {
-		struct itimerval r = { { 1, 0 }, { 10, 0 } };
+		struct itimerval r = { { 1, 0 }, { 20, 0 } };
 		struct itimerval v = { { 0, 200000 }, { 0, 400000 } };
 		struct itimerval p = { { 0, 0 }, { 0, 600000 } };
 
@@ -183,7 +211,19 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("READY\n");
+	if (!strcmp(mode, "sleep")) {
+		sigset_t usr1;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		sleep_mode();
+		/* Taken blocked: the mask stays as it was saved. */
+		if (sigwaitinfo(&usr1, NULL) == SIGUSR1)
+			go = 1;
+	} else {
+		say("READY\n");
+	}
 	sigemptyset(&none);
 	while (!go)
 		sigsuspend(&none);
@@ -191,7 +231,7 @@ int main(int argc, char **argv)
 		itimers();
 	else if (!strcmp(mode, "alarm"))
 		alarm_mode();
-	else
+	else if (!strcmp(mode, "rlimit"))
 		rlimit_mode();
 	if (!failed)
 		say("OK\n");
