@@ -27,7 +27,7 @@ use crate::{
     shared::SharedIds,
     signals,
     stream::{self, ImageWriter},
-    task, thread,
+    task, thread, timers,
     uapi::CheckpointArgs,
 };
 use kernel::{
@@ -50,6 +50,7 @@ pub(crate) struct ProcSnap {
     pub(crate) signals: signals::SigSnap,
     pub(crate) mem: memory::MemSnap,
     pub(crate) files: files::FilesSnap,
+    pub(crate) timers: timers::TimerSnap,
 }
 
 impl ProcSnap {
@@ -63,6 +64,7 @@ impl ProcSnap {
                 signals: signals::SigSnap::gather(pid)?,
                 mem: memory::MemSnap::gather(pid)?,
                 files: files::FilesSnap::gather(pid)?,
+                timers: timers::TimerSnap::gather(pid)?,
                 task,
             },
             GFP_KERNEL_ACCOUNT,
@@ -572,6 +574,7 @@ impl ProcOut {
         ps.signals
             .write(w, leader.blocked, leader.altstack)
             .map_err(|e| io(w, e))?;
+        ps.timers.write(w).map_err(|e| io(w, e))?;
         let plan = ps.mem.plan_pages(shared_seen)?;
         ps.mem.write_meta(w, &plan, shared).map_err(|e| io(w, e))?;
         ps.files.write(w, shared).map_err(|e| io(w, e))?;

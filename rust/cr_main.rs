@@ -35,6 +35,7 @@ mod signals;
 mod stream;
 mod task;
 mod thread;
+mod timers;
 mod uapi;
 mod unix;
 

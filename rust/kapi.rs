@@ -25,6 +25,7 @@ pub(crate) mod pipe;
 pub(crate) mod sigpending;
 mod sync;
 mod task;
+pub(crate) mod timer;
 mod unix;
 
 pub(crate) use file::*;

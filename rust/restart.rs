@@ -36,6 +36,7 @@ use crate::{
     task::TaskPlan,
     task::RLIMIT_NOFILE,
     thread::ThreadsPlan,
+    timers::TimerPlan,
     uapi::RestartArgs,
 };
 use kernel::{
@@ -57,6 +58,7 @@ struct ProcPlan {
     mem: MemPlan,
     files: FilesPlan,
     threads: ThreadsPlan,
+    timers: TimerPlan,
 }
 
 impl ProcPlan {
@@ -68,6 +70,7 @@ impl ProcPlan {
             mem: MemPlan::new(),
             files: FilesPlan::new(),
             threads: ThreadsPlan::new(),
+            timers: TimerPlan::new(),
         })
     }
 
@@ -78,7 +81,8 @@ impl ProcPlan {
             || self.signals.add(rec, log)?
             || self.mem.add(rec, shared, log)?
             || self.files.add(rec, shared, log)?
-            || self.threads.add(rec, log)?)
+            || self.threads.add(rec, log)?
+            || self.timers.add(rec)?)
     }
 
     /// Fails unless every record the process needs was read.
@@ -113,6 +117,8 @@ impl ProcPlan {
         self.threads.list[t].check_sched(log)?;
         if t == 0 {
             self.task.check_cwd(log)?;
+            self.task.check_cpu_limit(log)?;
+            self.timers.check_here(log)?;
             self.mem.check(log)?;
         }
         Ok(())
@@ -130,6 +136,7 @@ impl ProcPlan {
             self.files.restore_locks(self.task.task.tgid, log)?;
             self.signals.restore();
             self.task.restore_dumpable();
+            self.timers.restore();
         }
         let task = &self.task.task;
         let nnp = task.flags & format::TASK_NO_NEW_PRIVS != 0;

@@ -86,14 +86,6 @@ impl TaskSnap {
         let r = current::refusals(true);
         let what = [
             (
-                rf::ITIMER_REAL,
-                "has an armed interval timer (alarm/setitimer): not supported yet",
-            ),
-            (
-                rf::ITIMER_CPU,
-                "has an armed CPU-time interval timer: not supported yet",
-            ),
-            (
                 rf::POSIX_TIMERS,
                 "has POSIX timers (timer_create): not supported yet",
             ),
@@ -114,7 +106,6 @@ impl TaskSnap {
                 rf::SHARED_MM,
                 "shares its memory (CLONE_VM) with another process: not supported yet",
             ),
-            (rf::RLIMIT_CPU, "has RLIMIT_CPU set: not supported yet"),
         ];
         for (bit, msg) in what {
             if r & bit != 0 {
@@ -282,7 +273,7 @@ impl TaskPlan {
         let t = &self.task;
         let mine = Rlimits::current().0;
         let privileged = kapi::capable(CAP_SYS_RESOURCE);
-        for (i, &Rlimit { cur, max }) in self.rlimits.0.iter().enumerate() {
+        for (i, &Rlimit { max, .. }) in self.rlimits.0.iter().enumerate() {
             if max > mine[i].max && !privileged {
                 return Err(fail!(
                     log,
@@ -293,15 +284,6 @@ impl TaskPlan {
             }
             if i == RLIMIT_NOFILE && max > current::nr_open() {
                 return Err(fail!(log, EPERM, "RLIMIT_NOFILE {max} is above fs.nr_open"));
-            }
-            // A finite CPU soft limit arms a timer this module cannot reach.
-            if i == RLIMIT_CPU && cur != RLIM_INFINITY && (Rlimit { cur, max }) != mine[RLIMIT_CPU]
-            {
-                return Err(fail!(
-                    log,
-                    eopnotsupp(),
-                    "RLIMIT_CPU soft limit {cur}: not supported yet"
-                ));
             }
         }
         // 2 ("as root") only comes from a set-user-id exec with
@@ -320,6 +302,25 @@ impl TaskPlan {
                 eopnotsupp(),
                 "personality {:#x}: only PER_LINUX is supported",
                 t.personality
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks, in the leader of the process that will become this one, that
+    /// a finite `RLIMIT_CPU` soft limit of the image is its own already
+    /// (crctl sets it with `setrlimit`, which arms the process CPU timer
+    /// that enforces it; the functions that arm it are not exported).
+    pub(crate) fn check_cpu_limit(&self, log: &Log) -> Result {
+        let img = self.rlimits.0[RLIMIT_CPU];
+        let mine = Rlimits::current().0[RLIMIT_CPU];
+        if img.cur != RLIM_INFINITY && img.cur != mine.cur {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "RLIMIT_CPU soft limit {}: the restoring process has {} (it must set it with setrlimit first, as crctl does)",
+                img.cur,
+                mine.cur
             ));
         }
         Ok(())
@@ -345,10 +346,9 @@ impl TaskPlan {
     /// Makes the caller this task's identity (after the point of no return).
     pub(crate) fn restore(&self) {
         for (i, &Rlimit { cur, max }) in self.rlimits.0.iter().enumerate() {
-            // An infinite CPU soft limit arms no timer: setting it is plain.
-            if i != RLIMIT_CPU || cur == RLIM_INFINITY {
-                current::set_rlimit(i, cur, max);
-            }
+            // A finite CPU soft limit is the process's own already (see
+            // `check_cpu_limit`): its hard limit is plain.
+            current::set_rlimit(i, cur, max);
         }
         let t = &self.task;
         let mut m = kapi::Misc {

@@ -428,7 +428,10 @@ fn main() {
                 }
                 RecordType::File => 10,
                 // No single-record decoder of their own in the fuzz target yet.
-                RecordType::Lock | RecordType::FileOwner | RecordType::PendingSig => continue,
+                RecordType::Lock
+                | RecordType::FileOwner
+                | RecordType::PendingSig
+                | RecordType::Itimers => continue,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);
@@ -597,6 +600,13 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 }
             })
         });
+        // Interval timers: ITIMER_REAL 5 s left, every second.
+        let it = Itimers {
+            real_value: 5_000_000_000,
+            real_interval: 1_000_000_000,
+            ..Default::default()
+        };
+        o.push(|b| it.encode(b));
         let layout = [
             0x400000, 0x401000, 0x600000, 0x601000, 0x602000, 0x603000, 0x7ff000, 1, 2, 3, 4,
         ];

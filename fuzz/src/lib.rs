@@ -248,6 +248,13 @@ fn drive_inner(
             Record::Rlimits(l) => {
                 black_box(l);
             }
+            Record::Itimers(t) => {
+                assert!(t.any());
+                assert!(t
+                    .timers()
+                    .iter()
+                    .all(|&(v, i)| v <= ITIMER_MAX_NS && i <= ITIMER_MAX_NS));
+            }
             Record::Regs(r) => {
                 black_box(r);
             }

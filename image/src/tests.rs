@@ -355,6 +355,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::Lock(l) => l.encode(&mut buf),
         Record::FileOwner(o) => o.encode(&mut buf),
         Record::PendingSig(s) => s.encode(&mut buf),
+        Record::Itimers(t) => t.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),
         Record::Pages(ph) => ph.encode(&mut buf, hdr.unwrap().page_size),
         Record::Tail(t) => t.encode(&mut buf),
@@ -847,4 +848,52 @@ fn unix_data_records_are_counted() {
     ] {
         assert!(validate(&img(&bad)).is_err(), "accepted");
     }
+}
+
+#[test]
+fn itimers_record_is_optional_and_single() {
+    let (img, starts) = sample_image();
+    let at = |ty: u32| {
+        starts
+            .iter()
+            .copied()
+            .find(|&s| u32::from_le_bytes(img[s..s + 4].try_into().unwrap()) == ty)
+            .unwrap()
+    };
+    let t = Itimers {
+        real_value: 5_000_000_000,
+        real_interval: 1_000_000_000,
+        ..Default::default()
+    };
+    let mut buf = [0u8; 64];
+    let n = t.encode(&mut buf).unwrap();
+    let rec = &buf[..n];
+    let with = |pos: usize, times: usize| {
+        let mut v = img[..pos].to_vec();
+        for _ in 0..times {
+            v.extend_from_slice(rec);
+        }
+        v.extend_from_slice(&img[pos..]);
+        // The tail's length and record count, then the checksums.
+        let tail = v.len() - 8 - TAIL_PAYLOAD;
+        let len = v.len() as u64;
+        v[tail + 16..tail + 24].copy_from_slice(&len.to_le_bytes());
+        let nr = u64::from_le_bytes(v[tail + 24..tail + 32].try_into().unwrap());
+        v[tail + 24..tail + 32].copy_from_slice(&(nr + times as u64).to_le_bytes());
+        fix_checksums(&mut v);
+        v
+    };
+    // Among the metadata, once: valid.
+    let mm = at(400);
+    assert_eq!(validate(&with(mm, 1)), Ok(starts.len() + 1));
+    // Twice, or after the VMAs: Duplicate.
+    assert_eq!(
+        validate(&with(mm, 2)).unwrap_err().0,
+        FormatError::Duplicate
+    );
+    let file = at(300);
+    assert_eq!(
+        validate(&with(file, 1)).unwrap_err().0,
+        FormatError::Duplicate
+    );
 }

@@ -37,15 +37,12 @@ pub(crate) struct Sched {
 /// Bits of [`refusals`].
 pub(crate) mod refuse {
     pub(crate) const SIGPENDING: i32 = 1;
-    pub(crate) const ITIMER_REAL: i32 = 2;
-    pub(crate) const ITIMER_CPU: i32 = 4;
     pub(crate) const POSIX_TIMERS: i32 = 8;
     pub(crate) const SECCOMP: i32 = 16;
     pub(crate) const SHARED_FS: i32 = 32;
     pub(crate) const SHARED_FILES: i32 = 64;
     pub(crate) const SHARED_SIGHAND: i32 = 128;
     pub(crate) const SHARED_MM: i32 = 256;
-    pub(crate) const RLIMIT_CPU: i32 = 512;
 }
 
 /// Number of supplementary groups [`Creds`] holds inline.
@@ -145,10 +142,10 @@ impl Drop for TaskLock {
 
 /// The current task's signal-handler lock (`spin_lock_irq`), for the life of
 /// the guard.
-struct SigLock;
+pub(super) struct SigLock;
 
 impl SigLock {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         // SAFETY: `current` is valid and has signal handlers.
         unsafe { ffi::cr_siglock(cur()) };
         SigLock
@@ -164,7 +161,7 @@ impl Drop for SigLock {
 
 /// State this version cannot save, as bits of [`refuse`]: the thread's
 /// own (a pending signal, seccomp), and with `process` its thread group's
-/// (timers, a CPU limit, and an fs, file table, signal handlers or mm that
+/// (POSIX timers, and an fs, file table, signal handlers or mm that
 /// are not the group's own, shared by all its threads and nobody else).
 /// Run by the leader once every thread is parked.
 pub(crate) fn refusals(process: bool) -> i32 {
@@ -193,12 +190,6 @@ pub(crate) fn refusals(process: bool) -> i32 {
         let n = (*sig).nr_threads;
         {
             let _l = SigLock::new();
-            if bindings::hrtimer_active(&raw const (*sig).real_timer) {
-                r |= refuse::ITIMER_REAL;
-            }
-            if (*sig).it[0].expires != 0 || (*sig).it[1].expires != 0 {
-                r |= refuse::ITIMER_CPU;
-            }
             if !(*sig).posix_timers.first.is_null() || !(*sig).ignored_posix_timers.first.is_null()
             {
                 r |= refuse::POSIX_TIMERS;
@@ -227,9 +218,6 @@ pub(crate) fn refusals(process: bool) -> i32 {
         }
         if bindings::atomic_read(&raw const (*(*tf!(t, mm))).__bindgen_anon_1.mm_users) > n {
             r |= refuse::SHARED_MM;
-        }
-        if (*sig).rlim[bindings::RLIMIT_CPU as usize].rlim_cur != usize::MAX {
-            r |= refuse::RLIMIT_CPU;
         }
     }
     r

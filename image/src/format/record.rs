@@ -102,6 +102,8 @@ record_types! {
     Signals = 600, "signals", SIGNALS_PAYLOAD;
     /// [`PendingSig`]: a pending signal of the thread before it or of the process.
     PendingSig = 610, "pending-signal", PENDING_SIG_PAYLOAD;
+    /// [`Itimers`]: `alarm`/`setitimer` timers.
+    Itimers = 620, "itimers", ITIMERS_PAYLOAD;
     /// [`MetaEnd`]: end of metadata, checksum so far.
     MetaEnd = 900, "meta-end", META_END_PAYLOAD;
     /// [`Tail`]: end of image, checksum of all before.
@@ -169,6 +171,8 @@ pub enum Record<'a> {
     Xstate(&'a [u8]),
     /// [`Signals`].
     Signals(Signals<'a>),
+    /// [`Itimers`].
+    Itimers(Itimers),
     /// [`Mm`].
     Mm(Mm<'a>),
     /// [`Vma`] and its index in its process.
@@ -228,6 +232,7 @@ impl<'a> Record<'a> {
             RecordType::Regs => Record::Regs(Regs::decode(p)?),
             RecordType::Xstate => Record::Xstate(Xstate::decode(p, hdr()?.xstate_size)?.area),
             RecordType::Signals => Record::Signals(Signals::decode(p)?),
+            RecordType::Itimers => Record::Itimers(Itimers::decode(p)?),
             RecordType::Mm => {
                 let h = hdr()?;
                 Record::Mm(Mm::decode(p, h.auxv_words, h.task_size)?)
@@ -279,6 +284,7 @@ impl Record<'_> {
             Record::Regs(r) => f(r),
             Record::Xstate(x) => f(&Xstate { area: x }),
             Record::Signals(s) => f(s),
+            Record::Itimers(t) => f(t),
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),

@@ -144,6 +144,7 @@ fn seen_bit(ty: RecordType) -> u32 {
         RecordType::Rlimits => 4,
         RecordType::Signals => 8,
         RecordType::Mm => 16,
+        RecordType::Itimers => 1 << 20,
         _ => 0,
     }
 }
@@ -467,6 +468,7 @@ impl Validator {
                 Record::Xstate(Xstate::decode(p, size)?.area)
             }
             RecordType::Signals => Record::Signals(Signals::decode(p)?),
+            RecordType::Itimers => Record::Itimers(Itimers::decode(p)?),
             RecordType::Mm => {
                 let h = hdr.ok_or(FormatError::BadOrder)?;
                 let mm = Mm::decode(p, h.auxv_words, h.task_size)?;

@@ -8,6 +8,7 @@ mod image;
 mod info;
 mod json;
 mod pipes;
+mod timers;
 mod tree;
 mod uapi;
 
@@ -514,6 +515,16 @@ fn restart(o: &RestartArgs) -> Result<()> {
                     pi.cwd = p.to_vec();
                 }
             }
+            Record::Rlimits(r) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.timers.rlimits(&r);
+                }
+            }
+            Record::Itimers(it) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.timers.itimers(&it);
+                }
+            }
             Record::Vma(v, _) if v.kind.is_special() => {
                 if let Some(pi) = t.procs.last_mut() {
                     pi.specials.push(Special {
@@ -582,6 +593,10 @@ fn restart(o: &RestartArgs) -> Result<()> {
     // Exec-style: become it, in place.
     let p = t.procs.first().ok_or(Error::NoProcess)?;
     enter_cwd(&p.cwd)?;
+    if let Err(e) = p.timers.apply() {
+        // The kernel refuses by name: it checks them.
+        eprintln!("crctl: restart: cannot set the image's CPU limit or timers: {e}");
+    }
     if let Some(plan) = creds::Plan::new(&p.creds)? {
         if let Err(e) = plan.apply() {
             // The kernel refuses by name: it checks them exactly.

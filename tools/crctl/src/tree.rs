@@ -37,6 +37,8 @@ pub struct ProcInfo {
     pub specials: Vec<crate::Special>,
     /// Its credentials, which each of its tasks takes on before it joins.
     pub creds: crate::creds::Creds,
+    /// Its CPU limit and CPU-time timers, which it sets before it joins.
+    pub timers: crate::timers::Prep,
 }
 
 /// The image's tree and per-process facts.
@@ -295,6 +297,13 @@ fn become_process(t: &TreeInfo, i: usize, fds: &Fds<'_>, flags: u32) -> ! {
     }
     if let Err(err) = crate::place_vdso(&p.specials) {
         fail(&err);
+    }
+    if let Err(err) = p.timers.apply() {
+        // The kernel refuses by name: it checks them.
+        eprintln!(
+            "crctl: restoring pid {}: cannot set its CPU limit or timers: {err}",
+            e.pid
+        );
     }
     if let Some(plan) = &args.creds {
         if let Err(err) = plan.apply() {

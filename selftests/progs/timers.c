@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A process with interval timers armed, for cr_timers: it arms them, says
+ * READY and waits for SIGUSR1 (the test sends it to the original, after a
+ * leave-running checkpoint, and to the restored copy). Then it checks
+ * that each timer has at most the time left it was armed with, the same
+ * interval, and fires: after the time it has left, then every interval.
+ * Says OK and exits 0, or says FAIL <why> and exits 1.
+ *
+ * Modes:
+ *   itimers  ITIMER_REAL 20 s then every 1 s; ITIMER_VIRTUAL 0.4 s then
+ *            every 0.2 s; ITIMER_PROF 0.6 s, once
+ *   alarm    alarm(10)
+ *   rlimit   RLIMIT_CPU soft 2 s, hard 30 s: SIGXCPU after 2 s of CPU
+ *   sleep    with SIGUSR1 blocked, right after READY: clock_nanosleep for
+ *            3 s on CLOCK_MONOTONIC, then until 6 s after READY on
+ *            CLOCK_REALTIME (TIMER_ABSTIME); neither may fail (EINTR) and
+ *            each must have slept its time; then it waits for SIGUSR1
+ *            (sigwaitinfo, still blocked)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include "prog.h"
+
+static volatile sig_atomic_t go, n_alrm, n_vtalrm, n_prof, n_xcpu;
+
+static void on_sig(int sig)
+{
+	switch (sig) {
+	case SIGUSR1: go = 1; break;
+	case SIGALRM: n_alrm++; break;
+	case SIGVTALRM: n_vtalrm++; break;
+	case SIGPROF: n_prof++; break;
+	case SIGXCPU: n_xcpu++; break;
+	}
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long tv_ns(struct timeval tv)
+{
+	return tv.tv_sec * 1000000000LL + tv.tv_usec * 1000LL;
+}
+
+static int failed;
+
+static void fail(const char *what, long long a, long long b)
+{
+	say("FAIL %s (%lld, %lld)\n", what, a, b);
+	failed = 1;
+}
+
+/* Burns CPU until @cond or @max_s seconds of wall time. */
+#define SPIN_UNTIL(cond, max_s) do {					\
+	long long _end = now_ns() + (max_s) * 1000000000LL;		\
+	while (!(cond) && now_ns() < _end)				\
+		for (volatile int _i = 0; _i < 100000; _i++);		\
+} while (0)
+
+/* Waits (sleeping) until @cond or @max_s seconds of wall time. */
+#define WAIT_UNTIL(cond, max_s) do {					\
+	long long _end = now_ns() + (max_s) * 1000000000LL;		\
+	while (!(cond) && now_ns() < _end)				\
+		nap(10000);						\
+} while (0)
+
+static const long long S = 1000000000LL, MS = 1000000LL;
+
+static void itimers(void)
+{
+	struct itimerval r, v, p;
+	/* Before getitimer: the time left counts from no later than this. */
+	long long t0 = now_ns(), rem;
+
+	getitimer(ITIMER_REAL, &r);
+	getitimer(ITIMER_VIRTUAL, &v);
+	getitimer(ITIMER_PROF, &p);
+	say("LEFT real %lld virt %lld prof %lld\n", tv_ns(r.it_value),
+	    tv_ns(v.it_value), tv_ns(p.it_value));
+	/* At most what they were armed with (a CPU timer gets one tick more). */
+	if (tv_ns(r.it_value) <= 0 || tv_ns(r.it_value) > 20 * S)
+		fail("ITIMER_REAL left", tv_ns(r.it_value), 20 * S);
+	if (tv_ns(r.it_interval) != 1 * S)
+		fail("ITIMER_REAL interval", tv_ns(r.it_interval), S);
+	if (tv_ns(v.it_value) <= 0 || tv_ns(v.it_value) > 400 * MS + 20 * MS)
+		fail("ITIMER_VIRTUAL left", tv_ns(v.it_value), 400 * MS);
+	if (tv_ns(v.it_interval) != 200 * MS)
+		fail("ITIMER_VIRTUAL interval", tv_ns(v.it_interval), 200 * MS);
+	if (tv_ns(p.it_value) <= 0 || tv_ns(p.it_value) > 600 * MS + 20 * MS)
+		fail("ITIMER_PROF left", tv_ns(p.it_value), 600 * MS);
+	if (tv_ns(p.it_interval) != 0)
+		fail("ITIMER_PROF interval", tv_ns(p.it_interval), 0);
+	if (n_alrm || n_vtalrm || n_prof)
+		fail("a timer fired early", n_alrm, n_vtalrm + n_prof);
+	/* The CPU timers fire once the process has used that CPU time. */
+	rem = tv_ns(r.it_value);
+	SPIN_UNTIL(n_vtalrm >= 3 && n_prof >= 1, 60);
+	if (n_vtalrm < 3 || n_prof != 1)
+		fail("SIGVTALRM x3 and SIGPROF x1", n_vtalrm, n_prof);
+	/* The real one after the time it had left, then every second. */
+	WAIT_UNTIL(n_alrm >= 1, 60);
+	if (n_alrm < 1)
+		fail("no SIGALRM", 0, 0);
+	else if (now_ns() - t0 < rem - 50 * MS && n_alrm == 1)
+		fail("SIGALRM early", now_ns() - t0, rem);
+	WAIT_UNTIL(n_alrm >= 3, 60);
+	if (n_alrm < 3)
+		fail("SIGALRM every second", n_alrm, 3);
+}
+
+static void alarm_mode(void)
+{
+	struct itimerval r;
+	long long t0 = now_ns(), rem;
+
+	getitimer(ITIMER_REAL, &r);
+	rem = tv_ns(r.it_value);
+	say("LEFT real %lld\n", rem);
+	if (rem <= 0 || rem > 10 * S)
+		fail("alarm left", rem, 10 * S);
+	if (tv_ns(r.it_interval) != 0)
+		fail("alarm interval", tv_ns(r.it_interval), 0);
+	WAIT_UNTIL(n_alrm >= 1, 60);
+	if (n_alrm != 1)
+		fail("one SIGALRM", n_alrm, 1);
+	else if (now_ns() - t0 < rem - 50 * MS)
+		fail("SIGALRM early", now_ns() - t0, rem);
+}
+
+static void rlimit_mode(void)
+{
+	struct rlimit l;
+
+	getrlimit(RLIMIT_CPU, &l);
+	if (l.rlim_cur != 2 || l.rlim_max != 30)
+		fail("RLIMIT_CPU", l.rlim_cur, l.rlim_max);
+	SPIN_UNTIL(n_xcpu >= 1, 120);
+	if (n_xcpu < 1)
+		fail("no SIGXCPU", 0, 0);
+	getrlimit(RLIMIT_CPU, &l);
+	/* At the soft limit the kernel raises it by a second. */
+	if (l.rlim_cur != 3 || l.rlim_max != 30)
+		fail("RLIMIT_CPU after SIGXCPU", l.rlim_cur, l.rlim_max);
+}
+
+/* Sleeps as the "sleep" mode says (SIGUSR1 blocked). */
+static void sleep_mode(void)
+{
+	struct timespec rel = { 3, 0 }, abs, rt;
+	long long t0 = now_ns();
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &abs);
+	abs.tv_sec += 6;
+	say("READY\n");
+	r = clock_nanosleep(CLOCK_MONOTONIC, 0, &rel, NULL);
+	if (r)
+		fail("clock_nanosleep(CLOCK_MONOTONIC) failed", r, 0);
+	if (now_ns() - t0 < 3 * S)
+		fail("CLOCK_MONOTONIC sleep short", now_ns() - t0, 3 * S);
+	r = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL);
+	if (r)
+		fail("clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME) failed", r, 0);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (rt.tv_sec * S + rt.tv_nsec < abs.tv_sec * S + abs.tv_nsec)
+		fail("CLOCK_REALTIME sleep ended early", rt.tv_sec, abs.tv_sec);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "itimers";
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sig;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGVTALRM, &sa, NULL);
+	sigaction(SIGPROF, &sa, NULL);
+	sigaction(SIGXCPU, &sa, NULL);
+	if (!strcmp(mode, "itimers")) {
+		struct itimerval r = { { 1, 0 }, { 20, 0 } };
+		struct itimerval v = { { 0, 200000 }, { 0, 400000 } };
+		struct itimerval p = { { 0, 0 }, { 0, 600000 } };
+
+		if (setitimer(ITIMER_REAL, &r, NULL) || setitimer(ITIMER_VIRTUAL, &v, NULL) ||
+		    setitimer(ITIMER_PROF, &p, NULL)) {
+			say("FAIL setitimer: %s\n", strerror(errno));
+			return 1;
+		}
+	} else if (!strcmp(mode, "alarm")) {
+		alarm(10);
+	} else if (!strcmp(mode, "rlimit")) {
+		struct rlimit l = { 2, 30 };
+
+		if (setrlimit(RLIMIT_CPU, &l)) {
+			say("FAIL setrlimit: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	if (!strcmp(mode, "sleep")) {
+		sigset_t usr1;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		sleep_mode();
+		/* Taken blocked: the mask stays as it was saved. */
+		if (sigwaitinfo(&usr1, NULL) == SIGUSR1)
+			go = 1;
+	} else {
+		say("READY\n");
+	}
+	sigemptyset(&none);
+	while (!go)
+		sigsuspend(&none);
+	if (!strcmp(mode, "itimers"))
+		itimers();
+	else if (!strcmp(mode, "alarm"))
+		alarm_mode();
+	else if (!strcmp(mode, "rlimit"))
+		rlimit_mode();
+	if (!failed)
+		say("OK\n");
+	return failed;
+}
