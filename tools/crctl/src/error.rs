@@ -74,6 +74,13 @@ pub(crate) enum Error {
         capacity: u32,
         errno: ErrnoText,
     },
+    /// Making an eventfd, timerfd or signalfd of the image.
+    #[error("restart: {what} {id}: cannot make it: {errno}")]
+    Evfd {
+        what: &'static str,
+        id: u32,
+        errno: ErrnoText,
+    },
     #[error(
         "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
         uapi::CR_DEVICE

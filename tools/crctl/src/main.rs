@@ -4,6 +4,7 @@
 
 mod creds;
 mod error;
+mod evfd;
 mod image;
 mod info;
 mod json;
@@ -475,8 +476,12 @@ fn restart(o: &RestartArgs) -> Result<()> {
         procs: vec![],
     };
     let mut pipes = vec![];
+    let mut evfds = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
+            Record::Eventfd(r) => evfds.push(evfd::EvRec::Eventfd(r)),
+            Record::Timerfd(r) => evfds.push(evfd::EvRec::Timerfd(r)),
+            Record::Signalfd(r) => evfds.push(evfd::EvRec::Signalfd(r)),
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
@@ -508,7 +513,10 @@ fn restart(o: &RestartArgs) -> Result<()> {
         }
     }
     let prefix = w.keep.take().unwrap_or_default();
-    let pipes = pipes::Pipes::make(&pipes)?;
+    let mut pipes = pipes::Pipes::make(&pipes)?;
+    // Made last, just before the kernel takes them: a timer runs from here.
+    let evfds = evfd::Evfds::make(&evfds)?;
+    pipes.objs.extend_from_slice(&evfds.objs);
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {
