@@ -14,7 +14,8 @@
  * counters and expirations, keep ticking at the interval, with no spurious
  * EINTR from the interrupted read(), and read from the signalfd a SIGUSR2
  * sent after the restart. A task blocked in read() on a one-shot timerfd
- * keeps waiting across the restart and reads its one expiration. Each
+ * keeps waiting across the restart and reads its one expiration. A
+ * timerfd on an alarm clock is refused by name. Each
  * restart is also checked by the fidelity check (cr_test.c).
  *
  * The VM the tests run in is emulated (TCG), 10-30 times slower than
@@ -182,6 +183,32 @@ TEST_F_TIMEOUT(evfd, blocked_read, TEST_TIMEOUT)
 	EXPECT_STREQ("READ 1", line);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
+}
+
+/* A timerfd on an alarm clock: refused by name, the target unharmed. */
+TEST_F_TIMEOUT(evfd, alarm_refused, TEST_TIMEOUT)
+{
+	char *argv[] = { "crctl", "checkpoint", "-o", NULL, NULL, NULL };
+	char img[PATH_MAX], err[4096], line[256], pidstr[16], at[96];
+	struct proc *orig;
+	int status;
+	pid_t pid;
+
+	orig = start_prog(_metadata, &self->env, "evfd", "alarm", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	if (!strncmp(line, "BAD", 3))
+		SKIP(return, "no CLOCK_BOOTTIME_ALARM timerfd here: %s", line);
+	ASSERT_EQ(1, sscanf(line, "READY %d", &pid)) TH_LOG("%s", line);
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	argv[3] = tmp_path(&self->env, img, "alarm.img");
+	argv[4] = pidstr;
+	status = run(_metadata, &self->env, argv, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	snprintf(at, sizeof(at), "pid %d fd 20: timerfd on CLOCK_BOOTTIME_ALARM: not supported yet", pid);
+	EXPECT_NE(NULL, strstr(err, at)) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "(EOPNOTSUPP)")) TH_LOG("%s", err);
+	EXPECT_FALSE(reap(orig, 0));
+	EXPECT_EQ('S', proc_state(pid));
 }
 
 TEST_HARNESS_MAIN

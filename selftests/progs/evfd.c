@@ -3,7 +3,7 @@
  * Target of the cr_evfd tests: event descriptors in every state the
  * restore must keep.
  *
- * Usage: evfd [all | block]
+ * Usage: evfd [all | block | alarm]
  *
  * evfd all (the default) makes:
  *   - fd 20: eventfd(5, EFD_NONBLOCK), and fd 21 a dup of it;
@@ -29,6 +29,9 @@
  * evfd block: a one-shot CLOCK_MONOTONIC timerfd set to expire in 8 s,
  * "READY <pid>", then one blocking read(): "READ <n>" and exit 0, or "BAD
  * read <errno>" and exit 1 (EINTR included: nothing signals it).
+ *
+ * evfd alarm: a CLOCK_BOOTTIME_ALARM timerfd on fd 20 (needs
+ * CAP_WAKE_ALARM), "READY <pid>", then it sleeps until killed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -255,10 +258,20 @@ static void run_block(void)
 	_exit(0);
 }
 
+static void run_alarm(void)
+{
+	place(timerfd_create(CLOCK_BOOTTIME_ALARM, 0), 20);
+	say("READY %d\n", getpid());
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "block"))
 		run_block();
+	if (argc > 1 && !strcmp(argv[1], "alarm"))
+		run_alarm();
 	run_all();
 	return 0;
 }
