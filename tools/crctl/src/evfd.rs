@@ -25,8 +25,8 @@ use cr_image::format::{
 use rustix::event::{eventfd, EventfdFlags};
 use rustix::io::Errno;
 use rustix::time::{
-    clock_gettime, timerfd_create, timerfd_gettime, timerfd_settime, ClockId, Itimerspec,
-    TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec,
+    clock_gettime, timerfd_create, timerfd_settime, ClockId, Itimerspec, TimerfdClockId,
+    TimerfdFlags, TimerfdTimerFlags, Timespec,
 };
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -86,12 +86,12 @@ fn ioctl_set_ticks(fd: &OwnedFd, ticks: u64) -> rustix::io::Result<()> {
     Ok(())
 }
 
-/// The unread expirations of the timerfd `fd`, read from its fdinfo
-/// (reading the timerfd would consume them).
-fn fdinfo_ticks(fd: &OwnedFd) -> rustix::io::Result<u64> {
+/// What the timerfd `fd`'s fdinfo says (reading the timerfd would consume
+/// its expirations, and `timerfd_gettime` rearms an expired periodic one).
+fn fdinfo(fd: &OwnedFd) -> rustix::io::Result<TimerfdInfo> {
     let t = std::fs::read(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
         .map_err(|e| Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0)))?;
-    TimerfdInfo::parse(&t).map(|i| i.ticks).ok_or(Errno::IO)
+    TimerfdInfo::parse(&t).ok_or(Errno::IO)
 }
 
 /// Gives the armed (`armed`) timerfd `fd` its `ticks` unread expirations.
@@ -104,11 +104,9 @@ fn set_ticks(fd: &OwnedFd, ticks: u64, armed: bool) -> rustix::io::Result<()> {
         return Ok(());
     }
     ioctl_set_ticks(fd, ticks)?;
-    if armed
-        && ns(timerfd_gettime(fd)?.it_value) == 0
-        && fdinfo_ticks(fd)? == ticks
-        && ticks < u64::MAX
-    {
+    // fdinfo shows an expired timer's remaining time as 0.
+    let i = fdinfo(fd)?;
+    if armed && i.value_ns == 0 && i.ticks == ticks && ticks < u64::MAX {
         ioctl_set_ticks(fd, ticks + 1)?;
     }
     Ok(())
