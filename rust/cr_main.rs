@@ -21,6 +21,7 @@ pub mod format;
 mod anonfile;
 mod checkpoint;
 mod error;
+mod evfd;
 mod files;
 mod inet;
 mod kapi;

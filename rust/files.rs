@@ -23,6 +23,7 @@
 use crate::{
     anonfile::{AnonPlan, AnonSnap},
     error::{eopnotsupp, refuse, Refusal},
+    evfd::{self, EvfdSnap},
     format::{self, FileKind, Record},
     inet,
     kapi::{self, current},
@@ -78,6 +79,8 @@ pub(crate) enum ObjSnap {
     Inet(inet::InetSnap),
     /// A memfd or a deleted file ([`crate::anonfile`]).
     Anon(AnonSnap),
+    /// An eventfd, timerfd or signalfd ([`crate::evfd`]).
+    Evfd(EvfdSnap),
 }
 
 impl ObjSnap {
@@ -89,6 +92,7 @@ impl ObjSnap {
             ObjSnap::Unix(u) => (Kind::Unix, u.key()),
             ObjSnap::Inet(s) => (Kind::Inet, s.key()),
             ObjSnap::Anon(a) => a.key(),
+            ObjSnap::Evfd(e) => e.key(),
         }
     }
 
@@ -101,6 +105,7 @@ impl ObjSnap {
             ObjSnap::Unix(u) => u.write(id, w, ids),
             ObjSnap::Inet(s) => s.write(id, w),
             ObjSnap::Anon(a) => a.write(id, w),
+            ObjSnap::Evfd(e) => e.write(id, w),
         }
     }
 }
@@ -239,6 +244,14 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         }),
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
+        _ if evfd::kind_of(f).is_some() => {
+            let kind = evfd::kind_of(f).ok_or(EINVAL)?;
+            Ok(Classified {
+                kind,
+                path: KVec::new(),
+                obj: Some(ObjSnap::Evfd(evfd::gather(pid, fd, f, kind)?)),
+            })
+        }
         _ => {
             // Anonymous inodes: eventfd, epoll, signalfd, timerfd, inotify...
             let mut nb = [0u8; 32];
@@ -602,6 +615,9 @@ impl FilesPlan {
             Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
             Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,
             Record::FileData(d) => self.anon.add_data(d, shared, log)?,
+            Record::Eventfd(_) | Record::Timerfd(_) | Record::Signalfd(_) => {
+                return evfd::add(rec, shared, log)
+            }
             // The validator ties them to the file record just before.
             Record::Lock(l) => {
                 let f = self.files.last().ok_or(EINVAL)?;
@@ -703,6 +719,9 @@ impl FilesPlan {
                 )
             }
             FileKind::Inet => Some(inet::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Eventfd | FileKind::Timerfd | FileKind::Signalfd => {
+                Some(evfd::open(fd, r.kind, r.obj, r.open_flags, shared, log)?)
+            }
         };
         shared.insert(
             r.id,

@@ -24,6 +24,7 @@
 
 use crate::{
     error::ReadError,
+    evfd,
     files::FilesPlan,
     format::{self, Record, TreeEntry},
     kapi::{self, current, TaskRef},
@@ -617,12 +618,14 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     if !kapi::file_mode(&file).0 {
         return Err(fail!(log, EBADF, "fd {fd}: not open for reading"));
     }
-    // The objects the caller made for the image (its pipes).
+    // The objects the caller made for the image (its pipes, eventfds,
+    // timerfds and signalfds).
     let mut shared = SharedObjects::new();
     if !args.join() {
-        let objs = args
+        let mut objs = args
             .objs()
             .map_err(|e| fail!(log, e, "cannot read the restart objects"))?;
+        evfd::take_handed(&mut objs, &mut shared, &log)?;
         pipe::take_handed(&objs, &mut shared, &log)?;
     }
 

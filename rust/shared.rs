@@ -35,6 +35,13 @@ pub(crate) enum Kind {
     /// A deleted regular file's inode, which several open file
     /// descriptions can open.
     Deleted,
+    /// An eventfd ([`format::EventfdRec`]), which one open file
+    /// description opens.
+    Eventfd,
+    /// A timerfd ([`format::TimerfdRec`]), as an eventfd.
+    Timerfd,
+    /// A signalfd ([`format::SignalfdRec`]), as an eventfd.
+    Signalfd,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -157,6 +164,15 @@ pub(crate) enum Object {
     },
     /// A deleted file: the file that recreated its inode (never installed).
     Deleted { file: ARef<File> },
+    /// An eventfd, timerfd or signalfd (`kind`) the caller handed over
+    /// (`struct cr_restart_obj`): `taken` once its record checked it,
+    /// `opened` once its file record installs it.
+    Evfd {
+        kind: Kind,
+        file: ARef<File>,
+        taken: bool,
+        opened: bool,
+    },
 }
 
 impl Object {
@@ -169,6 +185,7 @@ impl Object {
             Object::Inet { .. } => Kind::Inet,
             Object::Memfd { .. } => Kind::Memfd,
             Object::Deleted { .. } => Kind::Deleted,
+            Object::Evfd { kind, .. } => *kind,
         }
     }
 }

@@ -255,6 +255,12 @@ assert_layout!(RestartArgs, 48, {
 pub(crate) const CR_RESTART_OBJ_PIPE: u32 = 1;
 /// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
 pub(crate) const CR_RESTART_OBJ_INHERIT: u32 = 2;
+/// `CR_RESTART_OBJ_EVENTFD`.
+pub(crate) const CR_RESTART_OBJ_EVENTFD: u32 = 4;
+/// `CR_RESTART_OBJ_TIMERFD`.
+pub(crate) const CR_RESTART_OBJ_TIMERFD: u32 = 5;
+/// `CR_RESTART_OBJ_SIGNALFD`.
+pub(crate) const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
 /// `CR_RESTART_MAX_OBJS`.
 const CR_RESTART_MAX_OBJS: u32 = 65536;
 

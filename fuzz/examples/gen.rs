@@ -446,7 +446,10 @@ fn main() {
                 RecordType::Pipe
                 | RecordType::PipeData
                 | RecordType::UnixSock
-                | RecordType::UnixData => continue,
+                | RecordType::UnixData
+                | RecordType::Eventfd
+                | RecordType::Timerfd
+                | RecordType::Signalfd => continue,
                 RecordType::Inet => 19,
                 RecordType::Memfd => 20,
                 RecordType::Deleted => 21,
@@ -852,6 +855,48 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 path: b"",
             };
             o.push(|b| f.encode(b));
+            // And an eventfd, a timerfd and a signalfd (fds 24-26).
+            let ev = EventfdRec {
+                id: 1,
+                flags: EVENTFD_SEMAPHORE,
+                count: 3,
+            };
+            let tf = TimerfdRec {
+                id: 1,
+                clockid: CLOCK_MONOTONIC,
+                flags: 0,
+                ticks: 2,
+                value_ns: 250_000_000,
+                interval_ns: 500_000_000,
+                abs_ns: 0,
+            };
+            let sf = SignalfdRec {
+                id: 1,
+                mask: 1 << 11,
+            };
+            for (fd, kind) in [
+                (24, FileKind::Eventfd),
+                (25, FileKind::Timerfd),
+                (26, FileKind::Signalfd),
+            ] {
+                match kind {
+                    FileKind::Eventfd => o.push(|b| ev.encode(b)),
+                    FileKind::Timerfd => o.push(|b| tf.encode(b)),
+                    _ => o.push(|b| sf.encode(b)),
+                }
+                file_id += 1;
+                let f = FileRec {
+                    fd,
+                    id: file_id,
+                    kind,
+                    open_flags: 0o4002,
+                    fd_flags: 1,
+                    pos: 0,
+                    obj: 1,
+                    path: b"",
+                };
+                o.push(|b| f.encode(b));
+            }
         }
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {

@@ -333,6 +333,15 @@ fn drive_inner(
             Record::PendingSig(s) => {
                 assert!(s.signo >= 1 && s.signo <= NSIG && s.shared() == (s.tid == 0));
             }
+            Record::Eventfd(e) => {
+                assert!(e.id != 0 && e.count <= EVENTFD_MAX);
+            }
+            Record::Timerfd(t) => {
+                assert!(t.id != 0 && (t.abs_ns == 0 || t.value_ns != 0));
+            }
+            Record::Signalfd(s) => {
+                assert!(s.id != 0 && s.mask & ((1 << 8) | (1 << 18)) == 0);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

@@ -53,6 +53,12 @@ u32_enum! {
         Unix = 9,
         /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
         Inet = 10,
+        /// An eventfd ([`EventfdRec`], named by [`FileRec::obj`]).
+        Eventfd = 11,
+        /// A timerfd ([`TimerfdRec`], named by [`FileRec::obj`]).
+        Timerfd = 12,
+        /// A signalfd ([`SignalfdRec`], named by [`FileRec::obj`]).
+        Signalfd = 13,
     }
 }
 
@@ -66,6 +72,7 @@ impl FileKind {
             Self::Unix => true,
             Self::Inet => true,
             Self::Memfd | Self::Deleted => true,
+            Self::Eventfd | Self::Timerfd | Self::Signalfd => true,
         }
     }
 
@@ -82,6 +89,9 @@ impl FileKind {
             Self::Inet => "inet",
             Self::Memfd => "memfd",
             Self::Deleted => "deleted",
+            Self::Eventfd => "eventfd",
+            Self::Timerfd => "timerfd",
+            Self::Signalfd => "signalfd",
         }
     }
 }

@@ -39,6 +39,7 @@
 //! | `files.rs` | [`FileRec`] |
 //! | `pipe.rs` | [`Pipe`], [`PipeData`] |
 //! | `unix.rs` | [`UnixSock`], [`UnixData`] |
+//! | `evfd.rs` | [`EventfdRec`], [`TimerfdRec`], [`SignalfdRec`] |
 //! | `inet.rs` | [`Inet`] |
 //! | `memfd.rs` | [`MemfdRec`], [`DeletedRec`], [`FileData`] |
 //! | `locks.rs` | [`LockRec`], [`FileOwner`] |
@@ -51,6 +52,7 @@
 mod codec;
 mod checksum;
 mod error;
+mod evfd;
 mod files;
 mod header;
 mod inet;
@@ -75,6 +77,7 @@ pub mod walk;
 pub use checksum::Checksum;
 pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, Writer};
 pub use error::{FResult, FormatError};
+pub use evfd::*;
 pub use files::*;
 pub use header::*;
 pub use inet::*;

@@ -92,6 +92,12 @@ record_types! {
     Lock = 350, "lock", LOCK_PAYLOAD;
     /// [`FileOwner`]: `F_SETOWN`/`F_SETSIG`/`O_ASYNC` of the file record before it.
     FileOwner = 351, "file-owner", FILE_OWNER_PAYLOAD;
+    /// [`EventfdRec`]: an eventfd, before the file record opening it.
+    Eventfd = 360, "eventfd", EVENTFD_PAYLOAD;
+    /// [`TimerfdRec`]: a timerfd, before the file record opening it.
+    Timerfd = 361, "timerfd", TIMERFD_PAYLOAD;
+    /// [`SignalfdRec`]: a signalfd, before the file record opening it.
+    Signalfd = 362, "signalfd", SIGNALFD_PAYLOAD;
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -201,6 +207,12 @@ pub enum Record<'a> {
     FileOwner(FileOwner),
     /// [`PendingSig`].
     PendingSig(PendingSig),
+    /// [`EventfdRec`].
+    Eventfd(EventfdRec),
+    /// [`TimerfdRec`].
+    Timerfd(TimerfdRec),
+    /// [`SignalfdRec`].
+    Signalfd(SignalfdRec),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -250,6 +262,9 @@ impl<'a> Record<'a> {
             RecordType::Lock => Record::Lock(LockRec::decode(p)?),
             RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p)?),
             RecordType::PendingSig => Record::PendingSig(PendingSig::decode(p)?),
+            RecordType::Eventfd => Record::Eventfd(EventfdRec::decode(p)?),
+            RecordType::Timerfd => Record::Timerfd(TimerfdRec::decode(p)?),
+            RecordType::Signalfd => Record::Signalfd(SignalfdRec::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
             RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
             RecordType::Tail => Record::Tail(Tail::decode(p)?),
@@ -299,6 +314,9 @@ impl Record<'_> {
             Record::Lock(l) => f(l),
             Record::FileOwner(o) => f(o),
             Record::PendingSig(s) => f(s),
+            Record::Eventfd(e) => f(e),
+            Record::Timerfd(t) => f(t),
+            Record::Signalfd(s) => f(s),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

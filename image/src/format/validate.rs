@@ -99,10 +99,16 @@ enum ObjClass {
     Unix,
     /// [`Inet`].
     Inet,
+    /// [`EventfdRec`].
+    Eventfd,
+    /// [`TimerfdRec`].
+    Timerfd,
+    /// [`SignalfdRec`].
+    Signalfd,
 }
 
 impl ObjClass {
-    const COUNT: usize = 3;
+    const COUNT: usize = 6;
 
     /// The class of the objects file records of `kind` open, if their
     /// ids are checked here.
@@ -111,6 +117,9 @@ impl ObjClass {
             FileKind::Pipe | FileKind::Fifo => Some(Self::Pipe),
             FileKind::Unix => Some(Self::Unix),
             FileKind::Inet => Some(Self::Inet),
+            FileKind::Eventfd => Some(Self::Eventfd),
+            FileKind::Timerfd => Some(Self::Timerfd),
+            FileKind::Signalfd => Some(Self::Signalfd),
             _ => None,
         }
     }
@@ -133,6 +142,9 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::FileData
             | RecordType::Lock
             | RecordType::FileOwner
+            | RecordType::Eventfd
+            | RecordType::Timerfd
+            | RecordType::Signalfd
     )
 }
 
@@ -598,6 +610,24 @@ impl Validator {
                     return Err(FormatError::BadField);
                 }
                 Record::PendingSig(s)
+            }
+            RecordType::Eventfd => {
+                let r = EventfdRec::decode(p)?;
+                self.new_object(ObjClass::Eventfd, r.id)?;
+                self.phase = Phase::Files;
+                Record::Eventfd(r)
+            }
+            RecordType::Timerfd => {
+                let r = TimerfdRec::decode(p)?;
+                self.new_object(ObjClass::Timerfd, r.id)?;
+                self.phase = Phase::Files;
+                Record::Timerfd(r)
+            }
+            RecordType::Signalfd => {
+                let r = SignalfdRec::decode(p)?;
+                self.new_object(ObjClass::Signalfd, r.id)?;
+                self.phase = Phase::Files;
+                Record::Signalfd(r)
             }
             RecordType::MetaEnd => {
                 let m = MetaEnd::decode(p)?;

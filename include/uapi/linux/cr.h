@@ -154,13 +154,21 @@ struct cr_restart_args {
 #define CR_RESTART_OBJ_INHERIT	2 /* any open file (an end of a pipe): used
 				   * for the image's external pipe @id
 				   * (crctl restart --inherit-fd) */
+#define CR_RESTART_OBJ_EVENTFD	4 /* an eventfd with the counter and
+				   * EFD_SEMAPHORE of the image's eventfd @id */
+#define CR_RESTART_OBJ_TIMERFD	5 /* a timerfd on the clock of the image's
+				   * timerfd @id, set as it records, with its
+				   * unread expirations (TFD_IOC_SET_TICKS) */
+#define CR_RESTART_OBJ_SIGNALFD	6 /* a signalfd with the mask of the
+				   * image's signalfd @id */
 
 #define CR_RESTART_MAX_OBJS	65536
 
 /**
  * struct cr_restart_obj - an object made in user space for a restart
  * @kind:  CR_RESTART_OBJ_*
- * @id:    the id of the object in the image (pipe record id), each once
+ * @id:    the id of the object in the image (the pipe, eventfd, timerfd or
+ *         signalfd record's id), each id of a kind once
  * @fd:    the caller's fd of the object
  * @__pad: must be 0
  */

@@ -88,6 +88,13 @@ pub(crate) enum Error {
     /// An `--inherit-fd` fd that cannot be used.
     #[error("restart: --inherit-fd {0}: {1}")]
     InheritFd(i32, ErrnoText),
+    /// Making an eventfd, timerfd or signalfd of the image.
+    #[error("restart: {what} {id}: cannot make it: {errno}")]
+    Evfd {
+        what: &'static str,
+        id: u32,
+        errno: ErrnoText,
+    },
     #[error(
         "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
         uapi::CR_DEVICE

@@ -4,6 +4,7 @@
 
 mod creds;
 mod error;
+mod evfd;
 mod image;
 mod info;
 mod json;
@@ -492,12 +493,16 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut pipes = vec![];
     let mut external = vec![];
     let mut deleted_fifos = vec![];
+    let mut evfds = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
             Record::Pipe(p) if p.is_deleted() => {
                 deleted_fifos.push((p.head.id, p.head.capacity, p.path.to_vec(), p.head.mode))
             }
+            Record::Eventfd(r) => evfds.push(evfd::EvRec::Eventfd(r)),
+            Record::Timerfd(r) => evfds.push(evfd::EvRec::Timerfd(r)),
+            Record::Signalfd(r) => evfds.push(evfd::EvRec::Signalfd(r)),
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
@@ -542,6 +547,9 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut pipes = pipes::Pipes::make(&pipes)?;
     pipes.inherit(&external, &o.inherit_fd)?;
     pipes.deleted_fifos(&deleted_fifos)?;
+    // Made last, just before the kernel takes them: a timer runs from here.
+    let evfds = evfd::Evfds::make(&evfds)?;
+    pipes.objs.extend_from_slice(&evfds.objs);
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {

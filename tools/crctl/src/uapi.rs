@@ -65,6 +65,12 @@ pub struct CrRestartArgs {
 pub const CR_RESTART_OBJ_PIPE: u32 = 1;
 /// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
 pub const CR_RESTART_OBJ_INHERIT: u32 = 2;
+/// `CR_RESTART_OBJ_EVENTFD`.
+pub const CR_RESTART_OBJ_EVENTFD: u32 = 4;
+/// `CR_RESTART_OBJ_TIMERFD`.
+pub const CR_RESTART_OBJ_TIMERFD: u32 = 5;
+/// `CR_RESTART_OBJ_SIGNALFD`.
+pub const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
 
 /// `struct cr_restart_obj`.
 #[repr(C)]
