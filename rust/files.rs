@@ -22,6 +22,7 @@
 
 use crate::{
     anonfile::{AnonPlan, AnonSnap},
+    epoll,
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind, Record},
     inet,
@@ -78,6 +79,8 @@ pub(crate) enum ObjSnap {
     Inet(inet::InetSnap),
     /// A memfd or a deleted file ([`crate::anonfile`]).
     Anon(AnonSnap),
+    /// An inotify instance ([`crate::epoll`]).
+    Inotify(epoll::InotifySnap),
 }
 
 impl ObjSnap {
@@ -89,6 +92,7 @@ impl ObjSnap {
             ObjSnap::Unix(u) => (Kind::Unix, u.key()),
             ObjSnap::Inet(s) => (Kind::Inet, s.key()),
             ObjSnap::Anon(a) => a.key(),
+            ObjSnap::Inotify(i) => (Kind::Inotify, i.key()),
         }
     }
 
@@ -101,6 +105,7 @@ impl ObjSnap {
             ObjSnap::Unix(u) => u.write(id, w, ids),
             ObjSnap::Inet(s) => s.write(id, w),
             ObjSnap::Anon(a) => a.write(id, w),
+            ObjSnap::Inotify(i) => i.write(id, w),
         }
     }
 }
@@ -240,7 +245,16 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         S_IFSOCK => Err(nope(&describe_socket(i.sock_family, i.sock_type))),
         S_IFBLK => Err(nope(&"block device")),
         _ => {
-            // Anonymous inodes: eventfd, epoll, signalfd, timerfd, inotify...
+            // Anonymous inodes: inotify is saved; epoll and fanotify are
+            // refused by name there.
+            if let Some(epoll::Anon::Inotify(s)) = epoll::classify(pid, fd, f)? {
+                return Ok(Classified {
+                    kind: FileKind::Inotify,
+                    path: KVec::new(),
+                    obj: Some(ObjSnap::Inotify(s)),
+                });
+            }
+            // Other anonymous inodes: eventfd, signalfd, timerfd...
             let mut nb = [0u8; 32];
             let name = kapi::file_dname(f, &mut nb);
             let name = name
@@ -587,6 +601,8 @@ impl FilesPlan {
             Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
             Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,
             Record::FileData(d) => self.anon.add_data(d, shared, log)?,
+            Record::Inotify(r) => epoll::add(r, shared, log)?,
+            Record::InotifyWatch(w) => epoll::add_watch(w, shared, log)?,
             // The validator ties them to the file record just before.
             Record::Lock(l) => {
                 let f = self.files.last().ok_or(EINVAL)?;
@@ -688,6 +704,7 @@ impl FilesPlan {
                 )
             }
             FileKind::Inet => Some(inet::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Inotify => Some(epoll::open(fd, r.obj, r.open_flags, shared, log)?),
         };
         shared.insert(
             r.id,

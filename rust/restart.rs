@@ -23,6 +23,7 @@
 //!   to user space until all are restored.
 
 use crate::{
+    epoll,
     error::ReadError,
     files::FilesPlan,
     format::{self, Record, TreeEntry},
@@ -603,6 +604,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         let objs = args
             .objs()
             .map_err(|e| fail!(log, e, "cannot read the restart objects"))?;
+        epoll::take_handed(&objs, &mut shared, &log)?;
         pipe::take_handed(&objs, &mut shared, &log)?;
     }
 

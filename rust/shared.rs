@@ -35,6 +35,8 @@ pub(crate) enum Kind {
     /// A deleted regular file's inode, which several open file
     /// descriptions can open.
     Deleted,
+    /// An inotify instance, which one open file description opens.
+    Inotify,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -128,6 +130,16 @@ pub(crate) enum Object {
     },
     /// A deleted file: the file that recreated its inode (never installed).
     Deleted { file: ARef<File> },
+    /// An inotify instance the caller handed over with its watches, the
+    /// `(wd, mask)` of the image's watch records and its `next_wd`, once
+    /// its record came (`recorded`); `opened` once a file record opens it.
+    Inotify {
+        file: ARef<File>,
+        watches: KVec<(u32, u32)>,
+        next_wd: u32,
+        recorded: bool,
+        opened: bool,
+    },
 }
 
 impl Object {
@@ -140,6 +152,7 @@ impl Object {
             Object::Inet { .. } => Kind::Inet,
             Object::Memfd { .. } => Kind::Memfd,
             Object::Deleted { .. } => Kind::Deleted,
+            Object::Inotify { .. } => Kind::Inotify,
         }
     }
 }

@@ -221,6 +221,8 @@ assert_layout!(RestartArgs, 48, {
 
 /// `CR_RESTART_OBJ_PIPE`.
 pub(crate) const CR_RESTART_OBJ_PIPE: u32 = 1;
+/// `CR_RESTART_OBJ_INOTIFY`.
+pub(crate) const CR_RESTART_OBJ_INOTIFY: u32 = 8;
 /// `CR_RESTART_MAX_OBJS`.
 const CR_RESTART_MAX_OBJS: u32 = 65536;
 

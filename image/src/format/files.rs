@@ -53,6 +53,9 @@ u32_enum! {
         Unix = 9,
         /// A TCP or UDP socket ([`Inet`], named by [`FileRec::obj`]).
         Inet = 10,
+        /// An inotify instance ([`Inotify`], named by [`FileRec::obj`]),
+        /// made again with its watches.
+        Inotify = 15,
     }
 }
 
@@ -65,6 +68,7 @@ impl FileKind {
             Self::Pipe | Self::Fifo => true,
             Self::Unix => true,
             Self::Inet => true,
+            Self::Inotify => true,
             Self::Memfd | Self::Deleted => true,
         }
     }
@@ -82,6 +86,7 @@ impl FileKind {
             Self::Inet => "inet",
             Self::Memfd => "memfd",
             Self::Deleted => "deleted",
+            Self::Inotify => "inotify",
         }
     }
 }

@@ -92,6 +92,10 @@ record_types! {
     Lock = 350, "lock", LOCK_PAYLOAD;
     /// [`FileOwner`]: `F_SETOWN`/`F_SETSIG`/`O_ASYNC` of the file record before it.
     FileOwner = 351, "file-owner", FILE_OWNER_PAYLOAD;
+    /// [`Inotify`]: an inotify instance, before the file record opening it.
+    Inotify = 372, "inotify", INOTIFY_PAYLOAD;
+    /// [`InotifyWatch`]: one watch of the inotify instance before it.
+    InotifyWatch = 373, "inotify-wd", padded(INOTIFY_WATCH_FIXED + 4 + MAX_PATH);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -193,6 +197,10 @@ pub enum Record<'a> {
     Lock(LockRec),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`Inotify`].
+    Inotify(Inotify),
+    /// [`InotifyWatch`].
+    InotifyWatch(InotifyWatch<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -240,6 +248,8 @@ impl<'a> Record<'a> {
             RecordType::FileData => Record::FileData(FileData::decode(p)?),
             RecordType::Lock => Record::Lock(LockRec::decode(p)?),
             RecordType::FileOwner => Record::FileOwner(FileOwner::decode(p)?),
+            RecordType::Inotify => Record::Inotify(Inotify::decode(p)?),
+            RecordType::InotifyWatch => Record::InotifyWatch(InotifyWatch::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
             RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
             RecordType::Tail => Record::Tail(Tail::decode(p)?),
@@ -287,6 +297,8 @@ impl Record<'_> {
             Record::FileData(d) => f(d),
             Record::Lock(l) => f(l),
             Record::FileOwner(o) => f(o),
+            Record::Inotify(i) => f(i),
+            Record::InotifyWatch(w) => f(w),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

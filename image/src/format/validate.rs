@@ -62,6 +62,8 @@ pub struct Validator {
     /// The pipe-data bytes the last pipe record announced that are still
     /// to come.
     pipe_data_left: u64,
+    /// The watch records the last inotify record announced.
+    inotify_left: InotifyLeft,
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
@@ -94,10 +96,12 @@ enum ObjClass {
     Unix,
     /// [`Inet`].
     Inet,
+    /// [`Inotify`].
+    Inotify,
 }
 
 impl ObjClass {
-    const COUNT: usize = 3;
+    const COUNT: usize = 4;
 
     /// The class of the objects file records of `kind` open, if their
     /// ids are checked here.
@@ -106,6 +110,7 @@ impl ObjClass {
             FileKind::Pipe | FileKind::Fifo => Some(Self::Pipe),
             FileKind::Unix => Some(Self::Unix),
             FileKind::Inet => Some(Self::Inet),
+            FileKind::Inotify => Some(Self::Inotify),
             _ => None,
         }
     }
@@ -128,6 +133,8 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::FileData
             | RecordType::Lock
             | RecordType::FileOwner
+            | RecordType::Inotify
+            | RecordType::InotifyWatch
     )
 }
 
@@ -188,6 +195,7 @@ impl Validator {
             last_file_id: 0,
             last_obj: [0; ObjClass::COUNT],
             pipe_data_left: 0,
+            inotify_left: InotifyLeft::default(),
             data_left: DataLeft::default(),
             cur_file: (0, false),
             procs_expected: 0,
@@ -304,6 +312,17 @@ impl Validator {
             (0, _) => {}
             (_, T::PipeData) => return Ok(()),
             _ => return Err(FormatError::Missing),
+        }
+        // An inotify instance's watch records follow it, and nothing else.
+        if (self.inotify_left.left() != 0) != (ty == T::InotifyWatch) {
+            return Err(if ty == T::InotifyWatch {
+                FormatError::BadOrder
+            } else {
+                FormatError::Missing
+            });
+        }
+        if ty == T::InotifyWatch {
+            return Ok(());
         }
         if (self.data_left.left != 0) != (ty == T::FileData) {
             return Err(if ty == T::FileData {
@@ -508,6 +527,18 @@ impl Validator {
                 }
                 self.phase = Phase::Files;
                 Record::UnixData(d)
+            }
+            RecordType::Inotify => {
+                let r = Inotify::decode(p)?;
+                self.new_object(ObjClass::Inotify, r.id)?;
+                self.inotify_left = InotifyLeft::new(&r);
+                self.phase = Phase::Files;
+                Record::Inotify(r)
+            }
+            RecordType::InotifyWatch => {
+                let w = InotifyWatch::decode(p)?;
+                self.inotify_left.take(&w)?;
+                Record::InotifyWatch(w)
             }
             RecordType::Inet => {
                 let s = Inet::decode(p)?;

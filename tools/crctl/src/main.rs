@@ -3,6 +3,7 @@
 //! crctl: the userspace companion of the cr checkpoint/restart module.
 
 mod creds;
+mod epoll;
 mod error;
 mod image;
 mod info;
@@ -475,9 +476,20 @@ fn restart(o: &RestartArgs) -> Result<()> {
         procs: vec![],
     };
     let mut pipes = vec![];
+    let mut inotifies = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
+            Record::Inotify(i) => inotifies.push(epoll::InotifyRec {
+                id: i.id,
+                next_wd: i.next_wd,
+                watches: vec![],
+            }),
+            Record::InotifyWatch(w) => {
+                if let Some(i) = inotifies.last_mut() {
+                    i.watches.push((w.head.wd, w.head.mask, w.path.to_vec()));
+                }
+            }
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
                 tgid: task.tgid,
@@ -509,6 +521,8 @@ fn restart(o: &RestartArgs) -> Result<()> {
     }
     let prefix = w.keep.take().unwrap_or_default();
     let pipes = pipes::Pipes::make(&pipes)?;
+    let inotifies = epoll::Inotifies::make(&inotifies)?;
+    let objs: Vec<uapi::CrRestartObj> = pipes.objs.iter().chain(&inotifies.objs).copied().collect();
     let flags = if o.stopped {
         uapi::CR_RESTART_STOPPED
     } else {
@@ -538,7 +552,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
             dev: dev.as_fd(),
             image: input,
             log: &logfd,
-            objs: &pipes.objs,
+            objs: &objs,
         };
         match tree::launch(&t, &fds, &prefix, flags, &how)? {
             tree::Launched::Exit(code) => std::process::exit(code),
@@ -575,8 +589,8 @@ fn restart(o: &RestartArgs) -> Result<()> {
         logfd: logfd.raw(),
         prefix: prefix.as_ptr() as u64,
         prefix_len: prefix.len() as u64,
-        objs: pipes.objs.as_ptr() as u64,
-        nr_objs: pipes.objs.len() as u32,
+        objs: objs.as_ptr() as u64,
+        nr_objs: objs.len() as u32,
         pad: 0,
     };
     // On success this does not return: this process is the restored

@@ -58,6 +58,8 @@ pub struct CrRestartArgs {
 
 /// `CR_RESTART_OBJ_PIPE`.
 pub const CR_RESTART_OBJ_PIPE: u32 = 1;
+/// `CR_RESTART_OBJ_INOTIFY`.
+pub const CR_RESTART_OBJ_INOTIFY: u32 = 8;
 
 /// `struct cr_restart_obj`.
 #[repr(C)]
