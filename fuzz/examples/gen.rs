@@ -429,6 +429,7 @@ fn main() {
                 RecordType::File => 10,
                 // No single-record decoder of their own in the fuzz target yet.
                 RecordType::Lock | RecordType::FileOwner => continue,
+                RecordType::Inotify | RecordType::InotifyWatch => continue,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);
@@ -783,6 +784,37 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 };
                 o.push(|b| f.encode(b));
             }
+            // And an inotify instance (fd 24) watching two directories,
+            // wd 1 and 3.
+            let ino = Inotify {
+                id: 1,
+                watches: 2,
+                next_wd: 4,
+            };
+            o.push(|b| ino.encode(b));
+            for (wd, path) in [(1, &b"/tmp"[..]), (3, b"/etc")] {
+                let w = InotifyWatch {
+                    head: InotifyWatchHead {
+                        id: 1,
+                        wd,
+                        mask: 0x100,
+                    },
+                    path,
+                };
+                o.push(|b| w.encode(b));
+            }
+            file_id += 1;
+            let f = FileRec {
+                fd: 24,
+                id: file_id,
+                kind: FileKind::Inotify,
+                open_flags: 0,
+                fd_flags: 0,
+                pos: 0,
+                obj: 1,
+                path: b"",
+            };
+            o.push(|b| f.encode(b));
         }
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {

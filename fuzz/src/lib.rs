@@ -323,6 +323,14 @@ fn drive_inner(
             Record::FileOwner(o) => {
                 black_box(o);
             }
+            Record::Inotify(i) => {
+                assert!(i.id != 0 && i.next_wd != 0);
+            }
+            Record::InotifyWatch(w) => {
+                assert!(
+                    w.head.wd != 0 && w.head.wd < i32::MAX as u32 && w.path.first() == Some(&b'/')
+                );
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.

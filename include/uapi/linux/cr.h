@@ -137,6 +137,10 @@ struct cr_restart_args {
 #define CR_RESTART_OBJ_PIPE	1 /* an empty anonymous pipe (either end) with
 				   * the capacity of the image's pipe @id,
 				   * which nothing else has open */
+#define CR_RESTART_OBJ_INOTIFY	8 /* an inotify instance with exactly the
+				   * watches (wd, mask) and next watch
+				   * descriptor of the image's inotify @id,
+				   * nothing queued */
 
 #define CR_RESTART_MAX_OBJS	65536
 
