@@ -68,7 +68,7 @@ static int count_type(const struct json *j, const char *type)
 	return n;
 }
 
-TEST_F_TIMEOUT(cr, inotify, TEST_TIMEOUT)
+static void inotify_round(struct __test_metadata *_metadata, struct cr_env *env, bool leave)
 {
 	char img[PATH_MAX], d[3][PATH_MAX];
 	struct proc *orig, *copy;
@@ -80,16 +80,26 @@ TEST_F_TIMEOUT(cr, inotify, TEST_TIMEOUT)
 		char name[8];
 
 		snprintf(name, sizeof(name), "d%d", i + 1);
-		tmp_path(&self->env, d[i], name);
+		tmp_path(env, d[i], name);
 		ASSERT_EQ(0, mkdir(d[i], 0755));
 	}
-	tmp_path(&self->env, img, "inotify.img");
-	orig = start_prog(_metadata, &self->env, "epoll", "inotify", d[0], d[1], d[2], NULL);
+	tmp_path(env, img, "inotify.img");
+	orig = start_prog(_metadata, env, "epoll", "inotify", d[0], d[1], d[2], NULL);
 	expect_line(_metadata, orig, "READY");
-	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
-	expect_sigkill(_metadata, orig);
+	checkpoint_ex(_metadata, env, orig->pid, img, NO_RETRY | (leave ? LEAVE_RUNNING : 0));
+	if (leave) {
+		/* Unharmed: its read() goes on and sees what comes next. */
+		touch(_metadata, d[0], "early");
+		expect_line(_metadata, orig, "EVENT 1 100 early");
+		touch(_metadata, d[2], "late");
+		expect_line(_metadata, orig, "EVENT 3 100 late");
+		expect_line(_metadata, orig, "DONE");
+		expect_exit(_metadata, orig, 0);
+	} else {
+		expect_sigkill(_metadata, orig);
+	}
 
-	crctl_info(_metadata, &self->env, img, &j);
+	crctl_info(_metadata, env, img, &j);
 	EXPECT_EQ(2, count_type(&j, "inotify"));
 	EXPECT_EQ(2, count_type(&j, "inotify-watch"));
 	o = json_member(&j, 0, "file_objects");
@@ -104,7 +114,7 @@ TEST_F_TIMEOUT(cr, inotify, TEST_TIMEOUT)
 	}
 	json_free(&j);
 
-	copy = restart(_metadata, &self->env, img, NULL_STDIN);
+	copy = restart(_metadata, env, img, NULL_STDIN);
 	/* restart() waited for the restored copy (the fidelity check). */
 	touch(_metadata, d[2], "three");
 	expect_line(_metadata, copy, "EVENT 3 100 three");
@@ -114,6 +124,16 @@ TEST_F_TIMEOUT(cr, inotify, TEST_TIMEOUT)
 	expect_line(_metadata, copy, "DONE");
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(cr, inotify, TEST_TIMEOUT)
+{
+	inotify_round(_metadata, &self->env, false);
+}
+
+TEST_F_TIMEOUT(cr, inotify_leave_running, TEST_TIMEOUT)
+{
+	inotify_round(_metadata, &self->env, true);
 }
 
 /*
