@@ -26,6 +26,7 @@
 #include <linux/rseq.h>
 #include <linux/shmem_fs.h>
 #include <linux/namei.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/elf.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
@@ -754,3 +755,42 @@ void cr_list_move_tail(struct list_head *e, struct list_head *head) { list_move_
 
 /* test_restore_sigmask() (inline): a sigsuspend()-like call's mask is put back on this return. */
 bool cr_current_restore_sigmask(void) { return test_restore_sigmask(); }
+/* inotify (an fsnotify group is its file's private data). */
+unsigned int cr_inotify_queued(struct file *f)
+{
+	return ((struct fsnotify_group *)f->private_data)->q_len;
+}
+
+unsigned int cr_inotify_idr_next(struct file *f)
+{
+	return ((struct fsnotify_group *)f->private_data)->inotify_data.idr.idr_next;
+}
+
+void cr_current_pwd(struct path *p)
+{
+	get_fs_pwd(current->fs, p);
+}
+
+void cr_current_root(struct path *p)
+{
+	get_fs_root(current->fs, p);
+}
+
+/*
+ * The inode inotify watch @wd of @f watches, with a reference (or NULL):
+ * the idr lookup and the grab under the group's idr_lock, as inotify's own
+ * inotify_idr_find() does (its marks are private to fs/notify/inotify).
+ */
+struct inode *cr_inotify_wd_inode(struct file *f, int wd)
+{
+	struct fsnotify_group *g = f->private_data;
+	struct fsnotify_mark *m;
+	struct inode *i = NULL;
+
+	spin_lock(&g->inotify_data.idr_lock);
+	m = idr_find(&g->inotify_data.idr, wd);
+	if (m && m->connector && m->connector->type == FSNOTIFY_OBJ_TYPE_INODE)
+		i = igrab(m->connector->obj);
+	spin_unlock(&g->inotify_data.idr_lock);
+	return i;
+}

@@ -23,6 +23,7 @@ struct sock;
 struct sk_buff;
 struct unix_address;
 struct dentry;
+struct inode;
 struct mnt_idmap;
 struct file_lock;
 struct file_lock_core;
@@ -227,5 +228,11 @@ int cr_unix_set_name(struct sock *sk, const char *name, int len);
 int cr_sock_socketpair(struct socket *a, struct socket *b);
 int cr_sock_setsockopt_int(struct socket *s, int opt, int val);
 int cr_sock_set_timeo(struct socket *s, int opt, s64 sec, s64 usec);
+
+unsigned int cr_inotify_queued(struct file *f);
+unsigned int cr_inotify_idr_next(struct file *f);
+void cr_current_pwd(struct path *p);
+void cr_current_root(struct path *p);
+struct inode *cr_inotify_wd_inode(struct file *f, int wd);
 
 #endif /* CR_KAPI_H */

@@ -20,6 +20,7 @@ pub mod format;
 
 mod anonfile;
 mod checkpoint;
+mod epoll;
 mod error;
 mod evfd;
 mod files;

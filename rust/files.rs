@@ -22,6 +22,7 @@
 
 use crate::{
     anonfile::{AnonPlan, AnonSnap},
+    epoll,
     error::{eopnotsupp, refuse, Refusal},
     evfd::{self, EvfdSnap},
     format::{self, FileKind, Record},
@@ -81,6 +82,8 @@ pub(crate) enum ObjSnap {
     Anon(AnonSnap),
     /// An eventfd, timerfd or signalfd ([`crate::evfd`]).
     Evfd(EvfdSnap),
+    /// An inotify instance ([`crate::epoll`]).
+    Inotify(epoll::InotifySnap),
 }
 
 impl ObjSnap {
@@ -93,6 +96,7 @@ impl ObjSnap {
             ObjSnap::Inet(s) => (Kind::Inet, s.key()),
             ObjSnap::Anon(a) => a.key(),
             ObjSnap::Evfd(e) => e.key(),
+            ObjSnap::Inotify(i) => (Kind::Inotify, i.key()),
         }
     }
 
@@ -106,6 +110,7 @@ impl ObjSnap {
             ObjSnap::Inet(s) => s.write(id, w),
             ObjSnap::Anon(a) => a.write(id, w),
             ObjSnap::Evfd(e) => e.write(id, w),
+            ObjSnap::Inotify(i) => i.write(id, w),
         }
     }
 }
@@ -253,7 +258,16 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
             })
         }
         _ => {
-            // Anonymous inodes: eventfd, epoll, signalfd, timerfd, inotify...
+            // Anonymous inodes: inotify is saved; epoll and fanotify are
+            // refused by name there.
+            if let Some(epoll::Anon::Inotify(s)) = epoll::classify(pid, fd, f)? {
+                return Ok(Classified {
+                    kind: FileKind::Inotify,
+                    path: KVec::new(),
+                    obj: Some(ObjSnap::Inotify(s)),
+                });
+            }
+            // Other anonymous inodes: eventfd, signalfd, timerfd...
             let mut nb = [0u8; 32];
             let name = kapi::file_dname(f, &mut nb);
             let name = name
@@ -618,6 +632,8 @@ impl FilesPlan {
             Record::Eventfd(_) | Record::Timerfd(_) | Record::Signalfd(_) => {
                 return evfd::add(rec, shared, log)
             }
+            Record::Inotify(r) => epoll::add(r, shared, log)?,
+            Record::InotifyWatch(w) => epoll::add_watch(w, shared, log)?,
             // The validator ties them to the file record just before.
             Record::Lock(l) => {
                 let f = self.files.last().ok_or(EINVAL)?;
@@ -722,6 +738,7 @@ impl FilesPlan {
             FileKind::Eventfd | FileKind::Timerfd | FileKind::Signalfd => {
                 Some(evfd::open(fd, r.kind, r.obj, r.open_flags, shared, log)?)
             }
+            FileKind::Inotify => Some(epoll::open(fd, r.obj, r.open_flags, shared, log)?),
         };
         shared.insert(
             r.id,

@@ -16,6 +16,7 @@ use core::ptr::NonNull;
 use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef};
 
 pub(crate) mod current;
+pub(crate) mod epoll;
 pub(crate) mod evfd;
 mod file;
 pub(crate) mod inet;

@@ -242,6 +242,10 @@ pub(crate) fn is_anon_pipe(f: &File) -> bool {
 pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
     for o in objs {
         let (id, fd) = (o.id, o.fd);
+        // Taken by `epoll::take_handed`.
+        if o.kind == crate::uapi::CR_RESTART_OBJ_INOTIFY {
+            continue;
+        }
         let inherited = o.kind == CR_RESTART_OBJ_INHERIT;
         if o.kind != CR_RESTART_OBJ_PIPE && !inherited {
             return Err(fail!(

@@ -23,6 +23,7 @@
 //!   to user space until all are restored.
 
 use crate::{
+    epoll,
     error::ReadError,
     evfd,
     files::FilesPlan,
@@ -626,6 +627,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
             .objs()
             .map_err(|e| fail!(log, e, "cannot read the restart objects"))?;
         evfd::take_handed(&mut objs, &mut shared, &log)?;
+        epoll::take_handed(&objs, &mut shared, &log)?;
         pipe::take_handed(&objs, &mut shared, &log)?;
     }
 

@@ -42,6 +42,8 @@ pub(crate) enum Kind {
     Timerfd,
     /// A signalfd ([`format::SignalfdRec`]), as an eventfd.
     Signalfd,
+    /// An inotify instance, which one open file description opens.
+    Inotify,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -173,6 +175,16 @@ pub(crate) enum Object {
         taken: bool,
         opened: bool,
     },
+    /// An inotify instance the caller handed over with its watches, the
+    /// `(wd, mask)` of the image's watch records and its `next_wd`, once
+    /// its record came (`recorded`); `opened` once a file record opens it.
+    Inotify {
+        file: ARef<File>,
+        watches: KVec<(u32, u32)>,
+        next_wd: u32,
+        recorded: bool,
+        opened: bool,
+    },
 }
 
 impl Object {
@@ -186,6 +198,7 @@ impl Object {
             Object::Memfd { .. } => Kind::Memfd,
             Object::Deleted { .. } => Kind::Deleted,
             Object::Evfd { kind, .. } => *kind,
+            Object::Inotify { .. } => Kind::Inotify,
         }
     }
 }

@@ -261,6 +261,8 @@ pub(crate) const CR_RESTART_OBJ_EVENTFD: u32 = 4;
 pub(crate) const CR_RESTART_OBJ_TIMERFD: u32 = 5;
 /// `CR_RESTART_OBJ_SIGNALFD`.
 pub(crate) const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
+/// `CR_RESTART_OBJ_INOTIFY`.
+pub(crate) const CR_RESTART_OBJ_INOTIFY: u32 = 8;
 /// `CR_RESTART_MAX_OBJS`.
 const CR_RESTART_MAX_OBJS: u32 = 65536;
 

@@ -724,9 +724,9 @@ TEST_F_TIMEOUT(cr, refuse_unix_socket, TEST_TIMEOUT)
 	refusal(_metadata, self, "unix", "socket");
 }
 
-TEST_F_TIMEOUT(cr, refuse_inotify, TEST_TIMEOUT)
+TEST_F_TIMEOUT(cr, refuse_epoll, TEST_TIMEOUT)
 {
-	refusal(_metadata, self, "inotify", "inotify");
+	refusal(_metadata, self, "epoll", "epoll set");
 }
 
 struct layout {

@@ -432,6 +432,7 @@ fn main() {
                 | RecordType::FileOwner
                 | RecordType::PendingSig
                 | RecordType::Itimers => continue,
+                RecordType::Inotify | RecordType::InotifyWatch => continue,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);
@@ -855,7 +856,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 path: b"",
             };
             o.push(|b| f.encode(b));
-            // And an eventfd, a timerfd and a signalfd (fds 24-26).
+            // And an eventfd, a timerfd and a signalfd (fds 26-28).
             let ev = EventfdRec {
                 id: 1,
                 flags: EVENTFD_SEMAPHORE,
@@ -875,9 +876,9 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 mask: 1 << 11,
             };
             for (fd, kind) in [
-                (24, FileKind::Eventfd),
-                (25, FileKind::Timerfd),
-                (26, FileKind::Signalfd),
+                (26, FileKind::Eventfd),
+                (27, FileKind::Timerfd),
+                (28, FileKind::Signalfd),
             ] {
                 match kind {
                     FileKind::Eventfd => o.push(|b| ev.encode(b)),
@@ -897,6 +898,37 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 };
                 o.push(|b| f.encode(b));
             }
+            // And an inotify instance (fd 29) watching two directories,
+            // wd 1 and 3.
+            let ino = Inotify {
+                id: 1,
+                watches: 2,
+                next_wd: 4,
+            };
+            o.push(|b| ino.encode(b));
+            for (wd, path) in [(1, &b"/tmp"[..]), (3, b"/etc")] {
+                let w = InotifyWatch {
+                    head: InotifyWatchHead {
+                        id: 1,
+                        wd,
+                        mask: 0x100,
+                    },
+                    path,
+                };
+                o.push(|b| w.encode(b));
+            }
+            file_id += 1;
+            let f = FileRec {
+                fd: 29,
+                id: file_id,
+                kind: FileKind::Inotify,
+                open_flags: 0,
+                fd_flags: 0,
+                pos: 0,
+                obj: 1,
+                path: b"",
+            };
+            o.push(|b| f.encode(b));
         }
         for (k, &tid) in std::iter::once(&p.pid).chain(&p.threads).enumerate() {
             let th = Thread {

@@ -341,6 +341,13 @@ fn drive_inner(
             }
             Record::Signalfd(s) => {
                 assert!(s.id != 0 && s.mask & ((1 << 8) | (1 << 18)) == 0);
+            Record::Inotify(i) => {
+                assert!(i.id != 0 && i.next_wd != 0);
+            }
+            Record::InotifyWatch(w) => {
+                assert!(
+                    w.head.wd != 0 && w.head.wd < i32::MAX as u32 && w.path.first() == Some(&b'/')
+                );
             }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());

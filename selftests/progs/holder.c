@@ -4,13 +4,13 @@
  * does not support and counts like counter.c.  The first line names the
  * descriptors it holds, "FD <n> [<m>]"; then 1, 2, 3, ... one a line.
  *
- * Usage: holder unix|inotify [DELAY_US]
+ * Usage: holder unix|epoll [DELAY_US]
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,19 +46,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		printf("FD %d %d\n", fds[0], fds[1]);
-	} else if (argc > 1 && !strcmp(argv[1], "inotify")) {
-		fds[0] = inotify_init1(0);
-		if (fds[0] < 0) {
-			perror("inotify_init1");
-			return 2;
-		}
-		if (inotify_add_watch(fds[0], "/", IN_DELETE_SELF) < 0) {
-			perror("inotify_add_watch");
+	} else if (argc > 1 && !strcmp(argv[1], "epoll")) {
+		/* Inotify instances are restored, epoll sets not yet. */
+		struct epoll_event ev = { .events = EPOLLIN };
+		int p[2];
+
+		fds[0] = epoll_create1(0);
+		if (fds[0] < 0 || pipe(p) || epoll_ctl(fds[0], EPOLL_CTL_ADD, p[0], &ev)) {
+			perror("epoll");
 			return 2;
 		}
 		printf("FD %d\n", fds[0]);
 	} else {
-		fprintf(stderr, "usage: holder unix|inotify [DELAY_US]\n");
+		fprintf(stderr, "usage: holder unix|epoll [DELAY_US]\n");
 		return 2;
 	}
 

@@ -59,6 +59,9 @@ u32_enum! {
         Timerfd = 12,
         /// A signalfd ([`SignalfdRec`], named by [`FileRec::obj`]).
         Signalfd = 13,
+        /// An inotify instance ([`Inotify`], named by [`FileRec::obj`]),
+        /// made again with its watches.
+        Inotify = 15,
     }
 }
 
@@ -71,6 +74,7 @@ impl FileKind {
             Self::Pipe | Self::Fifo => true,
             Self::Unix => true,
             Self::Inet => true,
+            Self::Inotify => true,
             Self::Memfd | Self::Deleted => true,
             Self::Eventfd | Self::Timerfd | Self::Signalfd => true,
         }
@@ -92,6 +96,7 @@ impl FileKind {
             Self::Eventfd => "eventfd",
             Self::Timerfd => "timerfd",
             Self::Signalfd => "signalfd",
+            Self::Inotify => "inotify",
         }
     }
 }

@@ -43,6 +43,7 @@
 //! | `inet.rs` | [`Inet`] |
 //! | `memfd.rs` | [`MemfdRec`], [`DeletedRec`], [`FileData`] |
 //! | `locks.rs` | [`LockRec`], [`FileOwner`] |
+//! | `epoll.rs` | [`Inotify`], [`InotifyWatch`], fdinfo parsers |
 //! | `pages.rs` | [`PagesHeader`], [`pages_in`] |
 //! | `validate.rs` | [`Validator`] |
 //! | `walk.rs` | [`TreeWalk`], [`PageWalk`] |
@@ -51,6 +52,7 @@
 #[macro_use]
 mod codec;
 mod checksum;
+mod epoll;
 mod error;
 mod evfd;
 mod files;
@@ -76,6 +78,7 @@ pub mod walk;
 
 pub use checksum::Checksum;
 pub use codec::{encode_record, padded, page_offset, to_pages, Cursor, Le, Wire, Writer};
+pub use epoll::*;
 pub use error::{FResult, FormatError};
 pub use evfd::*;
 pub use files::*;

@@ -98,6 +98,10 @@ record_types! {
     Timerfd = 361, "timerfd", TIMERFD_PAYLOAD;
     /// [`SignalfdRec`]: a signalfd, before the file record opening it.
     Signalfd = 362, "signalfd", SIGNALFD_PAYLOAD;
+    /// [`Inotify`]: an inotify instance, before the file record opening it.
+    Inotify = 372, "inotify", INOTIFY_PAYLOAD;
+    /// [`InotifyWatch`]: one watch of the inotify instance before it.
+    InotifyWatch = 373, "inotify-wd", padded(INOTIFY_WATCH_FIXED + 4 + MAX_PATH);
     /// [`Mm`]: address space layout.
     Mm = 400, "mm", MM_FIXED + 8 * MAX_AUXV_WORDS as usize + 8 + padded(MAX_PATH);
     /// [`Vma`]: one mapping.
@@ -213,6 +217,10 @@ pub enum Record<'a> {
     Timerfd(TimerfdRec),
     /// [`SignalfdRec`].
     Signalfd(SignalfdRec),
+    /// [`Inotify`].
+    Inotify(Inotify),
+    /// [`InotifyWatch`].
+    InotifyWatch(InotifyWatch<'a>),
     /// [`MetaEnd`].
     MetaEnd(MetaEnd),
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
@@ -265,6 +273,8 @@ impl<'a> Record<'a> {
             RecordType::Eventfd => Record::Eventfd(EventfdRec::decode(p)?),
             RecordType::Timerfd => Record::Timerfd(TimerfdRec::decode(p)?),
             RecordType::Signalfd => Record::Signalfd(SignalfdRec::decode(p)?),
+            RecordType::Inotify => Record::Inotify(Inotify::decode(p)?),
+            RecordType::InotifyWatch => Record::InotifyWatch(InotifyWatch::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
             RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
             RecordType::Tail => Record::Tail(Tail::decode(p)?),
@@ -317,6 +327,8 @@ impl Record<'_> {
             Record::Eventfd(e) => f(e),
             Record::Timerfd(t) => f(t),
             Record::Signalfd(s) => f(s),
+            Record::Inotify(i) => f(i),
+            Record::InotifyWatch(w) => f(w),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
             Record::Tail(t) => f(t),

@@ -65,6 +65,8 @@ pub struct Validator {
     /// The unix sockets whose data records are still to come, in order:
     /// id and records left ([`UnixSock::data_records`]).
     unix_data_left: [(u32, u32); 2],
+    /// The watch records the last inotify record announced.
+    inotify_left: InotifyLeft,
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
@@ -105,10 +107,12 @@ enum ObjClass {
     Timerfd,
     /// [`SignalfdRec`].
     Signalfd,
+    /// [`Inotify`].
+    Inotify,
 }
 
 impl ObjClass {
-    const COUNT: usize = 6;
+    const COUNT: usize = 7;
 
     /// The class of the objects file records of `kind` open, if their
     /// ids are checked here.
@@ -120,6 +124,7 @@ impl ObjClass {
             FileKind::Eventfd => Some(Self::Eventfd),
             FileKind::Timerfd => Some(Self::Timerfd),
             FileKind::Signalfd => Some(Self::Signalfd),
+            FileKind::Inotify => Some(Self::Inotify),
             _ => None,
         }
     }
@@ -145,6 +150,8 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::Eventfd
             | RecordType::Timerfd
             | RecordType::Signalfd
+            | RecordType::Inotify
+            | RecordType::InotifyWatch
     )
 }
 
@@ -207,6 +214,7 @@ impl Validator {
             last_obj: [0; ObjClass::COUNT],
             pipe_data_left: 0,
             unix_data_left: [(0, 0); 2],
+            inotify_left: InotifyLeft::default(),
             data_left: DataLeft::default(),
             cur_file: (0, false),
             procs_expected: 0,
@@ -334,6 +342,17 @@ impl Validator {
             (true, T::UnixSock) if self.unix_data_left[1].1 == 0 => {}
             (true, _) => return Err(FormatError::Missing),
             _ => {}
+        }
+        // An inotify instance's watch records follow it, and nothing else.
+        if (self.inotify_left.left() != 0) != (ty == T::InotifyWatch) {
+            return Err(if ty == T::InotifyWatch {
+                FormatError::BadOrder
+            } else {
+                FormatError::Missing
+            });
+        }
+        if ty == T::InotifyWatch {
+            return Ok(());
         }
         if (self.data_left.left != 0) != (ty == T::FileData) {
             return Err(if ty == T::FileData {
@@ -554,6 +573,18 @@ impl Validator {
                 }
                 self.phase = Phase::Files;
                 Record::UnixData(d)
+            }
+            RecordType::Inotify => {
+                let r = Inotify::decode(p)?;
+                self.new_object(ObjClass::Inotify, r.id)?;
+                self.inotify_left = InotifyLeft::new(&r);
+                self.phase = Phase::Files;
+                Record::Inotify(r)
+            }
+            RecordType::InotifyWatch => {
+                let w = InotifyWatch::decode(p)?;
+                self.inotify_left.take(&w)?;
+                Record::InotifyWatch(w)
             }
             RecordType::Inet => {
                 let s = Inet::decode(p)?;

@@ -161,6 +161,10 @@ struct cr_restart_args {
 				   * unread expirations (TFD_IOC_SET_TICKS) */
 #define CR_RESTART_OBJ_SIGNALFD	6 /* a signalfd with the mask of the
 				   * image's signalfd @id */
+#define CR_RESTART_OBJ_INOTIFY	8 /* an inotify instance with exactly the
+				   * watches (wd, mask) and next watch
+				   * descriptor of the image's inotify @id,
+				   * nothing queued */
 
 #define CR_RESTART_MAX_OBJS	65536
 

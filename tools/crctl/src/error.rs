@@ -95,6 +95,13 @@ pub(crate) enum Error {
         id: u32,
         errno: ErrnoText,
     },
+    /// Making an inotify instance of the image with its watches.
+    #[error("restart: inotify {id}: {what}: {errno}")]
+    Inotify {
+        id: u32,
+        what: String,
+        errno: ErrnoText,
+    },
     #[error(
         "{}: CR_IOC_INFO not understood; the loaded module is too old for this crctl",
         uapi::CR_DEVICE

@@ -3,6 +3,7 @@
 //! crctl: the userspace companion of the cr checkpoint/restart module.
 
 mod creds;
+mod epoll;
 mod error;
 mod evfd;
 mod image;
@@ -494,6 +495,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut external = vec![];
     let mut deleted_fifos = vec![];
     let mut evfds = vec![];
+    let mut inotifies = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
@@ -504,6 +506,16 @@ fn restart(o: &RestartArgs) -> Result<()> {
             Record::Timerfd(r) => evfds.push(evfd::EvRec::Timerfd(r)),
             Record::Signalfd(r) => evfds.push(evfd::EvRec::Signalfd(r)),
             Record::Pipe(p) => pipes.push((p.head.id, p.head.capacity, p.path.to_vec())),
+            Record::Inotify(i) => inotifies.push(epoll::InotifyRec {
+                id: i.id,
+                next_wd: i.next_wd,
+                watches: vec![],
+            }),
+            Record::InotifyWatch(w) => {
+                if let Some(i) = inotifies.last_mut() {
+                    i.watches.push((w.head.wd, w.head.mask, w.path.to_vec()));
+                }
+            }
             Record::Tree(tr) => t.entries = (0..tr.len()).map(|i| tr.get(i)).collect(),
             Record::Task(task) => t.procs.push(tree::ProcInfo {
                 tgid: task.tgid,
@@ -547,6 +559,8 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut pipes = pipes::Pipes::make(&pipes)?;
     pipes.inherit(&external, &o.inherit_fd)?;
     pipes.deleted_fifos(&deleted_fifos)?;
+    let inotifies = epoll::Inotifies::make(&inotifies)?;
+    pipes.objs.extend_from_slice(&inotifies.objs);
     // Made last, just before the kernel takes them: a timer runs from here.
     let evfds = evfd::Evfds::make(&evfds)?;
     pipes.objs.extend_from_slice(&evfds.objs);

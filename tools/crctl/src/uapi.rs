@@ -71,6 +71,8 @@ pub const CR_RESTART_OBJ_EVENTFD: u32 = 4;
 pub const CR_RESTART_OBJ_TIMERFD: u32 = 5;
 /// `CR_RESTART_OBJ_SIGNALFD`.
 pub const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
+/// `CR_RESTART_OBJ_INOTIFY`.
+pub const CR_RESTART_OBJ_INOTIFY: u32 = 8;
 
 /// `struct cr_restart_obj`.
 #[repr(C)]

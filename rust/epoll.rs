@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Event notification files: inotify instances (records
+//! [`format::Inotify`], [`format::InotifyWatch`], the object of a file
+//! record of kind [`format::FileKind::Inotify`]), and the named refusals of
+//! epoll sets, fanotify groups and the other anonymous inodes cr does not
+//! restore.
+//!
+//! An inotify instance is read from what its `show_fdinfo` prints (its
+//! marks are private to fs/notify/inotify): each watch's descriptor, mask
+//! and inode, the inode named by a path that is looked up again and must
+//! lead to it. An instance with events queued is refused (they would be
+//! lost). At restart crctl makes the instance with its watches, at their
+//! watch descriptors, and hands it over (`CR_RESTART_OBJ_INOTIFY`); this
+//! module checks it against the image from its fdinfo and installs it.
+//!
+//! An epoll set is refused by name with its watches: a module cannot add
+//! a watch (`do_epoll_ctl` and `ep_insert` are not exported), so restoring
+//! one needs user space to call `epoll_ctl()` on the restored descriptions,
+//! at the fd numbers the watches were added with: a step of the restart
+//! protocol cr does not have yet.
+
+use crate::{
+    error::{eopnotsupp, refuse, Refusal},
+    format::{self, epoll_fdinfo, inotify_fdinfo, InotifyWatchHead, INOTIFY_WATCH_MASK},
+    kapi::{self, current, epoll as k},
+    log::{fail, Log},
+    shared::{Kind, Object, SharedObjects},
+    stream::ImageWriter,
+    uapi::{RestartObj, CR_RESTART_OBJ_INOTIFY},
+};
+use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
+
+/// `O_NONBLOCK` (`IN_NONBLOCK`).
+const O_NONBLOCK: u32 = 0o4000;
+
+/// Room for what `show_fdinfo` prints of one instance: a line per watch.
+const FDINFO_BUF: usize = 256 * 1024;
+
+/// What [`classify`] finds an anonymous inode to be.
+pub(crate) enum Anon {
+    /// An inotify instance, saved.
+    Inotify(InotifySnap),
+}
+
+/// The dentry names of anonymous inodes this module knows of.
+fn kind_of(name: &[u8]) -> Option<&'static str> {
+    Some(match name {
+        b"inotify" => "inotify",
+        b"[eventpoll]" => "epoll",
+        b"[fanotify]" => "fanotify",
+        _ => return None,
+    })
+}
+
+/// Classifies an anonymous inode file of `pid`'s fd `fd`: `Ok(None)` if
+/// this module does not know it (the caller refuses it by its name).
+pub(crate) fn classify(pid: i32, fd: u32, f: &File) -> Result<Option<Anon>, Refusal> {
+    let mut nb = [0u8; 32];
+    let Some(kind) = kind_of(kapi::file_dname(f, &mut nb)) else {
+        return Ok(None);
+    };
+    match kind {
+        "inotify" => Ok(Some(Anon::Inotify(InotifySnap::gather(pid, fd, f)?))),
+        "epoll" => Err(refuse_epoll(pid, fd, f)?),
+        _ => Err(refuse!(
+            eopnotsupp(),
+            "pid {pid} fd {fd}: fanotify: not supported yet"
+        )),
+    }
+}
+
+/// The fdinfo text of `f`, in a buffer of its own.
+fn fdinfo_of(pid: i32, fd: u32, f: &File, what: &str) -> Result<KVec<u8>, Refusal> {
+    let mut buf = KVec::from_elem(0u8, FDINFO_BUF, GFP_KERNEL_ACCOUNT)?;
+    let n = k::fdinfo(f, &mut buf)
+        .map_err(|e| refuse!(e, "pid {pid} fd {fd}: cannot read the {what}'s state"))?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// The refusal of an epoll set, naming its watches (the first few).
+fn refuse_epoll(pid: i32, fd: u32, f: &File) -> Result<Refusal, Refusal> {
+    let text = fdinfo_of(pid, fd, f, "epoll set")?;
+    let text = core::str::from_utf8(&text).unwrap_or("");
+    let n = epoll_fdinfo(text).count();
+    let mut fds = [-1i32; 4];
+    for (slot, w) in fds.iter_mut().zip(epoll_fdinfo(text).flatten()) {
+        *slot = w.tfd;
+    }
+    let shown = &mut fds[..n.min(4)];
+    shown.sort_unstable();
+    let list = ShowFds(shown, n > 4);
+    Ok(refuse!(
+        eopnotsupp(),
+        "pid {pid} fd {fd}: epoll set with {n} watches{list}: not supported yet"
+    ))
+}
+
+/// ` (fds 3, 4...)`.
+struct ShowFds<'a>(&'a [i32], bool);
+
+impl core::fmt::Display for ShowFds<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        f.write_str(" (fds")?;
+        for (i, fd) in self.0.iter().enumerate() {
+            write!(f, "{}{fd}", if i == 0 { " " } else { ", " })?;
+        }
+        f.write_str(if self.1 { "...)" } else { ")" })
+    }
+}
+
+// ------------------------------------------------------------ checkpoint
+
+struct WatchSnap {
+    wd: u32,
+    mask: u32,
+    path: KVec<u8>,
+}
+
+/// An inotify instance: its watches, in watch descriptor order.
+pub(crate) struct InotifySnap {
+    /// Its identity (an instance has one open file description).
+    key: u64,
+    next_wd: u32,
+    watches: KVec<WatchSnap>,
+}
+
+impl InotifySnap {
+    fn gather(pid: i32, fd: u32, f: &File) -> Result<Self, Refusal> {
+        let queued = k::inotify_queued(f);
+        if queued != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: inotify with {queued} events queued (not yet read): not supported yet"
+            ));
+        }
+        let next_wd = k::inotify_next_wd(f);
+        let text = fdinfo_of(pid, fd, f, "inotify instance")?;
+        let text = core::str::from_utf8(&text).map_err(|_| {
+            refuse!(
+                EINVAL,
+                "pid {pid} fd {fd}: cannot read the inotify instance's state"
+            )
+        })?;
+        let mut watches: KVec<WatchSnap> = KVec::new();
+        let mut path_buf = KVec::from_elem(0u8, 4096, GFP_KERNEL_ACCOUNT)?;
+        let mut mounts = None;
+        for w in inotify_fdinfo(text) {
+            let w = w.map_err(|line| {
+                refuse!(
+                    EINVAL,
+                    "pid {pid} fd {fd}: inotify state: line {line} does not parse"
+                )
+            })?;
+            let wd = w.wd as u32;
+            if wd == 0 || wd >= next_wd {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: inotify watch descriptors wrapped around: not supported yet"
+                ));
+            }
+            if w.mask & !INOTIFY_WATCH_MASK != 0 || w.mask & 0xfff == 0 {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: inotify watch {wd}: mask {:#x}: not supported yet",
+                    w.mask
+                ));
+            }
+            let v = name_watch(f, &mut mounts, &w, &mut path_buf).map_err(|e| {
+                refuse!(
+                    e,
+                    "pid {pid} fd {fd}: inotify watch {wd}: cannot name the watched inode"
+                )
+            })?;
+            let Some(v) = v else {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: inotify watch {wd}: the watched inode {:#x} has no path (deleted, or not reachable from the process's mounts): not supported yet",
+                    w.ino
+                ));
+            };
+            watches.push(
+                WatchSnap {
+                    wd,
+                    mask: w.mask,
+                    path: v,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        // The kernel lists the marks newest first.
+        watches.sort_unstable_by_key(|x| x.wd);
+        if watches.len() > format::MAX_INOTIFY_WATCHES as usize {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: inotify with more than {} watches",
+                format::MAX_INOTIFY_WATCHES
+            ));
+        }
+        Ok(InotifySnap {
+            key: f.as_ptr() as usize as u64,
+            next_wd,
+            watches,
+        })
+    }
+
+    /// Its kernel identity, never saved.
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Writes its records with image id `id`.
+    pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        let r = format::Inotify {
+            id,
+            watches: self.watches.len() as u32,
+            next_wd: self.next_wd,
+        };
+        w.record(|b| r.encode(b))?;
+        for x in self.watches.iter() {
+            let rec = format::InotifyWatch {
+                head: InotifyWatchHead {
+                    id,
+                    wd: x.wd,
+                    mask: x.mask,
+                },
+                path: &x.path,
+            };
+            w.record(|b| rec.encode(b))?;
+        }
+        Ok(())
+    }
+}
+
+/// Most bytes of `/proc/self/mountinfo` read to name watched inodes.
+const MOUNTINFO_MAX: usize = 1 << 20;
+
+/// The current task's `/proc/self/mountinfo`, read once (`mounts`).
+fn mountinfo(mounts: &mut Option<KVec<u8>>) -> Result<&[u8]> {
+    if mounts.is_none() {
+        let f = kapi::filp_open(kernel::c_str!("/proc/self/mountinfo"), 0)?;
+        let mut v = KVec::new();
+        let mut chunk = KVec::from_elem(0u8, 16384, GFP_KERNEL)?;
+        loop {
+            let n = kapi::file_read(&f, &mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            if v.len() + n > MOUNTINFO_MAX {
+                return Err(E2BIG);
+            }
+            v.extend_from_slice(&chunk[..n], GFP_KERNEL)?;
+        }
+        *mounts = Some(v);
+    }
+    Ok(mounts.as_deref().unwrap_or(&[]))
+}
+
+/// Whether `path` leads to inode `ino` of `sdev` itself.
+fn leads_to(path: &[u8], sdev: u32, ino: u64) -> Result<bool> {
+    if path.first() != Some(&b'/') || path.ends_with(b" (deleted)") {
+        return Ok(false);
+    }
+    let mut c = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    c.extend_from_slice(path, GFP_KERNEL)?;
+    c.push(0, GFP_KERNEL)?;
+    Ok(CStr::from_bytes_with_nul(&c).is_ok_and(|c| k::path_is_inode(c, sdev, ino)))
+}
+
+/// An absolute path that leads to the inode watch `w` of the inotify file
+/// `f` watches: a path of an alias of it in the mount of the working
+/// directory or the root, else in a mount of its filesystem from
+/// `/proc/self/mountinfo`; `None` if none does (a deleted inode, one
+/// under no mount of the task's).
+fn name_watch(
+    f: &File,
+    mounts: &mut Option<KVec<u8>>,
+    w: &format::InotifyWatchInfo,
+    buf: &mut [u8],
+) -> Result<Option<KVec<u8>>> {
+    let Some(inode) = k::inotify_wd_inode(f, w.wd) else {
+        return Ok(None);
+    };
+    let (ino, sdev) = inode.ino_dev();
+    if (ino, sdev) != (w.ino, w.sdev) {
+        return Err(EAGAIN);
+    }
+    let own = |p: &[u8]| -> Result<KVec<u8>> {
+        let mut v = KVec::with_capacity(p.len(), GFP_KERNEL_ACCOUNT)?;
+        v.extend_from_slice(p, GFP_KERNEL_ACCOUNT)?;
+        Ok(v)
+    };
+    if let Some(p) = k::name_inode(&inode, buf)? {
+        if leads_to(p, sdev, ino)? {
+            return Ok(Some(own(p)?));
+        }
+    }
+    // The kernel's `dev_t`: 12 bits of major above 20 of minor.
+    let (major, minor) = (sdev >> 20, sdev & 0xfffff);
+    let text = core::str::from_utf8(mountinfo(mounts)?).map_err(|_| EINVAL)?;
+    let mut point = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+    for m in format::mountinfo_points(text, major, minor) {
+        let Some(n) = format::unescape_octal(m, &mut point[..4095]) else {
+            continue;
+        };
+        point[n] = 0;
+        const O_PATH: u32 = 0o10000000;
+        let Ok(c) = CStr::from_bytes_with_nul(&point[..=n]) else {
+            continue;
+        };
+        let Ok(mf) = kapi::filp_open(c, O_PATH) else {
+            continue;
+        };
+        if let Some(p) = k::name_inode_in(&mf, &inode, buf)? {
+            if leads_to(p, sdev, ino)? {
+                return Ok(Some(own(p)?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+// ------------------------------------------------------------ restart
+
+/// Takes the inotify instances the caller handed over
+/// (`CR_RESTART_OBJ_INOTIFY`) into `shared` (before the image is read);
+/// their fds are closed in the caller. [`crate::pipe::take_handed`] takes
+/// the other kinds.
+pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
+    for o in objs.iter().filter(|o| o.kind == CR_RESTART_OBJ_INOTIFY) {
+        take_one(o, shared, log)?;
+    }
+    Ok(())
+}
+
+fn take_one(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
+    let (id, fd) = (o.id, o.fd);
+    if id == 0 || shared.get(Kind::Inotify, id).is_some() {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "restart object {id}: bad or repeated inotify id"
+        ));
+    }
+    let f = kapi::fget(fd).map_err(|e| fail!(log, e, "inotify {id}: fd {fd}: not an open file"))?;
+    let mut nb = [0u8; 32];
+    if kapi::file_dname(&f, &mut nb) != b"inotify" {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "inotify {id}: fd {fd}: not an inotify instance"
+        ));
+    }
+    let _ = current::close_fd(fd as u32);
+    shared.insert(
+        id,
+        Object::Inotify {
+            file: f,
+            watches: KVec::new(),
+            next_wd: 0,
+            recorded: false,
+            opened: false,
+        },
+    )
+}
+
+/// Takes an inotify record: crctl must have handed its instance over.
+pub(crate) fn add(r: &format::Inotify, shared: &mut SharedObjects, log: &Log) -> Result {
+    let id = r.id;
+    match shared.get(Kind::Inotify, id) {
+        Some(Object::Inotify {
+            recorded, next_wd, ..
+        }) if !*recorded => {
+            *recorded = true;
+            *next_wd = r.next_wd;
+            Ok(())
+        }
+        Some(_) => Err(fail!(log, EINVAL, "bad image: inotify {id} twice")),
+        None => Err(fail!(
+            log,
+            EINVAL,
+            "inotify {id}: the caller handed over no inotify instance for it (restart images with inotify with crctl)"
+        )),
+    }
+}
+
+/// Takes a watch record of the instance before it.
+pub(crate) fn add_watch(
+    w: &format::InotifyWatch<'_>,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result {
+    let id = w.head.id;
+    let Some(Object::Inotify { watches, .. }) = shared.get(Kind::Inotify, id) else {
+        return Err(fail!(log, EINVAL, "bad image: no inotify {id}"));
+    };
+    watches.push((w.head.wd, w.head.mask), GFP_KERNEL_ACCOUNT)?;
+    Ok(())
+}
+
+/// The description of inotify instance `id` for the file record of fd
+/// `fd`: the handed-over instance, once its watches are checked against
+/// the image (watch descriptors and masks, the next watch descriptor, an
+/// empty queue), with `O_NONBLOCK` as in `open_flags`.
+pub(crate) fn open(
+    fd: u32,
+    id: u32,
+    open_flags: u32,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result<ARef<File>> {
+    let Some(Object::Inotify {
+        file,
+        watches,
+        next_wd,
+        recorded,
+        opened,
+    }) = shared.get(Kind::Inotify, id)
+    else {
+        return Err(fail!(log, EINVAL, "bad image: fd {fd}: no inotify {id}"));
+    };
+    if !*recorded || *opened {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: inotify {id} opened by a second file description"
+        ));
+    }
+    *opened = true;
+    let mut buf = KVec::from_elem(0u8, FDINFO_BUF, GFP_KERNEL)?;
+    let text = k::fdinfo(file, &mut buf).map_err(|e| {
+        fail!(
+            log,
+            e,
+            "fd {fd}: cannot read the inotify instance crctl made"
+        )
+    })?;
+    let mut n = 0;
+    let mut same = true;
+    for w in inotify_fdinfo(text) {
+        let Ok(w) = w else {
+            same = false;
+            break;
+        };
+        // The kernel lists the marks newest first: look each up.
+        same &= watches
+            .iter()
+            .any(|&(wd, mask)| wd == w.wd as u32 && mask == w.mask);
+        n += 1;
+    }
+    if !same || n != watches.len() {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "fd {fd}: inotify {id}: the instance crctl made does not have the image's watches"
+        ));
+    }
+    if k::inotify_next_wd(file) != *next_wd || k::inotify_queued(file) != 0 {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "fd {fd}: inotify {id}: the instance crctl made has another next watch descriptor or queued events"
+        ));
+    }
+    let i = kapi::file_info(file);
+    if i.f_flags & O_NONBLOCK != open_flags & O_NONBLOCK {
+        kapi::pipe::set_flags(file, open_flags & O_NONBLOCK, !open_flags & O_NONBLOCK);
+    }
+    Ok(file.clone())
+}
