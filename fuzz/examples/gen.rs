@@ -965,6 +965,29 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                 .map(|i| (i as u64 % 251 + k as u64) as u8)
                 .collect();
             o.push(|b| Xstate::encode(b, &area));
+            // A pending real-time signal of the thread, with a siginfo.
+            let mut fields = [0u8; 32];
+            fields[..4].copy_from_slice(&tid.to_le_bytes());
+            fields[8] = 7;
+            let ps = PendingSig {
+                signo: 35,
+                flags: 0,
+                tid,
+                errno: 0,
+                code: -1,
+                fields,
+            };
+            o.push(|b| ps.encode(b));
+        }
+        // The process's pending signals: one with a siginfo, one without.
+        for (signo, flags) in [(10, PENDING_SHARED), (12, PENDING_SHARED | PENDING_NOINFO)] {
+            let ps = PendingSig {
+                signo,
+                flags,
+                code: 0,
+                ..Default::default()
+            };
+            o.push(|b| ps.encode(b));
         }
     }
     let me = MetaEnd {
