@@ -341,6 +341,7 @@ fn drive_inner(
             }
             Record::Signalfd(s) => {
                 assert!(s.id != 0 && s.mask & ((1 << 8) | (1 << 18)) == 0);
+            }
             Record::Inotify(i) => {
                 assert!(i.id != 0 && i.next_wd != 0);
             }
