@@ -47,7 +47,7 @@ TEST(info_answers)
 	ASSERT_EQ(0, ioctl(fd, CR_IOC_INFO, &info));
 	EXPECT_EQ(sizeof(info), info.size);
 	EXPECT_NE(0, info.module_version);
-	EXPECT_EQ(3, info.format_version);
+	EXPECT_EQ(CR_FORMAT_VERSION, info.format_version);
 	EXPECT_TRUE(info.features & CR_FEATURE_INFO);
 	EXPECT_EQ(getpagesize(), info.page_size);
 	EXPECT_EQ(0, info.__pad);
@@ -99,7 +99,7 @@ TEST(bigger_struct_rules)
 	memset(&big, 0, sizeof(big));
 	big.info.size = sizeof(big);
 	ASSERT_EQ(0, ioctl(fd, CR_IOC_INFO, &big));
-	EXPECT_EQ(3, big.info.format_version);
+	EXPECT_EQ(CR_FORMAT_VERSION, big.info.format_version);
 	EXPECT_EQ(sizeof(struct cr_info), big.info.size);
 	EXPECT_EQ(0, big.future[3]);
 	/* ...a non-zero byte the module does not know is E2BIG... */

@@ -950,7 +950,7 @@ TEST_F_TIMEOUT(cr, broken_images, TEST_TIMEOUT)
 	close(fd);
 	walk_image(_metadata, buf, len, &l);
 	memcpy(&version, buf + VERSION_OFFSET, sizeof(version));
-	ASSERT_EQ(4, le32toh(version));
+	ASSERT_EQ(CR_FORMAT_VERSION, le32toh(version));
 
 	/* The undamaged image restores through the same path. */
 	restart_ioctl(_metadata, self, buf, len, &l, &o);

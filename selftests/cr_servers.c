@@ -8,6 +8,7 @@
  *
  * Each server is checkpointed with --kill once no client is connected (an
  * established TCP connection is refused), restarted, and asked again.
+ * Until epoll sets are restored, each checks the refusal and skips.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -121,6 +122,33 @@ static bool sockets_back_to(pid_t pid, int want, int timeout)
 	return false;
 }
 
+/*
+ * crctl checkpoint --kill -o @img @pid: whether it succeeded. A refusal
+ * must name what it refused, in @err, and leave the server running.
+ */
+static bool try_checkpoint(struct __test_metadata *_metadata, struct cr_env *env,
+			   pid_t pid, const char *img, char *err, size_t size)
+{
+	char pidstr[16];
+	char *argv[] = { "crctl", "checkpoint", "--kill", "-o", (char *)img, pidstr, NULL };
+	int status;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	status = run(_metadata, env, argv, -1, err, size);
+	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	EXPECT_NE(NULL, strstr(err, "not supported yet")) TH_LOG("%s", err);
+	EXPECT_EQ(0, kill(pid, 0)) TH_LOG("the refused checkpoint harmed pid %d", pid);
+	return false;
+}
+
+/*
+ * Epoll sets are not restored yet (a module cannot add an epoll watch:
+ * issue 12), and both servers sit on one: the refusal is checked, then
+ * the test is skipped, until it lands.
+ */
+#define EPOLL_REFUSAL "epoll set with"
+
 /* redis: SET key:i to value-i for each i, on one connection. */
 static void redis_fill(struct __test_metadata *_metadata, int port, int from, int to)
 {
@@ -161,7 +189,7 @@ static void redis_check(struct __test_metadata *_metadata, int port, int from, i
 
 TEST_F_TIMEOUT(servers, redis, TEST_TIMEOUT)
 {
-	char dir[PATH_MAX], portstr[16], img[PATH_MAX], line[512];
+	char dir[PATH_MAX], portstr[16], img[PATH_MAX], line[512], err[4096];
 	char *argv[] = { "/usr/bin/redis-server", "--port", portstr,
 			 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			 "--protected-mode", "no", "--dir", dir, NULL };
@@ -185,7 +213,12 @@ TEST_F_TIMEOUT(servers, redis, TEST_TIMEOUT)
 	redis_check(_metadata, port, 0, NKEYS);
 	ASSERT_TRUE(sockets_back_to(orig->pid, socks, START_TIMEOUT));
 
-	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "redis.img"));
+	if (!try_checkpoint(_metadata, &self->env, orig->pid,
+			    tmp_path(&self->env, img, "redis.img"), err, sizeof(err))) {
+		ASSERT_NE(NULL, strstr(err, EPOLL_REFUSAL)) TH_LOG("%s", err);
+		redis_check(_metadata, port, 0, NKEYS);
+		SKIP(return, "redis: %.200s", err);
+	}
 	expect_sigkill(_metadata, orig);
 	copy = restart(_metadata, &self->env, img, NULL_STDIN);
 
@@ -230,7 +263,7 @@ static void mc_check(struct __test_metadata *_metadata, int port, int from, int 
 
 TEST_F_TIMEOUT(servers, memcached, TEST_TIMEOUT)
 {
-	char portstr[16], img[PATH_MAX];
+	char portstr[16], img[PATH_MAX], err[4096];
 	char *argv[] = { "/usr/bin/memcached", "-u", "root", "-l", "127.0.0.1",
 			 "-p", portstr, "-U", "0", "-t", "2", NULL };
 	int port = PORT_BASE + 1, socks, fd;
@@ -250,7 +283,12 @@ TEST_F_TIMEOUT(servers, memcached, TEST_TIMEOUT)
 	mc_check(_metadata, port, 0, NKEYS);
 	ASSERT_TRUE(sockets_back_to(orig->pid, socks, START_TIMEOUT));
 
-	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "memcached.img"));
+	if (!try_checkpoint(_metadata, &self->env, orig->pid,
+			    tmp_path(&self->env, img, "memcached.img"), err, sizeof(err))) {
+		ASSERT_NE(NULL, strstr(err, EPOLL_REFUSAL)) TH_LOG("%s", err);
+		mc_check(_metadata, port, 0, NKEYS);
+		SKIP(return, "memcached: %.200s", err);
+	}
 	expect_sigkill(_metadata, orig);
 	copy = restart(_metadata, &self->env, img, NULL_STDIN);
 

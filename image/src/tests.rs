@@ -902,3 +902,18 @@ fn itimers_record_is_optional_and_single() {
         FormatError::Duplicate
     );
 }
+
+#[test]
+fn uapi_header_names_this_format_version() {
+    let h = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../include/uapi/linux/cr.h"
+    ))
+    .unwrap();
+    let v: u32 = h
+        .lines()
+        .find_map(|l| l.strip_prefix("#define CR_FORMAT_VERSION "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("CR_FORMAT_VERSION in cr.h");
+    assert_eq!(v, FORMAT_VERSION);
+}
