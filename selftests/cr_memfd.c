@@ -29,40 +29,6 @@ FIXTURE_TEARDOWN(cr)
 	cr_env_teardown(&self->env);
 }
 
-/* The next line of @p must be @want. */
-static void expect_line(struct __test_metadata *_metadata, struct proc *p,
-			const char *want, int timeout)
-{
-	char line[256];
-
-	next_line(_metadata, p, line, sizeof(line), timeout);
-	ASSERT_STREQ(want, line);
-}
-
-/* The restored program's output up to its end is "OK", and it exits 0. */
-static void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p)
-{
-	int r, lines = 0, ok = 0;
-	char line[256], how[64];
-
-	while ((r = read_line(&p->out, line, sizeof(line), START_TIMEOUT)) == 1) {
-		lines++;
-		if (!strcmp(line, "OK"))
-			ok++;
-		else
-			TH_LOG("%s: %s", p->name, line);
-	}
-	EXPECT_EQ(0, r) TH_LOG("%s: %s", p->name, strerror(-r));
-	EXPECT_EQ(1, lines);
-	EXPECT_EQ(1, ok);
-	ASSERT_TRUE(reap(p, START_TIMEOUT));
-	EXPECT_TRUE(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0) {
-		TH_LOG("%s: %s", p->name, describe(p->status, how, sizeof(how)));
-	}
-	if (!lines || ok != lines)
-		show_stderr(_metadata, p);
-}
-
 /*
  * Runs progs/memfd.c on @mode (with @arg), checkpoints it with --kill (or,
  * with @leave, leaves it running and lets it check itself first: the

@@ -74,15 +74,6 @@ static void wait_catches_usr1(struct __test_metadata *_metadata, pid_t pid)
 	}
 }
 
-static void expect_line(struct __test_metadata *_metadata, struct proc *p,
-			const char *want)
-{
-	char line[512];
-
-	next_line(_metadata, p, line, sizeof(line), START_TIMEOUT);
-	ASSERT_STREQ(want, line);
-}
-
 /* The image's pipes, from crctl info --json: how many, and their bytes. */
 static void image_pipes(struct __test_metadata *_metadata, struct cr_env *env,
 			const char *img, int *n, uint64_t *bytes, uint64_t *maxcap)
@@ -127,8 +118,8 @@ static void tree_round(struct __test_metadata *_metadata, struct cr_env *env, in
 	if (flags & LEAVE_RUNNING) {
 		/* Unharmed: every byte still in the original's pipes. */
 		ASSERT_EQ(0, kill(child, SIGUSR1));
-		expect_line(_metadata, orig, "CHILD OK");
-		expect_line(_metadata, orig, "PARENT OK 0");
+		expect_line(_metadata, orig, "CHILD OK", START_TIMEOUT);
+		expect_line(_metadata, orig, "PARENT OK 0", START_TIMEOUT);
 		ASSERT_TRUE(reap(orig, START_TIMEOUT));
 		ASSERT_TRUE(WIFEXITED(orig->status) && WEXITSTATUS(orig->status) == 0);
 	} else {
@@ -138,8 +129,8 @@ static void tree_round(struct __test_metadata *_metadata, struct cr_env *env, in
 	copy = restart(_metadata, env, img, NULL_STDIN);
 	wait_catches_usr1(_metadata, child);
 	ASSERT_EQ(0, kill(child, SIGUSR1));
-	expect_line(_metadata, copy, "CHILD OK");
-	expect_line(_metadata, copy, "PARENT OK 0");
+	expect_line(_metadata, copy, "CHILD OK", START_TIMEOUT);
+	expect_line(_metadata, copy, "PARENT OK 0", START_TIMEOUT);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }
@@ -169,7 +160,7 @@ TEST_F_TIMEOUT(pipe, self_exec_style, TEST_TIMEOUT)
 	copy = restart(_metadata, &self->env, img, NULL_STDIN | NEW_PID);
 	wait_catches_usr1(_metadata, copy->pid);
 	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
-	expect_line(_metadata, copy, "SELF OK");
+	expect_line(_metadata, copy, "SELF OK", START_TIMEOUT);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }
@@ -224,7 +215,7 @@ TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
 	ASSERT_EQ(0, fstat(orig->in, &st));
 	snprintf(ext, sizeof(ext), "pipe:[%lu]", (unsigned long)st.st_ino);
 	ASSERT_EQ(4, write(orig->in, "one\n", 4));
-	expect_line(_metadata, orig, "GOT one");
+	expect_line(_metadata, orig, "GOT one", START_TIMEOUT);
 	snprintf(pidstr, sizeof(pidstr), "%d", pid);
 	tmp_path(&self->env, img, "external.img");
 	fidelity_snapshot(&self->env, pid, img);
@@ -247,9 +238,9 @@ TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
 	close(q[0]);
 	fidelity_check(_metadata, &self->env, img, copy);
 	ASSERT_EQ(4, write(q[1], "two\n", 4));
-	expect_line(_metadata, copy, "GOT two");
+	expect_line(_metadata, copy, "GOT two", START_TIMEOUT);
 	close(q[1]);
-	expect_line(_metadata, copy, "EOF");
+	expect_line(_metadata, copy, "EOF", START_TIMEOUT);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }
@@ -405,41 +396,6 @@ TEST_F_TIMEOUT(pipe, make_j2, TEST_TIMEOUT)
 	check_dmesg(_metadata);
 }
 
-/* A child of @parent whose command line has @word, or 0. */
-static pid_t child_running(pid_t parent, const char *word)
-{
-	char path[64], cmd[256];
-	struct dirent *e;
-	pid_t pid, found = 0;
-	ssize_t n, i;
-	DIR *d;
-	int fd;
-
-	d = opendir("/proc");
-	if (!d)
-		return 0;
-	while (!found && (e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid <= 0 || parent_of(pid) != parent)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		for (i = 0; i < n; i++)
-			cmd[i] = cmd[i] ? cmd[i] : ' ';
-		cmd[n] = 0;
-		if (strstr(cmd, word))
-			found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
 /* Writes @text into the FIFO at @path (the reader holds it open). */
 static void fifo_say(struct __test_metadata *_metadata, const char *path, const char *text)
 {
@@ -483,7 +439,7 @@ TEST_F_TIMEOUT(pipe, bash_fifo, TEST_TIMEOUT)
 		ASSERT_GT(stop, now_ms()) TH_LOG("bash never opened %s", fifo);
 	}
 	fifo_say(_metadata, fifo, "v=42; echo start $v $n\n");
-	expect_line(_metadata, orig, "start 42 1");
+	expect_line(_metadata, orig, "start 42 1", START_TIMEOUT);
 	fifo_say(_metadata, fifo, "sleep 5\necho waiting $v $n\n");
 	for (stop = now_ms() + LINE_TIMEOUT;; usleep(20000)) {
 		sleeper = child_running(orig->pid, "sleep");
@@ -498,7 +454,7 @@ TEST_F_TIMEOUT(pipe, bash_fifo, TEST_TIMEOUT)
 	next_line(_metadata, copy, line, sizeof(line), 2 * START_TIMEOUT);
 	ASSERT_STREQ("waiting 42 3", line);
 	fifo_say(_metadata, fifo, "echo after $v $n\n");
-	expect_line(_metadata, copy, "after 42 4");
+	expect_line(_metadata, copy, "after 42 4", START_TIMEOUT);
 	fifo_say(_metadata, fifo, "exit 7\n");
 	expect_exit(_metadata, copy, 7);
 	check_dmesg(_metadata);
@@ -531,7 +487,7 @@ TEST_F_TIMEOUT(pipe, deleted_fifo, TEST_TIMEOUT)
 		 "echo got $l; readlink /proc/$$/fd/3; stat -L -c %%a /proc/$$/fd/3",
 		 fifo, fifo);
 	orig = start(_metadata, &self->env, argv, -1, -1);
-	expect_line(_metadata, orig, "ready");
+	expect_line(_metadata, orig, "ready", START_TIMEOUT);
 	ASSERT_NE(0, access(fifo, F_OK));
 	tmp_path(&self->env, img, "gone.img");
 	checkpoint(_metadata, &self->env, orig->pid, img);
@@ -552,11 +508,11 @@ TEST_F_TIMEOUT(pipe, deleted_fifo, TEST_TIMEOUT)
 	copy = restart(_metadata, &self->env, img, 0);
 	ASSERT_NE(0, access(fifo, F_OK)) TH_LOG("the FIFO's name is back");
 	ASSERT_EQ(1, write(copy->in, "\n", 1));
-	expect_line(_metadata, copy, "got buffered");
+	expect_line(_metadata, copy, "got buffered", START_TIMEOUT);
 	snprintf(want, sizeof(want), "%s (deleted)", fifo);
 	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
 	EXPECT_STREQ(want, line);
-	expect_line(_metadata, copy, "640");
+	expect_line(_metadata, copy, "640", START_TIMEOUT);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }

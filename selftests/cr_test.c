@@ -855,6 +855,90 @@ bool has_word(const char *s, const char *words)
 	return false;
 }
 
+void expect_line(struct __test_metadata *_metadata, struct proc *p,
+		 const char *want, int timeout)
+{
+	char line[512];
+
+	next_line(_metadata, p, line, sizeof(line), timeout);
+	ASSERT_STREQ(want, line);
+}
+
+void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p)
+{
+	int r, lines = 0, ok = 0;
+	char line[256], how[64];
+
+	while ((r = read_line(&p->out, line, sizeof(line), START_TIMEOUT)) == 1) {
+		lines++;
+		if (!strcmp(line, "OK"))
+			ok++;
+		else
+			TH_LOG("%s: %s", p->name, line);
+	}
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", p->name, strerror(-r));
+	EXPECT_EQ(1, lines);
+	EXPECT_EQ(1, ok);
+	ASSERT_TRUE(reap(p, START_TIMEOUT));
+	EXPECT_TRUE(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0) {
+		TH_LOG("%s: %s", p->name, describe(p->status, how, sizeof(how)));
+	}
+	if (!lines || ok != lines)
+		show_stderr(_metadata, p);
+}
+
+void checkpoint_refused(struct __test_metadata *_metadata,
+			struct cr_env *env, pid_t pid, const char *image,
+			char *err, size_t size)
+{
+	char *argv[] = { "crctl", "checkpoint", "-o", (char *)image, NULL, NULL };
+	char pidstr[16], how[64];
+	int status;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	argv[4] = pidstr;
+	status = run(_metadata, env, argv, -1, err, size);
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+		TH_LOG("crctl checkpoint %d: %s, want exit status 1 (a refusal); stderr: %s",
+		       pid, status < 0 ? "timeout" : describe(status, how, sizeof(how)),
+		       err);
+	}
+}
+
+pid_t child_running(pid_t parent, const char *word)
+{
+	char path[64], cmd[256];
+	struct dirent *e;
+	pid_t pid, found = 0;
+	ssize_t n, i;
+	DIR *d;
+	int fd;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		pid = atoi(e->d_name);
+		if (pid <= 0 || parent_of(pid) != parent)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			cmd[i] = cmd[i] ? cmd[i] : ' ';
+		cmd[n] = 0;
+		if (strstr(cmd, word))
+			found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
 void loopback_up(void)
 {
 	struct ifreq ifr;

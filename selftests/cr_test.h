@@ -196,6 +196,23 @@ struct tentry *tree_find(struct tree *t, pid_t pid);
 void tree_gone(struct __test_metadata *_metadata, struct tree *t);
 int task_ids(pid_t pid, pid_t *tids, int max);
 bool has_word(const char *s, const char *words);
+/* The next line of @p must be @want. */
+void expect_line(struct __test_metadata *_metadata, struct proc *p,
+		 const char *want, int timeout);
+/*
+ * A program that checks itself (memory, files): its output up to its end
+ * must be exactly "OK", and it must exit 0.
+ */
+void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p);
+/*
+ * "crctl checkpoint -o @image @pid" (the target left running), which must
+ * be refused: exit status 1, with crctl's stderr in @err.
+ */
+void checkpoint_refused(struct __test_metadata *_metadata,
+			struct cr_env *env, pid_t pid, const char *image,
+			char *err, size_t size);
+/* A child of @parent whose command line has @word, or 0. */
+pid_t child_running(pid_t parent, const char *word);
 /* Brings the loopback interface up (a minimal guest has it down). */
 void loopback_up(void);
 void check_dmesg(struct __test_metadata *_metadata);

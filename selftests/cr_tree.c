@@ -801,41 +801,6 @@ TEST_F_TIMEOUT(tree, fork_heavy, FORK_CYCLES_TIMEOUT)
 
 /* ---- a real program that forks: busybox sh ---- */
 
-/* A child of @parent whose command line has @word, or 0. */
-static pid_t child_running(pid_t parent, const char *word)
-{
-	char path[64], cmd[256];
-	struct dirent *e;
-	pid_t pid, found = 0;
-	ssize_t n, i;
-	DIR *d;
-	int fd;
-
-	d = opendir("/proc");
-	if (!d)
-		return 0;
-	while (!found && (e = readdir(d))) {
-		pid = atoi(e->d_name);
-		if (pid <= 0 || parent_of(pid) != parent)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		for (i = 0; i < n; i++)
-			cmd[i] = cmd[i] ? cmd[i] : ' ';
-		cmd[n] = 0;
-		if (strstr(cmd, word))
-			found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
 /* The next line of @p must be the number after *@last. */
 static void expect_next_number(struct __test_metadata *_metadata,
 			       struct proc *p, long *last, int timeout)

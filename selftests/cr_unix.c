@@ -51,25 +51,6 @@ FIXTURE_TEARDOWN(usock)
 	cr_env_teardown(&self->env);
 }
 
-/* "crctl checkpoint -o @image @pid", which must be refused (exit status 1). */
-static void checkpoint_refused(struct __test_metadata *_metadata,
-			       struct cr_env *env, pid_t pid, const char *image,
-			       char *err, size_t size)
-{
-	char *argv[] = { "crctl", "checkpoint", "-o", (char *)image, NULL, NULL };
-	char pidstr[16], how[64];
-	int status;
-
-	snprintf(pidstr, sizeof(pidstr), "%d", pid);
-	argv[4] = pidstr;
-	status = run(_metadata, env, argv, -1, err, size);
-	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
-		TH_LOG("crctl checkpoint %d: %s, want exit status 1 (a refusal); stderr: %s",
-		       pid, status < 0 ? "timeout" : describe(status, how, sizeof(how)),
-		       err);
-	}
-}
-
 /* Writes @n bytes to @p's stdin: one for each process to check. */
 static void poke(struct __test_metadata *_metadata, struct proc *p, int n)
 {
