@@ -32,15 +32,6 @@ FIXTURE_TEARDOWN(cr)
 	cr_env_teardown(&self->env);
 }
 
-static void expect_line(struct __test_metadata *_metadata, struct proc *p,
-			const char *want)
-{
-	char line[512];
-
-	next_line(_metadata, p, line, sizeof(line), START_TIMEOUT);
-	ASSERT_STREQ(want, line);
-}
-
 static void touch(struct __test_metadata *_metadata, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -85,15 +76,15 @@ static void inotify_round(struct __test_metadata *_metadata, struct cr_env *env,
 	}
 	tmp_path(env, img, "inotify.img");
 	orig = start_prog(_metadata, env, "epoll", "inotify", d[0], d[1], d[2], NULL);
-	expect_line(_metadata, orig, "READY");
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	checkpoint_ex(_metadata, env, orig->pid, img, NO_RETRY | (leave ? LEAVE_RUNNING : 0));
 	if (leave) {
 		/* Unharmed: its read() goes on and sees what comes next. */
 		touch(_metadata, d[0], "early");
-		expect_line(_metadata, orig, "EVENT 1 100 early");
+		expect_line(_metadata, orig, "EVENT 1 100 early", START_TIMEOUT);
 		touch(_metadata, d[2], "late");
-		expect_line(_metadata, orig, "EVENT 3 100 late");
-		expect_line(_metadata, orig, "DONE");
+		expect_line(_metadata, orig, "EVENT 3 100 late", START_TIMEOUT);
+		expect_line(_metadata, orig, "DONE", START_TIMEOUT);
 		expect_exit(_metadata, orig, 0);
 	} else {
 		expect_sigkill(_metadata, orig);
@@ -117,11 +108,11 @@ static void inotify_round(struct __test_metadata *_metadata, struct cr_env *env,
 	copy = restart(_metadata, env, img, NULL_STDIN);
 	/* restart() waited for the restored copy (the fidelity check). */
 	touch(_metadata, d[2], "three");
-	expect_line(_metadata, copy, "EVENT 3 100 three");
+	expect_line(_metadata, copy, "EVENT 3 100 three", START_TIMEOUT);
 	touch(_metadata, d[1], "unwatched");
 	touch(_metadata, d[0], "one");
-	expect_line(_metadata, copy, "EVENT 1 100 one");
-	expect_line(_metadata, copy, "DONE");
+	expect_line(_metadata, copy, "EVENT 1 100 one", START_TIMEOUT);
+	expect_line(_metadata, copy, "DONE", START_TIMEOUT);
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }

@@ -42,7 +42,7 @@ FIXTURE_TEARDOWN(evfd)
 }
 
 /* The next line of @p that is not a TICK line must be @want. */
-static void expect_line(struct __test_metadata *_metadata, struct proc *p,
+static void expect_line_past_ticks(struct __test_metadata *_metadata, struct proc *p,
 			const char *want)
 {
 	char line[512];
@@ -140,7 +140,7 @@ static void round_trip(struct __test_metadata *_metadata, struct cr_env *env, in
 		expect_ticks(_metadata, orig, 2);
 		ASSERT_EQ(0, kill(pid, SIGUSR2));
 		ASSERT_EQ(0, kill(pid, SIGUSR1));
-		expect_line(_metadata, orig, "EVFD OK");
+		expect_line_past_ticks(_metadata, orig, "EVFD OK");
 		ASSERT_TRUE(reap(orig, START_TIMEOUT));
 		ASSERT_TRUE(WIFEXITED(orig->status) && WEXITSTATUS(orig->status) == 0);
 	} else {
@@ -151,7 +151,7 @@ static void round_trip(struct __test_metadata *_metadata, struct cr_env *env, in
 	expect_ticks(_metadata, copy, 3);
 	ASSERT_EQ(0, kill(pid, SIGUSR2));
 	ASSERT_EQ(0, kill(pid, SIGUSR1));
-	expect_line(_metadata, copy, "EVFD OK");
+	expect_line_past_ticks(_metadata, copy, "EVFD OK");
 	expect_exit(_metadata, copy, 0);
 	check_dmesg(_metadata);
 }

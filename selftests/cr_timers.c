@@ -29,17 +29,8 @@ FIXTURE_TEARDOWN(timers)
 	cr_env_teardown(&self->env);
 }
 
-static void expect_line(struct __test_metadata *_metadata, struct proc *p,
-			const char *want)
-{
-	char line[256];
-
-	next_line(_metadata, p, line, sizeof(line), START_TIMEOUT);
-	ASSERT_STREQ(want, line);
-}
-
 /* The program's output to its end: LEFT ..., then "OK"; it exits 0. */
-static void expect_ok_exit(struct __test_metadata *_metadata, struct proc *p)
+static void expect_ok_exit_left(struct __test_metadata *_metadata, struct proc *p)
 {
 	int r, ok = 0, bad = 0;
 	char line[256], how[64];
@@ -70,21 +61,21 @@ static void round_trip(struct __test_metadata *_metadata,
 
 	tmp_path(&self->env, img, "timers.img");
 	orig = start_prog(_metadata, &self->env, "timers", mode, NULL);
-	expect_line(_metadata, orig, "READY");
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	pid = orig->pid;
 	checkpoint_ex(_metadata, &self->env, pid, img,
 		      NO_RETRY | (leave ? LEAVE_RUNNING : 0));
 	if (leave) {
 		/* The checkpoint left the original's timers alone. */
 		ASSERT_EQ(0, kill(pid, SIGUSR1));
-		expect_ok_exit(_metadata, orig);
+		expect_ok_exit_left(_metadata, orig);
 	} else {
 		expect_sigkill(_metadata, orig);
 	}
 	copy = restart(_metadata, &self->env, img, 0);
 	/* restart() waited for the restored copy (the fidelity check). */
 	ASSERT_EQ(0, kill(pid, SIGUSR1));
-	expect_ok_exit(_metadata, copy);
+	expect_ok_exit_left(_metadata, copy);
 }
 
 TEST_F_TIMEOUT(timers, itimers_kill, TEST_TIMEOUT)
@@ -130,13 +121,13 @@ TEST_F_TIMEOUT(timers, itimers_new_pid, TEST_TIMEOUT)
 
 	tmp_path(&self->env, img, "timers.img");
 	orig = start_prog(_metadata, &self->env, "timers", "itimers", NULL);
-	expect_line(_metadata, orig, "READY");
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
 	expect_sigkill(_metadata, orig);
 	copy = restart(_metadata, &self->env, img, NEW_PID);
 	usleep(200000);
 	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
-	expect_ok_exit(_metadata, copy);
+	expect_ok_exit_left(_metadata, copy);
 }
 
 /* crctl info shows the timers, in text and JSON. */
@@ -151,7 +142,7 @@ TEST_F_TIMEOUT(timers, info, TEST_TIMEOUT)
 
 	tmp_path(&self->env, img, "timers.img");
 	orig = start_prog(_metadata, &self->env, "timers", "itimers", NULL);
-	expect_line(_metadata, orig, "READY");
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
 	expect_sigkill(_metadata, orig);
 
