@@ -181,4 +181,25 @@ TEST_F_TIMEOUT(cr, epoll_refused, TEST_TIMEOUT)
 		"epoll set with 2 watches (fds 24, 25): not supported yet");
 }
 
+/*
+ * A refused checkpoint leaves the target as it was: the parking does not
+ * make an epoll_wait() with no signal to deliver fail with EINTR (it did:
+ * unlike most calls, epoll_wait returns EINTR, not a restart code).
+ */
+TEST_F_TIMEOUT(cr, epoll_wait_not_interrupted, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], line[256], err[4096];
+	struct proc *orig;
+
+	orig = start_prog(_metadata, &self->env, "epoll", "wait", NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ("READY", line);
+	checkpoint_refused(_metadata, &self->env, orig->pid,
+			   tmp_path(&self->env, img, "wait.img"), err, sizeof(err));
+	EXPECT_NE(NULL, strstr(err, "epoll set with 1 watches")) TH_LOG("%s", err);
+	ASSERT_EQ(6, write(orig->in, "hello\n", 6));
+	expect_line(_metadata, orig, "EVENT hello", START_TIMEOUT);
+	expect_exit(_metadata, orig, 0);
+}
+
 TEST_HARNESS_MAIN

@@ -276,13 +276,16 @@ pub(crate) fn queue(s: &PendingSig, shared: bool) -> Result {
     Ok(())
 }
 
-/// `__NR_rt_sigtimedwait` (x86-64): `sigwaitinfo()`, `sigtimedwait()`.
-const NR_RT_SIGTIMEDWAIT: usize = 128;
+/// The calls (x86-64 numbers) that return `-EINTR`, not a restart code,
+/// when anything interrupts their sleep: `rt_sigtimedwait` (`sigwaitinfo()`,
+/// `sigtimedwait()`), `epoll_wait`, `epoll_pwait`, `epoll_pwait2`.
+const NR_EINTR_WAITS: [usize; 4] = [128, 232, 281, 441];
 
-/// Undoes the checkpoint's own interruption of a signal wait: the task
+/// Undoes the checkpoint's own interruption of a wait: the task
 /// work that parks a thread interrupts its sleep (`TWA_SIGNAL`), and
-/// `rt_sigtimedwait()`, unlike most calls, then returns `-EINTR` rather
-/// than a restart code. If the current thread is on its way back from that
+/// the calls of [`NR_EINTR_WAITS`], unlike most, then return `-EINTR`
+/// rather than a restart code. (A restarted wait counts its relative
+/// timeout again from the restart.) If the current thread is on its way back from that
 /// call with `-EINTR` and no signal it could take is pending (so nothing
 /// but the checkpoint interrupted it), turns the return into a restart of
 /// the call, as the kernel does for `-ERESTARTNOHAND` (`ax` = the call
@@ -293,7 +296,9 @@ pub(crate) fn undo_parking_eintr() -> bool {
     // way back to user space; its pending sets read under its siglock.
     unsafe {
         let regs = &mut *ffi::cr_current_pt_regs();
-        if regs.orig_ax != NR_RT_SIGTIMEDWAIT || regs.ax as isize != -(bindings::EINTR as isize) {
+        if !NR_EINTR_WAITS.contains(&regs.orig_ax)
+            || regs.ax as isize != -(bindings::EINTR as isize)
+        {
             return false;
         }
         let t = cur();

@@ -17,6 +17,9 @@
  * epoll fanotify: a fanotify group on fd 22, "READY" (or "NOFAN" if the
  * kernel has none), then sleeps. epoll epoll: an epoll set on fd 23
  * watching both ends of a pipe (fds 24, 25), "READY", then sleeps.
+ * epoll wait: an epoll set on fd 23 watching stdin, "READY", then blocks
+ * in epoll_wait() with no timeout: "EVENT <line>" for a line on stdin
+ * and exit 0; "BAD epoll_wait ..." (an EINTR included) and exit 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -132,6 +135,25 @@ int main(int argc, char **argv)
 			bad("epoll_ctl");
 		say("READY\n");
 		sleep_forever();
+	}
+	if (!strcmp(mode, "wait")) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int ep = at(epoll_create1(0), 23);
+		char buf[64];
+		ssize_t n;
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev))
+			bad("epoll_ctl");
+		say("READY\n");
+		if (epoll_wait(ep, &ev, 1, -1) != 1)
+			bad("epoll_wait");
+		n = read(0, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			bad("read");
+		buf[n] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		say("EVENT %s\n", buf);
+		return 0;
 	}
 	say("BAD usage\n");
 	return 2;
