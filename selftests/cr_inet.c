@@ -35,26 +35,9 @@ FIXTURE(cr) {
 	struct cr_env env;
 };
 
-/* Loopback up (a fresh network namespace or a minimal guest has it down). */
-static void lo_up(void)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		return;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (!ioctl(s, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-}
-
 FIXTURE_SETUP(cr)
 {
-	lo_up();
+	loopback_up();
 	cr_env_setup_flags(_metadata, &self->env, "cr_inet", 0);
 }
 
