@@ -27,7 +27,7 @@ use crate::{
     log::{fail, Log},
     shared::{Kind, Object, SharedObjects},
     stream::ImageWriter,
-    uapi::{RestartObj, CR_RESTART_OBJ_INOTIFY},
+    uapi::RestartObj,
 };
 use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
@@ -327,18 +327,9 @@ fn name_watch(
 
 // ------------------------------------------------------------ restart
 
-/// Takes the inotify instances the caller handed over
-/// (`CR_RESTART_OBJ_INOTIFY`) into `shared` (before the image is read);
-/// their fds are closed in the caller. [`crate::pipe::take_handed`] takes
-/// the other kinds.
-pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
-    for o in objs.iter().filter(|o| o.kind == CR_RESTART_OBJ_INOTIFY) {
-        take_one(o, shared, log)?;
-    }
-    Ok(())
-}
-
-fn take_one(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
+/// Takes an inotify instance the caller handed over
+/// (`CR_RESTART_OBJ_INOTIFY`) into `shared`.
+pub(crate) fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
     let (id, fd) = (o.id, o.fd);
     if id == 0 || shared.get(Kind::Inotify, id).is_some() {
         return Err(fail!(

@@ -29,7 +29,7 @@ use crate::{
     stream::ImageWriter,
     uapi::{RestartObj, CR_RESTART_OBJ_EVENTFD, CR_RESTART_OBJ_SIGNALFD, CR_RESTART_OBJ_TIMERFD},
 };
-use kernel::{alloc::KVVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{fs::File, prelude::*, sync::aref::ARef};
 
 const O_NONBLOCK: u32 = 0o4000;
 /// Room for any of the three fdinfo texts.
@@ -206,34 +206,14 @@ impl EvfdSnap {
 
 // ------------------------------------------------------------ restart
 
-/// Takes the handed-over objects of the event descriptor kinds out of
-/// `objs` into `shared` (before the image is read), leaving the others.
-pub(crate) fn take_handed(
-    objs: &mut KVVec<RestartObj>,
-    shared: &mut SharedObjects,
-    log: &Log,
-) -> Result {
-    for o in objs.iter() {
-        take_one(o, shared, log)?;
-    }
-    objs.retain(|o| {
-        !matches!(
-            o.kind,
-            CR_RESTART_OBJ_EVENTFD | CR_RESTART_OBJ_TIMERFD | CR_RESTART_OBJ_SIGNALFD
-        )
-    });
-    Ok(())
-}
-
 /// Takes a handed-over object of one of the event descriptor kinds into
-/// `shared` (`Ok(false)`: another kind): its fd must be an event descriptor
-/// of that kind, each id once. Its fd is closed in the caller.
-fn take_one(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result<bool> {
+/// `shared`: its fd must be an event descriptor of that kind, each id once.
+pub(crate) fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
     let (kind, fk) = match o.kind {
         CR_RESTART_OBJ_EVENTFD => (Kind::Eventfd, FileKind::Eventfd),
         CR_RESTART_OBJ_TIMERFD => (Kind::Timerfd, FileKind::Timerfd),
         CR_RESTART_OBJ_SIGNALFD => (Kind::Signalfd, FileKind::Signalfd),
-        _ => return Ok(false),
+        _ => return Err(EINVAL),
     };
     let (id, fd, w) = (o.id, o.fd, what(kind));
     if id == 0 || shared.get(kind, id).is_some() {
@@ -256,8 +236,7 @@ fn take_one(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result<boo
             taken: false,
             opened: false,
         },
-    )?;
-    Ok(true)
+    )
 }
 
 /// Takes an event descriptor's record: the handed-over object of its id

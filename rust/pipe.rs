@@ -26,7 +26,7 @@ use crate::{
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedObjects},
     stream::ImageWriter,
-    uapi::{RestartObj, CR_RESTART_OBJ_INHERIT, CR_RESTART_OBJ_PIPE},
+    uapi::{RestartObj, CR_RESTART_OBJ_INHERIT},
 };
 use kernel::{
     alloc::{KVVec, KVec},
@@ -235,61 +235,44 @@ pub(crate) fn is_anon_pipe(f: &File) -> bool {
 
 // ------------------------------------------------------------ restart
 
-/// Takes the objects the caller handed over into `shared` (before the
-/// image is read): each fd must be a pipe or a FIFO (an anonymous pipe for
-/// `CR_RESTART_OBJ_INHERIT`), each id once. Their fds are closed in the
-/// caller: the module holds them now.
-pub(crate) fn take_handed(objs: &[RestartObj], shared: &mut SharedObjects, log: &Log) -> Result {
-    for o in objs {
-        let (id, fd) = (o.id, o.fd);
-        // Taken by `epoll::take_handed`.
-        if o.kind == crate::uapi::CR_RESTART_OBJ_INOTIFY {
-            continue;
-        }
-        let inherited = o.kind == CR_RESTART_OBJ_INHERIT;
-        if o.kind != CR_RESTART_OBJ_PIPE && !inherited {
-            return Err(fail!(
-                log,
-                EINVAL,
-                "restart object {id}: unknown kind {}",
-                o.kind
-            ));
-        }
-        if id == 0 || shared.get(Kind::Pipe, id).is_some() {
-            return Err(fail!(
-                log,
-                EINVAL,
-                "restart object {id}: bad or repeated pipe id"
-            ));
-        }
-        let f =
-            kapi::fget(fd).map_err(|e| fail!(log, e, "pipe {id}: fd {fd}: not an open file"))?;
-        let fifo = !kpipe::is_anon_pipe(&f);
-        if kpipe::lock(&f).is_none() {
-            return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe or FIFO"));
-        }
-        if inherited && fifo {
-            return Err(fail!(
-                log,
-                EINVAL,
-                "pipe {id}: fd {fd} (--inherit-fd): not an anonymous pipe"
-            ));
-        }
-        let _ = current::close_fd(fd as u32);
-        shared.insert(
-            id,
-            Object::Pipe {
-                file: f,
-                fifo,
-                taken: false,
-                reopened: false,
-                data_left: 0,
-                write: None,
-                inherited,
-            },
-        )?;
+/// Takes a pipe or FIFO the caller handed over into `shared` (before the
+/// image is read): its fd must be a pipe or a FIFO (an anonymous pipe for
+/// `CR_RESTART_OBJ_INHERIT`), each id once.
+pub(crate) fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
+    let (id, fd) = (o.id, o.fd);
+    let inherited = o.kind == CR_RESTART_OBJ_INHERIT;
+    if id == 0 || shared.get(Kind::Pipe, id).is_some() {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "restart object {id}: bad or repeated pipe id"
+        ));
     }
-    Ok(())
+    let f = kapi::fget(fd).map_err(|e| fail!(log, e, "pipe {id}: fd {fd}: not an open file"))?;
+    let fifo = !kpipe::is_anon_pipe(&f);
+    if kpipe::lock(&f).is_none() {
+        return Err(fail!(log, EINVAL, "pipe {id}: fd {fd}: not a pipe or FIFO"));
+    }
+    if inherited && fifo {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pipe {id}: fd {fd} (--inherit-fd): not an anonymous pipe"
+        ));
+    }
+    let _ = current::close_fd(fd as u32);
+    shared.insert(
+        id,
+        Object::Pipe {
+            file: f,
+            fifo,
+            taken: false,
+            reopened: false,
+            data_left: 0,
+            write: None,
+            inherited,
+        },
+    )
 }
 
 /// Takes a pipe record: the handed-over pipe of its id must be what the

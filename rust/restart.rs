@@ -39,7 +39,11 @@ use crate::{
     task::RLIMIT_NOFILE,
     thread::ThreadsPlan,
     timers::TimerPlan,
-    uapi::RestartArgs,
+    uapi::{
+        RestartArgs, RestartObj, CR_RESTART_OBJ_EVENTFD, CR_RESTART_OBJ_INHERIT,
+        CR_RESTART_OBJ_INOTIFY, CR_RESTART_OBJ_PIPE, CR_RESTART_OBJ_SIGNALFD,
+        CR_RESTART_OBJ_TIMERFD,
+    },
 };
 use kernel::{
     alloc::KVec,
@@ -606,6 +610,25 @@ fn single(
     Ok(())
 }
 
+/// Takes one object the caller made for the image into `shared` (before
+/// the image is read), by the module of its kind. Its fd is closed in the
+/// caller: the module holds the file now.
+fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
+    match o.kind {
+        CR_RESTART_OBJ_PIPE | CR_RESTART_OBJ_INHERIT => pipe::take_handed(o, shared, log),
+        CR_RESTART_OBJ_EVENTFD | CR_RESTART_OBJ_TIMERFD | CR_RESTART_OBJ_SIGNALFD => {
+            evfd::take_handed(o, shared, log)
+        }
+        CR_RESTART_OBJ_INOTIFY => epoll::take_handed(o, shared, log),
+        k => Err(fail!(
+            log,
+            EINVAL,
+            "restart object {}: unknown kind {k}",
+            o.id
+        )),
+    }
+}
+
 /// `CR_IOC_RESTART`.
 #[inline(never)]
 pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize> {
@@ -623,12 +646,12 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
     // timerfds and signalfds).
     let mut shared = SharedObjects::new();
     if !args.join() {
-        let mut objs = args
+        let objs = args
             .objs()
             .map_err(|e| fail!(log, e, "cannot read the restart objects"))?;
-        evfd::take_handed(&mut objs, &mut shared, &log)?;
-        epoll::take_handed(&objs, &mut shared, &log)?;
-        pipe::take_handed(&objs, &mut shared, &log)?;
+        for o in objs.iter() {
+            take_handed(o, &mut shared, &log)?;
+        }
     }
 
     if args.coordinate() {

@@ -91,10 +91,24 @@ pub struct Validator {
     ck_at_record: u64,
 }
 
-/// The objects of file tables that are numbered in order of their own
-/// records, each kind on its own ([`FileRec::obj`] names one).
-#[derive(Clone, Copy)]
-enum ObjClass {
+/// Declares [`ObjClass`] and its number of variants from one list.
+macro_rules! obj_classes {
+    ($($(#[$m:meta])* $v:ident,)*) => {
+        /// The objects of file tables that are numbered in order of their
+        /// own records, each kind on its own ([`FileRec::obj`] names one).
+        #[derive(Clone, Copy)]
+        enum ObjClass {
+            $($(#[$m])* $v,)*
+        }
+
+        impl ObjClass {
+            /// How many classes there are.
+            const COUNT: usize = [$(Self::$v),*].len();
+        }
+    };
+}
+
+obj_classes! {
     /// [`Pipe`]: pipes and FIFOs.
     Pipe,
     /// [`UnixSock`].
@@ -112,8 +126,6 @@ enum ObjClass {
 }
 
 impl ObjClass {
-    const COUNT: usize = 7;
-
     /// The class of the objects file records of `kind` open, if their
     /// ids are checked here.
     fn of(kind: FileKind) -> Option<Self> {
