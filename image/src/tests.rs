@@ -312,8 +312,9 @@ fn walk_image(
 /// file record's `obj`, zero where version 2 had padding) by setting the
 /// header's version and recomputing the two checksums, then to version 4
 /// (whose only change to its records is the mm record's `flags` and
-/// `pad0`, zero for it, after the auxv count) the same way (committed; the
-/// fuzz corpus holds it too).
+/// `pad0`, zero for it, after the auxv count) the same way, then to
+/// version 5 (no change to its records) the same way (committed; the fuzz
+/// corpus holds it too).
 const COUNTER: &[u8] = include_bytes!("../testdata/counter.img");
 
 /// Encodes a decoded record again.
