@@ -30,6 +30,7 @@ pub const LISTS: [&str; 13] = [
     "signalfds",
     "threads",
     "pending_signals",
+    "posix_timers",
 ];
 
 /// A record's part of the `info --json` document.
