@@ -112,8 +112,10 @@ wire_struct! {
         /// The thread of a `SIGEV_THREAD_ID` timer (a thread of the
         /// process), else 0.
         pub tid: i32,
-        /// Reserved, 0.
-        pub reserved: u32,
+        /// The process's next timer id (its `next_posix_timer_id`, where
+        /// a `timer_create` starts looking): the same in each of its
+        /// records.
+        pub next_id: u32,
         /// `sigev_value`, as the signal's `si_value` carries it.
         pub sigval: u64,
         /// Time left before it next fires, in nanoseconds (0: disarmed).
@@ -155,7 +157,6 @@ impl PosixTimer {
             && notify_ok
             && signo_ok
             && tid_ok
-            && t.reserved == 0
             && t.value_ns <= ITIMER_MAX_NS
             && t.interval_ns <= ITIMER_MAX_NS
             && (t.value_ns != 0 || t.interval_ns == 0)
@@ -359,7 +360,6 @@ mod tests {
             PosixTimer { signo: 0, ..t },
             PosixTimer { value_ns: 0, ..t },
             PosixTimer { overrun: u64::MAX, ..t },
-            PosixTimer { reserved: 1, ..t },
         ] {
             let n = bad.encode(&mut b).unwrap();
             assert_eq!(
