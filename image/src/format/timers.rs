@@ -107,7 +107,8 @@ wire_struct! {
         /// `sigev_notify`: [`SIGEV_SIGNAL`], [`SIGEV_NONE`],
         /// [`SIGEV_THREAD`] or [`SIGEV_THREAD_ID`].
         pub notify: i32,
-        /// `sigev_signo` (1 to 64; 0 for `SIGEV_NONE`).
+        /// `sigev_signo`: 1 to 64 (any value for `SIGEV_NONE`, which
+        /// sends nothing and keeps what it was given).
         pub signo: i32,
         /// The thread of a `SIGEV_THREAD_ID` timer (a thread of the
         /// process), else 0.
@@ -146,11 +147,8 @@ impl PosixTimer {
             t.notify,
             SIGEV_SIGNAL | SIGEV_NONE | SIGEV_THREAD | SIGEV_THREAD_ID
         );
-        let signo_ok = if t.notify == SIGEV_NONE {
-            (0..=64).contains(&t.signo)
-        } else {
-            (1..=64).contains(&t.signo)
-        };
+        // A SIGEV_NONE timer keeps whatever `sigev_signo` it was given.
+        let signo_ok = t.notify == SIGEV_NONE || (1..=64).contains(&t.signo);
         let tid_ok = (t.notify == SIGEV_THREAD_ID) == (t.tid > 0) && t.tid >= 0;
         let ok = t.id >= 0
             && POSIX_TIMER_CLOCKS.contains(&t.clock)
