@@ -794,3 +794,17 @@ struct inode *cr_inotify_wd_inode(struct file *f, int wd)
 	spin_unlock(&g->inotify_data.idr_lock);
 	return i;
 }
+
+/*
+ * POSIX timers: struct k_clock (the per-clock operations a timer calls) is
+ * in the private kernel/time/posix-timers.h, opaque to the bindings. The
+ * rules (which timers, what is refused, the locking) are in
+ * rust/kapi/timer.rs.
+ */
+#include <linux/posix-timers.h>
+#include <../kernel/time/posix-timers.h>
+
+void cr_ptimer_lock(struct k_itimer *t) { spin_lock_irq(&t->it_lock); }
+void cr_ptimer_unlock(struct k_itimer *t) { spin_unlock_irq(&t->it_lock); }
+void cr_ptimer_get(struct k_itimer *t, struct itimerspec64 *s) { t->kclock->timer_get(t, s); }
+int cr_ptimer_set(struct k_itimer *t, struct itimerspec64 *s) { return t->kclock->timer_set(t, 0, s, NULL); }

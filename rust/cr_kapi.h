@@ -235,4 +235,11 @@ void cr_current_pwd(struct path *p);
 void cr_current_root(struct path *p);
 struct inode *cr_inotify_wd_inode(struct file *f, int wd);
 
+struct k_itimer;
+struct itimerspec64;
+void cr_ptimer_lock(struct k_itimer *t);
+void cr_ptimer_unlock(struct k_itimer *t);
+void cr_ptimer_get(struct k_itimer *t, struct itimerspec64 *s);
+int cr_ptimer_set(struct k_itimer *t, struct itimerspec64 *s);
+
 #endif /* CR_KAPI_H */

@@ -142,7 +142,7 @@ impl ProcPlan {
             self.files.restore_locks(self.task.task.tgid, log)?;
             self.signals.restore();
             self.task.restore_dumpable();
-            self.timers.restore();
+            self.timers.restore(log)?;
         }
         let task = &self.task.task;
         let nnp = task.flags & format::TASK_NO_NEW_PRIVS != 0;

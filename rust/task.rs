@@ -85,10 +85,6 @@ impl TaskSnap {
         }
         let r = current::refusals(true);
         let what = [
-            (
-                rf::POSIX_TIMERS,
-                "has POSIX timers (timer_create): not supported yet",
-            ),
             (rf::SECCOMP, "uses seccomp: not supported"),
             (
                 rf::SHARED_FS,

@@ -113,6 +113,48 @@ TEST_F_TIMEOUT(timers, clock_nanosleep_leave_running, TEST_TIMEOUT)
 	round_trip(_metadata, self, "sleep", true);
 }
 
+/*
+ * POSIX timers: ids kept (with a gap), each clock and notification kind,
+ * sigev_value, time left, interval, overrun count and next id; their
+ * signals after the restart carry the same siginfo (progs/timers.c).
+ */
+TEST_F_TIMEOUT(timers, posix_timers_kill, TEST_TIMEOUT)
+{
+	round_trip(_metadata, self, "ptimers", false);
+}
+
+/* A POSIX timer on a CPU-time clock is refused by name. */
+TEST_F_TIMEOUT(timers, posix_timer_cpu_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], err[4096];
+	struct proc *orig;
+
+	orig = start_prog(_metadata, &self->env, "timers", "ptimer-cpu", NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	checkpoint_refused(_metadata, &self->env, orig->pid,
+			   tmp_path(&self->env, img, "cpu.img"), err, sizeof(err));
+	EXPECT_NE(NULL, strstr(err, "POSIX timer 0 on a CPU-time clock")) TH_LOG("%s", err);
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	expect_ok_exit(_metadata, orig);
+}
+
+/* The exec-style restore (crctl's own pid) creates the POSIX timers too. */
+TEST_F_TIMEOUT(timers, posix_timers_new_pid, TEST_TIMEOUT)
+{
+	char img[PATH_MAX];
+	struct proc *orig, *copy;
+
+	tmp_path(&self->env, img, "timers.img");
+	orig = start_prog(_metadata, &self->env, "timers", "ptimers", NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
+	expect_sigkill(_metadata, orig);
+	copy = restart(_metadata, &self->env, img, NEW_PID);
+	usleep(200000);
+	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
+	expect_ok_exit_left(_metadata, copy);
+}
+
 /* The exec-style restore (crctl's own pid) sets the timers too. */
 TEST_F_TIMEOUT(timers, itimers_new_pid, TEST_TIMEOUT)
 {

@@ -360,6 +360,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::FileOwner(o) => o.encode(&mut buf),
         Record::PendingSig(s) => s.encode(&mut buf),
         Record::Itimers(t) => t.encode(&mut buf),
+        Record::PosixTimer(t) => t.encode(&mut buf),
         Record::Inotify(i) => i.encode(&mut buf),
         Record::InotifyWatch(w) => w.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),

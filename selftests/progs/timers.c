@@ -17,6 +17,17 @@
  *            CLOCK_REALTIME (TIMER_ABSTIME); neither may fail (EINTR) and
  *            each must have slept its time; then it waits for SIGUSR1
  *            (sigwaitinfo, still blocked)
+ *   ptimers  POSIX timers, ids 0 to 5 (0 deleted before READY): 1
+ *            CLOCK_MONOTONIC SIGEV_SIGNAL SIGRTMIN value 0x1111, 8 s then
+ *            every 1 s; 2 CLOCK_REALTIME SIGEV_THREAD_ID (the leader)
+ *            SIGRTMIN+1 value 0x2222, 9 s once; 3 CLOCK_BOOTTIME
+ *            SIGEV_NONE, 30 s then every 2 s; 4 CLOCK_TAI SIGEV_SIGNAL,
+ *            disarmed; 5 CLOCK_MONOTONIC SIGRTMIN+3 (blocked), every 4 s,
+ *            taken with sigwaitinfo once it has one overrun. Then checks
+ *            each one's settings, the overrun count, the signals of 1 and
+ *            2 with their siginfo, and that a new timer gets id 6.
+ *   ptimer-cpu  a CLOCK_PROCESS_CPUTIME_ID timer (refused): says READY
+ *            and waits for SIGUSR1
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +36,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "prog.h"
 
 static volatile sig_atomic_t go, n_alrm, n_vtalrm, n_prof, n_xcpu;
@@ -177,6 +190,158 @@ static void sleep_mode(void)
 		fail("CLOCK_REALTIME sleep ended early", rt.tv_sec, abs.tv_sec);
 }
 
+
+/* ------------------------------------------------------------ ptimers */
+
+static volatile sig_atomic_t n_b, n_c;
+static siginfo_t si_b, si_c;
+static timer_t ptid[6];
+
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (sig == SIGRTMIN) {
+		si_b = *si;
+		n_b++;
+	} else {
+		si_c = *si;
+		n_c++;
+	}
+}
+
+static int mk_timer(clockid_t clk, int notify, int signo, int val, int idx)
+{
+	struct sigevent ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = notify;
+	ev.sigev_signo = signo;
+	ev.sigev_value.sival_int = val;
+	if (notify == SIGEV_THREAD_ID)
+		ev._sigev_un._tid = syscall(SYS_gettid);
+	if (syscall(SYS_timer_create, clk, &ev, &ptid[idx])) {
+		say("FAIL timer_create %d: %s\n", idx, strerror(errno));
+		return -1;
+	}
+	if ((long)ptid[idx] != idx) {
+		say("FAIL timer_create %d gave id %ld\n", idx, (long)ptid[idx]);
+		return -1;
+	}
+	return 0;
+}
+
+static int arm(int idx, long long value, long long interval)
+{
+	struct itimerspec s = {
+		{ interval / S, interval % S }, { value / S, value % S }
+	};
+
+	if (syscall(SYS_timer_settime, ptid[idx], 0, &s, NULL)) {
+		say("FAIL timer_settime %d: %s\n", idx, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static long long ts_ns(struct timespec t)
+{
+	return t.tv_sec * S + t.tv_nsec;
+}
+
+static int overrun0;
+
+/* Creates the timers; with SIGRTMIN+3 blocked. */
+static int ptimers_setup(void)
+{
+	struct sigaction sa;
+	sigset_t f;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_rt;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGRTMIN, &sa, NULL);
+	sigaction(SIGRTMIN + 1, &sa, NULL);
+	sigemptyset(&f);
+	sigaddset(&f, SIGRTMIN + 3);
+	sigprocmask(SIG_BLOCK, &f, NULL);
+	if (mk_timer(CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGALRM, 0, 0) ||
+	    mk_timer(CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGRTMIN, 0x1111, 1) ||
+	    mk_timer(CLOCK_REALTIME, SIGEV_THREAD_ID, SIGRTMIN + 1, 0x2222, 2) ||
+	    mk_timer(CLOCK_BOOTTIME, SIGEV_NONE, 0, 0x3333, 3) ||
+	    mk_timer(CLOCK_TAI, SIGEV_SIGNAL, SIGRTMIN + 2, 0x4444, 4) ||
+	    mk_timer(CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGRTMIN + 3, 0x5555, 5))
+		return -1;
+	/* Timer 5: fires at 1 ms, its signal blocked; one overrun at 4 s. */
+	if (arm(5, MS, 4 * S))
+		return -1;
+	nap(4200000);
+	if (sigwaitinfo(&f, NULL) != SIGRTMIN + 3) {
+		say("FAIL sigwaitinfo: %s\n", strerror(errno));
+		return -1;
+	}
+	overrun0 = syscall(SYS_timer_getoverrun, ptid[5]);
+	if (overrun0 < 1) {
+		say("FAIL timer 5 overrun %d\n", overrun0);
+		return -1;
+	}
+	if (syscall(SYS_timer_delete, ptid[0]))
+		return -1;
+	if (arm(1, 8 * S, S) || arm(2, 9 * S, 0) || arm(3, 30 * S, 2 * S))
+		return -1;
+	return 0;
+}
+
+static void check_siginfo(const char *what, siginfo_t *si, int id, int val)
+{
+	if (si->si_code != SI_TIMER)
+		fail(what, si->si_code, SI_TIMER);
+	if (si->si_timerid != id)
+		fail(what, si->si_timerid, id);
+	if (si->si_value.sival_int != val)
+		fail(what, si->si_value.sival_int, val);
+}
+
+static void ptimers(void)
+{
+	static const long long value[6] = { 0, 8 * S, 9 * S, 30 * S, 0, 4 * S };
+	static const long long interval[6] = { 0, S, 0, 2 * S, 0, 4 * S };
+	long long t0 = now_ns();
+	struct itimerspec s;
+	timer_t id;
+	int ov;
+
+	if (syscall(SYS_timer_gettime, (timer_t)0, &s) != -1 || errno != EINVAL)
+		fail("timer 0 exists", errno, EINVAL);
+	for (int i = 1; i < 6; i++) {
+		if (syscall(SYS_timer_gettime, ptid[i], &s)) {
+			fail("timer_gettime", i, errno);
+			continue;
+		}
+		say("LEFT timer %d %lld every %lld\n", i, ts_ns(s.it_value),
+		    ts_ns(s.it_interval));
+		if (value[i] ? ts_ns(s.it_value) <= 0 || ts_ns(s.it_value) > value[i]
+			     : ts_ns(s.it_value) != 0)
+			fail("timer left", i, ts_ns(s.it_value));
+		if (ts_ns(s.it_interval) != interval[i])
+			fail("timer interval", i, ts_ns(s.it_interval));
+	}
+	ov = syscall(SYS_timer_getoverrun, ptid[5]);
+	if (ov != overrun0)
+		fail("timer 5 overrun", ov, overrun0);
+	syscall(SYS_timer_gettime, ptid[2], &s);
+	WAIT_UNTIL(n_b >= 2 && n_c >= 1, 60);
+	if (n_b < 2 || n_c != 1)
+		fail("signals of timers 1 and 2", n_b, n_c);
+	else if (now_ns() - t0 < ts_ns(s.it_value) - 50 * MS)
+		fail("timer 2 early", now_ns() - t0, ts_ns(s.it_value));
+	check_siginfo("timer 1 siginfo", &si_b, 1, 0x1111);
+	check_siginfo("timer 2 siginfo", &si_c, 2, 0x2222);
+	if (si_b.si_overrun < 0 || si_c.si_overrun != 0)
+		fail("si_overrun", si_b.si_overrun, si_c.si_overrun);
+	if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id) || (long)id != 6)
+		fail("new timer id", (long)id, 6);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "itimers";
@@ -201,6 +366,12 @@ int main(int argc, char **argv)
 			say("FAIL setitimer: %s\n", strerror(errno));
 			return 1;
 		}
+	} else if (!strcmp(mode, "ptimers")) {
+		if (ptimers_setup())
+			return 1;
+	} else if (!strcmp(mode, "ptimer-cpu")) {
+		if (mk_timer(CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGRTMIN, 1, 0) || arm(0, 100 * S, 0))
+			return 1;
 	} else if (!strcmp(mode, "alarm")) {
 		alarm(10);
 	} else if (!strcmp(mode, "rlimit")) {
@@ -225,12 +396,16 @@ int main(int argc, char **argv)
 		say("READY\n");
 	}
 	sigemptyset(&none);
+	if (!strcmp(mode, "ptimers"))
+		sigaddset(&none, SIGRTMIN + 3);
 	while (!go)
 		sigsuspend(&none);
 	if (!strcmp(mode, "itimers"))
 		itimers();
 	else if (!strcmp(mode, "alarm"))
 		alarm_mode();
+	else if (!strcmp(mode, "ptimers"))
+		ptimers();
 	else if (!strcmp(mode, "rlimit"))
 		rlimit_mode();
 	if (!failed)

@@ -16,7 +16,7 @@ use serde::Serialize;
 /// The lists that close the `info --json` document, in document order;
 /// [`Json::Element`] adds to one of them. Each is present, possibly
 /// empty, in every document.
-pub const LISTS: [&str; 13] = [
+pub const LISTS: [&str; 14] = [
     "vmas",
     "files",
     "pipes",
@@ -30,6 +30,7 @@ pub const LISTS: [&str; 13] = [
     "signalfds",
     "threads",
     "pending_signals",
+    "posix_timers",
 ];
 
 /// A record's part of the `info --json` document.

@@ -114,6 +114,8 @@ record_types! {
     PendingSig = 610, "pending-signal", PENDING_SIG_PAYLOAD;
     /// [`Itimers`]: `alarm`/`setitimer` timers.
     Itimers = 620, "itimers", ITIMERS_PAYLOAD;
+    /// [`PosixTimer`]: one `timer_create` timer.
+    PosixTimer = 621, "posix-timer", POSIX_TIMER_PAYLOAD;
     /// [`MetaEnd`]: end of metadata, checksum so far.
     MetaEnd = 900, "meta-end", META_END_PAYLOAD;
     /// [`Tail`]: end of image, checksum of all before.
@@ -183,6 +185,8 @@ pub enum Record<'a> {
     Signals(Signals<'a>),
     /// [`Itimers`].
     Itimers(Itimers),
+    /// [`PosixTimer`].
+    PosixTimer(PosixTimer),
     /// [`Mm`].
     Mm(Mm<'a>),
     /// [`Vma`] and its index in its process.
@@ -253,6 +257,7 @@ impl<'a> Record<'a> {
             RecordType::Xstate => Record::Xstate(Xstate::decode(p, hdr()?.xstate_size)?.area),
             RecordType::Signals => Record::Signals(Signals::decode(p)?),
             RecordType::Itimers => Record::Itimers(Itimers::decode(p)?),
+            RecordType::PosixTimer => Record::PosixTimer(PosixTimer::decode(p)?),
             RecordType::Mm => {
                 let h = hdr()?;
                 Record::Mm(Mm::decode(p, h.auxv_words, h.task_size)?)
@@ -310,6 +315,7 @@ impl Record<'_> {
             Record::Xstate(x) => f(&Xstate { area: x }),
             Record::Signals(s) => f(s),
             Record::Itimers(t) => f(t),
+            Record::PosixTimer(t) => f(t),
             Record::Mm(m) => f(m),
             Record::Vma(v, _) => f(v),
             Record::File(fr) => f(fr),

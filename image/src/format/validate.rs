@@ -89,6 +89,8 @@ pub struct Validator {
     records: u64,
     page_bytes_left: u64,
     ck_at_record: u64,
+    /// The id of the process's last posix-timer record (-1: none yet).
+    last_posix_timer: i64,
 }
 
 /// Declares [`ObjClass`] and its number of variants from one list.
@@ -241,6 +243,7 @@ impl Validator {
             records: 0,
             page_bytes_left: 0,
             ck_at_record: 0,
+            last_posix_timer: -1,
         }
     }
 
@@ -388,6 +391,7 @@ impl Validator {
                 }
                 true
             }
+            (Phase::Meta, T::PosixTimer) => true,
             (Phase::Meta, T::Vma) => {
                 if self.seen & REQUIRED_META != REQUIRED_META {
                     return Err(FormatError::Missing);
@@ -486,6 +490,7 @@ impl Validator {
                 self.vmas_seen = 0;
                 self.last_vma_end = 0;
                 self.last_fd = -1;
+                self.last_posix_timer = -1;
                 self.cur_file = (0, false);
                 self.phase = Phase::Meta;
                 Record::Task(t)
@@ -512,6 +517,14 @@ impl Validator {
             }
             RecordType::Signals => Record::Signals(Signals::decode(p)?),
             RecordType::Itimers => Record::Itimers(Itimers::decode(p)?),
+            RecordType::PosixTimer => {
+                let t = PosixTimer::decode(p)?;
+                if i64::from(t.id) <= self.last_posix_timer {
+                    return Err(FormatError::BadOrder);
+                }
+                self.last_posix_timer = t.id.into();
+                Record::PosixTimer(t)
+            }
             RecordType::Mm => {
                 let h = hdr.ok_or(FormatError::BadOrder)?;
                 let mm = Mm::decode(p, h.auxv_words, h.task_size)?;

@@ -542,6 +542,11 @@ fn restart(o: &RestartArgs) -> Result<()> {
                     pi.timers.itimers(&it);
                 }
             }
+            Record::PosixTimer(pt) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.timers.posix_timer(&pt);
+                }
+            }
             Record::Vma(v, _) if v.kind.is_special() => {
                 if let Some(pi) = t.procs.last_mut() {
                     pi.specials.push(Special {
