@@ -323,9 +323,7 @@ pub(crate) fn posix_timer_ignored() -> bool {
 /// The current process's tgid in its own pid namespace.
 pub(crate) fn own_tgid() -> i32 {
     // SAFETY: `current` is valid; a null namespace is the current one.
-    unsafe {
-        bindings::__task_pid_nr_ns(cur(), bindings::pid_type_PIDTYPE_TGID, ptr::null_mut())
-    }
+    unsafe { bindings::__task_pid_nr_ns(cur(), bindings::pid_type_PIDTYPE_TGID, ptr::null_mut()) }
 }
 
 /// The current process's next POSIX timer id (`next_posix_timer_id`).
@@ -351,7 +349,13 @@ pub(crate) fn set_next_posix_timer_id(v: u32) {
 /// relative `timer_settime` followed by the expiries it missed would.
 /// `ENOENT` if the process has no such timer. The timer must be
 /// disarmed and on a clock that is not a CPU clock (the caller checked).
-pub(crate) fn arm_posix_timer(id: i32, value: u64, interval: u64, last: i64, overrun: i64) -> Result {
+pub(crate) fn arm_posix_timer(
+    id: i32,
+    value: u64,
+    interval: u64,
+    last: i64,
+    overrun: i64,
+) -> Result {
     let mut r = Err(ENOENT);
     // SAFETY: `for_each_locked` passes valid locked timers of the process.
     for_each_locked(|t| unsafe {
@@ -368,7 +372,11 @@ pub(crate) fn arm_posix_timer(id: i32, value: u64, interval: u64, last: i64, ove
         let e = ffi::cr_ptimer_set(t, &mut spec);
         (*t).it_overrun_last = last;
         (*t).it_overrun = overrun;
-        r = if e == 0 { Ok(()) } else { Err(Error::from_errno(e)) };
+        r = if e == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(e))
+        };
         false
     });
     r

@@ -18,11 +18,11 @@
  *            each must have slept its time; then it waits for SIGUSR1
  *            (sigwaitinfo, still blocked)
  *   ptimers  POSIX timers, ids 0 to 5 (0 deleted before READY): 1
- *            CLOCK_MONOTONIC SIGEV_SIGNAL SIGRTMIN value 0x1111, 8 s then
+ *            CLOCK_MONOTONIC SIGEV_SIGNAL SIGRTMIN value 0x1111, 40 s then
  *            every 1 s; 2 CLOCK_REALTIME SIGEV_THREAD_ID (the leader)
- *            SIGRTMIN+1 value 0x2222, 9 s once; 3 CLOCK_BOOTTIME
- *            SIGEV_NONE, 30 s then every 2 s; 4 CLOCK_TAI SIGEV_SIGNAL,
- *            disarmed; 5 CLOCK_MONOTONIC SIGRTMIN+3 (blocked), every 4 s,
+ *            SIGRTMIN+1 value 0x2222, 45 s once; 3 CLOCK_BOOTTIME
+ *            SIGEV_NONE, 90 s then every 2 s; 4 CLOCK_TAI SIGEV_SIGNAL,
+ *            disarmed; 5 CLOCK_MONOTONIC SIGRTMIN+3 (blocked), every 30 s,
  *            taken with sigwaitinfo once it has one overrun. Then checks
  *            each one's settings, the overrun count, the signals of 1 and
  *            2 with their siginfo, and that a new timer gets id 6.
@@ -271,10 +271,13 @@ static int ptimers_setup(void)
 	    mk_timer(CLOCK_TAI, SIGEV_SIGNAL, SIGRTMIN + 2, 0x4444, 4) ||
 	    mk_timer(CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGRTMIN + 3, 0x5555, 5))
 		return -1;
-	/* Timer 5: fires at 1 ms, its signal blocked; one overrun at 4 s. */
-	if (arm(5, MS, 4 * S))
+	/*
+	 * Timer 5: fires at 1 ms, its signal blocked; one overrun at 30 s;
+	 * next at 60 s, after the test has checked it (the VM is slow).
+	 */
+	if (arm(5, MS, 30 * S))
 		return -1;
-	nap(4200000);
+	nap(30200000);
 	if (sigwaitinfo(&f, NULL) != SIGRTMIN + 3) {
 		say("FAIL sigwaitinfo: %s\n", strerror(errno));
 		return -1;
@@ -286,7 +289,7 @@ static int ptimers_setup(void)
 	}
 	if (syscall(SYS_timer_delete, ptid[0]))
 		return -1;
-	if (arm(1, 8 * S, S) || arm(2, 9 * S, 0) || arm(3, 30 * S, 2 * S))
+	if (arm(1, 40 * S, S) || arm(2, 45 * S, 0) || arm(3, 90 * S, 2 * S))
 		return -1;
 	return 0;
 }
@@ -303,8 +306,8 @@ static void check_siginfo(const char *what, siginfo_t *si, int id, int val)
 
 static void ptimers(void)
 {
-	static const long long value[6] = { 0, 8 * S, 9 * S, 30 * S, 0, 4 * S };
-	static const long long interval[6] = { 0, S, 0, 2 * S, 0, 4 * S };
+	static const long long value[6] = { 0, 40 * S, 45 * S, 90 * S, 0, 30 * S };
+	static const long long interval[6] = { 0, S, 0, 2 * S, 0, 30 * S };
 	long long t0 = now_ns();
 	struct itimerspec s;
 	timer_t id;
@@ -329,7 +332,7 @@ static void ptimers(void)
 	if (ov != overrun0)
 		fail("timer 5 overrun", ov, overrun0);
 	syscall(SYS_timer_gettime, ptid[2], &s);
-	WAIT_UNTIL(n_b >= 2 && n_c >= 1, 60);
+	WAIT_UNTIL(n_b >= 2 && n_c >= 1, 90);
 	if (n_b < 2 || n_c != 1)
 		fail("signals of timers 1 and 2", n_b, n_c);
 	else if (now_ns() - t0 < ts_ns(s.it_value) - 50 * MS)

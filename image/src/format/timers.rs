@@ -354,10 +354,16 @@ mod tests {
             PosixTimer { clock: 9, ..t },
             PosixTimer { notify: 3, ..t },
             PosixTimer { tid: 0, ..t },
-            PosixTimer { notify: SIGEV_SIGNAL, ..t },
+            PosixTimer {
+                notify: SIGEV_SIGNAL,
+                ..t
+            },
             PosixTimer { signo: 0, ..t },
             PosixTimer { value_ns: 0, ..t },
-            PosixTimer { overrun: u64::MAX, ..t },
+            PosixTimer {
+                overrun: u64::MAX,
+                ..t
+            },
         ] {
             let n = bad.encode(&mut b).unwrap();
             assert_eq!(

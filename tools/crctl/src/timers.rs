@@ -57,9 +57,7 @@ impl Prep {
         }
         let last_os = std::io::Error::last_os_error;
         // SAFETY: A plain prctl on the calling process.
-        let on = unsafe {
-            libc::prctl(PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_ON, 0, 0, 0)
-        };
+        let on = unsafe { libc::prctl(PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_ON, 0, 0, 0) };
         if on != 0 {
             return Err(last_os());
         }
