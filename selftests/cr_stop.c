@@ -261,7 +261,7 @@ TEST_F_TIMEOUT(stop, single, TEST_TIMEOUT)
 	while (proc_state(orig->pid) != 'T')
 		ASSERT_GT(end, now_ms()) TH_LOG("pid %d not restored stopped", orig->pid);
 	/* Stopped: nothing printed. */
-	ASSERT_EQ(0, read_line(&copy->out, line, sizeof(line), 1000))
+	ASSERT_EQ(-ETIMEDOUT, read_line(&copy->out, line, sizeof(line), 1000))
 		TH_LOG("the restored stopped process printed \"%s\"", line);
 	ASSERT_EQ(0, kill(orig->pid, SIGCONT));
 	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
