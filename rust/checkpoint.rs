@@ -600,7 +600,11 @@ fn check_stops(log: &Log, members: &mut KVec<Member>) -> Result {
         }
         let (pid, tid) = (m.entry.tgid, m.entry.pid);
         let Some(s) = m.task.stop_state() else {
-            return Err(fail!(log, EAGAIN, "pid {pid}: exited during the checkpoint"));
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid}: exited during the checkpoint"
+            ));
         };
         if s.stopped != m.stopped {
             return Err(fail!(

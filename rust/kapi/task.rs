@@ -701,7 +701,12 @@ impl TaskRef {
                     private: t.cast(),
                     ..Default::default()
                 };
-                bindings::default_wake_function(&mut entry, bindings::__TASK_STOPPED, 0, ptr::null_mut());
+                bindings::default_wake_function(
+                    &mut entry,
+                    bindings::__TASK_STOPPED,
+                    0,
+                    ptr::null_mut(),
+                );
             }
             ok
         };
