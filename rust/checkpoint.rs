@@ -374,11 +374,33 @@ fn park_tree(
                 // parking, blocking every signal so that it takes none on
                 // its way there (the job puts the mask back first). A
                 // SIGCONT that came first woke it already.
-                t.wake_stopped(|blocked, restore| {
+                let w = t.wake_stopped(|blocked, restore| {
                     job.saved_blocked.store(blocked, Ordering::Release);
                     job.masked
                         .store(if restore { 2 } else { 1 }, Ordering::Release);
                 });
+                if w == kapi::Wake::StopPending {
+                    // Left stopped, its job queued: it runs (and, the
+                    // checkpoint abandoned, does nothing) after a SIGCONT.
+                    members.push(
+                        Member {
+                            task: t,
+                            entry,
+                            job: Some(job),
+                            rank: 0,
+                            stopped,
+                            stop_flags: 0,
+                        },
+                        GFP_KERNEL,
+                    )?;
+                    return Err(fail!(
+                        log,
+                        EBUSY,
+                        "pid {} tid {}: stopped with another SIGSTOP pending: not supported",
+                        ids.tgid,
+                        ids.pid
+                    ));
+                }
             }
             members.push(
                 Member {

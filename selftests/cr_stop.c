@@ -244,6 +244,7 @@ TEST_F_TIMEOUT(stop, single, TEST_TIMEOUT)
 
 	orig = start_prog(_metadata, &self->env, "counter", NULL);
 	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	a = atol(line);
 	ASSERT_EQ(0, kill(orig->pid, SIGSTOP));
 	end = now_ms() + START_TIMEOUT;
 	while (proc_state(orig->pid) != 'T')
@@ -251,7 +252,7 @@ TEST_F_TIMEOUT(stop, single, TEST_TIMEOUT)
 	checkpoint(_metadata, &self->env, orig->pid,
 		   tmp_path(&self->env, img, "single.img"));
 	expect_sigkill(_metadata, orig);
-	a = 0;
+	/* All it printed before it was stopped; the last one is A. */
 	while (read_line(&orig->out, line, sizeof(line), LINE_TIMEOUT) == 1)
 		a = atol(line);
 	ASSERT_TRUE(wait_gone(orig->pid, START_TIMEOUT));
@@ -267,6 +268,26 @@ TEST_F_TIMEOUT(stop, single, TEST_TIMEOUT)
 	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
 	b = atol(line);
 	ASSERT_EQ(a + 1, b);
+}
+
+/*
+ * Stopped twice: the second SIGSTOP stays pending, which the checkpoint
+ * refuses by name; the original stays stopped and a SIGCONT resumes it.
+ */
+TEST_F_TIMEOUT(stop, second_sigstop_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], err[4096];
+	struct proc *orig;
+	pid_t child;
+
+	orig = start_stopped(_metadata, &self->env, SIGSTOP, &child);
+	ASSERT_EQ(0, kill(child, SIGSTOP));
+	checkpoint_refused(_metadata, &self->env, orig->pid,
+			   tmp_path(&self->env, img, "twice.img"), err, sizeof(err));
+	EXPECT_NE(NULL, strstr(err, "another SIGSTOP pending")) TH_LOG("stderr: %s", err);
+	still_stopped(_metadata, orig, child);
+	expect_answer(_metadata, orig, "n", "NOTE 1 0");
+	resumes(_metadata, orig, child, "NOTE 1 1");
 }
 
 /* A traced (ptrace) task is refused by name. */

@@ -675,13 +675,14 @@ impl TaskRef {
     /// with every signal blocked so that it takes none on its way there.
     /// `saved` gets, before the wake, its blocked mask and whether it is
     /// to return with a saved mask (`TIF_RESTORE_SIGMASK`: then its way
-    /// there restores that mask itself). Returns whether it was woken (it
-    /// was still stopped).
-    pub(crate) fn wake_stopped(&self, saved: impl FnOnce(u64, bool)) -> bool {
+    /// there restores that mask itself). A task with a `SIGSTOP` pending
+    /// (which no mask blocks, and which would start a new group stop
+    /// before its task work) is left as it is.
+    pub(crate) fn wake_stopped(&self, saved: impl FnOnce(u64, bool)) -> Wake {
         let t = self.raw();
         // SAFETY: The task is valid.
         let Some(sh) = (unsafe { lock_sighand(t) }) else {
-            return false;
+            return Wake::NotStopped;
         };
         // SAFETY: Under the siglock, which guards `jobctl`, `blocked` and
         // the thread flags' signal bits; the task is asleep (stopped), so
@@ -692,7 +693,17 @@ impl TaskRef {
             let ok = j & bindings::JOBCTL_STOPPED != 0
                 && j & (bindings::JOBCTL_PENDING_MASK | bindings::JOBCTL_TRACED) == 0
                 && (*tf!(t, ptrace)) == 0;
-            if ok {
+            let stop = 1u64 << (bindings::SIGSTOP - 1);
+            let pending = (*tf!(t, pending)).signal.sig[0] as u64
+                | (*(*tf!(t, signal))).shared_pending.signal.sig[0] as u64;
+            let w = if !ok {
+                Wake::NotStopped
+            } else if pending & stop != 0 {
+                Wake::StopPending
+            } else {
+                Wake::Woken
+            };
+            if w == Wake::Woken {
                 let restore = ffi::cr_task_restore_sigmask(t);
                 let b = tf!(t, blocked);
                 saved((*b).sig[0] as u64, restore);
@@ -708,12 +719,23 @@ impl TaskRef {
                     ptr::null_mut(),
                 );
             }
-            ok
+            w
         };
         // SAFETY: Locked by `lock_sighand`.
         unsafe { ffi::cr_sighand_unlock(sh) };
         woken
     }
+}
+
+/// What [`TaskRef::wake_stopped`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Woken into its task work.
+    Woken,
+    /// Not stopped (any more): it runs its task work anyway.
+    NotStopped,
+    /// Left stopped: a `SIGSTOP` is pending.
+    StopPending,
 }
 
 /// `sigmask(SIGKILL) | sigmask(SIGSTOP)`.
