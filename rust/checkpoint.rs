@@ -30,6 +30,7 @@ use crate::{
     task, thread, timers,
     uapi::CheckpointArgs,
 };
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use kernel::{
     alloc::KVec,
     bindings,
@@ -108,6 +109,15 @@ struct Job {
     tid: i32,
     /// The task's exec counter when queued: an exec in between is refused.
     exec_id: u64,
+    /// The task was held in a job-control stop when queued: it was woken
+    /// into the parking ([`kapi::TaskRef::wake_stopped`]) and stops again
+    /// after it.
+    stopped: bool,
+    /// Stopped tasks: how the wake left the blocked mask (0: untouched, 1:
+    /// every signal blocked, `saved_blocked` to put back; 2: blocked, and
+    /// put back by the task's own way out of the stop, a saved mask).
+    masked: AtomicU8,
+    saved_blocked: AtomicU64,
     /// The `/dev/cr` file: holds the module while the work is queued.
     _dev: ARef<File>,
 }
@@ -117,7 +127,13 @@ kapi::impl_has_task_work!(Job, work);
 impl kapi::TaskWork for Job {
     /// Task work entry point, in the task.
     fn run(this: Arc<Self>) {
+        if this.masked.load(Ordering::Acquire) == 1 {
+            current::set_blocked(this.saved_blocked.load(Ordering::Acquire));
+        }
         this.park();
+        if this.stopped {
+            kapi::current_stop_again();
+        }
     }
 }
 
@@ -187,6 +203,10 @@ struct Member {
     job: Option<Arc<Job>>,
     /// Position in the final tree order (`usize::MAX`: left out).
     rank: usize,
+    /// Held in a job-control stop when admitted.
+    stopped: bool,
+    /// Leaders: the stop bits of the task record (`format::TASK_STOPPED`…).
+    stop_flags: u32,
 }
 
 /// Releases every task when the caller is done, whatever happens.
@@ -208,8 +228,8 @@ impl Drop for ReleaseAll<'_> {
 const MAX_TASKS: usize = format::MAX_TASKS as usize;
 
 /// Checks whether the caller may checkpoint `t` and whether `t` is in a
-/// state that can be.
-fn admit(log: &Log, t: &TaskRef, ids: &kapi::TaskIds) -> Result {
+/// state that can be; returns whether it is held in a job-control stop.
+fn admit(log: &Log, t: &TaskRef, ids: &kapi::TaskIds) -> Result<bool> {
     let (pid, tid) = (ids.tgid, ids.pid);
     if let Err(why) = t.may_checkpoint() {
         let reason = match why {
@@ -231,13 +251,17 @@ fn admit(log: &Log, t: &TaskRef, ids: &kapi::TaskIds) -> Result {
         ));
     }
     if st & kapi::ts::STOPPED != 0 {
-        return Err(fail!(
-            log,
-            EBUSY,
-            "pid {pid} tid {tid}: stopped (SIGSTOP): not supported yet"
-        ));
+        let s = t.stop_state().unwrap_or_default();
+        if !s.stopped {
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid} tid {tid}: a group stop (SIGSTOP) is under way: try again"
+            ));
+        }
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Parks every task of the subtree of `root`: queues a job on each, waits
@@ -294,6 +318,8 @@ fn park_tree(
                             entry,
                             job: None,
                             rank: 0,
+                            stopped: false,
+                            stop_flags: 0,
                         },
                         GFP_KERNEL,
                     )?;
@@ -317,7 +343,7 @@ fn park_tree(
                     ids.tgid
                 ));
             }
-            admit(log, &t, &ids)?;
+            let stopped = admit(log, &t, &ids)?;
             let leader = t.is_leader();
             let exec_id = t.exec_id();
             let job = Arc::pin_init(
@@ -333,6 +359,9 @@ fn park_tree(
                     exec_id,
                     pid: ids.tgid,
                     tid: ids.pid,
+                    stopped,
+                    masked: AtomicU8::new(0),
+                    saved_blocked: AtomicU64::new(0),
                     _dev: ARef::from(dev),
                 }),
                 GFP_KERNEL,
@@ -340,6 +369,38 @@ fn park_tree(
             if t.queue_work(job.clone()).is_err() {
                 job.state.lock().exited = true;
                 job.parked.complete_all();
+            } else if stopped {
+                // A stopped task runs no task work: wake it into the
+                // parking, blocking every signal so that it takes none on
+                // its way there (the job puts the mask back first). A
+                // SIGCONT that came first woke it already.
+                let w = t.wake_stopped(|blocked, restore| {
+                    job.saved_blocked.store(blocked, Ordering::Release);
+                    job.masked
+                        .store(if restore { 2 } else { 1 }, Ordering::Release);
+                });
+                if w == kapi::Wake::StopPending {
+                    // Left stopped, its job queued: it runs (and, the
+                    // checkpoint abandoned, does nothing) after a SIGCONT.
+                    members.push(
+                        Member {
+                            task: t,
+                            entry,
+                            job: Some(job),
+                            rank: 0,
+                            stopped,
+                            stop_flags: 0,
+                        },
+                        GFP_KERNEL,
+                    )?;
+                    return Err(fail!(
+                        log,
+                        EBUSY,
+                        "pid {} tid {}: stopped with another SIGSTOP pending: not supported",
+                        ids.tgid,
+                        ids.pid
+                    ));
+                }
             }
             members.push(
                 Member {
@@ -347,6 +408,8 @@ fn park_tree(
                     entry,
                     job: Some(job),
                     rank: 0,
+                    stopped,
+                    stop_flags: 0,
                 },
                 GFP_KERNEL,
             )?;
@@ -526,6 +589,7 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
                 return Err(r.err);
             }
         }
+        check_stops(&log, &mut members)?;
         write_image(&members, &out, args.flags, &external).map_err(|e| match e {
             WriteError::Refused(r) => {
                 log.line(Some(r.err), format_args!("{}", crate::log::Show(r.msg())));
@@ -544,6 +608,77 @@ pub(crate) fn ioctl(dev: &File, arg: usize) -> Result<isize> {
     }
     drop(ReleaseAll(&members));
     result.map(|()| 0)
+}
+
+/// Checks, once every process's state is read, that each process is
+/// stopped (every thread held in its group stop) or not, as it was when
+/// parked: a SIGCONT or a stop that came in between is refused, not saved
+/// half-way. Sets each stopped leader's stop bits for its task record.
+fn check_stops(log: &Log, members: &mut KVec<Member>) -> Result {
+    for i in 0..members.len() {
+        let m = &members[i];
+        if m.job.is_none() {
+            continue;
+        }
+        let (pid, tid) = (m.entry.tgid, m.entry.pid);
+        let Some(s) = m.task.stop_state() else {
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid}: exited during the checkpoint"
+            ));
+        };
+        if s.stopped != m.stopped {
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid} tid {tid}: {} during the checkpoint: try again",
+                if m.stopped {
+                    "continued (SIGCONT)"
+                } else {
+                    "stopped"
+                }
+            ));
+        }
+        let leader = members[..=i]
+            .iter()
+            .rev()
+            .find(|l| l.entry.is_leader() && l.entry.tgid == pid);
+        let Some(leader) = leader else { continue };
+        if leader.stopped != m.stopped {
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid}: some of its threads are stopped, others not (a group stop under way): try again"
+            ));
+        }
+        if !m.entry.is_leader() || !m.stopped {
+            continue;
+        }
+        if !s.group {
+            return Err(fail!(
+                log,
+                EAGAIN,
+                "pid {pid}: its group stop is not complete: try again"
+            ));
+        }
+        let sig = s.signo;
+        if !(format::TASK_STOP_SIG_MIN..=format::TASK_STOP_SIG_MAX).contains(&sig) {
+            return Err(fail!(
+                log,
+                eopnotsupp(),
+                "pid {pid}: stopped by signal {sig}, not a job-control stop signal: not supported"
+            ));
+        }
+        members[i].stop_flags = format::TASK_STOPPED
+            | if s.exit_code == 0 {
+                format::TASK_STOP_REPORTED
+            } else {
+                0
+            }
+            | sig << format::TASK_STOP_SIG_SHIFT;
+    }
+    Ok(())
 }
 
 /// A process's snapshot and its threads', taken out of the jobs.
@@ -599,10 +734,11 @@ fn take_snapshots(members: &KVec<Member>) -> Result<KVec<ProcOut>> {
         let pr = st.process.take();
         drop(st);
         if m.entry.is_leader() {
-            let proc_ = match pr {
+            let mut proc_ = match pr {
                 Some(Ok(p)) => p,
                 _ => return Err(EINVAL),
             };
+            proc_.task.stop_flags = m.stop_flags;
             out.push(
                 ProcOut {
                     proc_,

@@ -66,6 +66,10 @@ void cr_sigunlock(struct task_struct *t)
 	spin_unlock_irq(&t->sighand->siglock);
 }
 
+/* spin_lock_irq() of a sighand_struct's lock (lock_task_sighand's core). */
+void cr_sighand_lock(struct sighand_struct *sh) { spin_lock_irq(&sh->siglock); }
+void cr_sighand_unlock(struct sighand_struct *sh) { spin_unlock_irq(&sh->siglock); }
+
 void cr_mmap_write_lock(struct mm_struct *mm)
 {
 	mmap_write_lock(mm);
@@ -755,6 +759,7 @@ void cr_list_move_tail(struct list_head *e, struct list_head *head) { list_move_
 
 /* test_restore_sigmask() (inline): a sigsuspend()-like call's mask is put back on this return. */
 bool cr_current_restore_sigmask(void) { return test_restore_sigmask(); }
+bool cr_task_restore_sigmask(struct task_struct *t) { return test_tsk_restore_sigmask(t); }
 /* inotify (an fsnotify group is its file's private data). */
 unsigned int cr_inotify_queued(struct file *f)
 {

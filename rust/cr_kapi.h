@@ -81,8 +81,11 @@ bool cr_task_sched_reset_on_fork(struct task_struct *t);
 /* Functions of cr_kapi.c (contracts: see their Rust wrappers in kapi.rs). */
 void cr_siglock(struct task_struct *t);
 void cr_sigunlock(struct task_struct *t);
+void cr_sighand_lock(struct sighand_struct *sh);
+void cr_sighand_unlock(struct sighand_struct *sh);
 void cr_list_move_tail(struct list_head *e, struct list_head *head);
 bool cr_current_restore_sigmask(void);
+bool cr_task_restore_sigmask(struct task_struct *t);
 void cr_mmap_write_lock(struct mm_struct *mm);
 void cr_mmap_write_unlock(struct mm_struct *mm);
 int cr_fs_users(struct task_struct *t);

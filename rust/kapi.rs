@@ -81,12 +81,15 @@ mod ffi {
     #[allow(improper_ctypes)]
     extern "C" {
         pub(crate) fn cr_siglock(t: *mut bindings::task_struct);
+        pub(crate) fn cr_sighand_lock(sh: *mut bindings::sighand_struct);
+        pub(crate) fn cr_sighand_unlock(sh: *mut bindings::sighand_struct);
         pub(crate) fn cr_sigunlock(t: *mut bindings::task_struct);
         pub(crate) fn cr_list_move_tail(
             e: *mut bindings::list_head,
             head: *mut bindings::list_head,
         );
         pub(crate) fn cr_current_restore_sigmask() -> bool;
+        pub(crate) fn cr_task_restore_sigmask(t: *mut bindings::task_struct) -> bool;
         pub(crate) fn cr_mmap_write_lock(mm: *mut bindings::mm_struct);
         pub(crate) fn cr_mmap_write_unlock(mm: *mut bindings::mm_struct);
         pub(crate) fn cr_fs_users(t: *mut bindings::task_struct) -> c_int;

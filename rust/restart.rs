@@ -159,7 +159,9 @@ impl ProcPlan {
     /// Last step of thread `t`, when every task of the tree is restored:
     /// its pending signals and blocked mask.
     fn finish(&self, t: usize, log: &Log) -> Result {
-        self.threads.list[t].finish(log)
+        self.threads.list[t].finish(log)?;
+        self.task.restore_stop();
+        Ok(())
     }
 }
 

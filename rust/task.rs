@@ -68,6 +68,9 @@ pub(crate) struct TaskSnap {
     misc: kapi::Misc,
     rlimits: Rlimits,
     cwd: KVec<u8>,
+    /// The job-control stop bits of the task record (`format::TASK_STOPPED`
+    /// …), set by the caller once every task is parked.
+    pub(crate) stop_flags: u32,
 }
 
 impl TaskSnap {
@@ -139,6 +142,7 @@ impl TaskSnap {
             misc: current::misc(),
             rlimits: Rlimits::current(),
             cwd: c,
+            stop_flags: 0,
         })
     }
 
@@ -158,7 +162,8 @@ impl TaskSnap {
                 format::TASK_NO_NEW_PRIVS
             } else {
                 0
-            } | (c.dumpable << format::TASK_DUMPABLE_SHIFT) & format::TASK_DUMPABLE_MASK,
+            } | (c.dumpable << format::TASK_DUMPABLE_SHIFT) & format::TASK_DUMPABLE_MASK
+                | self.stop_flags,
             uids: c.uids,
             gids: c.gids,
             caps: c.caps,
@@ -357,6 +362,22 @@ impl TaskPlan {
         };
         m.comm.copy_from_slice(&t.comm);
         current::set_misc(&m, t.flags & format::TASK_NO_NEW_PRIVS != 0);
+    }
+
+    /// Puts the current task, a thread of this process at the very end of
+    /// its restart, in the group stop the image's process was in (if it
+    /// was): it stops on its way back to user space, as stopped by the
+    /// image's signal, its stop reported to its parent or not as it was,
+    /// and no one is notified (the parent's pending SIGCHLD, if any, is
+    /// the parent's own record).
+    pub(crate) fn restore_stop(&self) {
+        let f = self.task.flags;
+        if f & format::TASK_STOPPED != 0 {
+            kapi::current_enter_stop(
+                (f & format::TASK_STOP_SIG_MASK) >> format::TASK_STOP_SIG_SHIFT,
+                f & format::TASK_STOP_REPORTED != 0,
+            );
+        }
     }
 
     /// Sets the process's dumpability: last, once nothing of the restoring

@@ -919,3 +919,33 @@ fn uapi_header_names_this_format_version() {
         .expect("CR_FORMAT_VERSION in cr.h");
     assert_eq!(v, FORMAT_VERSION);
 }
+
+#[test]
+fn task_stop_flags_are_checked() {
+    let mut comm = [0u8; COMM_LEN];
+    comm[..4].copy_from_slice(b"test");
+    let t = |flags| Task {
+        pid: 42,
+        tgid: 42,
+        ppid: 1,
+        pgid: 42,
+        sid: 42,
+        flags,
+        comm,
+        ..Default::default()
+    };
+    let decodes = |flags| {
+        let mut buf = vec![0u8; 4096];
+        let n = t(flags).encode(&mut buf).unwrap();
+        Task::decode(&buf[RECORD_HEADER_SIZE..n]).is_ok()
+    };
+    let sig = |s: u32| s << TASK_STOP_SIG_SHIFT;
+    assert!(decodes(TASK_STOPPED | sig(19)));
+    assert!(decodes(TASK_STOPPED | TASK_STOP_REPORTED | sig(22)));
+    assert!(!decodes(TASK_STOPPED));
+    assert!(!decodes(TASK_STOPPED | sig(9)));
+    assert!(!decodes(TASK_STOPPED | sig(23)));
+    assert!(!decodes(TASK_STOP_REPORTED));
+    assert!(!decodes(sig(19)));
+    assert!(!decodes(1 << 5));
+}

@@ -587,3 +587,208 @@ pub(super) fn queue_work<T: TaskWork>(
         Err(_) => Err(unsafe { Arc::from_raw(raw) }),
     }
 }
+
+// ------------------------------------------------------- job-control stop
+
+/// The part of `SIGNAL_STOP_MASK` that says whether a group stop is in
+/// effect or was ended by `SIGCONT` (the `SIGNAL_CLD_*` bits are the
+/// parent's notification still to send).
+const SIGNAL_STOP_MASK: u32 = bindings::SIGNAL_STOP_STOPPED
+    | bindings::SIGNAL_STOP_CONTINUED
+    | bindings::SIGNAL_CLD_STOPPED
+    | bindings::SIGNAL_CLD_CONTINUED;
+
+/// A task's job-control stop, read under its siglock.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StopState {
+    /// The task is held in a group stop (`JOBCTL_STOPPED`, no stop or trap
+    /// pending, not traced).
+    pub(crate) stopped: bool,
+    /// A group stop is under way or pending for the task
+    /// (`JOBCTL_STOP_PENDING`) or it is traced-stopped.
+    pub(crate) pending: bool,
+    /// Its process is in a completed group stop (`SIGNAL_STOP_STOPPED`).
+    pub(crate) group: bool,
+    /// The signal of the last group stop (`JOBCTL_STOP_SIGMASK`).
+    pub(crate) signo: u32,
+    /// The process's stop is not yet reported to its parent by `wait`
+    /// (`group_exit_code`, which `WUNTRACED` consumes).
+    pub(crate) exit_code: i32,
+}
+
+/// `lock_task_sighand()` (whose out-of-line part is not exported): the
+/// task's sighand, locked, or `None` once the task is released.
+///
+/// # Safety
+///
+/// `t` is a valid task.
+unsafe fn lock_sighand(t: *mut bindings::task_struct) -> Option<*mut bindings::sighand_struct> {
+    let _rcu = rcu::read_lock();
+    loop {
+        // SAFETY: `t` is valid; its sighand pointer is read once, and the
+        // sighand it points to lives while RCU is held
+        // (`SLAB_TYPESAFE_BY_RCU`), as `__lock_task_sighand` relies on.
+        let sh = unsafe { ptr::read_volatile(tf!(t, sighand)) };
+        if sh.is_null() {
+            return None;
+        }
+        // SAFETY: `sh` is a sighand kept by RCU.
+        unsafe { ffi::cr_sighand_lock(sh) };
+        // SAFETY: As above; under the lock the pointer is stable.
+        if unsafe { ptr::read_volatile(tf!(t, sighand)) } == sh {
+            return Some(sh);
+        }
+        // SAFETY: Locked just above.
+        unsafe { ffi::cr_sighand_unlock(sh) };
+    }
+}
+
+impl TaskRef {
+    /// Its job-control stop state (`None`: the task is released).
+    pub(crate) fn stop_state(&self) -> Option<StopState> {
+        let t = self.raw();
+        // SAFETY: The task is valid.
+        let sh = unsafe { lock_sighand(t) }?;
+        // SAFETY: Under the siglock, which guards `jobctl` and the signal
+        // struct's stop fields; the signal struct lives with the task.
+        let s = unsafe {
+            let j = *tf!(t, jobctl) as u32;
+            let sig = *tf!(t, signal);
+            let pending = bindings::JOBCTL_STOP_PENDING | bindings::JOBCTL_TRACED;
+            StopState {
+                stopped: j & bindings::JOBCTL_STOPPED != 0
+                    && j & bindings::JOBCTL_PENDING_MASK == 0
+                    && j & pending == 0,
+                pending: j & (pending | bindings::JOBCTL_PENDING_MASK) != 0,
+                group: (*sig).flags & bindings::SIGNAL_STOP_STOPPED != 0,
+                signo: j & bindings::JOBCTL_STOP_SIGMASK,
+                exit_code: (*sig).group_exit_code,
+            }
+        };
+        // SAFETY: Locked by `lock_sighand`.
+        unsafe { ffi::cr_sighand_unlock(sh) };
+        Some(s)
+    }
+
+    /// Wakes a task held in a job-control stop (as `SIGCONT` would, but
+    /// leaving its stop state as it is) so that its queued task work runs,
+    /// with every signal blocked so that it takes none on its way there.
+    /// `saved` gets, before the wake, its blocked mask and whether it is
+    /// to return with a saved mask (`TIF_RESTORE_SIGMASK`: then its way
+    /// there restores that mask itself). A task with a `SIGSTOP` pending
+    /// (which no mask blocks, and which would start a new group stop
+    /// before its task work) is left as it is.
+    pub(crate) fn wake_stopped(&self, saved: impl FnOnce(u64, bool)) -> Wake {
+        let t = self.raw();
+        // SAFETY: The task is valid.
+        let Some(sh) = (unsafe { lock_sighand(t) }) else {
+            return Wake::NotStopped;
+        };
+        // SAFETY: Under the siglock, which guards `jobctl`, `blocked` and
+        // the thread flags' signal bits; the task is asleep (stopped), so
+        // nothing else writes them. `entry` is a wait entry of our own whose
+        // only use is to name the task to wake.
+        let woken = unsafe {
+            let j = *tf!(t, jobctl) as u32;
+            let ok = j & bindings::JOBCTL_STOPPED != 0
+                && j & (bindings::JOBCTL_PENDING_MASK | bindings::JOBCTL_TRACED) == 0
+                && (*tf!(t, ptrace)) == 0;
+            let stop = 1u64 << (bindings::SIGSTOP - 1);
+            let pending = (*tf!(t, pending)).signal.sig[0] as u64
+                | (*(*tf!(t, signal))).shared_pending.signal.sig[0] as u64;
+            let w = if !ok {
+                Wake::NotStopped
+            } else if pending & stop != 0 {
+                Wake::StopPending
+            } else {
+                Wake::Woken
+            };
+            if w == Wake::Woken {
+                let restore = ffi::cr_task_restore_sigmask(t);
+                let b = tf!(t, blocked);
+                saved((*b).sig[0] as u64, restore);
+                (*b).sig[0] = !KILL_STOP as usize;
+                let mut entry = bindings::wait_queue_entry {
+                    private: t.cast(),
+                    ..Default::default()
+                };
+                bindings::default_wake_function(
+                    &mut entry,
+                    bindings::__TASK_STOPPED,
+                    0,
+                    ptr::null_mut(),
+                );
+            }
+            w
+        };
+        // SAFETY: Locked by `lock_sighand`.
+        unsafe { ffi::cr_sighand_unlock(sh) };
+        woken
+    }
+}
+
+/// What [`TaskRef::wake_stopped`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Woken into its task work.
+    Woken,
+    /// Not stopped (any more): it runs its task work anyway.
+    NotStopped,
+    /// Left stopped: a `SIGSTOP` is pending.
+    StopPending,
+}
+
+/// `sigmask(SIGKILL) | sigmask(SIGSTOP)`.
+const KILL_STOP: u64 = (1 << (bindings::SIGKILL - 1)) | (1 << (bindings::SIGSTOP - 1));
+
+/// Makes the current task, woken from a job-control stop by
+/// [`TaskRef::wake_stopped`], stop again on its way back to user space:
+/// it takes its part in its process's group stop anew, which notifies no
+/// one (the stop is its process's already). Nothing is done if the stop
+/// ended meanwhile (`SIGCONT` or a fatal signal): the task goes on, and a
+/// `SIGCONT`'s notification of the parent is sent on its way as usual.
+pub(crate) fn current_stop_again() {
+    let t = cur();
+    // SAFETY: The current task's siglock guards its `jobctl` and its
+    // signal struct's flags.
+    unsafe {
+        ffi::cr_siglock(t);
+        let j = tf!(t, jobctl);
+        let sig = *tf!(t, signal);
+        if (*j as u32) & bindings::JOBCTL_STOPPED != 0
+            && (*sig).flags & bindings::SIGNAL_GROUP_EXIT == 0
+            && (*sig).group_exec_task.is_null()
+        {
+            *j |= bindings::JOBCTL_STOP_PENDING as kernel::ffi::c_ulong;
+            bindings::recalc_sigpending();
+        }
+        ffi::cr_sigunlock(t);
+    }
+}
+
+/// Puts the current task's process in a completed group stop by `signo`
+/// (`reported`: already reported to the parent by `wait`, as if it were
+/// waited for with `WUNTRACED`), and the current task in it on its way
+/// back to user space, notifying no one: restart's end for a process that
+/// was stopped. Each of its threads calls it.
+pub(crate) fn current_enter_stop(signo: u32, reported: bool) {
+    let t = cur();
+    // SAFETY: The current task's siglock guards its `jobctl` and its
+    // signal struct's stop fields.
+    unsafe {
+        ffi::cr_siglock(t);
+        let sig = *tf!(t, signal);
+        if (*sig).flags & bindings::SIGNAL_GROUP_EXIT == 0 && (*sig).group_exec_task.is_null() {
+            (*sig).flags = ((*sig).flags & !SIGNAL_STOP_MASK) | bindings::SIGNAL_STOP_STOPPED;
+            (*sig).group_exit_code = if reported { 0 } else { signo as i32 };
+            (*sig).group_stop_count = 0;
+            let j = tf!(t, jobctl);
+            let v = (*j as u32 & !bindings::JOBCTL_STOP_SIGMASK)
+                | (signo & bindings::JOBCTL_STOP_SIGMASK)
+                | bindings::JOBCTL_STOP_PENDING;
+            *j = v as kernel::ffi::c_ulong;
+            bindings::recalc_sigpending();
+        }
+        ffi::cr_sigunlock(t);
+    }
+}

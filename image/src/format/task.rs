@@ -64,6 +64,21 @@ pub const TASK_DUMPABLE_MASK: u32 = 3 << TASK_DUMPABLE_SHIFT;
 /// Shift of [`TASK_DUMPABLE_MASK`].
 pub const TASK_DUMPABLE_SHIFT: u32 = 1;
 
+/// [`Task::flags`]: the process was in a job-control group stop (every
+/// thread stopped), by the signal in [`TASK_STOP_SIG_MASK`].
+pub const TASK_STOPPED: u32 = 1 << 3;
+/// [`Task::flags`]: with [`TASK_STOPPED`], the stop was already reported to
+/// the parent by `wait` (`WUNTRACED` returns it no more).
+pub const TASK_STOP_REPORTED: u32 = 1 << 4;
+/// [`Task::flags`]: with [`TASK_STOPPED`], the stop signal, in these bits.
+pub const TASK_STOP_SIG_MASK: u32 = 0xff << TASK_STOP_SIG_SHIFT;
+/// Shift of [`TASK_STOP_SIG_MASK`].
+pub const TASK_STOP_SIG_SHIFT: u32 = 8;
+/// The stop signals: `SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU` (19-22).
+pub const TASK_STOP_SIG_MIN: u32 = 19;
+/// See [`TASK_STOP_SIG_MIN`].
+pub const TASK_STOP_SIG_MAX: u32 = 22;
+
 impl Task {
     /// Encodes the record.
     pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
@@ -77,9 +92,24 @@ impl Task {
             return Err(FormatError::BadField);
         }
         if t.umask & !0o777 != 0
-            || t.flags & !(TASK_NO_NEW_PRIVS | TASK_DUMPABLE_MASK) != 0
+            || t.flags
+                & !(TASK_NO_NEW_PRIVS
+                    | TASK_DUMPABLE_MASK
+                    | TASK_STOPPED
+                    | TASK_STOP_REPORTED
+                    | TASK_STOP_SIG_MASK)
+                != 0
             || t.flags & TASK_DUMPABLE_MASK == TASK_DUMPABLE_MASK
         {
+            return Err(FormatError::BadField);
+        }
+        let sig = (t.flags & TASK_STOP_SIG_MASK) >> TASK_STOP_SIG_SHIFT;
+        let stop_ok = if t.flags & TASK_STOPPED != 0 {
+            (TASK_STOP_SIG_MIN..=TASK_STOP_SIG_MAX).contains(&sig)
+        } else {
+            t.flags & (TASK_STOP_REPORTED | TASK_STOP_SIG_MASK) == 0
+        };
+        if !stop_ok {
             return Err(FormatError::BadField);
         }
         if t.comm[COMM_LEN - 1] != 0 {
@@ -271,6 +301,17 @@ mod show {
                 },
                 dumpable(t),
             ));
+            if t.flags & TASK_STOPPED != 0 {
+                l.push(format!(
+                    "  stopped by signal {}{}",
+                    (t.flags & TASK_STOP_SIG_MASK) >> TASK_STOP_SIG_SHIFT,
+                    if t.flags & TASK_STOP_REPORTED != 0 {
+                        ", reported to the parent"
+                    } else {
+                        ", not yet reported to the parent"
+                    }
+                ));
+            }
         }
 
         fn json(&self) -> Json {
