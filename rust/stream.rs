@@ -267,7 +267,7 @@ impl<'a> ImageReader<'a> {
     pub(crate) fn next(&mut self) -> Result<Record<'_>, ReadError> {
         let mut h = [0u8; 8];
         self.read_exact(&mut h)?;
-        let (_ty, plen): (RecordType, usize) =
+        let (ty, plen): (RecordType, usize) =
             self.v.record_header(&h).map_err(|e| self.fmt_err(e))?;
         // Bounded by the validator's per-type maximum before allocating.
         self.payload.clear();
@@ -277,8 +277,13 @@ impl<'a> ImageReader<'a> {
         self.payload = payload;
         r?;
         let off = self.v.offset();
+        // Scratch for the tree record's O(n log n) checks (8 KiB, once).
+        let mut index = KVVec::new();
+        if ty == RecordType::Tree {
+            index.resize(format::MAX_TASKS as usize, 0u16, GFP_KERNEL_ACCOUNT)?;
+        }
         self.v
-            .record(&self.payload)
+            .record_indexed(&self.payload, &mut index)
             .map_err(|e| ReadError::Format(e, off))
     }
 
