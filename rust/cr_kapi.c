@@ -208,6 +208,16 @@ ssize_t cr_file_write(struct file *f, const void *buf, size_t len)
 	return kernel_write(f, buf, len, (f->f_mode & FMODE_STREAM) ? NULL : &f->f_pos);
 }
 
+ssize_t cr_file_read_iter(struct file *f, struct iov_iter *it)
+{
+	return vfs_iter_read(f, it, (f->f_mode & FMODE_STREAM) ? NULL : &f->f_pos, 0);
+}
+
+ssize_t cr_file_write_iter(struct file *f, struct iov_iter *it)
+{
+	return vfs_iter_write(f, it, (f->f_mode & FMODE_STREAM) ? NULL : &f->f_pos, 0);
+}
+
 /* A shared anonymous memory object, as mmap(MAP_SHARED | MAP_ANONYMOUS) makes. */
 struct file *cr_shmem_file(u64 size)
 {

@@ -15,6 +15,7 @@ struct mm_struct;
 struct vm_area_struct;
 struct user_namespace;
 struct file;
+struct iov_iter;
 struct path;
 struct page;
 struct pt_regs;
@@ -143,6 +144,8 @@ int cr_inet_setsockopt_buf(struct socket *s, int level, int opt, const void *val
 int cr_inet_getsockopt_user(struct socket *s, int level, int opt, unsigned long val, unsigned long len);
 ssize_t cr_file_read(struct file *f, void *buf, size_t len);
 ssize_t cr_file_write(struct file *f, const void *buf, size_t len);
+ssize_t cr_file_read_iter(struct file *f, struct iov_iter *it);
+ssize_t cr_file_write_iter(struct file *f, struct iov_iter *it);
 struct file *cr_shmem_file(u64 size);
 struct file *cr_memfd_file(const char *name, u64 size);
 bool cr_file_is_shmem(struct file *f);

@@ -32,7 +32,10 @@ mod unix;
 
 pub(crate) use file::*;
 pub(crate) use miscdev::OwnedMiscDevice;
-pub(crate) use mm::{special, vmf, MmRef, PinnedPage, ThpDisabled};
+pub(crate) use mm::{
+    read_to_user, special, user_pages, vmf, write_pages, MmRef, PinnedPage, ThpDisabled,
+    WRITE_PAGES_MAX,
+};
 pub(crate) use sync::KCompletion;
 pub(crate) use task::*;
 pub(crate) use unix::*;
@@ -114,6 +117,14 @@ mod ffi {
         pub(crate) fn cr_sock_family(sock: *mut bindings::socket) -> c_int;
         pub(crate) fn cr_file_read(f: *mut bindings::file, buf: *mut u8, len: usize) -> isize;
         pub(crate) fn cr_file_write(f: *mut bindings::file, buf: *const u8, len: usize) -> isize;
+        pub(crate) fn cr_file_read_iter(
+            f: *mut bindings::file,
+            it: *mut bindings::iov_iter,
+        ) -> isize;
+        pub(crate) fn cr_file_write_iter(
+            f: *mut bindings::file,
+            it: *mut bindings::iov_iter,
+        ) -> isize;
         pub(crate) fn cr_shmem_file(size: u64) -> *mut bindings::file;
         pub(crate) fn cr_memfd_file(name: *const c_char, size: u64) -> *mut bindings::file;
         pub(crate) fn cr_file_is_shmem(f: *mut bindings::file) -> bool;

@@ -30,7 +30,11 @@ use kernel::{
 
 const PS: u64 = kernel::page::PAGE_SIZE as u64;
 /// Pages handled per GUP call and per copy.
-const BATCH: usize = 64;
+const BATCH: usize = kapi::WRITE_PAGES_MAX;
+/// Batches of at least this many private pages are written straight from
+/// the target's pages ([`ImageWriter::pages_direct`]); shorter ones are
+/// gathered in the writer's buffer, fewer writes for scattered pages.
+const DIRECT_MIN: usize = 16;
 
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
@@ -523,15 +527,28 @@ impl MemSnap {
                     .into());
                 }
                 for p in pages.iter().take(n) {
-                    let Some(p) = p.as_ref().filter(|p| scan == Scan::All || p.is_anon()) else {
+                    if !p.as_ref().is_some_and(|p| scan == Scan::All || p.is_anon()) {
                         return Err(refuse!(
                             EAGAIN,
                             "memory at {addr:#x} changed during the checkpoint"
                         )
                         .into());
-                    };
-                    w.page(|dst| p.copy_to(dst))
+                    }
+                }
+                if scan == Scan::Anon && n >= DIRECT_MIN {
+                    // Private pages of parked tasks: stable until written,
+                    // so they go to the destination straight from the
+                    // target's memory.
+                    w.pages_direct(&pages[..n])
                         .map_err(|e| WriteError::Io(e, w.written()))?;
+                } else {
+                    // Shared memory, which a task outside the tree may
+                    // write, and short runs: through the buffer, the
+                    // checksum taken from the very bytes written.
+                    for p in pages.iter().take(n).flatten() {
+                        w.page(|dst| p.copy_to(dst))
+                            .map_err(|e| WriteError::Io(e, w.written()))?;
+                    }
                 }
                 addr += n as u64 * PS;
             }
@@ -953,6 +970,27 @@ pub(crate) fn fill(
     r: &mut ImageReader<'_>,
     sink: &mut PageSink<'_>,
 ) -> Result<(), ReadError> {
+    fill_into(procs, r, sink, false)
+}
+
+/// [`fill`], for a process restoring itself (`procs` is the caller alone):
+/// the contents of writable mappings are read from the image straight into
+/// them ([`ImageReader::page_data_to_user`]), one copy each; read-only ones
+/// go to `sink`.
+pub(crate) fn fill_local(
+    procs: &[&MemPlan],
+    r: &mut ImageReader<'_>,
+    sink: &mut PageSink<'_>,
+) -> Result<(), ReadError> {
+    fill_into(procs, r, sink, true)
+}
+
+fn fill_into(
+    procs: &[&MemPlan],
+    r: &mut ImageReader<'_>,
+    sink: &mut PageSink<'_>,
+    direct: bool,
+) -> Result<(), ReadError> {
     let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
     let mut walk = format::PageWalk::new();
     loop {
@@ -970,8 +1008,12 @@ pub(crate) fn fill(
         let mut left = u64::from(ph.npages) * PS;
         while left > 0 {
             let n = (left as usize).min(buf.len());
-            r.page_data(&mut buf[..n])?;
-            sink(p as u32, writable, a, &buf[..n])?;
+            if direct && writable {
+                r.page_data_to_user(a, n, &mut buf)?;
+            } else {
+                r.page_data(&mut buf[..n])?;
+                sink(p as u32, writable, a, &buf[..n])?;
+            }
             a += n as u64;
             left -= n as u64;
         }

@@ -603,7 +603,7 @@ fn single(
     *committed = true;
     proc_.mem.map(log, &mut shared)?;
     let mut sink = memory::local_sink(log);
-    memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
+    memory::fill_local(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
     proc_.restore(0, log, dev)?;
     proc_.finish(0, log)?;
     if stopped {

@@ -9,7 +9,12 @@ use crate::{
     format::{self, Checksum, FormatError, Record, RecordType, Validator},
     kapi, uapi,
 };
-use kernel::{alloc::KVVec, fs::File, prelude::*, uaccess::UserSlice};
+use kernel::{
+    alloc::KVVec,
+    fs::File,
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
 
 /// `S_IFMT` and `S_IFREG`.
 const S_IFMT: u32 = 0o170000;
@@ -105,6 +110,28 @@ impl<'a> ImageWriter<'a> {
         fill(&mut self.buf[self.len..self.len + ps]);
         self.commit(ps);
         Ok(())
+    }
+
+    /// Appends whole pages straight from `pages`, without copying them
+    /// into the buffer (which is flushed first): the destination's write
+    /// is their one copy. Their contents must not change until this
+    /// returns (the private pages of parked tasks).
+    pub(crate) fn pages_direct(&mut self, pages: &[Option<kapi::PinnedPage>]) -> Result {
+        if pages.iter().any(|p| p.is_none()) {
+            return Err(EINVAL);
+        }
+        self.flush()?;
+        for p in pages.iter().flatten() {
+            p.with_data(|d| self.ck.update(d));
+        }
+        let mut done = 0;
+        let r = kapi::write_pages(self.file, pages, &mut done);
+        self.written += done as u64;
+        self.offset += (pages.len() * kernel::page::PAGE_SIZE) as u64;
+        match r {
+            Err(e) if e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND => Err(EINTR),
+            r => r,
+        }
     }
 
     /// The checksum of everything written so far.
@@ -267,7 +294,7 @@ impl<'a> ImageReader<'a> {
     pub(crate) fn next(&mut self) -> Result<Record<'_>, ReadError> {
         let mut h = [0u8; 8];
         self.read_exact(&mut h)?;
-        let (_ty, plen): (RecordType, usize) =
+        let (ty, plen): (RecordType, usize) =
             self.v.record_header(&h).map_err(|e| self.fmt_err(e))?;
         // Bounded by the validator's per-type maximum before allocating.
         self.payload.clear();
@@ -277,8 +304,13 @@ impl<'a> ImageReader<'a> {
         self.payload = payload;
         r?;
         let off = self.v.offset();
+        // Scratch for the tree record's O(n log n) checks (8 KiB, once).
+        let mut index = KVVec::new();
+        if ty == RecordType::Tree {
+            index.resize(format::MAX_TASKS as usize, 0u16, GFP_KERNEL_ACCOUNT)?;
+        }
         self.v
-            .record(&self.payload)
+            .record_indexed(&self.payload, &mut index)
             .map_err(|e| ReadError::Format(e, off))
     }
 
@@ -290,6 +322,83 @@ impl<'a> ImageReader<'a> {
         self.read_exact(out)?;
         let off = self.v.offset();
         self.v.page_data(out).map_err(|e| ReadError::Format(e, off))
+    }
+}
+
+impl ImageReader<'_> {
+    /// Reads the next `len` bytes of page data straight into the caller's
+    /// memory at user address `addr` (writable), the read being their one
+    /// copy; the checksum then reads them where they landed, through a
+    /// kernel mapping of the caller's own pages, not a copy. Bytes still
+    /// in the prefix go through `scratch`.
+    pub(crate) fn page_data_to_user(
+        &mut self,
+        addr: u64,
+        len: usize,
+        scratch: &mut [u8],
+    ) -> Result<(), ReadError> {
+        if (len as u64) > self.v.page_bytes_left() {
+            return Err(self.fmt_err(FormatError::BadLength));
+        }
+        let mut done = 0;
+        // The prefix, if it reaches this far (crctl's ends at the
+        // meta-end record): through the scratch buffer.
+        while done < len && self.ppos < self.prefix.len() {
+            let n = (len - done).min(scratch.len());
+            self.page_data(&mut scratch[..n])?;
+            UserSlice::new(UserPtr::from_addr((addr as usize) + done), n)
+                .writer()
+                .write_slice(&scratch[..n])
+                .map_err(ReadError::Io)?;
+            done += n;
+        }
+        let from = done;
+        while done < len {
+            if kapi::current::fatal_signal_pending() {
+                return Err(ReadError::Io(EINTR));
+            }
+            let a = addr + done as u64;
+            match kapi::read_to_user(self.file, a, len - done, self.at.as_mut()) {
+                Ok(0) => {
+                    return Err(ReadError::Format(
+                        FormatError::Truncated,
+                        self.v.offset() + (done - from) as u64,
+                    ))
+                }
+                Ok(n) => done += n,
+                Err(e) if e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND => {
+                    return Err(ReadError::Io(EINTR))
+                }
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+        // The checksum, over the bytes in the caller's pages.
+        let ps = kernel::page::PAGE_SIZE;
+        let mut a = addr + from as u64;
+        let end = addr + len as u64;
+        while a < end {
+            let off = (a as usize) & (ps - 1);
+            let npages = ((end - a) as usize + off)
+                .div_ceil(ps)
+                .min(kapi::WRITE_PAGES_MAX);
+            let mut pages: [Option<kapi::PinnedPage>; kapi::WRITE_PAGES_MAX] =
+                [const { None }; kapi::WRITE_PAGES_MAX];
+            let base = a - off as u64;
+            let got = kapi::user_pages(base, &mut pages[..npages]).map_err(ReadError::Io)?;
+            if got == 0 {
+                return Err(ReadError::Io(EFAULT));
+            }
+            for (i, p) in pages.iter().take(got).flatten().enumerate() {
+                let pstart = base + (i * ps) as u64;
+                let s = a.max(pstart) - pstart;
+                let e = end.min(pstart + ps as u64) - pstart;
+                let r = p.with_data(|d| self.v.page_data(&d[s as usize..e as usize]));
+                let at = self.v.offset();
+                r.map_err(|e| ReadError::Format(e, at))?;
+                a = pstart + e;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -949,3 +949,109 @@ fn task_stop_flags_are_checked() {
     assert!(!decodes(sig(19)));
     assert!(!decodes(1 << 5));
 }
+
+/// The tree record's payload (after the record header) for `es`.
+fn tree_payload(es: &[TreeEntry]) -> Vec<u8> {
+    let mut buf = vec![0u8; 16 + TREE_ENTRY * es.len()];
+    let n = Tree::encode(&mut buf, es.len(), |i| es[i]).unwrap();
+    buf[RECORD_HEADER_SIZE..n].to_vec()
+}
+
+fn proc_entry(pid: i32, ppid: i32) -> TreeEntry {
+    TreeEntry {
+        pid,
+        tgid: pid,
+        ppid,
+        pgid: 1,
+        sid: 1,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn tree_checks_with_an_index_agree_with_the_quadratic_ones() {
+    // Small trees, valid and broken in every way the checks look at, with
+    // a deterministic generator: both ways give the same verdict.
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut rnd = |m: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    };
+    let mut index = vec![0u16; MAX_TASKS as usize];
+    let (mut ok, mut bad) = (0, 0);
+    for _ in 0..20_000 {
+        let n = 1 + rnd(12) as usize;
+        let mut es: Vec<TreeEntry> = Vec::new();
+        for i in 0..n {
+            let pid = 1 + rnd(16) as i32;
+            let e = match rnd(4) {
+                0 if i > 0 => {
+                    // A thread of the previous entry's process.
+                    let p = es[i - 1];
+                    TreeEntry {
+                        pid,
+                        tgid: p.tgid,
+                        ppid: p.ppid,
+                        ..p
+                    }
+                }
+                1 => TreeEntry {
+                    flags: TREE_ZOMBIE,
+                    exit_code: rnd(2) as i32,
+                    ..proc_entry(pid, 1 + rnd(16) as i32)
+                },
+                _ => proc_entry(
+                    pid,
+                    if i == 0 {
+                        0
+                    } else {
+                        es[rnd(i as u64) as usize].pid
+                    },
+                ),
+            };
+            es.push(e);
+        }
+        let p = tree_payload(&es);
+        let slow = Tree::decode(&p).map(|t| t.len());
+        let fast = Tree::decode_indexed(&p, &mut index).map(|t| t.len());
+        assert_eq!(slow, fast, "{es:?}");
+        if slow.is_ok() {
+            ok += 1;
+        } else {
+            bad += 1;
+        }
+    }
+    assert!(ok > 100 && bad > 100, "{ok} valid, {bad} refused");
+}
+
+#[test]
+fn tree_of_max_tasks_checks_in_n_log_n() {
+    // A chain (each process the child of the one before), a star, and
+    // each with its last pid repeated: accepted and refused as before.
+    let n = MAX_TASKS as usize;
+    let chain: Vec<TreeEntry> = (0..n)
+        .map(|i| proc_entry(100 + i as i32, 99 + i as i32))
+        .collect();
+    let star: Vec<TreeEntry> = (0..n)
+        .map(|i| proc_entry(100 + i as i32, if i == 0 { 1 } else { 100 }))
+        .collect();
+    let mut index = vec![0u16; n];
+    for es in [chain, star] {
+        let p = tree_payload(&es);
+        assert_eq!(Tree::decode_indexed(&p, &mut index).map(|t| t.len()), Ok(n));
+        assert_eq!(Tree::decode(&p).map(|t| t.len()), Ok(n));
+        let mut dup = es.clone();
+        dup[n - 1].pid = dup[n - 2].pid;
+        dup[n - 1].tgid = dup[n - 1].pid;
+        let p = tree_payload(&dup);
+        assert!(Tree::decode_indexed(&p, &mut index).is_err());
+        // A parent that comes later.
+        let mut late = es.clone();
+        late[1].ppid = late[n - 1].pid;
+        let p = tree_payload(&late);
+        assert!(Tree::decode_indexed(&p, &mut index).is_err());
+        assert!(Tree::decode(&p).is_err());
+    }
+}

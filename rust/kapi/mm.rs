@@ -391,3 +391,117 @@ impl Drop for PinnedPage {
         unsafe { ffi::cr_page_put(self.0.as_ptr()) };
     }
 }
+
+/// Most pages [`write_pages`] takes at a time.
+pub(crate) const WRITE_PAGES_MAX: usize = 64;
+
+/// Writes `pages` whole to `f` at its position (or as a stream), straight
+/// from the pages: the one copy is the destination's own (into its page
+/// cache, pipe buffer or socket buffer). `done` counts the bytes `f`
+/// accepted, also when an error cuts the write short. A slot without a
+/// page is refused (EINVAL) before anything is written.
+pub(crate) fn write_pages(f: &File, pages: &[Option<PinnedPage>], done: &mut usize) -> Result {
+    let ps = kernel::page::PAGE_SIZE;
+    if pages.len() > WRITE_PAGES_MAX {
+        return Err(EINVAL);
+    }
+    let mut bv = [bindings::bio_vec {
+        bv_page: ptr::null_mut(),
+        bv_len: 0,
+        bv_offset: 0,
+    }; WRITE_PAGES_MAX];
+    for (b, p) in bv.iter_mut().zip(pages) {
+        b.bv_page = p.as_ref().ok_or(EINVAL)?.0.as_ptr();
+        b.bv_len = ps as u32;
+    }
+    let total = pages.len() * ps;
+    // SAFETY: An all-zero `iov_iter` is a valid value for
+    // `iov_iter_bvec()` to initialise.
+    let mut it: bindings::iov_iter = unsafe { core::mem::zeroed() };
+    // SAFETY: `bv` holds `pages.len()` segments of referenced pages
+    // (`PinnedPage` invariant), which outlive the iterator.
+    unsafe {
+        bindings::iov_iter_bvec(
+            &mut it,
+            bindings::ITER_SOURCE,
+            bv.as_ptr(),
+            pages.len() as _,
+            total,
+        )
+    };
+    let start = *done;
+    while *done - start < total {
+        // SAFETY: `f` is a valid file and `it` a valid iterator over the
+        // pages, which the write advances.
+        let r = unsafe { ffi::cr_file_write_iter(f.as_ptr(), &mut it) };
+        match errno_result(r as i64)? {
+            0 => return Err(EIO),
+            n => *done += n as usize,
+        }
+    }
+    Ok(())
+}
+
+impl PinnedPage {
+    /// Calls `f` with the page's contents, mapped for reading.
+    pub(crate) fn with_data<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: The page is valid (invariant) and mapped until
+        // `kunmap_local()`; nothing writes it through this mapping.
+        unsafe {
+            let src = bindings::kmap_local_page(self.0.as_ptr());
+            let r = f(core::slice::from_raw_parts(
+                src.cast::<u8>(),
+                kernel::page::PAGE_SIZE,
+            ));
+            bindings::kunmap_local(src);
+            r
+        }
+    }
+}
+
+/// Reads up to `len` bytes of `f` straight into the caller's memory at
+/// user address `addr`: at `*pos` (advanced; the file's own position left
+/// alone) or, with `None`, at the file's position (streams: none). The
+/// file's read is the one copy; the destination faults in as on a write
+/// by the caller.
+pub(crate) fn read_to_user(
+    f: &File,
+    addr: u64,
+    len: usize,
+    pos: Option<&mut i64>,
+) -> Result<usize> {
+    // SAFETY: An all-zero `iov_iter` is a valid value for `import_ubuf()`
+    // to initialise.
+    let mut it: bindings::iov_iter = unsafe { core::mem::zeroed() };
+    // SAFETY: `it` is valid for writes; the range is user memory of the
+    // caller, checked by the copy itself.
+    errno_result(unsafe {
+        bindings::import_ubuf(bindings::ITER_DEST as c_int, addr as *mut _, len, &mut it)
+    } as i64)?;
+    // SAFETY: `f` is valid, `it` a valid iterator, `pos` valid for reads
+    // and writes.
+    let r = unsafe {
+        match pos {
+            Some(p) => bindings::vfs_iter_read(f.as_ptr(), &mut it, p, 0),
+            None => ffi::cr_file_read_iter(f.as_ptr(), &mut it),
+        }
+    };
+    Ok(errno_result(r as i64)? as usize)
+}
+
+/// References the caller's pages from user address `addr` (up to
+/// `out.len()`, present or faulted in for reading); returns how many.
+pub(crate) fn user_pages(addr: u64, out: &mut [Option<PinnedPage>]) -> Result<usize> {
+    let mut raw = [ptr::null_mut::<bindings::page>(); WRITE_PAGES_MAX];
+    let n = out.len().min(raw.len());
+    // SAFETY: `raw` has room for `n` pointers; the range is the caller's.
+    let r =
+        unsafe { bindings::get_user_pages_fast(addr as usize, n as c_int, 0, raw.as_mut_ptr()) };
+    let got = errno_result(r as i64)? as usize;
+    // INVARIANT: GUP returned `got` referenced pages, each now owned by
+    // one `PinnedPage`.
+    for (slot, p) in out.iter_mut().zip(raw.iter()).take(got) {
+        *slot = NonNull::new(*p).map(PinnedPage);
+    }
+    Ok(got)
+}

@@ -97,7 +97,13 @@ impl<'fd> Walker<'fd> {
         // Decode once to learn whether page data follows, and tie page
         // runs to their VMA exactly as the kernel's restorer does.
         let ps = self.v.header().map(|h| h.page_size).unwrap_or(4096);
-        let pages = match self.v.record(&payload) {
+        // Scratch for the tree record's O(n log n) checks.
+        let mut index = if ty == RecordType::Tree {
+            vec![0u16; cr_image::format::MAX_TASKS as usize]
+        } else {
+            Vec::new()
+        };
+        let pages = match self.v.record_indexed(&payload, &mut index) {
             Ok(Record::Task(_)) => {
                 self.procs.push(Vec::new());
                 false
