@@ -139,7 +139,9 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
                 )));
             }
             if i.qlen > 0 {
-                return Err(nope(&"connected to a connection not accepted yet, with queued data"));
+                return Err(nope(
+                    &"connected to a connection not accepted yet, with queued data",
+                ));
             }
             connecting = true;
         }
@@ -311,7 +313,6 @@ impl UnixSnap {
                 listener: id,
                 client: cid,
                 data_records: n,
-                ..Default::default()
             };
             w.record(|b| r.encode(b))?;
             if n != 0 {
@@ -469,7 +470,7 @@ where
         }
         let Some(p) = &s.peer else { continue };
         if s.connecting {
-            let listener = socks().any(|(_, _, t)| t.queued.iter().any(|&q| q == (s.peer_key, s.key)));
+            let listener = socks().any(|(_, _, t)| t.queued.contains(&(s.peer_key, s.key)));
             if !listener {
                 return Err(refuse!(
                     eopnotsupp(),

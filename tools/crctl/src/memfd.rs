@@ -35,12 +35,8 @@ fn last_errno() -> Errno {
 fn make_memfd(r: &MemfdRec) -> rustix::io::Result<OwnedFd> {
     let name = CString::new(r.name.clone()).map_err(|_| Errno::INVAL)?;
     // SAFETY: `name` is a valid C string.
-    let fd = unsafe {
-        libc::memfd_create(
-            name.as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(last_errno());
     }
