@@ -26,10 +26,11 @@
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
     format::{self, FileKind},
-    kapi::{self, FileInfo},
+    kapi::{self, current, FileInfo},
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedObjects},
     stream::ImageWriter,
+    uapi::RestartObj,
 };
 use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
@@ -256,6 +257,45 @@ pub(crate) struct AnonPlan {
     cur: Option<(Kind, u32)>,
 }
 
+/// Seals a memfd handed over may have: `F_SEAL_SEAL` (made without
+/// `MFD_ALLOW_SEALING`) and `F_SEAL_EXEC` (`vm.memfd_noexec`); the record's
+/// replace them.
+const HANDED_SEALS: u32 = 0x1 | 0x20;
+
+/// Takes a memfd the caller made for memfd record `o.id`
+/// (`CR_RESTART_OBJ_MEMFD`): a shmem file named `memfd:...`, checked
+/// against its record when that comes ([`AnonPlan::add_memfd`]).
+pub(crate) fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result {
+    let (id, fd) = (o.id, o.fd);
+    if id == 0 || shared.get(Kind::Memfd, id).is_some() {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "restart object {id}: bad or repeated memfd id"
+        ));
+    }
+    let f = kapi::fget(fd).map_err(|e| fail!(log, e, "memfd {id}: fd {fd}: not an open file"))?;
+    let mut buf = [0u8; 300];
+    let memfd = kapi::file_dname(&f, &mut buf).starts_with(&MEMFD[1..]);
+    if !memfd || !kapi::file_is_shmem(&f) || !kapi::file_mode(&f).1 {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "memfd {id}: fd {fd}: not a memfd open for writing"
+        ));
+    }
+    let _ = current::close_fd(fd as u32);
+    shared.insert(
+        id,
+        Object::Memfd {
+            file: f,
+            seals: 0,
+            sealed: false,
+            handed: true,
+        },
+    )
+}
+
 /// The path a deleted file is recreated at: its own, or `.cr<n>` after it.
 fn candidate(path: &[u8], n: u32) -> Result<KVec<u8>> {
     let mut v = KVec::with_capacity(path.len() + 16, GFP_KERNEL)?;
@@ -296,13 +336,47 @@ impl AnonPlan {
         Ok(())
     }
 
-    /// Makes the memfd of a memfd record (before the point of no return).
+    /// Makes the memfd of a memfd record, or fills the one the caller
+    /// handed over for it (before the point of no return).
     pub(crate) fn add_memfd(
         &mut self,
         m: &format::MemfdRec<'_>,
         shared: &mut SharedObjects,
         log: &Log,
     ) -> Result {
+        if let Some(Object::Memfd {
+            file,
+            seals,
+            handed,
+            ..
+        }) = shared.get(Kind::Memfd, m.id)
+        {
+            let id = m.id;
+            if !*handed {
+                return Err(fail!(log, EINVAL, "bad image: memfd {id} repeated"));
+            }
+            // As crctl makes it: named as recorded, of its size, not
+            // sealed (but F_SEAL_EXEC that vm.memfd_noexec may add).
+            let mut buf = [0u8; 300];
+            let dname = kapi::file_dname(file, &mut buf);
+            let same = dname.strip_prefix(&MEMFD[1..]) == Some(m.name)
+                && kapi::file_info(file).size == m.size as i64
+                && kapi::shmem_seals(file).is_ok_and(|s| s & !HANDED_SEALS == 0);
+            if !same {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "memfd {id}: the memfd handed over is not {} of {} bytes, empty, unsealed",
+                    Show(m.name),
+                    m.size
+                ));
+            }
+            kapi::file_set_mode_bits(file, m.mode);
+            *seals = m.seals;
+            *handed = false;
+            self.cur = Some((Kind::Memfd, id));
+            return Ok(());
+        }
         Self::check_id(Kind::Memfd, m.id, shared, log)?;
         let mut name = KVec::with_capacity(MEMFD.len() + m.name.len(), GFP_KERNEL)?;
         name.extend_from_slice(&MEMFD[1..], GFP_KERNEL)?;
@@ -318,6 +392,7 @@ impl AnonPlan {
                 file,
                 seals: m.seals,
                 sealed: false,
+                handed: false,
             },
         )?;
         self.cur = Some((Kind::Memfd, m.id));
@@ -414,6 +489,7 @@ impl AnonPlan {
                 file,
                 seals,
                 sealed,
+                handed: false,
             }) => {
                 if !*sealed {
                     kapi::shmem_set_seals(file, *seals)

@@ -624,7 +624,9 @@ impl FilesPlan {
             Record::File(f) => self.add_file(f, shared, log)?,
             Record::Pipe(p) => pipe::add_pipe(p, shared, log)?,
             Record::PipeData(d) => pipe::add_data(d, shared, log)?,
-            Record::UnixSock(_) | Record::UnixData(_) => return unix::add(rec, shared, log),
+            Record::UnixSock(_) | Record::UnixData(_) | Record::UnixQueued(_) => {
+                return unix::add(rec, shared, log)
+            }
             Record::Inet(s) => inet::add(s, shared, log)?,
             Record::Memfd(m) => self.anon.add_memfd(m, shared, log)?,
             Record::Deleted(d) => self.anon.add_deleted(d, shared, log)?,

@@ -23,7 +23,7 @@
 //!   to user space until all are restored.
 
 use crate::{
-    epoll,
+    anonfile, epoll,
     error::ReadError,
     evfd,
     files::FilesPlan,
@@ -41,7 +41,7 @@ use crate::{
     timers::TimerPlan,
     uapi::{
         RestartArgs, RestartObj, CR_RESTART_OBJ_EVENTFD, CR_RESTART_OBJ_INHERIT,
-        CR_RESTART_OBJ_INOTIFY, CR_RESTART_OBJ_PIPE, CR_RESTART_OBJ_SIGNALFD,
+        CR_RESTART_OBJ_INOTIFY, CR_RESTART_OBJ_MEMFD, CR_RESTART_OBJ_PIPE, CR_RESTART_OBJ_SIGNALFD,
         CR_RESTART_OBJ_TIMERFD,
     },
 };
@@ -622,6 +622,7 @@ fn take_handed(o: &RestartObj, shared: &mut SharedObjects, log: &Log) -> Result 
             evfd::take_handed(o, shared, log)
         }
         CR_RESTART_OBJ_INOTIFY => epoll::take_handed(o, shared, log),
+        CR_RESTART_OBJ_MEMFD => anonfile::take_handed(o, shared, log),
         k => Err(fail!(
             log,
             EINVAL,

@@ -163,6 +163,9 @@ pub(crate) enum Object {
         file: ARef<File>,
         seals: u32,
         sealed: bool,
+        /// Handed over by the caller (`CR_RESTART_OBJ_MEMFD`), its record
+        /// not yet taken.
+        handed: bool,
     },
     /// A deleted file: the file that recreated its inode (never installed).
     Deleted { file: ARef<File> },

@@ -255,6 +255,8 @@ assert_layout!(RestartArgs, 48, {
 pub(crate) const CR_RESTART_OBJ_PIPE: u32 = 1;
 /// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
 pub(crate) const CR_RESTART_OBJ_INHERIT: u32 = 2;
+/// `CR_RESTART_OBJ_MEMFD`.
+pub(crate) const CR_RESTART_OBJ_MEMFD: u32 = 3;
 /// `CR_RESTART_OBJ_EVENTFD`.
 pub(crate) const CR_RESTART_OBJ_EVENTFD: u32 = 4;
 /// `CR_RESTART_OBJ_TIMERFD`.

@@ -22,15 +22,22 @@
 //! a connection accepted from a listening socket of the tree is a pair
 //! whose accepted end gets its listener's name, unbound.
 //!
-//! What is refused, by name: a listening socket with connections not
-//! accepted yet, a socket connected to one outside the tree, a closed
-//! peer, any other connected socket with a name, file descriptors in
+//! A listening socket's connections not accepted yet (queued on it, each
+//! a sock without a socket, connected to its client) are written after
+//! it, in queue order, each with the bytes its client sent: restart
+//! connects each client to the listener again (the connection lands in
+//! its queue, after the previous ones), sends those bytes from the client
+//! and then applies the client's shutdown bits.
+//!
+//! What is refused, by name: a connection not accepted yet whose client
+//! is outside the tree, closed or bound, a socket connected to one
+//! outside the tree, a closed peer, any other connected socket with a name, file descriptors in
 //! flight (`SCM_RIGHTS`), out-of-band data, queued data on a socket that
 //! receives credentials or security labels.
 
 use crate::{
     error::{eaddrinuse, eopnotsupp, refuse, Refusal},
-    format::{self, Record, UnixData, UnixSock, UnixState},
+    format::{self, Record, UnixData, UnixQueued, UnixSock, UnixState},
     kapi::{self, NewSocket, Sk, SockRef},
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedIds, SharedObjects},
@@ -55,6 +62,11 @@ pub(crate) struct UnixSnap {
     /// Its name's identity (0 unnamed), shared by an accepted socket with
     /// its listener.
     addr_key: u64,
+    /// Its peer is a connection not accepted yet, queued on a listener.
+    connecting: bool,
+    /// A listener's connections not accepted yet, in queue order: each
+    /// one's identity and its client's.
+    queued: KVec<(u64, u64)>,
 }
 
 /// How an address reads in a message.
@@ -85,12 +97,6 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
         return Err(nope(&"of an unknown type"));
     }
     let addr = &i.addr[..i.addr_len];
-    if i.state == kapi::SK_LISTEN && i.qlen > 0 {
-        return Err(nope(&format_args!(
-            "listening on {} with connections not accepted yet",
-            Addr(addr)
-        )));
-    }
     if addr.first().is_some_and(|&c| c != 0 && c != b'/') {
         return Err(nope(&format_args!(
             "bound to the relative path {}",
@@ -100,21 +106,47 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
     if i.oob {
         return Err(nope(&"with out-of-band data (MSG_OOB)"));
     }
+    if i.state == kapi::SK_LISTEN {
+        let queued = gather_queued(sk, &nope)?;
+        return Ok(UnixSnap {
+            file: f.into(),
+            key: sk.key(),
+            peer: None,
+            peer_key: 0,
+            addr_key: i.addr_key,
+            connecting: false,
+            queued,
+        });
+    }
     let peer = sk.peer();
     let mut peer_key = 0;
+    let mut connecting = false;
     if let Some(p) = &peer {
         let pi = p.sk().info();
         if pi.dead {
             return Err(nope(&"whose peer has closed"));
         }
-        if !pi.has_socket {
-            return Err(nope(&"whose connection is not accepted yet"));
-        }
         if i.state != kapi::SK_ESTABLISHED {
             return Err(nope(&"with a peer but not connected"));
         }
+        if !pi.has_socket {
+            // Its connection is queued on a listener, not accepted yet
+            // (check_peers finds the listener in the tree).
+            if i.addr_len != 0 {
+                return Err(nope(&format_args!(
+                    "bound to {} and connected to a connection not accepted yet",
+                    Addr(addr)
+                )));
+            }
+            if i.qlen > 0 {
+                return Err(nope(
+                    &"connected to a connection not accepted yet, with queued data",
+                ));
+            }
+            connecting = true;
+        }
         peer_key = p.sk().key();
-    } else if i.state != kapi::SK_CLOSE && i.state != kapi::SK_LISTEN {
+    } else if i.state != kapi::SK_CLOSE {
         return Err(nope(&"in an unknown state"));
     }
     if i.qlen > 0 {
@@ -149,7 +181,57 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
         peer,
         peer_key,
         addr_key: i.addr_key,
+        connecting,
+        queued: KVec::new(),
     })
+}
+
+/// The connections queued on listening socket `sk`, not accepted yet, in
+/// order: each one's identity and its client's, refusing what cannot be
+/// queued again (`nope` names the socket).
+fn gather_queued(
+    sk: Sk<'_>,
+    nope: &dyn Fn(&dyn core::fmt::Display) -> Refusal,
+) -> Result<KVec<(u64, u64)>, Refusal> {
+    let i = sk.info();
+    let addr = Addr(&i.addr[..i.addr_len]);
+    let mut out = KVec::new();
+    let mut bad: Option<&'static str> = None;
+    sk.for_each_queued(|q| {
+        let Some(e) = q.owner() else {
+            bad = Some("an unknown skb");
+            return Ok(());
+        };
+        let ei = e.info();
+        let client = e.peer();
+        let Some(c) = client.as_ref().filter(|c| !c.sk().info().dead) else {
+            bad = Some("a connection not accepted yet, from a socket outside the tree or closed");
+            return Ok(());
+        };
+        let ckey = c.sk().key();
+        if ei.dead || ei.oob {
+            bad = Some("a connection not accepted yet, closed or with out-of-band data");
+            return Ok(());
+        }
+        if ei.qlen > 0 {
+            if ei.passcred || ei.passpidfd || ei.passsec {
+                bad = Some("a connection not accepted yet, with queued data and SO_PASSCRED, SO_PASSPIDFD or SO_PASSSEC");
+                return Ok(());
+            }
+            e.for_each_queued(|d| {
+                if d.has_fds() || d.sender() != ckey {
+                    bad = Some("a connection not accepted yet, with file descriptors in flight (SCM_RIGHTS) or data of another socket");
+                }
+                Ok(())
+            })?;
+        }
+        out.push((e.key(), ckey), GFP_KERNEL)?;
+        Ok(())
+    })?;
+    if let Some(what) = bad {
+        return Err(nope(&format_args!("listening on {addr} with {what}")));
+    }
+    Ok(out)
 }
 
 impl UnixSnap {
@@ -162,17 +244,24 @@ impl UnixSnap {
     /// peer has not appeared yet, the peer's, then the queued bytes of both.
     pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
         let sk = Sk::of_file(&self.file).ok_or(EINVAL)?;
+        if self.connecting {
+            // Its peer comes back through its listener's record.
+            return write_sock(sk, id, 0, 0, true, w);
+        }
+        if sk.info().state == kapi::SK_LISTEN {
+            return self.write_listener(sk, id, w, ids);
+        }
         let mut peer_id = 0;
         let mut peer_first = false;
         if let Some(p) = &self.peer {
             (peer_id, peer_first) = ids.id_first(Kind::Unix, p.sk().key())?;
         }
         let n = count_queue(sk)?;
-        write_sock(sk, id, peer_id, n, w)?;
+        write_sock(sk, id, peer_id, n, false, w)?;
         let peer = match (&self.peer, peer_first) {
             (Some(p), true) => {
                 let pn = count_queue(p.sk())?;
-                write_sock(p.sk(), peer_id, id, pn, w)?;
+                write_sock(p.sk(), peer_id, id, pn, false, w)?;
                 Some((p.sk(), peer_id, pn))
             }
             _ => None,
@@ -192,7 +281,65 @@ impl UnixSnap {
     }
 }
 
-fn write_sock(sk: Sk<'_>, id: u32, peer: u32, records: u32, w: &mut ImageWriter<'_>) -> Result {
+impl UnixSnap {
+    /// Writes listener `sk`'s record, then each connection queued on it,
+    /// in order: its client's record if that is its first appearance, the
+    /// connection's record and the bytes queued in it.
+    fn write_listener(
+        &self,
+        sk: Sk<'_>,
+        id: u32,
+        w: &mut ImageWriter<'_>,
+        ids: &mut SharedIds,
+    ) -> Result {
+        write_sock(sk, id, 0, 0, false, w)?;
+        let mut buf = KVVec::new();
+        let mut k = 0;
+        sk.for_each_queued(|q| {
+            // The queue may have grown since gather (a connection from
+            // outside): the checkpoint is tried again.
+            let e = q.owner().ok_or(EAGAIN)?;
+            let c = e.peer().ok_or(EAGAIN)?;
+            if self.queued.get(k) != Some(&(e.key(), c.sk().key())) {
+                return Err(EAGAIN);
+            }
+            k += 1;
+            let (cid, first) = ids.id_first(Kind::Unix, c.sk().key())?;
+            if first {
+                write_sock(c.sk(), cid, 0, 0, true, w)?;
+            }
+            let n = count_queue(e)?;
+            let r = UnixQueued {
+                listener: id,
+                client: cid,
+                data_records: n,
+            };
+            w.record(|b| r.encode(b))?;
+            if n != 0 {
+                if buf.is_empty() {
+                    buf = KVVec::from_elem(0u8, format::MAX_UNIX_DATA, GFP_KERNEL_ACCOUNT)?;
+                }
+                if write_queue(e, cid, c.sk().key(), &mut buf, w)? != n {
+                    return Err(EAGAIN);
+                }
+            }
+            Ok(())
+        })?;
+        if k != self.queued.len() {
+            return Err(EAGAIN);
+        }
+        Ok(())
+    }
+}
+
+fn write_sock(
+    sk: Sk<'_>,
+    id: u32,
+    peer: u32,
+    records: u32,
+    connecting: bool,
+    w: &mut ImageWriter<'_>,
+) -> Result {
     let i = sk.info();
     let mut flags = 0;
     for (on, bit) in [
@@ -210,7 +357,9 @@ fn write_sock(sk: Sk<'_>, id: u32, peer: u32, records: u32, w: &mut ImageWriter<
     let rec = UnixSock {
         id,
         ty: i.ty as u32,
-        state: if peer != 0 {
+        state: if connecting {
+            UnixState::Connecting
+        } else if peer != 0 {
             UnixState::Connected
         } else if i.state == kapi::SK_LISTEN {
             UnixState::Listening
@@ -308,7 +457,28 @@ where
     I: Iterator<Item = (i32, u32, &'a UnixSnap)>,
 {
     for (pid, fd, s) in socks() {
+        for &(_, c) in s.queued.iter() {
+            if !socks().any(|(_, _, t)| t.key == c && t.connecting) {
+                let i = Sk::of_file(&s.file).map(|k| k.info());
+                let own = i.as_ref().map_or(&[][..], |i| &i.addr[..i.addr_len]);
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: unix socket listening on {} with a connection not accepted yet, from a socket outside the tree: not supported",
+                    Addr(own)
+                ));
+            }
+        }
         let Some(p) = &s.peer else { continue };
+        if s.connecting {
+            let listener = socks().any(|(_, _, t)| t.queued.contains(&(s.peer_key, s.key)));
+            if !listener {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: unix socket connected to a connection not accepted yet by a listening socket outside the tree: not supported"
+                ));
+            }
+            continue;
+        }
         match socks().find(|(_, _, t)| t.key == s.peer_key) {
             None => {
                 let pi = p.sk().info();
@@ -353,6 +523,7 @@ pub(crate) fn add(rec: &Record<'_>, shared: &mut SharedObjects, log: &Log) -> Re
     match rec {
         Record::UnixSock(u) => add_sock(u, shared, log)?,
         Record::UnixData(d) => add_data(d, shared, log)?,
+        Record::UnixQueued(q) => add_queued(q, shared, log)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -506,6 +677,74 @@ fn set_options(s: &NewSocket, r: &UnixSock, log: &Log) -> Result {
     Ok(())
 }
 
+/// Connects client `q.client` to listener `q.listener` again: the
+/// connection lands at the end of the listener's queue.
+fn add_queued(q: &UnixQueued, shared: &mut SharedObjects, log: &Log) -> Result {
+    let (lid, cid) = (q.listener, q.client);
+    let bad = || {
+        fail!(
+            log,
+            EINVAL,
+            "bad image: unix connection queued on socket {lid} from socket {cid}: not a listener and a connecting socket"
+        )
+    };
+    let Some(Object::Unix { rec: lrec, .. }) = shared.get(Kind::Unix, lid) else {
+        return Err(bad());
+    };
+    if lrec.state() != UnixState::Listening {
+        return Err(bad());
+    }
+    let (laddr, lty) = (lrec.addr, lrec.addr_len as usize);
+    let lsock_ty = lrec.ty;
+    let Some(Object::Unix {
+        rec,
+        sock,
+        paired,
+        opened,
+        ..
+    }) = shared.get(Kind::Unix, cid)
+    else {
+        return Err(bad());
+    };
+    if rec.state() != UnixState::Connecting || *paired || rec.ty != lsock_ty {
+        return Err(bad());
+    }
+    let addr = &laddr[..lty.min(laddr.len())];
+    sock.connect(addr).map_err(|e| {
+        fail!(
+            log,
+            e,
+            "unix socket {cid}: cannot connect it to {} again (a connection queued there)",
+            Addr(addr)
+        )
+    })?;
+    let embryo = sock.sk()?.peer().map(|p| p.sk().key()).ok_or(EINVAL)?;
+    *paired = true;
+    rec.data_records = q.data_records;
+    if q.data_records == 0 && *opened {
+        finish(sock, rec, cid, log)?;
+    }
+    // The connection must be in our listener's queue, not another's that
+    // answers at that address.
+    let Some(Object::Unix { sock: lsock, .. }) = shared.get(Kind::Unix, lid) else {
+        return Err(bad());
+    };
+    let mut last = 0;
+    lsock.sk()?.for_each_queued(|s| {
+        last = s.owner().map_or(0, |o| o.key());
+        Ok(())
+    })?;
+    if last != embryo {
+        return Err(fail!(
+            log,
+            eaddrinuse(),
+            "unix socket {cid}: connected to {}, which is not unix socket {lid}",
+            Addr(addr)
+        ));
+    }
+    Ok(())
+}
+
 fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
     let id = d.id;
     let Some(Object::Unix {
@@ -522,7 +761,19 @@ fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
             "bad image: data for unix socket {id}, which is none"
         ));
     };
-    if !*paired || *opened {
+    // A connecting socket's data records are the bytes it sent, queued in
+    // its connection: sent again from it, its file open or not.
+    let connecting = rec.state() == UnixState::Connecting;
+    if connecting {
+        if !*paired || rec.data_records == 0 {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "bad image: data for unix socket {id}, which is not connected again"
+            ));
+        }
+        rec.data_records -= 1;
+    } else if !*paired || *opened {
         return Err(fail!(
             log,
             EINVAL,
@@ -549,6 +800,19 @@ fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
         Some(core::mem::take(partial))
     };
     let bytes: &[u8] = msg.as_deref().unwrap_or(d.data);
+    if connecting {
+        let Some(Object::Unix {
+            rec, sock, opened, ..
+        }) = shared.get(Kind::Unix, id)
+        else {
+            return Err(EINVAL);
+        };
+        send_all(sock, bytes, stream, id, log)?;
+        if rec.data_records == 0 && *opened {
+            finish(sock, rec, id, log)?;
+        }
+        return Ok(());
+    }
     let Some(Object::Unix { sock, opened, .. }) = shared.get(Kind::Unix, peer) else {
         return Err(fail!(
             log,
@@ -563,6 +827,12 @@ fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
             "bad image: unix socket {id}: its peer is already open"
         ));
     }
+    send_all(sock, bytes, stream, id, log)
+}
+
+/// Sends `bytes` from `sock` (one message unless `stream`), for the
+/// receive queue of socket `id`.
+fn send_all(sock: &NewSocket, bytes: &[u8], stream: bool, id: u32, log: &Log) -> Result {
     let mut done = 0;
     while done < bytes.len() || (done == 0 && bytes.is_empty()) {
         let n = sock.send(&bytes[done..]).map_err(|e| {
@@ -580,6 +850,22 @@ fn add_data(d: &UnixData<'_>, shared: &mut SharedObjects, log: &Log) -> Result {
             break;
         }
         done += n;
+    }
+    Ok(())
+}
+
+/// Applies socket `id`'s shutdown bits and peek offset, its data being in.
+fn finish(sock: &NewSocket, rec: &UnixSock, id: u32, log: &Log) -> Result {
+    let bad = |e, what: &str| fail!(log, e, "unix socket {id}: cannot set {what}");
+    if rec.shutdown & format::UNIX_RCV_SHUTDOWN != 0 {
+        sock.shutdown(0).map_err(|e| bad(e, "its shutdown state"))?;
+    }
+    if rec.shutdown & format::UNIX_SEND_SHUTDOWN != 0 {
+        sock.shutdown(1).map_err(|e| bad(e, "its shutdown state"))?;
+    }
+    if rec.peek_off >= 0 {
+        sock.setsockopt(kapi::SO_PEEK_OFF, rec.peek_off)
+            .map_err(|e| bad(e, "SO_PEEK_OFF"))?;
     }
     Ok(())
 }
@@ -608,23 +894,18 @@ pub(crate) fn open(
             "bad image: fd {fd}: no unix socket {obj}"
         ));
     };
-    if *opened || !partial.is_empty() || (rec.peer != 0) != *paired {
+    let connecting = rec.state() == UnixState::Connecting;
+    if *opened || !partial.is_empty() || (!connecting && (rec.peer != 0) != *paired) {
         return Err(fail!(
             log,
             EINVAL,
             "bad image: fd {fd}: unix socket {obj} is opened twice, unpaired or has a datagram cut short"
         ));
     }
-    let bad = |e, what: &str| fail!(log, e, "fd {fd}: unix socket {obj}: cannot set {what}");
-    if rec.shutdown & format::UNIX_RCV_SHUTDOWN != 0 {
-        sock.shutdown(0).map_err(|e| bad(e, "its shutdown state"))?;
-    }
-    if rec.shutdown & format::UNIX_SEND_SHUTDOWN != 0 {
-        sock.shutdown(1).map_err(|e| bad(e, "its shutdown state"))?;
-    }
-    if rec.peek_off >= 0 {
-        sock.setsockopt(kapi::SO_PEEK_OFF, rec.peek_off)
-            .map_err(|e| bad(e, "SO_PEEK_OFF"))?;
+    // A connecting socket not connected again yet, or whose bytes are not
+    // all sent again, gets them once they are (add_queued, add_data).
+    if !connecting || (*paired && rec.data_records == 0) {
+        finish(sock, rec, obj, log)?;
     }
     *opened = true;
     let f = sock

@@ -24,8 +24,11 @@
  *  - accepted_abstract, accepted_path: a connection accepted from a
  *    listening socket of the tree, its client in a child: both ends come
  *    back connected, the accepted one named as its listener;
- *  - listen_queued_refused: a connection queued on a listening socket,
- *    not accepted yet, is refused by name.
+ *  - listen_queued_path, listen_queued_abstract: connections queued on a
+ *    listening socket, not accepted yet, their clients in the tree: accept()
+ *    returns them after restart, in order, with their bytes;
+ *  - listen_queued_outside_refused: one whose client is outside the tree
+ *    is refused by name.
  *
  * Each restart is also checked by the fidelity check (cr_test.c).
  */
@@ -381,8 +384,52 @@ TEST_F_TIMEOUT(usock, accepted_path, TEST_TIMEOUT)
 	accepted(_metadata, &self->env, tmp_path(&self->env, path, "acc.sock"));
 }
 
-/* A connection queued on a listening socket, not accepted yet: refused by name. */
-TEST_F_TIMEOUT(usock, listen_queued_refused, TEST_TIMEOUT)
+/*
+ * Two connections queued on a listening socket, not accepted yet, their
+ * clients in the tree: after restart accept() returns them in order, each
+ * with the bytes its client sent (and the first's end of file: its client
+ * shut down writing), connected to the right client.
+ */
+static void queued(struct __test_metadata *_metadata, struct cr_env *env, const char *addr)
+{
+	char img[PATH_MAX], line[256], want[PATH_MAX + 64];
+	struct proc *orig, *copy;
+
+	tmp_path(env, img, "queued.img");
+	orig = start_prog(_metadata, env, "unix", "queued", addr, NULL);
+	next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+	ASSERT_STREQ("READY", line);
+	checkpoint(_metadata, env, orig->pid, img);
+	expect_sigkill(_metadata, orig);
+	forget(env, orig);
+	if (addr[0] == '/')
+		ASSERT_EQ(0, unlink(addr));
+	copy = restart(_metadata, env, img, 0);
+	poke(_metadata, copy, 1);
+	next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+	snprintf(want, sizeof(want), "QUEUED %s one 0 two back", addr);
+	EXPECT_STREQ(want, line);
+	expect_exit(_metadata, copy, 0);
+	check_dmesg(_metadata);
+}
+
+TEST_F_TIMEOUT(usock, listen_queued_path, TEST_TIMEOUT)
+{
+	char path[PATH_MAX];
+
+	queued(_metadata, &self->env, tmp_path(&self->env, path, "q.sock"));
+}
+
+TEST_F_TIMEOUT(usock, listen_queued_abstract, TEST_TIMEOUT)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "@cr_unix.q.%d", getpid());
+	queued(_metadata, &self->env, name);
+}
+
+/* A connection queued on a listening socket whose client is outside the tree: refused by name. */
+TEST_F_TIMEOUT(usock, listen_queued_outside_refused, TEST_TIMEOUT)
 {
 	char img[PATH_MAX], err[4096], line[256], path[PATH_MAX];
 	struct proc *orig;
@@ -394,7 +441,7 @@ TEST_F_TIMEOUT(usock, listen_queued_refused, TEST_TIMEOUT)
 	say_hi(_metadata, path, SOCK_STREAM);
 	checkpoint_refused(_metadata, &self->env, orig->pid,
 			   tmp_path(&self->env, img, "q.img"), err, sizeof(err));
-	EXPECT_NE(NULL, strstr(err, "with connections not accepted yet")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "not accepted yet, from a socket outside the tree")) TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, "EOPNOTSUPP")) TH_LOG("%s", err);
 	EXPECT_FALSE(reap(orig, 0));
 	poke(_metadata, orig, 1);

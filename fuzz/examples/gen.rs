@@ -448,6 +448,7 @@ fn main() {
                 | RecordType::PipeData
                 | RecordType::UnixSock
                 | RecordType::UnixData
+                | RecordType::UnixQueued
                 | RecordType::Eventfd
                 | RecordType::Timerfd
                 | RecordType::Signalfd => continue,

@@ -349,6 +349,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::PipeData(d) => d.encode(&mut buf),
         Record::UnixSock(u) => u.encode(&mut buf),
         Record::UnixData(d) => d.encode(&mut buf),
+        Record::UnixQueued(q) => q.encode(&mut buf),
         Record::Inet(s) => s.encode(&mut buf),
         Record::Eventfd(r) => r.encode(&mut buf),
         Record::Timerfd(r) => r.encode(&mut buf),

@@ -326,6 +326,18 @@ impl QueuedSkb<'_> {
         unsafe { ffi::cr_unixcb_has_fds(self.skb.as_ptr()) }
     }
 
+    /// The sock that owns it: in a listening socket's queue, the
+    /// connection not accepted yet that it carries.
+    pub(crate) fn owner(&self) -> Option<Sk<'_>> {
+        // SAFETY: We hold a reference to the skb; its owner's memory lives
+        // until the skb is freed (`sock_wfree`).
+        let sk = unsafe { ffi::cr_skb_sender(self.skb.as_ptr()) };
+        NonNull::new(sk).map(|sk| Sk {
+            sk,
+            _life: PhantomData,
+        })
+    }
+
     /// The identity of the socket that sent it.
     pub(crate) fn sender(&self) -> u64 {
         // SAFETY: We hold a reference to the skb.
@@ -480,6 +492,26 @@ impl NewSocket {
         // `a` holds `len` bytes.
         errno_result(
             unsafe { ffi::cr_unix_set_name(sk.sk.as_ptr(), a.as_ptr(), len as c_int) }.into(),
+        )
+        .map(|_| ())
+    }
+
+    /// Connects it to the listening socket at `addr` (as
+    /// [`NewSocket::bind`] takes it), without waiting.
+    pub(crate) fn connect(&self, addr: &[u8]) -> Result {
+        let mut a = [0u8; 128];
+        if addr.is_empty() || addr.len() > 108 {
+            return Err(EINVAL);
+        }
+        a[..2].copy_from_slice(&(AF_UNIX as u16).to_ne_bytes());
+        a[2..2 + addr.len()].copy_from_slice(addr);
+        let len = (2 + addr.len()) as c_int;
+        // SAFETY: `a` is a `sockaddr_un` of `len` bytes, with room past it.
+        errno_result(
+            unsafe {
+                bindings::kernel_connect(self.sock()?, a.as_mut_ptr().cast(), len, O_NONBLOCK)
+            }
+            .into(),
         )
         .map(|_| ())
     }

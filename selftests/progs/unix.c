@@ -53,6 +53,15 @@
  *	<getsockname of the accepted socket> <bytes received>", then both
  *	"ALIVE C" / "ALIVE S" as in pair.
  *
+ * queued ADDR
+ *	A stream socket listening on ADDR (backlog 4) and, in the same
+ *	process, two clients connected to it, not accepted: the first sends
+ *	"one" and shuts down writing, the second sends "two".  READY; on its
+ *	byte it accepts both and prints "QUEUED <name of the first accepted>
+ *	<its bytes> <its recv after them> <the second's bytes> <reply>",
+ *	reply being what the first client receives of "back" sent on the
+ *	first accepted socket (want "QUEUED ADDR one 0 two back").
+ *
  * dgram ADDR
  *	A datagram socket bound to ADDR.  READY; on its byte "NAME ...", then
  *	"GOT <first datagram received>".
@@ -476,6 +485,47 @@ static int server(const char *addr)
 	return 0;
 }
 
+static int queued(const char *addr)
+{
+	struct sockaddr_un a, n;
+	socklen_t len = mkaddr(&a, addr), nl = sizeof(n);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	int c1 = socket(AF_UNIX, SOCK_STREAM, 0), c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	int a1, a2;
+	char b1[16] = "", b2[16] = "", b3[16] = "", name[128];
+	ssize_t r1, r2, r3, rend;
+
+	if (l < 0 || c1 < 0 || c2 < 0 || bind(l, (void *)&a, len) || listen(l, 4))
+		die("bind/listen");
+	if (connect(c1, (void *)&a, len) || connect(c2, (void *)&a, len))
+		die("connect");
+	if (send(c1, "one", 3, 0) != 3 || shutdown(c1, SHUT_WR) || send(c2, "two", 3, 0) != 3)
+		die("send");
+	say("READY\n");
+	wait_byte();
+	a1 = accept(l, (void *)&n, &nl);
+	a2 = accept(l, NULL, NULL);
+	if (a1 < 0 || a2 < 0)
+		die("accept");
+	nl = sizeof(n);
+	if (getsockname(a1, (void *)&n, &nl))
+		die("getsockname");
+	nl -= offsetof(struct sockaddr_un, sun_path);
+	if (nl && !n.sun_path[0])
+		snprintf(name, sizeof(name), "@%.*s", (int)nl - 1, n.sun_path + 1);
+	else
+		snprintf(name, sizeof(name), "%s", n.sun_path);
+	r1 = recv(a1, b1, sizeof(b1) - 1, MSG_DONTWAIT);
+	rend = recv(a1, b3, sizeof(b3) - 1, MSG_DONTWAIT);
+	r2 = recv(a2, b2, sizeof(b2) - 1, MSG_DONTWAIT);
+	if (send(a1, "back", 4, 0) != 4)
+		die("send back");
+	r3 = recv(c1, b3, sizeof(b3) - 1, 0);
+	say("QUEUED %s %.*s %zd %.*s %.*s\n", name, (int)(r1 > 0 ? r1 : 0), b1, rend,
+	    (int)(r2 > 0 ? r2 : 0), b2, (int)(r3 > 0 ? r3 : 0), b3);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -487,6 +537,8 @@ int main(int argc, char **argv)
 		return rights();
 	if (argc == 3 && !strcmp(argv[1], "server"))
 		return server(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "queued"))
+		return queued(argv[2]);
 	if (argc == 3 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "listen") ||
 			  !strcmp(argv[1], "dgram")))
 		return named(argv[1], argv[2]);

@@ -79,6 +79,8 @@ record_types! {
     UnixSock = 320, "unix-socket", UNIX_SOCK_PAYLOAD;
     /// [`UnixData`]: bytes queued in a unix socket.
     UnixData = 321, "unix-data", padded(UNIX_DATA_FIXED + MAX_UNIX_DATA);
+    /// [`UnixQueued`]: a connection queued on a listening unix socket.
+    UnixQueued = 322, "unix-queued", UNIX_QUEUED_PAYLOAD;
     /// [`Inet`]: a TCP or UDP socket, before the file record opening it.
     Inet = 330, "inet", INET_PAYLOAD;
     /// [`MemfdRec`]: a memfd, which file records of kind memfd open.
@@ -201,6 +203,8 @@ pub enum Record<'a> {
     UnixSock(UnixSock),
     /// [`UnixData`].
     UnixData(UnixData<'a>),
+    /// [`UnixQueued`].
+    UnixQueued(UnixQueued),
     /// [`Inet`].
     Inet(Inet),
     /// [`MemfdRec`].
@@ -268,6 +272,7 @@ impl<'a> Record<'a> {
             RecordType::PipeData => Record::PipeData(PipeData::decode(p)?),
             RecordType::UnixSock => Record::UnixSock(UnixSock::decode(p)?),
             RecordType::UnixData => Record::UnixData(UnixData::decode(p)?),
+            RecordType::UnixQueued => Record::UnixQueued(UnixQueued::decode(p)?),
             RecordType::Inet => Record::Inet(Inet::decode(p)?),
             RecordType::Memfd => Record::Memfd(MemfdRec::decode(p)?),
             RecordType::Deleted => Record::Deleted(DeletedRec::decode(p)?),
@@ -323,6 +328,7 @@ impl Record<'_> {
             Record::PipeData(d) => f(d),
             Record::UnixSock(u) => f(u),
             Record::UnixData(d) => f(d),
+            Record::UnixQueued(q) => f(q),
             Record::Inet(s) => f(s),
             Record::Memfd(m) => f(m),
             Record::Deleted(d) => f(d),

@@ -7,7 +7,10 @@
 //! record comes before the first file record naming it. The two ends of a
 //! connected pair name each other ([`UnixSock::peer`]); the first end to
 //! appear is followed at once by its peer's record, then by the data
-//! queued in the first end's receive queue, then by the peer's.
+//! queued in the first end's receive queue, then by the peer's. A
+//! listening socket is followed by the connections queued on it, not
+//! accepted yet ([`UnixQueued`]), each with its client's record first if
+//! that is its first appearance.
 
 use super::codec::{decode_whole, encode_whole, wire_size};
 use super::*;
@@ -62,6 +65,10 @@ u32_enum! {
         Connected = 2,
         /// Listening (stream and seqpacket).
         Listening = 3,
+        /// Connected to a connection not accepted yet, queued on a
+        /// listening socket of the image: a [`UnixQueued`] record names it
+        /// (stream and seqpacket; no peer, name or data records).
+        Connecting = 4,
     }
 }
 
@@ -72,6 +79,7 @@ impl UnixState {
             Self::Unconnected => "unconnected",
             Self::Connected => "connected",
             Self::Listening => "listening",
+            Self::Connecting => "connecting",
         }
     }
 }
@@ -148,6 +156,8 @@ impl UnixSock {
             || s.peer == s.id
             || (state == UnixState::Connected) != (s.peer != 0)
             || (state == UnixState::Listening && s.ty == SOCK_DGRAM)
+            || (state == UnixState::Connecting
+                && (s.ty == SOCK_DGRAM || s.addr_len != 0 || s.data_records != 0))
             || (state != UnixState::Listening && s.backlog != 0)
             || s.shutdown & !(UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN) != 0
             || s.flags & !UNIX_FLAGS != 0
@@ -239,7 +249,46 @@ impl<'a> UnixData<'a> {
     }
 }
 
+wire_struct! {
+    /// A connection queued on a listening socket, not accepted yet, in
+    /// queue order: it follows the listener's record (after the record of
+    /// its client, if that is the client's first appearance). Its client
+    /// connects to the listener again; the [`UnixData`] records that
+    /// follow (naming the client) are the bytes the client sent, queued in
+    /// the connection.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct UnixQueued, wire UnixQueuedWire {
+        /// The listening socket ([`UnixState::Listening`]).
+        pub listener: u32,
+        /// The client ([`UnixState::Connecting`]), an earlier record.
+        pub client: u32,
+        /// The [`UnixData`] records that follow.
+        pub data_records: u32,
+        pad pad0,
+    }
+}
+
+/// Size of the [`UnixQueued`] payload.
+pub const UNIX_QUEUED_PAYLOAD: usize = wire_size::<UnixQueued>();
+
+impl UnixQueued {
+    /// Encodes the record.
+    pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
+        encode_whole(buf, RecordType::UnixQueued, *self)
+    }
+
+    /// Decodes the payload.
+    pub fn decode(p: &[u8]) -> FResult<Self> {
+        let q: UnixQueued = decode_whole(p)?;
+        if q.listener == 0 || q.client == 0 || q.listener == q.client {
+            return Err(FormatError::BadField);
+        }
+        Ok(q)
+    }
+}
+
 const _: () = assert!(UNIX_SOCK_PAYLOAD == 176);
+const _: () = assert!(UNIX_QUEUED_PAYLOAD == 16);
 const _: () = assert!(UNIX_DATA_FIXED == 16);
 
 #[cfg(feature = "info")]
@@ -353,6 +402,19 @@ mod show {
         }
     }
 
+    impl Info for UnixQueued {
+        fn text(&self, _at: u64, l: &mut Vec<String>) {
+            l.push(format!(
+                "  unix connection queued on socket {} from socket {}: {} data records",
+                self.listener, self.client, self.data_records
+            ));
+        }
+
+        fn json(&self) -> Json {
+            Json::None
+        }
+    }
+
     impl Info for UnixData<'_> {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
             l.push(format!(
@@ -421,7 +483,7 @@ mod tests {
             |s| s.ty = 3,
             |s| s.peer = 1,
             |s| s.peer = 0,
-            |s| s.state = 4,
+            |s| s.state = 5,
             |s| s.shutdown = 4,
             |s| s.flags = 64,
             |s| s.peek_off = -2,
@@ -444,6 +506,36 @@ mod tests {
         rel.addr[..2].copy_from_slice(b"ab");
         rel.addr_len = 2;
         assert_eq!(round(&rel), Err(FormatError::BadPath));
+    }
+
+    #[test]
+    fn connecting_and_queued_are_checked() {
+        let mut c = pair_end();
+        c.state = UnixState::Connecting as u32;
+        c.peer = 0;
+        assert_eq!(round(&c), Ok(c));
+        let mut named = c;
+        named.addr[..2].copy_from_slice(b"\0a");
+        named.addr_len = 2;
+        assert_eq!(round(&named), Err(FormatError::BadField));
+        let mut dg = c;
+        dg.ty = SOCK_DGRAM;
+        assert_eq!(round(&dg), Err(FormatError::BadField));
+        let q = UnixQueued {
+            listener: 1,
+            client: 2,
+            data_records: 3,
+            ..Default::default()
+        };
+        let mut buf = [0u8; 64];
+        let n = q.encode(&mut buf).unwrap();
+        assert_eq!(UnixQueued::decode(&buf[RECORD_HEADER_SIZE..n]), Ok(q));
+        let same = UnixQueued { client: 1, ..q };
+        let n = same.encode(&mut buf).unwrap();
+        assert_eq!(
+            UnixQueued::decode(&buf[RECORD_HEADER_SIZE..n]),
+            Err(FormatError::BadField)
+        );
     }
 
     #[test]

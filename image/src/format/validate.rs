@@ -65,6 +65,9 @@ pub struct Validator {
     /// The unix sockets whose data records are still to come, in order:
     /// id and records left ([`UnixSock::data_records`]).
     unix_data_left: [(u32, u32); 2],
+    /// Connecting unix sockets ([`UnixState::Connecting`]) no
+    /// [`UnixQueued`] record named yet.
+    unix_connecting: u32,
     /// The watch records the last inotify record announced.
     inotify_left: InotifyLeft,
     /// The contents still declared by the last memfd or deleted-file
@@ -155,6 +158,7 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::PipeData
             | RecordType::UnixSock
             | RecordType::UnixData
+            | RecordType::UnixQueued
             | RecordType::Inet
             | RecordType::Memfd
             | RecordType::Deleted
@@ -228,6 +232,7 @@ impl Validator {
             last_obj: [0; ObjClass::COUNT],
             pipe_data_left: 0,
             unix_data_left: [(0, 0); 2],
+            unix_connecting: 0,
             inotify_left: InotifyLeft::default(),
             data_left: DataLeft::default(),
             cur_file: (0, false),
@@ -583,6 +588,9 @@ impl Validator {
             RecordType::UnixSock => {
                 let u = UnixSock::decode(p)?;
                 self.new_object(ObjClass::Unix, u.id)?;
+                if u.state() == UnixState::Connecting {
+                    self.unix_connecting += 1;
+                }
                 if u.data_records != 0 {
                     // check_order keeps a free slot for it.
                     let slot = usize::from(self.unix_data_left[0].1 != 0);
@@ -590,6 +598,18 @@ impl Validator {
                 }
                 self.phase = Phase::Files;
                 Record::UnixSock(u)
+            }
+            RecordType::UnixQueued => {
+                let q = UnixQueued::decode(p)?;
+                // Both sockets came before it (check_order: no data left).
+                let last = self.last(ObjClass::Unix);
+                if q.listener > last || q.client > last || self.unix_connecting == 0 {
+                    return Err(FormatError::BadField);
+                }
+                self.unix_connecting -= 1;
+                self.unix_data_left[0] = (q.client, q.data_records);
+                self.phase = Phase::Files;
+                Record::UnixQueued(q)
             }
             RecordType::UnixData => {
                 let d = UnixData::decode(p)?;
@@ -729,6 +749,10 @@ impl Validator {
                 let t = Tail::decode(p)?;
                 if self.pages_seen != self.pages_declared {
                     return Err(FormatError::BadPages);
+                }
+                // Every connecting unix socket is connected again.
+                if self.unix_connecting != 0 {
+                    return Err(FormatError::Missing);
                 }
                 if t.checksum != ck_before {
                     return Err(FormatError::BadChecksum);

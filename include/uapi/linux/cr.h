@@ -157,6 +157,10 @@ struct cr_restart_args {
 #define CR_RESTART_OBJ_INHERIT	2 /* any open file (an end of a pipe): used
 				   * for the image's external pipe @id
 				   * (crctl restart --inherit-fd) */
+#define CR_RESTART_OBJ_MEMFD	3 /* a memfd (memfd_create, MFD_ALLOW_SEALING)
+				   * named and sized as the image's memfd @id,
+				   * empty, not sealed; the kernel fills it
+				   * and sets its mode and seals */
 #define CR_RESTART_OBJ_EVENTFD	4 /* an eventfd with the counter and
 				   * EFD_SEMAPHORE of the image's eventfd @id */
 #define CR_RESTART_OBJ_TIMERFD	5 /* a timerfd on the clock of the image's

@@ -9,6 +9,7 @@ mod evfd;
 mod image;
 mod info;
 mod json;
+mod memfd;
 mod pipes;
 mod timers;
 mod tree;
@@ -496,12 +497,18 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut deleted_fifos = vec![];
     let mut evfds = vec![];
     let mut inotifies = vec![];
+    let mut memfds = vec![];
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
             Record::Pipe(p) if p.is_deleted() => {
                 deleted_fifos.push((p.head.id, p.head.capacity, p.path.to_vec(), p.head.mode))
             }
+            Record::Memfd(m) => memfds.push(memfd::MemfdRec {
+                id: m.id,
+                name: m.name.to_vec(),
+                size: m.size,
+            }),
             Record::Eventfd(r) => evfds.push(evfd::EvRec::Eventfd(r)),
             Record::Timerfd(r) => evfds.push(evfd::EvRec::Timerfd(r)),
             Record::Signalfd(r) => evfds.push(evfd::EvRec::Signalfd(r)),
@@ -566,6 +573,8 @@ fn restart(o: &RestartArgs) -> Result<()> {
     pipes.deleted_fifos(&deleted_fifos)?;
     let inotifies = epoll::Inotifies::make(&inotifies)?;
     pipes.objs.extend_from_slice(&inotifies.objs);
+    let memfds = memfd::Memfds::make(&memfds)?;
+    pipes.objs.extend_from_slice(&memfds.objs);
     // Made last, just before the kernel takes them: a timer runs from here.
     let evfds = evfd::Evfds::make(&evfds)?;
     pipes.objs.extend_from_slice(&evfds.objs);

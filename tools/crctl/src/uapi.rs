@@ -65,6 +65,8 @@ pub struct CrRestartArgs {
 pub const CR_RESTART_OBJ_PIPE: u32 = 1;
 /// `CR_RESTART_OBJ_INHERIT`: the caller's file for an external pipe.
 pub const CR_RESTART_OBJ_INHERIT: u32 = 2;
+/// `CR_RESTART_OBJ_MEMFD`: an empty memfd of the image's memfd's name and size.
+pub const CR_RESTART_OBJ_MEMFD: u32 = 3;
 /// `CR_RESTART_OBJ_EVENTFD`.
 pub const CR_RESTART_OBJ_EVENTFD: u32 = 4;
 /// `CR_RESTART_OBJ_TIMERFD`.
