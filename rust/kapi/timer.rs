@@ -246,7 +246,7 @@ fn ns(t: &bindings::timespec64) -> u64 {
 fn timespec(ns: u64) -> bindings::timespec64 {
     bindings::timespec64 {
         tv_sec: (ns / NSEC_PER_SEC) as i64,
-        tv_nsec: (ns % NSEC_PER_SEC) as _,
+        tv_nsec: (ns % NSEC_PER_SEC) as kernel::ffi::c_long,
     }
 }
 
@@ -299,8 +299,8 @@ pub(crate) fn posix_timers() -> Result<KVec<PosixTimer>> {
     });
     let mut v = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
     let mut full = false;
-    // SAFETY: `for_each_locked` passes valid locked timers of the process.
     for_each_locked(|t| {
+        // SAFETY: `for_each_locked` passes valid locked timers of the process.
         full = v.push_within_capacity(unsafe { read(t) }).is_err();
         !full
     });
