@@ -250,6 +250,30 @@ TEST_F_TIMEOUT(cr, memory, TEST_TIMEOUT)
 }
 
 /*
+ * The same, restored exec-style (--new-pid): the restoring process reads
+ * the page data straight into its own mappings (memory::fill_local), a
+ * path of its own; progs/memory.c hashes every byte again.
+ */
+TEST_F_TIMEOUT(cr, memory_new_pid, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], dat[PATH_MAX];
+	struct proc *orig, *copy;
+
+	orig = start_prog(_metadata, &self->env, "memory",
+			  tmp_path(&self->env, dat, "memory.dat"), NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	checkpoint_one(_metadata, self, orig->pid,
+		       tmp_path(&self->env, img, "memory.img"), true);
+	expect_sigkill(_metadata, orig);
+
+	copy = restart(_metadata, &self->env, img, STOPPED | NEW_PID);
+	wait_stopped(_metadata, copy, copy->pid);
+	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
+	ASSERT_EQ(0, kill(copy->pid, SIGCONT));
+	expect_ok_exit(_metadata, copy);
+}
+
+/*
  * 60 chunks of 20000 iterations, 50 ms of sleep after each: at least 3 s a
  * run, so the checkpoint after the fifth tick finds it in the middle even
  * if crctl is slow to start.
