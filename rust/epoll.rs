@@ -644,22 +644,25 @@ pub(crate) fn any(shared: &SharedObjects) -> bool {
 
 /// The watches to add, with their targets resolved in the file table of
 /// the process holding each set's first file record (`tables`).
+/// `firsts`: each set with the table of its first file record; `at_fd`:
+/// what fd `fd` of table `t` holds (`FilesPlan::at_fd`).
 pub(crate) fn requests(
-    tables: &[&crate::files::FilesPlan],
+    firsts: &[(u32, usize)],
+    at_fd: impl Fn(usize, u32) -> Option<(Option<ARef<File>>, u32)>,
     shared: &mut SharedObjects,
     log: &Log,
 ) -> Result<(KVec<u32>, KVec<HelperWatch>)> {
     let mut v = KVec::new();
     let mut ids = KVec::new();
-    for t in tables.iter() {
-        for id in t.epoll_firsts() {
+    for &(id, t) in firsts.iter() {
+        {
             ids.push(id, GFP_KERNEL)?;
             let Some(Object::Epoll { watches, .. }) = shared.get(Kind::Epoll, id) else {
                 return Err(EINVAL);
             };
             for w in watches.iter() {
                 let tfd = w.target_fd;
-                let target = match t.at_fd(tfd) {
+                let target = match at_fd(t, tfd) {
                     Some((_, e)) if e != 0 => Target::Set(e),
                     Some((Some(f), _)) => Target::File(f),
                     Some((None, _)) => Target::File(

@@ -531,11 +531,14 @@ fn make_epolls(
     log: &Log,
 ) -> Result {
     let (ids, req) = {
-        let mut tables = KVec::with_capacity(plan.procs.len(), GFP_KERNEL)?;
-        for p in plan.procs.iter() {
-            tables.push(&p.files, GFP_KERNEL)?;
+        let mut firsts = KVec::new();
+        for (i, p) in plan.procs.iter().enumerate() {
+            for id in p.files.epoll_firsts() {
+                firsts.push((id, i), GFP_KERNEL)?;
+            }
         }
-        epoll::requests(&tables, shared, log)?
+        let procs = &plan.procs;
+        epoll::requests(&firsts, |t, fd| procs[t].files.at_fd(fd), shared, log)?
     };
     ctx.update(|st| {
         st.epoll.ids = ids;
