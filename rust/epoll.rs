@@ -450,9 +450,7 @@ pub(crate) struct EpollSnap {
 /// the one other fd that does (the watch's fd was closed, its file lives
 /// on there); `None` if none or several candidates.
 fn target_fd(w: &format::EpollWatchInfo) -> Option<u32> {
-    let matches = |f: &File| {
-        k::file_ino_dev(f) == (w.ino, w.sdev) && k::file_watched(f)
-    };
+    let matches = |f: &File| k::file_ino_dev(f) == (w.ino, w.sdev) && k::file_watched(f);
     if let Ok(tfd) = u32::try_from(w.tfd) {
         if let Some((f, _)) = current::fget(tfd) {
             if matches(&f) {
@@ -482,7 +480,10 @@ impl EpollSnap {
     fn gather(pid: i32, fd: u32, f: &File) -> Result<Self, Refusal> {
         let text = fdinfo_of(pid, fd, f, "epoll set")?;
         let text = core::str::from_utf8(&text).map_err(|_| {
-            refuse!(EINVAL, "pid {pid} fd {fd}: cannot read the epoll set's state")
+            refuse!(
+                EINVAL,
+                "pid {pid} fd {fd}: cannot read the epoll set's state"
+            )
         })?;
         let mut watches = KVec::new();
         for w in epoll_fdinfo(text) {
@@ -598,13 +599,19 @@ pub(crate) fn open_epoll(
 ) -> Result {
     match shared.get(Kind::Epoll, id) {
         Some(Object::Epoll {
-            opened, open_flags: of, ..
+            opened,
+            open_flags: of,
+            ..
         }) if !*opened => {
             *opened = true;
             *of = open_flags;
             Ok(())
         }
-        _ => Err(fail!(log, EINVAL, "bad image: fd {fd}: no epoll {id}, or opened twice")),
+        _ => Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: no epoll {id}, or opened twice"
+        )),
     }
 }
 
@@ -735,11 +742,23 @@ pub(crate) fn take_sets(h: &mut Handover, shared: &mut SharedObjects, log: &Log)
     for (id, f) in sets.iter() {
         let mut nb = [0u8; 32];
         if kapi::file_dname(f, &mut nb) != b"[eventpoll]" {
-            return Err(fail!(log, EINVAL, "epoll {id}: crctl handed over no epoll set"));
+            return Err(fail!(
+                log,
+                EINVAL,
+                "epoll {id}: crctl handed over no epoll set"
+            ));
         }
         match shared.get(Kind::Epoll, *id) {
-            Some(Object::Epoll { file: file @ None, .. }) => *file = Some(f.clone()),
-            _ => return Err(fail!(log, EINVAL, "epoll {id}: unknown or handed over twice")),
+            Some(Object::Epoll {
+                file: file @ None, ..
+            }) => *file = Some(f.clone()),
+            _ => {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "epoll {id}: unknown or handed over twice"
+                ))
+            }
         }
     }
     for (id, f) in sets.iter() {
@@ -761,7 +780,12 @@ pub(crate) fn take_sets(h: &mut Handover, shared: &mut SharedObjects, log: &Log)
                 got.map_err(|_| fail!(log, EINVAL, "epoll {id}: cannot read the set crctl made"))?;
             let want = req.iter().find(|w| w.set == *id && w.tfd as i32 == got.tfd);
             let Some(want) = want else {
-                return Err(fail!(log, EINVAL, "epoll {id}: crctl made a watch on fd {} the image does not have", got.tfd));
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "epoll {id}: crctl made a watch on fd {} the image does not have",
+                    got.tfd
+                ));
             };
             if want.events & format::EPOLLWAKEUP != got.events & format::EPOLLWAKEUP {
                 return Err(fail!(

@@ -524,12 +524,7 @@ fn coordinate(
 
 /// Has crctl's helper make the image's epoll sets, on the files the plan
 /// opened, and puts them in the plan (before the point of no return).
-fn make_epolls(
-    ctx: &RestartCtx,
-    plan: &mut Plan,
-    shared: &mut SharedObjects,
-    log: &Log,
-) -> Result {
+fn make_epolls(ctx: &RestartCtx, plan: &mut Plan, shared: &mut SharedObjects, log: &Log) -> Result {
     let (ids, req) = {
         let mut firsts = KVec::new();
         for (i, p) in plan.procs.iter().enumerate() {
@@ -564,10 +559,14 @@ pub(crate) fn epoll_watches(slot: &RestartSlot, arg: usize) -> Result<isize> {
         st.epoll.req.is_some()
     })?;
     let mut out = KVec::new();
-    let r = epoll::serve(&mut ctx.st.lock().epoll, &mut out)
-        .and_then(|()| args.write_watches(&out));
+    let r =
+        epoll::serve(&mut ctx.st.lock().epoll, &mut out).and_then(|()| args.write_watches(&out));
     if let Err(e) = r {
-        ctx.fail(fail!(log, e, "crctl's epoll helper could not take the watches"));
+        ctx.fail(fail!(
+            log,
+            e,
+            "crctl's epoll helper could not take the watches"
+        ));
         return Err(e);
     }
     Ok(out.len() as isize)
@@ -587,7 +586,11 @@ pub(crate) fn epoll_sets(slot: &RestartSlot, arg: usize) -> Result<isize> {
             Ok(0)
         }
         Err(e) => {
-            ctx.fail(fail!(log, e, "crctl's epoll helper could not hand the sets over"));
+            ctx.fail(fail!(
+                log,
+                e,
+                "crctl's epoll helper could not hand the sets over"
+            ));
             Err(e)
         }
     }

@@ -431,7 +431,14 @@ unsafe impl FromBytes for EpollWatchOut {}
 unsafe impl AsBytes for EpollWatchOut {}
 
 impl EpollWatchOut {
-    pub(crate) fn new(set: u32, tfd: u32, events: u32, fd: i32, target_set: u32, data: u64) -> Self {
+    pub(crate) fn new(
+        set: u32,
+        tfd: u32,
+        events: u32,
+        fd: i32,
+        target_set: u32,
+        data: u64,
+    ) -> Self {
         EpollWatchOut {
             set,
             tfd,

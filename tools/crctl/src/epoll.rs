@@ -192,10 +192,14 @@ fn helper(dev: i32) -> std::result::Result<(), String> {
         .max(3);
     // Everything the helper keeps goes above every watch's fd number.
     // SAFETY: fcntl and close on fds of this process.
-    let dev = sys("F_DUPFD", unsafe { libc::fcntl(dev, libc::F_DUPFD_CLOEXEC, base) })?;
+    let dev = sys("F_DUPFD", unsafe {
+        libc::fcntl(dev, libc::F_DUPFD_CLOEXEC, base)
+    })?;
     for w in ws.iter_mut().filter(|w| w.fd >= 0) {
         // SAFETY: As above.
-        let nfd = sys("F_DUPFD", unsafe { libc::fcntl(w.fd, libc::F_DUPFD_CLOEXEC, base) })?;
+        let nfd = sys("F_DUPFD", unsafe {
+            libc::fcntl(w.fd, libc::F_DUPFD_CLOEXEC, base)
+        })?;
         // SAFETY: As above.
         unsafe { libc::close(w.fd) };
         w.fd = nfd;
@@ -203,9 +207,13 @@ fn helper(dev: i32) -> std::result::Result<(), String> {
     let mut sets: Vec<(u32, i32)> = vec![];
     for w in ws.iter().filter(|w| w.tfd == u32::MAX) {
         // SAFETY: Plain system calls.
-        let ep = sys("epoll_create1", unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        let ep = sys("epoll_create1", unsafe {
+            libc::epoll_create1(libc::EPOLL_CLOEXEC)
+        })?;
         // SAFETY: As above.
-        let up = sys("F_DUPFD", unsafe { libc::fcntl(ep, libc::F_DUPFD_CLOEXEC, base) })?;
+        let up = sys("F_DUPFD", unsafe {
+            libc::fcntl(ep, libc::F_DUPFD_CLOEXEC, base)
+        })?;
         // SAFETY: As above.
         unsafe { libc::close(ep) };
         sets.push((w.set, up));
