@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Event notification files: inotify instances (records
+//! Event notification files: epoll sets and inotify instances (records
 //! [`format::Inotify`], [`format::InotifyWatch`], the object of a file
-//! record of kind [`format::FileKind::Inotify`]), and the named refusals of
-//! epoll sets, fanotify groups and the other anonymous inodes cr does not
-//! restore.
+//! record of kind [`format::FileKind::Inotify`]), and the named refusal of
+//! fanotify groups.
 //!
 //! An inotify instance is read from what its `show_fdinfo` prints (its
 //! marks are private to fs/notify/inotify): each watch's descriptor, mask
@@ -14,11 +13,17 @@
 //! watch descriptors, and hands it over (`CR_RESTART_OBJ_INOTIFY`); this
 //! module checks it against the image from its fdinfo and installs it.
 //!
-//! An epoll set is refused by name with its watches: a module cannot add
-//! a watch (`do_epoll_ctl` and `ep_insert` are not exported), so restoring
-//! one needs user space to call `epoll_ctl()` on the restored descriptions,
-//! at the fd numbers the watches were added with: a step of the restart
-//! protocol cr does not have yet.
+//! An epoll set (records [`format::Epoll`], [`format::EpollWatch`], the
+//! object of a file record of kind [`format::FileKind::Epoll`]) is read
+//! from its fdinfo too: each watch's fd, events and data, and the fd of
+//! the process that holds the watched description. A module cannot add a
+//! watch (`do_epoll_ctl` and `ep_insert` are not exported): at a tree
+//! restart, once the coordinator opened every file, crctl's helper takes
+//! the watches ([`serve`], `CR_IOC_EPOLL_WATCHES`), makes the sets with
+//! `epoll_ctl()` on the restored descriptions at the watches' fd numbers,
+//! and hands them back ([`hand_sets`], `CR_IOC_EPOLL_SETS`); the
+//! coordinator checks them against the image ([`take_sets`]) before the
+//! point of no return.
 
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
