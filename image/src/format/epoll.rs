@@ -623,6 +623,31 @@ mod tests {
     }
 
     #[test]
+    fn epoll_records_round_trip() {
+        let mut buf = [0u8; 64];
+        let r = Epoll { id: 1, watches: 2 };
+        let n = r.encode(&mut buf).unwrap();
+        assert_eq!(n, 8 + EPOLL_PAYLOAD);
+        assert_eq!(Epoll::decode(&buf[8..n]), Ok(r));
+        let w = EpollWatch {
+            id: 1,
+            tfd: 28,
+            events: 0x19 | EPOLLET,
+            target_fd: 29,
+            data: u64::MAX,
+        };
+        let n = w.encode(&mut buf).unwrap();
+        assert_eq!(EpollWatch::decode(&buf[8..n]), Ok(w));
+        // No EPOLLERR | EPOLLHUP: not a mask epoll_ctl() makes.
+        let bad = EpollWatch { events: 1, ..w };
+        let n = bad.encode(&mut buf).unwrap();
+        assert!(EpollWatch::decode(&buf[8..n]).is_err());
+        let mut left = EpollLeft::new(&r);
+        assert!(left.take(&w).is_ok() && left.take(&w).is_ok());
+        assert!(left.take(&w).is_err());
+    }
+
+    #[test]
     fn inotify_fdinfo_parses() {
         let t = "pos:\t0\nflags:\t04000\nmnt_id:\t15\nino:\t1057\n\
                  inotify wd:3 ino:1a2 sdev:2f mask:100 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:a201000000000000\n\
