@@ -333,7 +333,8 @@ TEST_F_TIMEOUT(servers, asyncio, TEST_TIMEOUT)
 	if (access(argv[0], X_OK))
 		SKIP(return, "no %s", argv[0]);
 	orig = start(_metadata, &self->env, argv, -1, -1);
-	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	/* Python imports asyncio slowly under emulation. */
+	expect_line(_metadata, orig, "READY", 120000);
 	before = next_tick(_metadata, orig);
 	ASSERT_LT(0, before);
 	ASSERT_TRUE(try_checkpoint(_metadata, &self->env, orig->pid,
