@@ -95,6 +95,8 @@ impl MiscDevice for CrDevice {
             uapi::CR_IOC_NR_INFO => uapi::info(arg),
             uapi::CR_IOC_NR_CHECKPOINT => checkpoint::ioctl(file, arg),
             uapi::CR_IOC_NR_RESTART => restart::ioctl(&me.restart, file, arg),
+            uapi::CR_IOC_NR_EPOLL_WATCHES => restart::epoll_watches(&me.restart, arg),
+            uapi::CR_IOC_NR_EPOLL_SETS => restart::epoll_sets(&me.restart, arg),
             _ => Err(ENOTTY),
         }
     }

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Event notification files: inotify instances (records
+//! Event notification files: epoll sets and inotify instances (records
 //! [`format::Inotify`], [`format::InotifyWatch`], the object of a file
-//! record of kind [`format::FileKind::Inotify`]), and the named refusals of
-//! epoll sets, fanotify groups and the other anonymous inodes cr does not
-//! restore.
+//! record of kind [`format::FileKind::Inotify`]), and the named refusal of
+//! fanotify groups.
 //!
 //! An inotify instance is read from what its `show_fdinfo` prints (its
 //! marks are private to fs/notify/inotify): each watch's descriptor, mask
@@ -14,11 +13,17 @@
 //! watch descriptors, and hands it over (`CR_RESTART_OBJ_INOTIFY`); this
 //! module checks it against the image from its fdinfo and installs it.
 //!
-//! An epoll set is refused by name with its watches: a module cannot add
-//! a watch (`do_epoll_ctl` and `ep_insert` are not exported), so restoring
-//! one needs user space to call `epoll_ctl()` on the restored descriptions,
-//! at the fd numbers the watches were added with: a step of the restart
-//! protocol cr does not have yet.
+//! An epoll set (records [`format::Epoll`], [`format::EpollWatch`], the
+//! object of a file record of kind [`format::FileKind::Epoll`]) is read
+//! from its fdinfo too: each watch's fd, events and data, and the fd of
+//! the process that holds the watched description. A module cannot add a
+//! watch (`do_epoll_ctl` and `ep_insert` are not exported): at a tree
+//! restart, once the coordinator opened every file, crctl's helper takes
+//! the watches ([`serve`], `CR_IOC_EPOLL_WATCHES`), makes the sets with
+//! `epoll_ctl()` on the restored descriptions at the watches' fd numbers,
+//! and hands them back ([`hand_sets`], `CR_IOC_EPOLL_SETS`); the
+//! coordinator checks them against the image ([`take_sets`]) before the
+//! point of no return.
 
 use crate::{
     error::{eopnotsupp, refuse, Refusal},
@@ -41,6 +46,8 @@ const FDINFO_BUF: usize = 256 * 1024;
 pub(crate) enum Anon {
     /// An inotify instance, saved.
     Inotify(InotifySnap),
+    /// An epoll set, saved.
+    Epoll(EpollSnap),
 }
 
 /// The dentry names of anonymous inodes this module knows of.
@@ -62,7 +69,7 @@ pub(crate) fn classify(pid: i32, fd: u32, f: &File) -> Result<Option<Anon>, Refu
     };
     match kind {
         "inotify" => Ok(Some(Anon::Inotify(InotifySnap::gather(pid, fd, f)?))),
-        "epoll" => Err(refuse_epoll(pid, fd, f)?),
+        "epoll" => Ok(Some(Anon::Epoll(EpollSnap::gather(pid, fd, f)?))),
         _ => Err(refuse!(
             eopnotsupp(),
             "pid {pid} fd {fd}: fanotify: not supported yet"
@@ -78,40 +85,6 @@ fn fdinfo_of(pid: i32, fd: u32, f: &File, what: &str) -> Result<KVec<u8>, Refusa
         .len();
     buf.truncate(n);
     Ok(buf)
-}
-
-/// The refusal of an epoll set, naming its watches (the first few).
-fn refuse_epoll(pid: i32, fd: u32, f: &File) -> Result<Refusal, Refusal> {
-    let text = fdinfo_of(pid, fd, f, "epoll set")?;
-    let text = core::str::from_utf8(&text).unwrap_or("");
-    let n = epoll_fdinfo(text).count();
-    let mut fds = [-1i32; 4];
-    for (slot, w) in fds.iter_mut().zip(epoll_fdinfo(text).flatten()) {
-        *slot = w.tfd;
-    }
-    let shown = &mut fds[..n.min(4)];
-    shown.sort_unstable();
-    let list = ShowFds(shown, n > 4);
-    Ok(refuse!(
-        eopnotsupp(),
-        "pid {pid} fd {fd}: epoll set with {n} watches{list}: not supported yet"
-    ))
-}
-
-/// ` (fds 3, 4...)`.
-struct ShowFds<'a>(&'a [i32], bool);
-
-impl core::fmt::Display for ShowFds<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        f.write_str(" (fds")?;
-        for (i, fd) in self.0.iter().enumerate() {
-            write!(f, "{}{fd}", if i == 0 { " " } else { ", " })?;
-        }
-        f.write_str(if self.1 { "...)" } else { ")" })
-    }
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -463,4 +436,425 @@ pub(crate) fn open(
         kapi::pipe::set_flags(file, open_flags & O_NONBLOCK, !open_flags & O_NONBLOCK);
     }
     Ok(file.clone())
+}
+
+// ------------------------------------------------------------ epoll sets
+
+/// `CAP_BLOCK_SUSPEND`, which `epoll_ctl()` needs to keep `EPOLLWAKEUP`.
+const CAP_BLOCK_SUSPEND: i32 = 36;
+
+/// An epoll set: its watches, each with the fd of the checkpointed
+/// process that holds the watched description.
+pub(crate) struct EpollSnap {
+    key: u64,
+    watches: KVec<format::EpollWatch>,
+}
+
+/// The fd of the current task that holds the description watch `w`
+/// watches: `w.tfd` itself if it holds a watched file of that inode, else
+/// the one other fd that does (the watch's fd was closed, its file lives
+/// on there); `None` if none or several candidates.
+fn target_fd(w: &format::EpollWatchInfo) -> Option<u32> {
+    let matches = |f: &File| k::file_ino_dev(f) == (w.ino, w.sdev) && k::file_watched(f);
+    if let Ok(tfd) = u32::try_from(w.tfd) {
+        if let Some((f, _)) = current::fget(tfd) {
+            if matches(&f) {
+                return Some(tfd);
+            }
+        }
+    }
+    let mut found: Option<(u32, usize)> = None;
+    for fd in 0..current::max_fds() {
+        let Some((f, _)) = current::fget(fd) else {
+            continue;
+        };
+        if !matches(&f) {
+            continue;
+        }
+        let a = f.as_ptr() as usize;
+        match found {
+            Some((_, b)) if b == a => {}
+            Some(_) => return None,
+            None => found = Some((fd, a)),
+        }
+    }
+    found.map(|(fd, _)| fd)
+}
+
+impl EpollSnap {
+    fn gather(pid: i32, fd: u32, f: &File) -> Result<Self, Refusal> {
+        let text = fdinfo_of(pid, fd, f, "epoll set")?;
+        let text = core::str::from_utf8(&text).map_err(|_| {
+            refuse!(
+                EINVAL,
+                "pid {pid} fd {fd}: cannot read the epoll set's state"
+            )
+        })?;
+        let mut watches = KVec::new();
+        for w in epoll_fdinfo(text) {
+            let w = w.map_err(|line| {
+                refuse!(
+                    EINVAL,
+                    "pid {pid} fd {fd}: epoll state: line {line} does not parse"
+                )
+            })?;
+            let tfd = w.tfd;
+            if w.events & !format::EPOLL_PRIVATE == 0 {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: epoll watch on fd {tfd}: an EPOLLONESHOT watch that already fired (epoll_ctl cannot make one): not supported"
+                ));
+            }
+            let Some(target) = target_fd(&w) else {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {fd}: epoll watch on fd {tfd}: the watched file (inode {:#x}) is not open in the process, or not at one description: not supported",
+                    w.ino
+                ));
+            };
+            watches.push(
+                format::EpollWatch {
+                    id: 0,
+                    tfd: tfd as u32,
+                    events: w.events,
+                    target_fd: target,
+                    data: w.data,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        if watches.len() > format::MAX_EPOLL_WATCHES as usize {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: epoll set with more than {} watches",
+                format::MAX_EPOLL_WATCHES
+            ));
+        }
+        Ok(EpollSnap {
+            key: f.as_ptr() as usize as u64,
+            watches,
+        })
+    }
+
+    /// Its kernel identity, never saved.
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Writes its records with image id `id`.
+    pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
+        let r = format::Epoll {
+            id,
+            watches: self.watches.len() as u32,
+        };
+        w.record(|b| r.encode(b))?;
+        for x in self.watches.iter() {
+            let rec = format::EpollWatch { id, ..*x };
+            w.record(|b| rec.encode(b))?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes an epoll record.
+pub(crate) fn add_epoll(r: &format::Epoll, shared: &mut SharedObjects, log: &Log) -> Result {
+    shared
+        .insert(
+            r.id,
+            Object::Epoll {
+                watches: KVec::new(),
+                open_flags: 0,
+                opened: false,
+                file: None,
+            },
+        )
+        .map_err(|e| fail!(log, e, "bad image: epoll {} twice", r.id))
+}
+
+/// Takes a watch record of the epoll set before it.
+pub(crate) fn add_epoll_watch(
+    w: &format::EpollWatch,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result {
+    let id = w.id;
+    let Some(Object::Epoll { watches, .. }) = shared.get(Kind::Epoll, id) else {
+        return Err(fail!(log, EINVAL, "bad image: no epoll {id}"));
+    };
+    if w.events & format::EPOLLWAKEUP != 0 && !kapi::capable(CAP_BLOCK_SUSPEND) {
+        return Err(fail!(
+            log,
+            EPERM,
+            "epoll {id}: the watch on fd {} has EPOLLWAKEUP, which needs CAP_BLOCK_SUSPEND",
+            w.tfd
+        ));
+    }
+    watches.push(*w, GFP_KERNEL_ACCOUNT)?;
+    Ok(())
+}
+
+/// The first file record of epoll set `id`: its file comes later, from
+/// crctl's helper ([`Handover`]).
+pub(crate) fn open_epoll(
+    fd: u32,
+    id: u32,
+    open_flags: u32,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result {
+    match shared.get(Kind::Epoll, id) {
+        Some(Object::Epoll {
+            opened,
+            open_flags: of,
+            ..
+        }) if !*opened => {
+            *opened = true;
+            *of = open_flags;
+            Ok(())
+        }
+        _ => Err(fail!(
+            log,
+            EINVAL,
+            "bad image: fd {fd}: no epoll {id}, or opened twice"
+        )),
+    }
+}
+
+/// What a watch to add is on.
+pub(crate) enum Target {
+    /// An open file description of the image.
+    File(ARef<File>),
+    /// Another epoll set of the image (by id).
+    Set(u32),
+}
+
+/// One watch crctl's helper adds.
+pub(crate) struct HelperWatch {
+    set: u32,
+    tfd: u32,
+    events: u32,
+    data: u64,
+    target: Target,
+}
+
+/// The exchange with crctl's epoll helper during a tree restart: the
+/// coordinator publishes the watches (`req`), the helper takes them
+/// (`CR_IOC_EPOLL_WATCHES`) and hands the sets back (`CR_IOC_EPOLL_SETS`).
+#[derive(Default)]
+pub(crate) struct Handover {
+    /// Every set's id.
+    pub(crate) ids: KVec<u32>,
+    pub(crate) req: Option<KVec<HelperWatch>>,
+    pub(crate) sets: Option<KVec<(u32, ARef<File>)>>,
+    served: bool,
+}
+
+/// Whether the image has epoll sets.
+pub(crate) fn any(shared: &SharedObjects) -> bool {
+    shared.count(Kind::Epoll) != 0
+}
+
+/// The watches to add, with their targets resolved in the file table of
+/// the process holding each set's first file record (`tables`).
+/// `firsts`: each set with the table of its first file record; `at_fd`:
+/// what fd `fd` of table `t` holds (`FilesPlan::at_fd`).
+pub(crate) fn requests(
+    firsts: &[(u32, usize)],
+    at_fd: impl Fn(usize, u32) -> Option<(Option<ARef<File>>, u32)>,
+    shared: &mut SharedObjects,
+    log: &Log,
+) -> Result<(KVec<u32>, KVec<HelperWatch>)> {
+    let mut v = KVec::new();
+    let mut ids = KVec::new();
+    for &(id, t) in firsts.iter() {
+        {
+            ids.push(id, GFP_KERNEL)?;
+            let Some(Object::Epoll { watches, .. }) = shared.get(Kind::Epoll, id) else {
+                return Err(EINVAL);
+            };
+            for w in watches.iter() {
+                let tfd = w.target_fd;
+                let target = match at_fd(t, tfd) {
+                    Some((_, e)) if e != 0 => Target::Set(e),
+                    Some((Some(f), _)) => Target::File(f),
+                    Some((None, _)) => Target::File(
+                        kapi::fget(tfd as i32)
+                            .map_err(|e| fail!(log, e, "epoll {id}: no fd {tfd} to watch"))?,
+                    ),
+                    None => {
+                        return Err(fail!(
+                            log,
+                            EINVAL,
+                            "bad image: epoll {id}: watch on fd {}: no fd {tfd} in its process",
+                            w.tfd
+                        ))
+                    }
+                };
+                v.push(
+                    HelperWatch {
+                        set: id,
+                        tfd: w.tfd,
+                        events: w.events,
+                        data: w.data,
+                        target,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+    }
+    Ok((ids, v))
+}
+
+/// `CR_IOC_EPOLL_WATCHES` (in the helper, once `h.req` is there): installs
+/// each watched file in the caller and writes the watch list to `out`.
+pub(crate) fn serve(h: &mut Handover, out: &mut KVec<crate::uapi::EpollWatchOut>) -> Result {
+    if h.served {
+        return Err(EBUSY);
+    }
+    h.served = true;
+    let req = h.req.as_ref().ok_or(EINVAL)?;
+    // First each set, then each watch.
+    for id in h.ids.iter() {
+        out.push(
+            crate::uapi::EpollWatchOut::new(*id, u32::MAX, 0, -1, 0, 0),
+            GFP_KERNEL,
+        )?;
+    }
+    for w in req.iter() {
+        let (fd, set) = match &w.target {
+            Target::File(f) => {
+                let fd = current::fd_reserve()?;
+                current::fd_install(fd, f.clone(), true);
+                (fd as i32, 0)
+            }
+            Target::Set(s) => (-1, *s),
+        };
+        out.push(
+            crate::uapi::EpollWatchOut::new(w.set, w.tfd, w.events, fd, set, w.data),
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(())
+}
+
+/// Checks each set the helper made against the image (through its
+/// fdinfo: each watch's fd, events, data and watched inode) and takes it
+/// into `shared`.
+pub(crate) fn take_sets(h: &mut Handover, shared: &mut SharedObjects, log: &Log) -> Result {
+    let sets = h.sets.take().ok_or(EINVAL)?;
+    let req = h.req.as_ref().ok_or(EINVAL)?;
+    for (id, f) in sets.iter() {
+        let mut nb = [0u8; 32];
+        if kapi::file_dname(f, &mut nb) != b"[eventpoll]" {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "epoll {id}: crctl handed over no epoll set"
+            ));
+        }
+        match shared.get(Kind::Epoll, *id) {
+            Some(Object::Epoll {
+                file: file @ None, ..
+            }) => *file = Some(f.clone()),
+            _ => {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "epoll {id}: unknown or handed over twice"
+                ))
+            }
+        }
+    }
+    for (id, f) in sets.iter() {
+        let ino_of = |t: &Target, shared: &mut SharedObjects| -> Option<(u64, u32)> {
+            match t {
+                Target::File(f) => Some(k::file_ino_dev(f)),
+                Target::Set(s) => match shared.get(Kind::Epoll, *s) {
+                    Some(Object::Epoll { file: Some(f), .. }) => Some(k::file_ino_dev(f)),
+                    _ => None,
+                },
+            }
+        };
+        let mut buf = KVec::from_elem(0u8, FDINFO_BUF, GFP_KERNEL)?;
+        let text = k::fdinfo(f, &mut buf)
+            .map_err(|e| fail!(log, e, "epoll {id}: cannot read the set crctl made"))?;
+        let mut n = 0;
+        for got in epoll_fdinfo(text) {
+            let got =
+                got.map_err(|_| fail!(log, EINVAL, "epoll {id}: cannot read the set crctl made"))?;
+            let want = req.iter().find(|w| w.set == *id && w.tfd as i32 == got.tfd);
+            let Some(want) = want else {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "epoll {id}: crctl made a watch on fd {} the image does not have",
+                    got.tfd
+                ));
+            };
+            if want.events & format::EPOLLWAKEUP != got.events & format::EPOLLWAKEUP {
+                return Err(fail!(
+                    log,
+                    EPERM,
+                    "epoll {id}: the watch on fd {} lost EPOLLWAKEUP (it needs CAP_BLOCK_SUSPEND)",
+                    got.tfd
+                ));
+            }
+            if want.events != got.events
+                || want.data != got.data
+                || ino_of(&want.target, shared) != Some((got.ino, got.sdev))
+            {
+                return Err(fail!(
+                    log,
+                    EINVAL,
+                    "epoll {id}: the watch on fd {} crctl made differs from the image's (events {:#x}, data {:#x})",
+                    got.tfd,
+                    want.events,
+                    want.data
+                ));
+            }
+            n += 1;
+        }
+        let want_n = req.iter().filter(|w| w.set == *id).count();
+        if n != want_n {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "epoll {id}: crctl made {n} watches, the image has {want_n}"
+            ));
+        }
+        if let Some(Object::Epoll { open_flags, .. }) = shared.get(Kind::Epoll, *id) {
+            let i = kapi::file_info(f);
+            if i.f_flags & O_NONBLOCK != *open_flags & O_NONBLOCK {
+                kapi::pipe::set_flags(f, *open_flags & O_NONBLOCK, !*open_flags & O_NONBLOCK);
+            }
+        }
+    }
+    let made = sets.len();
+    let want = shared.count(Kind::Epoll);
+    if made != want {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "crctl's helper made {made} epoll sets, the image has {want}"
+        ));
+    }
+    Ok(())
+}
+
+/// `CR_IOC_EPOLL_SETS`: takes the sets the helper made (restart objects
+/// of kind `CR_RESTART_OBJ_EPOLL`); they are checked by the coordinator.
+pub(crate) fn hand_sets(h: &mut Handover, objs: &[RestartObj]) -> Result {
+    if h.sets.is_some() || !h.served {
+        return Err(EBUSY);
+    }
+    let mut v = KVec::with_capacity(objs.len(), GFP_KERNEL)?;
+    for o in objs {
+        if o.kind != crate::uapi::CR_RESTART_OBJ_EPOLL {
+            return Err(EINVAL);
+        }
+        v.push((o.id, kapi::fget(o.fd)?), GFP_KERNEL)?;
+    }
+    h.sets = Some(v);
+    Ok(())
 }

@@ -84,6 +84,8 @@ pub(crate) enum ObjSnap {
     Evfd(EvfdSnap),
     /// An inotify instance ([`crate::epoll`]).
     Inotify(epoll::InotifySnap),
+    /// An epoll set ([`crate::epoll`]).
+    Epoll(epoll::EpollSnap),
 }
 
 impl ObjSnap {
@@ -97,6 +99,7 @@ impl ObjSnap {
             ObjSnap::Anon(a) => a.key(),
             ObjSnap::Evfd(e) => e.key(),
             ObjSnap::Inotify(i) => (Kind::Inotify, i.key()),
+            ObjSnap::Epoll(e) => (Kind::Epoll, e.key()),
         }
     }
 
@@ -111,6 +114,7 @@ impl ObjSnap {
             ObjSnap::Anon(a) => a.write(id, w),
             ObjSnap::Evfd(e) => e.write(id, w),
             ObjSnap::Inotify(i) => i.write(id, w),
+            ObjSnap::Epoll(e) => e.write(id, w),
         }
     }
 }
@@ -260,12 +264,22 @@ fn classify(pid: i32, fd: u32, f: &File, path_buf: &mut [u8]) -> Result<Classifi
         _ => {
             // Anonymous inodes: inotify is saved; epoll and fanotify are
             // refused by name there.
-            if let Some(epoll::Anon::Inotify(s)) = epoll::classify(pid, fd, f)? {
-                return Ok(Classified {
-                    kind: FileKind::Inotify,
-                    path: KVec::new(),
-                    obj: Some(ObjSnap::Inotify(s)),
-                });
+            match epoll::classify(pid, fd, f)? {
+                Some(epoll::Anon::Inotify(s)) => {
+                    return Ok(Classified {
+                        kind: FileKind::Inotify,
+                        path: KVec::new(),
+                        obj: Some(ObjSnap::Inotify(s)),
+                    })
+                }
+                Some(epoll::Anon::Epoll(s)) => {
+                    return Ok(Classified {
+                        kind: FileKind::Epoll,
+                        path: KVec::new(),
+                        obj: Some(ObjSnap::Epoll(s)),
+                    })
+                }
+                None => {}
             }
             // Other anonymous inodes: eventfd, signalfd, timerfd...
             let mut nb = [0u8; 32];
@@ -587,8 +601,12 @@ fn check_owners(
 struct FilePlan {
     fd: u32,
     cloexec: bool,
-    /// `None`: inherited from the caller.
+    /// `None`: inherited from the caller (or an epoll set not made yet).
     file: Option<ARef<File>>,
+    /// An epoll set's id (its file comes from crctl's helper), else 0.
+    epoll: u32,
+    /// Whether this is the first file record of its description.
+    first: bool,
 }
 
 /// The file table of a restart plan.
@@ -636,6 +654,8 @@ impl FilesPlan {
             }
             Record::Inotify(r) => epoll::add(r, shared, log)?,
             Record::InotifyWatch(w) => epoll::add_watch(w, shared, log)?,
+            Record::Epoll(r) => epoll::add_epoll(r, shared, log)?,
+            Record::EpollWatch(w) => epoll::add_epoll_watch(w, shared, log)?,
             // The validator ties them to the file record just before.
             Record::Lock(l) => {
                 let f = self.files.last().ok_or(EINVAL)?;
@@ -689,7 +709,8 @@ impl FilesPlan {
             }
             let file = file.clone();
             self.last_first = false;
-            return self.push(fd, r.fd_flags, file);
+            self.push(fd, r.fd_flags, file)?;
+            return self.mark_epoll(r);
         }
         if r.id as usize != shared.count(Kind::File) + 1 {
             return Err(fail!(
@@ -741,6 +762,10 @@ impl FilesPlan {
                 Some(evfd::open(fd, r.kind, r.obj, r.open_flags, shared, log)?)
             }
             FileKind::Inotify => Some(epoll::open(fd, r.obj, r.open_flags, shared, log)?),
+            FileKind::Epoll => {
+                epoll::open_epoll(fd, r.obj, r.open_flags, shared, log)?;
+                None
+            }
         };
         shared.insert(
             r.id,
@@ -758,7 +783,52 @@ impl FilesPlan {
             },
         )?;
         self.last_first = true;
-        self.push(fd, r.fd_flags, file)
+        self.push(fd, r.fd_flags, file)?;
+        if let Some(f) = self.files.last_mut() {
+            f.first = true;
+        }
+        self.mark_epoll(r)
+    }
+
+    /// Marks the file just pushed as epoll set `r.obj`'s, for kind epoll.
+    fn mark_epoll(&mut self, r: &format::FileRec<'_>) -> Result {
+        if r.kind == FileKind::Epoll {
+            self.files.last_mut().ok_or(EINVAL)?.epoll = r.obj;
+        }
+        Ok(())
+    }
+
+    /// The epoll sets whose first file record is in this table.
+    pub(crate) fn epoll_firsts(&self) -> impl Iterator<Item = u32> + '_ {
+        self.files
+            .iter()
+            .filter(|f| f.first && f.epoll != 0)
+            .map(|f| f.epoll)
+    }
+
+    /// What fd `fd` of this table holds: its file (`None` if inherited:
+    /// the caller's own fd, or an epoll set) and its epoll set id (or 0);
+    /// `None` if no fd `fd`.
+    pub(crate) fn at_fd(&self, fd: u32) -> Option<(Option<ARef<File>>, u32)> {
+        self.files
+            .iter()
+            .find(|f| f.fd == fd)
+            .map(|f| (f.file.clone(), f.epoll))
+    }
+
+    /// Puts the epoll sets crctl's helper made in place (`shared` has
+    /// them by now).
+    pub(crate) fn fill_epolls(&mut self, shared: &mut SharedObjects) -> Result {
+        for f in self.files.iter_mut().filter(|f| f.epoll != 0) {
+            let Some(Object::Epoll {
+                file: Some(file), ..
+            }) = shared.get(Kind::Epoll, f.epoll)
+            else {
+                return Err(EINVAL);
+            };
+            f.file = Some(file.clone());
+        }
+        Ok(())
     }
 
     /// Checks that every fd fits under the process's `RLIMIT_NOFILE` soft
@@ -791,6 +861,8 @@ impl FilesPlan {
                 fd,
                 cloexec: fd_flags & format::FD_CLOEXEC != 0,
                 file,
+                epoll: 0,
+                first: false,
             },
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -800,7 +872,10 @@ impl FilesPlan {
     /// Replaces the caller's file table (past the point of no return).
     pub(crate) fn restore(&self, log: &Log) -> Result {
         for fd in 0..current::max_fds() {
-            let keep = self.files.iter().any(|f| f.fd == fd && f.file.is_none());
+            let keep = self
+                .files
+                .iter()
+                .any(|f| f.fd == fd && f.file.is_none() && f.epoll == 0);
             if !keep {
                 let _ = current::close_fd(fd);
             }

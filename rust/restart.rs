@@ -318,6 +318,8 @@ struct CtxState {
     leaders: KVec<Option<TaskRef>>,
     /// The objects the processes share, created by the first to map them.
     shared: SharedObjects,
+    /// The exchange with crctl's epoll helper.
+    epoll: epoll::Handover,
 }
 
 /// A tree restart in flight, shared by the launcher and every task through
@@ -347,6 +349,7 @@ impl RestartCtx {
                     restored: 0,
                     leaders: KVec::new(),
                     shared: SharedObjects::new(),
+                    epoll: epoll::Handover::default(),
                 }),
                 cv <- new_condvar!(),
             }),
@@ -459,7 +462,11 @@ fn coordinate(
     stopped: bool,
     mut shared: SharedObjects,
 ) -> Result {
-    let plan: Arc<KBox<Plan>> = Arc::new(read_plan(r, log, &mut shared)?, GFP_KERNEL)?;
+    let mut plan = read_plan(r, log, &mut shared)?;
+    if epoll::any(&shared) {
+        make_epolls(ctx, &mut plan, &mut shared, log)?;
+    }
+    let plan: Arc<KBox<Plan>> = Arc::new(plan, GFP_KERNEL)?;
     let nprocs = plan.procs.len();
     if let Some(mut replay) = r.replay()? {
         memory::verify(&plan.mems()?, &mut replay, log).map_err(|e| read_fail(log, e))?;
@@ -515,6 +522,80 @@ fn coordinate(
     }
     ctx.update(|st| st.step = Step::Done);
     Ok(())
+}
+
+/// Has crctl's helper make the image's epoll sets, on the files the plan
+/// opened, and puts them in the plan (before the point of no return).
+fn make_epolls(ctx: &RestartCtx, plan: &mut Plan, shared: &mut SharedObjects, log: &Log) -> Result {
+    let (ids, req) = {
+        let mut firsts = KVec::new();
+        for (i, p) in plan.procs.iter().enumerate() {
+            for id in p.files.epoll_firsts() {
+                firsts.push((id, i), GFP_KERNEL)?;
+            }
+        }
+        let procs = &plan.procs;
+        epoll::requests(&firsts, |t, fd| procs[t].files.at_fd(fd), shared, log)?
+    };
+    ctx.update(|st| {
+        st.epoll.ids = ids;
+        st.epoll.req = Some(req);
+    });
+    ctx.wait_for(log, "crctl's epoll helper", |st| st.epoll.sets.is_some())?;
+    let mut h = core::mem::take(&mut ctx.st.lock().epoll);
+    epoll::take_sets(&mut h, shared, log)?;
+    for p in plan.procs.iter_mut() {
+        p.files.fill_epolls(shared)?;
+    }
+    Ok(())
+}
+
+/// `CR_IOC_EPOLL_WATCHES`: crctl's epoll helper waits for the coordinator
+/// on this file to have opened every file of the image, and takes the
+/// watches to add.
+pub(crate) fn epoll_watches(slot: &RestartSlot, arg: usize) -> Result<isize> {
+    let args = crate::uapi::EpollArgs::read(arg)?;
+    let ctx = slot.wait_coordinator().ok_or(ETIMEDOUT)?;
+    let log = ctx.log.share();
+    ctx.wait_for(&log, "the image's files (for the epoll helper)", |st| {
+        st.epoll.req.is_some()
+    })?;
+    let mut out = KVec::new();
+    let r =
+        epoll::serve(&mut ctx.st.lock().epoll, &mut out).and_then(|()| args.write_watches(&out));
+    if let Err(e) = r {
+        ctx.fail(fail!(
+            log,
+            e,
+            "crctl's epoll helper could not take the watches"
+        ));
+        return Err(e);
+    }
+    Ok(out.len() as isize)
+}
+
+/// `CR_IOC_EPOLL_SETS`: crctl's epoll helper hands the sets over.
+pub(crate) fn epoll_sets(slot: &RestartSlot, arg: usize) -> Result<isize> {
+    let args = crate::uapi::EpollArgs::read(arg)?;
+    let ctx = slot.ctx.lock().clone().ok_or(EINVAL)?;
+    let log = ctx.log.share();
+    let r = args
+        .objs()
+        .and_then(|objs| epoll::hand_sets(&mut ctx.st.lock().epoll, &objs));
+    match r {
+        Ok(()) => {
+            ctx.cv.notify_all();
+            Ok(0)
+        }
+        Err(e) => {
+            ctx.fail(fail!(
+                log,
+                e,
+                "crctl's epoll helper could not hand the sets over"
+            ));
+            Err(e)
+        }
+    }
 }
 
 /// A task of the tree: find itself, check, map (leaders), restore.
@@ -585,6 +666,13 @@ fn single(
         ));
     }
     let plan = read_plan(r, log, &mut shared)?;
+    if epoll::any(&shared) {
+        return Err(fail!(
+            log,
+            crate::error::eopnotsupp(),
+            "the image has epoll sets: restore it with crctl's tree restart (not exec-style)"
+        ));
+    }
     if plan.live_tasks != 1 || plan.tree.len() != 1 {
         return Err(fail!(
             log,

@@ -44,6 +44,8 @@ pub(crate) enum Kind {
     Signalfd,
     /// An inotify instance, which one open file description opens.
     Inotify,
+    /// An epoll set, which one open file description opens.
+    Epoll,
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -188,6 +190,14 @@ pub(crate) enum Object {
         recorded: bool,
         opened: bool,
     },
+    /// An epoll set: the image's watch records, then the set crctl's
+    /// helper made (`file`, before the point of no return).
+    Epoll {
+        watches: KVec<crate::format::EpollWatch>,
+        open_flags: u32,
+        opened: bool,
+        file: Option<ARef<File>>,
+    },
 }
 
 impl Object {
@@ -202,6 +212,7 @@ impl Object {
             Object::Deleted { .. } => Kind::Deleted,
             Object::Evfd { kind, .. } => *kind,
             Object::Inotify { .. } => Kind::Inotify,
+            Object::Epoll { .. } => Kind::Epoll,
         }
     }
 }

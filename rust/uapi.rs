@@ -23,6 +23,8 @@ pub(crate) const CR_IOC_MAGIC: u32 = 0xC1;
 pub(crate) const CR_IOC_NR_INFO: u32 = 0x00;
 pub(crate) const CR_IOC_NR_CHECKPOINT: u32 = 0x01;
 pub(crate) const CR_IOC_NR_RESTART: u32 = 0x02;
+pub(crate) const CR_IOC_NR_EPOLL_WATCHES: u32 = 0x03;
+pub(crate) const CR_IOC_NR_EPOLL_SETS: u32 = 0x04;
 
 /// `CR_VERSION(major, minor, patch)`.
 pub(crate) const MODULE_VERSION: u32 = module_version(0, 1, 0);
@@ -264,6 +266,7 @@ pub(crate) const CR_RESTART_OBJ_TIMERFD: u32 = 5;
 /// `CR_RESTART_OBJ_SIGNALFD`.
 pub(crate) const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
 /// `CR_RESTART_OBJ_INOTIFY`.
+pub(crate) const CR_RESTART_OBJ_EPOLL: u32 = 7;
 pub(crate) const CR_RESTART_OBJ_INOTIFY: u32 = 8;
 /// `CR_RESTART_MAX_OBJS`.
 const CR_RESTART_MAX_OBJS: u32 = 65536;
@@ -379,4 +382,121 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
 /// The `CR_FEATURE_*` bits this build supports.
 pub(crate) fn features() -> u64 {
     CR_FEATURE_INFO | CR_FEATURE_CHECKPOINT | CR_FEATURE_RESTART | CR_FEATURE_TREE
+}
+
+/// `struct cr_epoll_args`: the argument of `CR_IOC_EPOLL_WATCHES` (an
+/// array of `struct cr_epoll_watch` of `nr` elements to fill) and of
+/// `CR_IOC_EPOLL_SETS` (an array of `nr` `struct cr_restart_obj`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct EpollArgs {
+    size: u32,
+    pub(crate) nr: u32,
+    ptr: u64,
+}
+
+assert_layout!(EpollArgs, 16, { size: 0, nr: 4, ptr: 8 });
+
+// SAFETY: `EpollArgs` is `repr(C)` with integer fields only, so every bit
+// pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for EpollArgs {}
+// SAFETY: `EpollArgs` has no padding (its layout is asserted above), so
+// every byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for EpollArgs {}
+
+impl Extensible for EpollArgs {
+    const SIZE_VER0: usize = 16;
+}
+
+/// `struct cr_epoll_watch`: one watch crctl's helper adds.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct EpollWatchOut {
+    set: u32,
+    tfd: u32,
+    events: u32,
+    fd: i32,
+    target_set: u32,
+    pad: u32,
+    data: u64,
+}
+
+assert_layout!(EpollWatchOut, 32, {
+    set: 0, tfd: 4, events: 8, fd: 12, target_set: 16, pad: 20, data: 24,
+});
+
+// SAFETY: `EpollWatchOut` is `repr(C)` with integer fields only, so every
+// bit pattern is valid, and it has no interior mutability.
+unsafe impl FromBytes for EpollWatchOut {}
+// SAFETY: `EpollWatchOut` has no padding (its layout is asserted above),
+// so every byte is initialised, and it has no interior mutability.
+unsafe impl AsBytes for EpollWatchOut {}
+
+impl EpollWatchOut {
+    pub(crate) fn new(
+        set: u32,
+        tfd: u32,
+        events: u32,
+        fd: i32,
+        target_set: u32,
+        data: u64,
+    ) -> Self {
+        EpollWatchOut {
+            set,
+            tfd,
+            events,
+            fd,
+            target_set,
+            pad: 0,
+            data,
+        }
+    }
+}
+
+/// Most elements of a `struct cr_epoll_args` array.
+const CR_EPOLL_MAX: u32 = 1 << 20;
+
+impl EpollArgs {
+    pub(crate) fn read(arg: usize) -> Result<Self> {
+        let (a, _) = read_args::<Self>(arg)?;
+        if a.nr > CR_EPOLL_MAX {
+            return Err(EINVAL);
+        }
+        Ok(a)
+    }
+
+    /// Writes `w` to the caller's array (`ENOSPC` if it is too short).
+    pub(crate) fn write_watches(&self, w: &[EpollWatchOut]) -> Result {
+        if w.len() > self.nr as usize {
+            return Err(ENOSPC);
+        }
+        let mut out = UserSlice::new(
+            UserPtr::from_addr(self.ptr as usize),
+            w.len() * size_of::<EpollWatchOut>(),
+        )
+        .writer();
+        for x in w {
+            out.write(x)?;
+        }
+        Ok(())
+    }
+
+    /// The caller's restart objects.
+    pub(crate) fn objs(&self) -> Result<KVVec<RestartObj>> {
+        let n = self.nr as usize;
+        let mut v = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        let mut r = UserSlice::new(
+            UserPtr::from_addr(self.ptr as usize),
+            n * size_of::<RestartObj>(),
+        )
+        .reader();
+        for _ in 0..n {
+            let o = r.read::<RestartObj>()?;
+            if o.pad != 0 {
+                return Err(EINVAL);
+            }
+            v.push(o, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(v)
+    }
 }

@@ -329,6 +329,8 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
             Groups::encode(&mut buf, &gids)
         }
         Record::Cwd(p) => Cwd::encode(&mut buf, p),
+        Record::Epoll(e) => e.encode(&mut buf),
+        Record::EpollWatch(w) => w.encode(&mut buf),
         Record::Rlimits(r) => r.encode(&mut buf),
         Record::Thread(t) => t.encode(&mut buf),
         Record::Regs(r) => r.encode(&mut buf),

@@ -173,3 +173,10 @@ pub(crate) fn path_is_inode(path: &CStr, sdev: u32, ino: u64) -> bool {
         Err(_) => false,
     }
 }
+
+/// Whether some epoll set watches `f` (its `f_ep` list is not empty: the
+/// kernel drops the list with the file's last watch).
+pub(crate) fn file_watched(f: &File) -> bool {
+    // SAFETY: `f` is valid; `f_ep` is only read, as `READ_ONCE` does.
+    unsafe { !ptr::read_volatile(&raw const (*f.as_ptr()).f_ep).is_null() }
+}

@@ -20,6 +20,16 @@
  * epoll wait: an epoll set on fd 23 watching stdin, "READY", then blocks
  * in epoll_wait() with no timeout: "EVENT <line>" for a line on stdin
  * and exit 0; "BAD epoll_wait ..." (an EINTR included) and exit 1.
+ * epoll set: the epoll set on fd 23 of the table in set_watches() (every
+ * kind of watch: level and edge triggered, EPOLLONESHOT armed,
+ * EPOLLEXCLUSIVE, EPOLLWAKEUP, a watch whose fd was closed while its file
+ * lives on at another fd, and an epoll set in it), "READY", then waits
+ * for a line on stdin and checks that the set's fdinfo lists exactly
+ * those watches, that each reports its data when its file gets ready,
+ * and that the oneshot does not fire twice: "OK" and exit 0, else
+ * "BAD ..." and exit 1.
+ * epoll fired: an epoll set on fd 23 with an EPOLLONESHOT watch on an
+ * eventfd (fd 24) that already fired, "READY", then sleeps.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <stdio.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include "prog.h"
@@ -92,6 +104,165 @@ static int do_inotify(char **dirs)
 	return 0;
 }
 
+/* The watches of "epoll set": tfd, events, data. */
+static const struct {
+	int tfd;
+	unsigned int events;
+	unsigned long long data;
+} want[] = {
+	{ 24, EPOLLIN | EPOLLWAKEUP, 0x1111 },
+	{ 25, EPOLLOUT | EPOLLET, 0x2222 },
+	{ 26, EPOLLIN | EPOLLONESHOT, 0xdeadbeefcafef00dULL },
+	{ 27, EPOLLIN | EPOLLEXCLUSIVE, 0x2727 },
+	{ 28, EPOLLIN | EPOLLET, 0x2828 },	/* fd 28 closed: the file is on fd 29 */
+	{ 30, EPOLLIN, 0x3030 },		/* the inner set */
+};
+
+/* EPOLLWAKEUP if epoll_ctl() kept it (CONFIG_PM_SLEEP, CAP_BLOCK_SUSPEND). */
+static unsigned int wakeup = EPOLLWAKEUP;
+
+/* Pipes of "epoll set": a (24, 25), b (27, 40), c (29, 41), d (31, 42). */
+static void set_watches(void)
+{
+	int ep = at(epoll_create1(EPOLL_CLOEXEC), 23), inner, p[2];
+	struct epoll_event ev;
+	unsigned int i;
+
+	if (pipe(p))
+		bad("pipe");
+	at(p[0], 24);
+	at(p[1], 25);
+	at(eventfd(0, EFD_NONBLOCK), 26);
+	if (pipe(p))
+		bad("pipe");
+	at(p[0], 27);
+	at(p[1], 40);
+	if (pipe(p))
+		bad("pipe");
+	at(p[0], 28);
+	at(p[1], 41);
+	inner = at(epoll_create1(0), 30);
+	if (pipe(p))
+		bad("pipe");
+	at(p[0], 31);
+	at(p[1], 42);
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0x3131;
+	if (epoll_ctl(inner, EPOLL_CTL_ADD, 31, &ev))
+		bad("epoll_ctl inner");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ev.events = want[i].events;
+		ev.data.u64 = want[i].data;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, want[i].tfd, &ev))
+			bad("epoll_ctl");
+	}
+	{
+		char line[256];
+		unsigned int evs;
+		int tfd;
+		FILE *f = fopen("/proc/self/fdinfo/23", "re");
+
+		if (!f)
+			bad("fdinfo");
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "tfd: %d events: %x", &tfd, &evs) == 2 && tfd == 24)
+				wakeup = evs & EPOLLWAKEUP;
+		fclose(f);
+	}
+	/* The watch on 28 lives on: its file is still open at 29. */
+	if (dup2(28, 29) != 29)
+		bad("dup2");
+	close(28);
+	/* Consume the write end's first edge. */
+	if (epoll_wait(ep, &ev, 1, 0) != 1 || ev.data.u64 != 0x2222)
+		bad("first edge");
+}
+
+/* The set's fdinfo has exactly the watches of want[]. */
+static void check_fdinfo(void)
+{
+	char line[256];
+	unsigned int n = 0, i, ev;
+	unsigned long long data;
+	int tfd;
+	FILE *f = fopen("/proc/self/fdinfo/23", "re");
+
+	if (!f)
+		bad("fdinfo");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &ev, &data) != 3)
+			continue;
+		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (want[i].tfd == tfd)
+				break;
+		if (i == sizeof(want) / sizeof(want[0]) || data != want[i].data ||
+		    ev != ((want[i].events & ~EPOLLWAKEUP) | (want[i].events & wakeup) |
+			   EPOLLERR | EPOLLHUP)) {
+			say("BAD watch tfd %d events %x data %llx\n", tfd, ev, data);
+			_exit(1);
+		}
+		n++;
+	}
+	fclose(f);
+	if (n != sizeof(want) / sizeof(want[0]))
+		bad("watch count");
+}
+
+/* The data of every event reported so far. */
+static unsigned long long seen[64];
+static int nseen;
+
+/* Waits (up to 2 s) for the watch with @data to report (now or before). */
+static void expect_event(int ep, unsigned long long data)
+{
+	struct epoll_event evs[8];
+	int i, n, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		for (i = 0; i < nseen; i++)
+			if (seen[i] == data)
+				return;
+		n = epoll_wait(ep, evs, 8, 100);
+		if (n < 0)
+			bad("epoll_wait");
+		for (i = 0; i < n && nseen < 64; i++)
+			seen[nseen++] = evs[i].data.u64;
+	}
+	say("BAD no event for data %llx\n", data);
+	_exit(1);
+}
+
+static int do_set(void)
+{
+	unsigned long long one = 1;
+	struct epoll_event evs[8];
+	char buf[64];
+	int i, n;
+
+	set_watches();
+	say("READY\n");
+	if (read(0, buf, sizeof(buf)) <= 0)
+		bad("read stdin");
+	check_fdinfo();
+	if (write(25, "x", 1) != 1 || write(26, &one, 8) != 8 || write(40, "x", 1) != 1 ||
+	    write(41, "x", 1) != 1 || write(42, "x", 1) != 1)
+		bad("write");
+	expect_event(23, 0x1111);
+	expect_event(23, 0xdeadbeefcafef00dULL);
+	expect_event(23, 0x2727);
+	expect_event(23, 0x2828);
+	expect_event(23, 0x3030);
+	/* The oneshot fired: no second report, however ready. */
+	if (write(26, &one, 8) != 8)
+		bad("write");
+	n = epoll_wait(23, evs, 8, 0);
+	for (i = 0; i < n; i++)
+		if (evs[i].data.u64 == 0xdeadbeefcafef00dULL)
+			bad("oneshot fired twice");
+	say("OK\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -133,6 +304,19 @@ int main(int argc, char **argv)
 		ev.events = EPOLLOUT | EPOLLET;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, 25, &ev))
 			bad("epoll_ctl");
+		say("READY\n");
+		sleep_forever();
+	}
+	if (!strcmp(mode, "set"))
+		return do_set();
+	if (!strcmp(mode, "fired")) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+		unsigned long long one = 1;
+		int ep = at(epoll_create1(0), 23), e = at(eventfd(0, 0), 24);
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, 24, &ev) || write(e, &one, 8) != 8 ||
+		    epoll_wait(ep, &ev, 1, 1000) != 1)
+			bad("oneshot");
 		say("READY\n");
 		sleep_forever();
 	}

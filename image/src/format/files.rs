@@ -62,6 +62,9 @@ u32_enum! {
         /// An inotify instance ([`Inotify`], named by [`FileRec::obj`]),
         /// made again with its watches.
         Inotify = 15,
+        /// An epoll set ([`Epoll`], named by [`FileRec::obj`]), made
+        /// again by crctl's helper with its watches.
+        Epoll = 16,
     }
 }
 
@@ -74,7 +77,7 @@ impl FileKind {
             Self::Pipe | Self::Fifo => true,
             Self::Unix => true,
             Self::Inet => true,
-            Self::Inotify => true,
+            Self::Inotify | Self::Epoll => true,
             Self::Memfd | Self::Deleted => true,
             Self::Eventfd | Self::Timerfd | Self::Signalfd => true,
         }
@@ -97,6 +100,7 @@ impl FileKind {
             Self::Timerfd => "timerfd",
             Self::Signalfd => "signalfd",
             Self::Inotify => "inotify",
+            Self::Epoll => "epoll",
         }
     }
 }

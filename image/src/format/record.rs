@@ -100,6 +100,10 @@ record_types! {
     Timerfd = 361, "timerfd", TIMERFD_PAYLOAD;
     /// [`SignalfdRec`]: a signalfd, before the file record opening it.
     Signalfd = 362, "signalfd", SIGNALFD_PAYLOAD;
+    /// [`Epoll`]: an epoll set, before the file record opening it.
+    Epoll = 370, "epoll", EPOLL_PAYLOAD;
+    /// [`EpollWatch`]: one watch of the epoll set before it.
+    EpollWatch = 371, "epoll-watch", EPOLL_WATCH_PAYLOAD;
     /// [`Inotify`]: an inotify instance, before the file record opening it.
     Inotify = 372, "inotify", INOTIFY_PAYLOAD;
     /// [`InotifyWatch`]: one watch of the inotify instance before it.
@@ -225,6 +229,10 @@ pub enum Record<'a> {
     Timerfd(TimerfdRec),
     /// [`SignalfdRec`].
     Signalfd(SignalfdRec),
+    /// [`Epoll`].
+    Epoll(Epoll),
+    /// [`EpollWatch`].
+    EpollWatch(EpollWatch),
     /// [`Inotify`].
     Inotify(Inotify),
     /// [`InotifyWatch`].
@@ -283,6 +291,8 @@ impl<'a> Record<'a> {
             RecordType::Eventfd => Record::Eventfd(EventfdRec::decode(p)?),
             RecordType::Timerfd => Record::Timerfd(TimerfdRec::decode(p)?),
             RecordType::Signalfd => Record::Signalfd(SignalfdRec::decode(p)?),
+            RecordType::Epoll => Record::Epoll(Epoll::decode(p)?),
+            RecordType::EpollWatch => Record::EpollWatch(EpollWatch::decode(p)?),
             RecordType::Inotify => Record::Inotify(Inotify::decode(p)?),
             RecordType::InotifyWatch => Record::InotifyWatch(InotifyWatch::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
@@ -339,6 +349,8 @@ impl Record<'_> {
             Record::Eventfd(e) => f(e),
             Record::Timerfd(t) => f(t),
             Record::Signalfd(s) => f(s),
+            Record::Epoll(e) => f(e),
+            Record::EpollWatch(w) => f(w),
             Record::Inotify(i) => f(i),
             Record::InotifyWatch(w) => f(w),
             Record::MetaEnd(m) => f(m),

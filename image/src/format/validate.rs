@@ -70,6 +70,8 @@ pub struct Validator {
     unix_connecting: u32,
     /// The watch records the last inotify record announced.
     inotify_left: InotifyLeft,
+    /// The watch records the last epoll record announced.
+    epoll_left: EpollLeft,
     /// The contents still declared by the last memfd or deleted-file
     /// record: its [`FileData`] records, and only they, come next.
     data_left: DataLeft,
@@ -128,6 +130,8 @@ obj_classes! {
     Signalfd,
     /// [`Inotify`].
     Inotify,
+    /// [`Epoll`].
+    Epoll,
 }
 
 impl ObjClass {
@@ -142,6 +146,7 @@ impl ObjClass {
             FileKind::Timerfd => Some(Self::Timerfd),
             FileKind::Signalfd => Some(Self::Signalfd),
             FileKind::Inotify => Some(Self::Inotify),
+            FileKind::Epoll => Some(Self::Epoll),
             _ => None,
         }
     }
@@ -170,6 +175,8 @@ fn is_file_table(ty: RecordType) -> bool {
             | RecordType::Signalfd
             | RecordType::Inotify
             | RecordType::InotifyWatch
+            | RecordType::Epoll
+            | RecordType::EpollWatch
     )
 }
 
@@ -234,6 +241,7 @@ impl Validator {
             unix_data_left: [(0, 0); 2],
             unix_connecting: 0,
             inotify_left: InotifyLeft::default(),
+            epoll_left: EpollLeft::default(),
             data_left: DataLeft::default(),
             cur_file: (0, false),
             procs_expected: 0,
@@ -372,6 +380,17 @@ impl Validator {
             });
         }
         if ty == T::InotifyWatch {
+            return Ok(());
+        }
+        // So do an epoll set's.
+        if (self.epoll_left.left() != 0) != (ty == T::EpollWatch) {
+            return Err(if ty == T::EpollWatch {
+                FormatError::BadOrder
+            } else {
+                FormatError::Missing
+            });
+        }
+        if ty == T::EpollWatch {
             return Ok(());
         }
         if (self.data_left.left != 0) != (ty == T::FileData) {
@@ -633,6 +652,18 @@ impl Validator {
                 self.inotify_left = InotifyLeft::new(&r);
                 self.phase = Phase::Files;
                 Record::Inotify(r)
+            }
+            RecordType::Epoll => {
+                let r = Epoll::decode(p)?;
+                self.new_object(ObjClass::Epoll, r.id)?;
+                self.epoll_left = EpollLeft::new(&r);
+                self.phase = Phase::Files;
+                Record::Epoll(r)
+            }
+            RecordType::EpollWatch => {
+                let w = EpollWatch::decode(p)?;
+                self.epoll_left.take(&w)?;
+                Record::EpollWatch(w)
             }
             RecordType::InotifyWatch => {
                 let w = InotifyWatch::decode(p)?;

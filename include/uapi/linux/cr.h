@@ -168,6 +168,9 @@ struct cr_restart_args {
 				   * unread expirations (TFD_IOC_SET_TICKS) */
 #define CR_RESTART_OBJ_SIGNALFD	6 /* a signalfd with the mask of the
 				   * image's signalfd @id */
+#define CR_RESTART_OBJ_EPOLL	7 /* only in CR_IOC_EPOLL_SETS: an epoll
+				   * set with exactly the watches of the
+				   * image's epoll @id */
 #define CR_RESTART_OBJ_INOTIFY	8 /* an inotify instance with exactly the
 				   * watches (wd, mask) and next watch
 				   * descriptor of the image's inotify @id,
@@ -190,6 +193,42 @@ struct cr_restart_obj {
 	__u32 __pad;
 };
 
+/**
+ * struct cr_epoll_watch - one watch crctl's epoll helper adds
+ * @set:        the image's epoll set id
+ * @tfd:        the fd number the watch was added with (dup2 the target
+ *              there, then epoll_ctl(EPOLL_CTL_ADD, @tfd))
+ * @events:     the events mask to add it with
+ * @fd:         the helper's fd of the watched file (installed by
+ *              CR_IOC_EPOLL_WATCHES, close-on-exec), or -1 if @target_set
+ * @target_set: the epoll set id it watches (epoll in epoll), else 0
+ * @__pad:      0
+ * @data:       epoll_data
+ */
+struct cr_epoll_watch {
+	__u32 set;
+	__u32 tfd;
+	__u32 events;
+	__s32 fd;
+	__u32 target_set;
+	__u32 __pad;
+	__u64 data;
+};
+
+/**
+ * struct cr_epoll_args - argument of CR_IOC_EPOLL_WATCHES/CR_IOC_EPOLL_SETS
+ * @size: sizeof(struct cr_epoll_args)
+ * @nr:   elements of the array at @ptr
+ * @ptr:  WATCHES: an array of struct cr_epoll_watch the kernel fills
+ *        (it returns how many); SETS: the struct cr_restart_obj of each
+ *        set made (kind CR_RESTART_OBJ_EPOLL)
+ */
+struct cr_epoll_args {
+	__u32 size;
+	__u32 nr;
+	__u64 ptr;
+};
+
 #define CR_IOC_MAGIC 0xC1
 
 #define CR_IOC_INFO		_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)
@@ -197,5 +236,9 @@ struct cr_restart_obj {
 #define CR_IOC_CHECKPOINT	_IOC(_IOC_WRITE, CR_IOC_MAGIC, 0x01, CR_CHECKPOINT_ARGS_SIZE_VER0)
 /* The size of the first version, which the number keeps (see above). */
 #define CR_IOC_RESTART		_IOC(_IOC_WRITE, CR_IOC_MAGIC, 0x02, CR_RESTART_ARGS_SIZE_VER0)
+
+/* crctl's epoll helper, during a tree restart on the same /dev/cr file. */
+#define CR_IOC_EPOLL_WATCHES	_IOWR(CR_IOC_MAGIC, 0x03, struct cr_epoll_args)
+#define CR_IOC_EPOLL_SETS	_IOW(CR_IOC_MAGIC, 0x04, struct cr_epoll_args)
 
 #endif /* _UAPI_LINUX_CR_H */

@@ -498,6 +498,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
     let mut evfds = vec![];
     let mut inotifies = vec![];
     let mut memfds = vec![];
+    let mut epolls = false;
     while let Some((_, rec, _)) = w.next()? {
         match rec {
             Record::Pipe(p) if p.is_external() => external.push((p.head.id, p.head.ino)),
@@ -518,6 +519,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
                 next_wd: i.next_wd,
                 watches: vec![],
             }),
+            Record::Epoll(_) => epolls = true,
             Record::InotifyWatch(w) => {
                 if let Some(i) = inotifies.last_mut() {
                     i.watches.push((w.head.wd, w.head.mask, w.path.to_vec()));
@@ -608,6 +610,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
             image: input,
             log: &logfd,
             objs: &pipes.objs,
+            epoll: epolls,
         };
         match tree::launch(&t, &fds, &prefix, flags, &how)? {
             tree::Launched::Exit(code) => std::process::exit(code),

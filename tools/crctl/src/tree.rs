@@ -200,6 +200,9 @@ pub struct Fds<'fd> {
     /// The objects made for the image (its pipes), which the coordinator
     /// hands over.
     pub objs: &'fd [uapi::CrRestartObj],
+    /// Whether the image has epoll sets (made by a helper during the
+    /// restart: see `crate::epoll`).
+    pub epoll: bool,
 }
 
 /// Exits the way a zombie did: its status from `wait()`.
@@ -588,6 +591,9 @@ pub fn launch(
         nr_objs: fds.objs.len() as u32,
         pad: 0,
     };
+    if fds.epoll {
+        crate::epoll::spawn_helper(fds.dev)?;
+    }
     let r = uapi::restart(fds.dev, &a);
     let forward = single && !how.pidns && !how.detach;
     if !forward {

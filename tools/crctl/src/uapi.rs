@@ -73,8 +73,75 @@ pub const CR_RESTART_OBJ_EVENTFD: u32 = 4;
 pub const CR_RESTART_OBJ_TIMERFD: u32 = 5;
 /// `CR_RESTART_OBJ_SIGNALFD`.
 pub const CR_RESTART_OBJ_SIGNALFD: u32 = 6;
+/// `CR_RESTART_OBJ_EPOLL` (only in `CR_IOC_EPOLL_SETS`).
+pub const CR_RESTART_OBJ_EPOLL: u32 = 7;
 /// `CR_RESTART_OBJ_INOTIFY`.
 pub const CR_RESTART_OBJ_INOTIFY: u32 = 8;
+
+/// `struct cr_epoll_watch`.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CrEpollWatch {
+    pub set: u32,
+    pub tfd: u32,
+    pub events: u32,
+    pub fd: i32,
+    pub target_set: u32,
+    pub pad: u32,
+    pub data: u64,
+}
+
+/// `struct cr_epoll_args`.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CrEpollArgs {
+    pub size: u32,
+    pub nr: u32,
+    pub ptr: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<CrEpollWatch>() == 32);
+const _: () = assert!(core::mem::size_of::<CrEpollArgs>() == 16);
+
+/// `_IOWR(CR_IOC_MAGIC, 0x03, struct cr_epoll_args)`.
+pub const CR_IOC_EPOLL_WATCHES: Opcode = opcode::read_write::<CrEpollArgs>(CR_IOC_MAGIC as u8, 3);
+/// `_IOW(CR_IOC_MAGIC, 0x04, struct cr_epoll_args)`.
+pub const CR_IOC_EPOLL_SETS: Opcode = opcode::write::<CrEpollArgs>(CR_IOC_MAGIC as u8, 4);
+
+/// `CR_IOC_EPOLL_WATCHES`: fills `buf` with the watches to add (the
+/// kernel installs each watched file in this process): how many.
+pub fn epoll_watches(dev: BorrowedFd<'_>, buf: &mut [CrEpollWatch]) -> Result<usize, Errno> {
+    let mut a = CrEpollArgs {
+        size: core::mem::size_of::<CrEpollArgs>() as u32,
+        nr: buf.len() as u32,
+        ptr: buf.as_mut_ptr() as u64,
+    };
+    // SAFETY: `CrEpollArgs` has the layout of `struct cr_epoll_args`; the
+    // kernel writes at most `nr` elements to `buf`.
+    let n = unsafe {
+        libc::ioctl(
+            dev.as_raw_fd(),
+            CR_IOC_EPOLL_WATCHES as _,
+            &mut a as *mut CrEpollArgs,
+        )
+    };
+    if n < 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    Ok(n as usize)
+}
+
+/// `CR_IOC_EPOLL_SETS`: hands the sets made over.
+pub fn epoll_sets(dev: BorrowedFd<'_>, objs: &[CrRestartObj]) -> Result<(), Errno> {
+    let a = CrEpollArgs {
+        size: core::mem::size_of::<CrEpollArgs>() as u32,
+        nr: objs.len() as u32,
+        ptr: objs.as_ptr() as u64,
+    };
+    // SAFETY: `CrEpollArgs` has the layout of `struct cr_epoll_args`; the
+    // kernel reads `nr` elements of `objs`.
+    unsafe { rustix::ioctl::ioctl(dev, Setter::<CR_IOC_EPOLL_SETS, _>::new(a)) }
+}
 
 /// `struct cr_restart_obj`.
 #[repr(C)]
@@ -93,7 +160,7 @@ const _: () = assert!(core::mem::size_of::<CrRestartObj>() == 16);
 
 use rustix::io::Errno;
 use rustix::ioctl::{opcode, Opcode, Setter, Updater};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// `_IOWR(CR_IOC_MAGIC, 0x00, struct cr_info)`.
 pub const CR_IOC_INFO: Opcode = opcode::read_write::<CrInfo>(CR_IOC_MAGIC as u8, 0);
