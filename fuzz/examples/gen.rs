@@ -433,6 +433,7 @@ fn main() {
                 | RecordType::PendingSig
                 | RecordType::Itimers => continue,
                 RecordType::Inotify | RecordType::InotifyWatch => continue,
+                RecordType::Epoll | RecordType::EpollWatch | RecordType::PosixTimer => continue,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);

@@ -350,6 +350,18 @@ fn drive_inner(
                     w.head.wd != 0 && w.head.wd < i32::MAX as u32 && w.path.first() == Some(&b'/')
                 );
             }
+            Record::PosixTimer(t) => {
+                assert!(t.id >= 0);
+            }
+            Record::UnixQueued(q) => {
+                assert!(q.listener != 0 && q.client != 0 && q.listener != q.client);
+            }
+            Record::Epoll(e) => {
+                assert!(e.id != 0);
+            }
+            Record::EpollWatch(w) => {
+                assert!(w.id != 0);
+            }
             Record::MetaEnd(_) => {
                 assert!(v.meta_done());
                 // What the validator let through, the walk does too.
