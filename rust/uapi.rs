@@ -472,7 +472,7 @@ impl EpollArgs {
         }
         let mut out = UserSlice::new(
             UserPtr::from_addr(self.ptr as usize),
-            w.len() * size_of::<EpollWatchOut>(),
+            core::mem::size_of_val(w),
         )
         .writer();
         for x in w {

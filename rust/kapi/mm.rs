@@ -425,7 +425,7 @@ pub(crate) fn write_pages(f: &File, pages: &[Option<PinnedPage>], done: &mut usi
             &mut it,
             bindings::ITER_SOURCE,
             bv.as_ptr(),
-            pages.len() as _,
+            pages.len() as kernel::ffi::c_ulong,
             total,
         )
     };
@@ -475,9 +475,9 @@ pub(crate) fn read_to_user(
     let mut it: bindings::iov_iter = unsafe { core::mem::zeroed() };
     // SAFETY: `it` is valid for writes; the range is user memory of the
     // caller, checked by the copy itself.
-    errno_result(unsafe {
+    errno_result(i64::from(unsafe {
         bindings::import_ubuf(bindings::ITER_DEST as c_int, addr as *mut _, len, &mut it)
-    } as i64)?;
+    }))?;
     // SAFETY: `f` is valid, `it` a valid iterator, `pos` valid for reads
     // and writes.
     let r = unsafe {
@@ -497,7 +497,7 @@ pub(crate) fn user_pages(addr: u64, out: &mut [Option<PinnedPage>]) -> Result<us
     // SAFETY: `raw` has room for `n` pointers; the range is the caller's.
     let r =
         unsafe { bindings::get_user_pages_fast(addr as usize, n as c_int, 0, raw.as_mut_ptr()) };
-    let got = errno_result(r as i64)? as usize;
+    let got = errno_result(i64::from(r))? as usize;
     // INVARIANT: GUP returned `got` referenced pages, each now owned by
     // one `PinnedPage`.
     for (slot, p) in out.iter_mut().zip(raw.iter()).take(got) {
