@@ -825,7 +825,7 @@ static void expect_next_number(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(tree, busybox_pipeline, TEST_TIMEOUT)
 {
 	char *argv[] = { "/bin/busybox", "sh", "-c",
-			 "i=0; while true; do i=$((i+1)); echo $i | /bin/busybox cat; /bin/busybox sleep 2; done",
+			 "i=0; while true; do i=$((i+1)); echo $i | /bin/busybox cat; /bin/busybox sleep 5; done",
 			 NULL };
 	struct proc *orig, *copy;
 	char img[PATH_MAX], line[512], *end;
