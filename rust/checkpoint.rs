@@ -366,6 +366,9 @@ fn park_tree(
                 }),
                 GFP_KERNEL,
             )?;
+            // Left stopped with its job queued, it runs that job (and, the
+            // checkpoint abandoned, does nothing) after a SIGCONT.
+            let mut stop_pending = false;
             if t.queue_work(job.clone()).is_err() {
                 job.state.lock().exited = true;
                 job.parked.complete_all();
@@ -379,28 +382,7 @@ fn park_tree(
                     job.masked
                         .store(if restore { 2 } else { 1 }, Ordering::Release);
                 });
-                if w == kapi::Wake::StopPending {
-                    // Left stopped, its job queued: it runs (and, the
-                    // checkpoint abandoned, does nothing) after a SIGCONT.
-                    members.push(
-                        Member {
-                            task: t,
-                            entry,
-                            job: Some(job),
-                            rank: 0,
-                            stopped,
-                            stop_flags: 0,
-                        },
-                        GFP_KERNEL,
-                    )?;
-                    return Err(fail!(
-                        log,
-                        EBUSY,
-                        "pid {} tid {}: stopped with another SIGSTOP pending: not supported",
-                        ids.tgid,
-                        ids.pid
-                    ));
-                }
+                stop_pending = w == kapi::Wake::StopPending;
             }
             members.push(
                 Member {
@@ -413,6 +395,15 @@ fn park_tree(
                 },
                 GFP_KERNEL,
             )?;
+            if stop_pending {
+                return Err(fail!(
+                    log,
+                    EBUSY,
+                    "pid {} tid {}: stopped with another SIGSTOP pending: not supported",
+                    ids.tgid,
+                    ids.pid
+                ));
+            }
             added += 1;
         }
         for m in members.iter() {

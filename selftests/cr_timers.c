@@ -138,14 +138,15 @@ TEST_F_TIMEOUT(timers, posix_timer_cpu_refused, TEST_TIMEOUT)
 	expect_ok_exit(_metadata, orig);
 }
 
-/* The exec-style restore (crctl's own pid) creates the POSIX timers too. */
-TEST_F_TIMEOUT(timers, posix_timers_new_pid, TEST_TIMEOUT)
+/* An exec-style restore (crctl's own pid) of the program in @mode. */
+static void new_pid_round_trip(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(timers) *self, const char *mode)
 {
 	char img[PATH_MAX];
 	struct proc *orig, *copy;
 
 	tmp_path(&self->env, img, "timers.img");
-	orig = start_prog(_metadata, &self->env, "timers", "ptimers", NULL);
+	orig = start_prog(_metadata, &self->env, "timers", mode, NULL);
 	expect_line(_metadata, orig, "READY", START_TIMEOUT);
 	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
 	expect_sigkill(_metadata, orig);
@@ -155,21 +156,16 @@ TEST_F_TIMEOUT(timers, posix_timers_new_pid, TEST_TIMEOUT)
 	expect_ok_exit_left(_metadata, copy);
 }
 
-/* The exec-style restore (crctl's own pid) sets the timers too. */
+/* The exec-style restore creates the POSIX timers too. */
+TEST_F_TIMEOUT(timers, posix_timers_new_pid, TEST_TIMEOUT)
+{
+	new_pid_round_trip(_metadata, self, "ptimers");
+}
+
+/* The exec-style restore sets the timers too. */
 TEST_F_TIMEOUT(timers, itimers_new_pid, TEST_TIMEOUT)
 {
-	char img[PATH_MAX];
-	struct proc *orig, *copy;
-
-	tmp_path(&self->env, img, "timers.img");
-	orig = start_prog(_metadata, &self->env, "timers", "itimers", NULL);
-	expect_line(_metadata, orig, "READY", START_TIMEOUT);
-	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
-	expect_sigkill(_metadata, orig);
-	copy = restart(_metadata, &self->env, img, NEW_PID);
-	usleep(200000);
-	ASSERT_EQ(0, kill(copy->pid, SIGUSR1));
-	expect_ok_exit_left(_metadata, copy);
+	new_pid_round_trip(_metadata, self, "itimers");
 }
 
 /* crctl info shows the timers, in text and JSON. */
