@@ -246,6 +246,11 @@ impl PendingSnap {
             .map_err(|e| refuse!(e, "pid {pid} tid {tid}: cannot read its pending signals"))?;
         let mut list = KVec::with_capacity(got.len(), GFP_KERNEL_ACCOUNT)?;
         for s in got.iter() {
+            // Killed during the checkpoint: it is exiting (and an image
+            // holds no SIGKILL).
+            if s.signo == format::SIGKILL {
+                return Err(refuse!(ESRCH, "pid {pid} tid {tid}: exiting (SIGKILL pending)"));
+            }
             if s.timer {
                 return Err(refuse!(
                     eopnotsupp(),

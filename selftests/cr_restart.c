@@ -711,11 +711,6 @@ TEST_F_TIMEOUT(cr, refuse_unix_socket, TEST_TIMEOUT)
 	refusal(_metadata, self, "unix", "socket");
 }
 
-TEST_F_TIMEOUT(cr, refuse_epoll, TEST_TIMEOUT)
-{
-	refusal(_metadata, self, "epoll", "epoll set");
-}
-
 struct layout {
 	size_t first_vma;	/* offset of the first vma record */
 	size_t first_pages;	/* offset of the first pages record */

@@ -204,7 +204,7 @@ pub const PENDING_NOINFO: u32 = 2;
 /// Size of the [`PendingSig`] payload.
 pub const PENDING_SIG_PAYLOAD: usize = super::codec::wire_size::<PendingSig>();
 /// `SIGKILL`, never saved pending (a task about to die is not saved).
-const SIGKILL: u32 = 9;
+pub const SIGKILL: u32 = 9;
 
 wire_struct! {
     /// One pending signal, as queued at checkpoint time: one record per
