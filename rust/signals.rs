@@ -249,7 +249,10 @@ impl PendingSnap {
             // Killed during the checkpoint: it is exiting (and an image
             // holds no SIGKILL).
             if s.signo == format::SIGKILL {
-                return Err(refuse!(ESRCH, "pid {pid} tid {tid}: exiting (SIGKILL pending)"));
+                return Err(refuse!(
+                    ESRCH,
+                    "pid {pid} tid {tid}: exiting (SIGKILL pending)"
+                ));
             }
             if s.timer {
                 return Err(refuse!(
