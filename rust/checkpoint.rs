@@ -766,9 +766,10 @@ fn write_image(
         .map_err(|e| io(&w, e))?;
 
     files::check_tree(
-        procs
-            .iter_mut()
-            .map(|p| (p.proc_.task.ids.pid, &mut p.proc_.files)),
+        procs.iter_mut().map(|p| {
+            let ps = &mut *p.proc_;
+            (ps.task.ids.pid, &mut ps.files, ps.mem.mapped_files())
+        }),
         members.iter().map(|m| m.entry),
         external,
     )?;

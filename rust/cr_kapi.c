@@ -197,6 +197,9 @@ int cr_sock_family(struct socket *sock)
 	return sock->sk ? sock->sk->sk_family : -1;
 }
 
+/* file_count() of an open file description (a macro over file_ref_read()). */
+unsigned long cr_file_count(struct file *f) { return file_count(f); }
+
 /* kernel_read() and kernel_write() at the file's position (none for streams). */
 ssize_t cr_file_read(struct file *f, void *buf, size_t len)
 {
@@ -516,6 +519,13 @@ long cr_sk_sndtimeo(struct sock *sk) { return READ_ONCE(sk->sk_sndtimeo); }
 int cr_sk_peek_off(struct sock *sk) { return READ_ONCE(sk->sk_peek_off); }
 u32 cr_sk_backlog(struct sock *sk) { return READ_ONCE(sk->sk_max_ack_backlog); }
 bool cr_sk_dead(struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
+/* SO_PEERCRED's process and credentials, which sk_peer_lock guards (struct sock is opaque to the bindings). */
+void cr_sk_peer_lock(struct sock *sk) { spin_lock(&sk->sk_peer_lock); }
+void cr_sk_peer_unlock(struct sock *sk) { spin_unlock(&sk->sk_peer_lock); }
+struct pid *cr_sk_peer_pid(struct sock *sk) { return sk->sk_peer_pid; }
+const struct cred *cr_sk_peer_cred(struct sock *sk) { return sk->sk_peer_cred; }
+void cr_sk_set_peer_pid(struct sock *sk, struct pid *pid) { sk->sk_peer_pid = pid; }
+void cr_sk_set_peer_cred(struct sock *sk, const struct cred *cred) { sk->sk_peer_cred = cred; }
 bool cr_sk_has_socket(struct sock *sk) { return READ_ONCE(sk->sk_socket) != NULL; }
 u32 cr_sk_rqlen(struct sock *sk) { return skb_queue_len_lockless(&sk->sk_receive_queue); }
 void cr_sock_put(struct sock *sk) { sock_put(sk); }
@@ -770,6 +780,10 @@ void cr_list_move_tail(struct list_head *e, struct list_head *head) { list_move_
 /* test_restore_sigmask() (inline): a sigsuspend()-like call's mask is put back on this return. */
 bool cr_current_restore_sigmask(void) { return test_restore_sigmask(); }
 bool cr_task_restore_sigmask(struct task_struct *t) { return test_tsk_restore_sigmask(t); }
+/* spin_lock() of a file's f_lock (inline), which guards its f_ep list of epoll watches. */
+void cr_file_lock(struct file *f) { spin_lock(&f->f_lock); }
+void cr_file_unlock(struct file *f) { spin_unlock(&f->f_lock); }
+
 /* inotify (an fsnotify group is its file's private data). */
 unsigned int cr_inotify_queued(struct file *f)
 {

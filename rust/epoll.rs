@@ -541,6 +541,13 @@ impl EpollSnap {
         self.key
     }
 
+    /// Its watches, as `(tfd, target_fd)`: the fd the watch was added
+    /// with, and the fd of the process it was read in that holds the
+    /// description it is taken to watch (see `target_fd`).
+    pub(crate) fn targets(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.watches.iter().map(|w| (w.tfd, w.target_fd))
+    }
+
     /// Writes its records with image id `id`.
     pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>) -> Result {
         let r = format::Epoll {

@@ -18,7 +18,9 @@
 //! file type are reopened by path with `O_PATH`; `/dev/null` and
 //! `/dev/zero` are reopened. Memfds and deleted files are objects of
 //! [`crate::anonfile`], saved with their contents. Everything else is
-//! refused at checkpoint by name.
+//! refused at checkpoint by name. So is a description that a process
+//! outside the tree shares (found by its reference count, see
+//! `count_outside`), which restart could not share with it again.
 
 use crate::{
     anonfile::{AnonPlan, AnonSnap},
@@ -35,7 +37,7 @@ use crate::{
     stream::ImageWriter,
     unix::{self, UnixSnap},
 };
-use kernel::{alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
+use kernel::{alloc::KVVec, alloc::KVec, fs::File, prelude::*, str::CStr, sync::aref::ARef};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFSOCK: u32 = 0o140000;
@@ -117,6 +119,20 @@ impl ObjSnap {
             ObjSnap::Epoll(e) => e.write(id, w),
         }
     }
+
+    /// How many references to the open file description `key` the snapshot
+    /// holds, besides its [`FileSnap`]'s (see [`count_outside`]).
+    fn file_refs(&self, key: u64) -> u64 {
+        match self {
+            ObjSnap::Pipe(p) => u64::from(p.file_key() == key),
+            ObjSnap::Unix(u) => u64::from(u.file_key() == key),
+            ObjSnap::Inet(_)
+            | ObjSnap::Anon(_)
+            | ObjSnap::Evfd(_)
+            | ObjSnap::Inotify(_)
+            | ObjSnap::Epoll(_) => 0,
+        }
+    }
 }
 
 struct FileSnap {
@@ -133,6 +149,16 @@ struct FileSnap {
     obj: Option<ObjSnap>,
     /// Its locks and signal owner.
     locks: FileLocks,
+    /// The references to the description that the tree does not hold
+    /// (set by [`count_outside`]): a process outside the tree shares it.
+    outside: u64,
+}
+
+impl FileSnap {
+    /// The description's identity.
+    fn key(&self) -> u64 {
+        self.file.as_ptr() as usize as u64
+    }
 }
 
 /// What [`classify`] finds a file to be.
@@ -347,6 +373,7 @@ impl FilesSnap {
             let locks = FileLocks::gather(pid, fd, &f, seen, same, inherited)?;
             let snap = FileSnap {
                 locks,
+                outside: 0,
                 fd,
                 file: f,
                 obj,
@@ -422,22 +449,128 @@ impl FilesSnap {
 }
 
 /// The checks of the tree's file tables that need every process's table
-/// at once (`files`: each process's pid and table; `tree`: the tree's
-/// tasks; `external`: the inode numbers of the pipes the caller lets be
-/// external). Each kind of file that relates descriptions across processes
-/// adds its check here.
+/// at once (`files`: each process's pid, table and the open file
+/// descriptions its mappings hold, one per VMA, as
+/// `memory::MemSnap::mapped_files` gives them; `tree`: the
+/// tree's tasks; `external`: the inode numbers of the pipes the caller lets
+/// be external). Each kind of file that relates descriptions across
+/// processes adds its check here.
 pub(crate) fn check_tree<'a>(
-    files: impl Iterator<Item = (i32, &'a mut FilesSnap)>,
+    files: impl Iterator<Item = (i32, &'a mut FilesSnap, &'a [u64])>,
     tree: impl Iterator<Item = format::TreeEntry> + Clone,
     external: &[u64],
 ) -> Result<(), Refusal> {
     let mut tabs: KVec<(i32, &'a mut FilesSnap)> = KVec::new();
-    for t in files {
-        tabs.push(t, GFP_KERNEL)?;
+    let mut mapped: KVVec<u64> = KVVec::new();
+    for (pid, t, mem) in files {
+        tabs.push((pid, t), GFP_KERNEL)?;
+        mapped.extend_from_slice(mem, GFP_KERNEL)?;
     }
+    mapped.sort_unstable();
+    count_outside(&mut tabs, &mapped)?;
     check_pipes(&mut tabs, external)?;
-    check_unix(&tabs)?;
-    check_owners(&tabs, tree)
+    check_unix(&tabs, tree.clone())?;
+    check_owners(&tabs, tree)?;
+    check_epoll_targets(&tabs)?;
+    check_shared(&tabs)
+}
+
+/// Refuses an epoll watch whose watched description is not certain. A
+/// watch is read from its set's fdinfo as the fd it was added with and
+/// the watched inode (the set's own items are private to the kernel), and
+/// taken to watch the description at that fd, or at the one other fd of
+/// that inode ([`epoll::EpollSnap::targets`]). If that fd was closed and
+/// reused by another description of the inode (another open of the file,
+/// the other end of a pipe), the watch would come back on the wrong one;
+/// so every description's count of watches (`f_ep`) must be the number of
+/// the tree's watches taken to be on it. A count above it is a watch the
+/// tree does not account for: misidentified, or an epoll set outside the
+/// tree watching the description.
+fn check_epoll_targets(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
+    // (watched description, pid, epoll fd, tfd): each set once, from the
+    // first process that holds it, as the image writes it.
+    let mut sets: KVec<u64> = KVec::new();
+    let mut taken: KVVec<(u64, i32, u32, u32)> = KVVec::new();
+    for (pid, t) in tabs.iter() {
+        for f in t.files.iter() {
+            let Some(ObjSnap::Epoll(e)) = &f.obj else {
+                continue;
+            };
+            if sets.contains(&e.key()) {
+                continue;
+            }
+            sets.push(e.key(), GFP_KERNEL)?;
+            for (tfd, target) in e.targets() {
+                let g = t.files.iter().find(|g| g.fd == target).ok_or(EINVAL)?;
+                taken.push((g.key(), *pid, f.fd, tfd), GFP_KERNEL)?;
+            }
+        }
+    }
+    taken.sort_unstable();
+    for (pid, t) in tabs.iter() {
+        for f in t.files.iter() {
+            if !kapi::epoll::file_watched(&f.file) {
+                continue;
+            }
+            let key = f.key();
+            let lo = taken.partition_point(|w| w.0 < key);
+            let n = taken.partition_point(|w| w.0 <= key) - lo;
+            let count = kapi::epoll::epoll_watch_count(&f.file) as usize;
+            if count == n {
+                continue;
+            }
+            if let Some(&(_, wpid, efd, tfd)) = taken.get(lo).filter(|_| n > count) {
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {wpid} fd {efd}: epoll watch on fd {tfd}: cannot tell which open file description it watches (fd {tfd} was closed and reused for the same file?): not supported"
+                ));
+            }
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {}: {} watched by {} epoll watch(es) the tree does not account for (an epoll set outside the tree, or a watch whose fd was closed and reused): not supported",
+                f.fd,
+                f.kind.name(),
+                count - n
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Finds, for each open file description of the tree, the references to
+/// it that the tree does not account for ([`FileSnap::outside`]): its
+/// `file_count()` less one per descriptor of it in the tree's tables, one
+/// per mapping of it in the tree's memory (`mapped`: sorted identities,
+/// one per VMA) and those the snapshots hold (one per descriptor, and
+/// [`ObjSnap::file_refs`]). Every task of the tree is parked on its way
+/// back to user space, so none is in a system call holding a reference
+/// for a while; what is left is held outside the tree: by another
+/// process's descriptor or mapping, a message in flight in a socket
+/// outside the tree, or anyone reading `/proc/PID/fdinfo` just now.
+fn count_outside(tabs: &mut [(i32, &mut FilesSnap)], mapped: &[u64]) -> Result {
+    let mut all: KVVec<(u64, usize, usize)> = KVVec::new();
+    for (t, (_, tab)) in tabs.iter().enumerate() {
+        for (i, f) in tab.files.iter().enumerate() {
+            all.push((f.key(), t, i), GFP_KERNEL)?;
+        }
+    }
+    all.sort_unstable();
+    for group in all.chunk_by(|a, b| a.0 == b.0) {
+        let (key, t0, i0) = group[0];
+        let mut held = 0u64;
+        for &(_, t, i) in group {
+            let f = &tabs[t].1.files[i];
+            // The descriptor, and the snapshot's reference.
+            held += 2 + f.obj.as_ref().map_or(0, |o| o.file_refs(key));
+        }
+        let maps = mapped.partition_point(|&m| m <= key) - mapped.partition_point(|&m| m < key);
+        held += maps as u64;
+        let outside = kapi::file_count(&tabs[t0].1.files[i0].file).saturating_sub(held);
+        for &(_, t, i) in group {
+            tabs[t].1.files[i].outside = outside;
+        }
+    }
+    Ok(())
 }
 
 /// Decides how each anonymous pipe of the tree is saved, now that every
@@ -468,9 +601,13 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
             // The tree's open file descriptions of it, each once.
             let mut seen: KVec<usize> = KVec::new();
             let (mut r, mut w) = (0u32, 0u32);
+            let mut shared = false;
             for (_, u) in tabs.iter() {
                 for g in u.files.iter().filter(|g| pipe_key(g) == Some(key)) {
                     let a = g.file.as_ptr() as usize;
+                    // A description of it that a process outside the tree
+                    // holds too is a party outside the tree.
+                    shared |= g.outside != 0;
                     if seen.contains(&a) {
                         continue;
                     }
@@ -480,7 +617,7 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
                     w += u32::from(m & kapi::FMODE_WRITE != 0);
                 }
             }
-            if p.ends() != (r, w) {
+            if shared || p.ends() != (r, w) {
                 outside.push(key, GFP_KERNEL)?;
             }
         }
@@ -569,17 +706,62 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
     Ok(())
 }
 
+/// Refuses an open file description that a process outside the tree
+/// shares ([`count_outside`]): restart would make a new one for the tree,
+/// whose offset, status flags, locks and object would no longer be the
+/// outside process's. Exempt: the descriptions restart takes from its
+/// caller (inherited on fds 0-2, external pipes), `/dev/null` and
+/// `/dev/zero` (which have no state), `O_PATH` descriptors (no offset, no
+/// I/O), and regular files on fds 0-2 (a job's output redirected to a file
+/// its launcher holds too: the support matrix lists the difference).
+fn check_shared(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
+    let mut name = KVec::from_elem(0u8, 512, GFP_KERNEL)?;
+    for (pid, t) in tabs.iter() {
+        for f in t.files.iter().filter(|f| f.outside != 0) {
+            let exempt = match (f.kind, &f.obj) {
+                (FileKind::Inherit | FileKind::DevNull | FileKind::DevZero, _) => true,
+                (FileKind::Regular, _) => {
+                    f.fd <= 2 || kapi::file_info(&f.file).f_flags & O_PATH != 0
+                }
+                (FileKind::Pipe, Some(ObjSnap::Pipe(p))) => p.is_external(),
+                _ => false,
+            };
+            if exempt {
+                continue;
+            }
+            let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"?");
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {}: {} {}{}: open file description shared with a process outside the tree ({} reference{} outside it): not supported",
+                f.fd,
+                f.kind.name(),
+                Show(n),
+                if f.locks.holds_own() { ", with a lock," } else { "" },
+                f.outside,
+                if f.outside == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a unix socket whose peer is outside the tree
-/// ([`unix::check_peers`]).
-fn check_unix(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
-    unix::check_peers(|| {
+/// ([`unix::check_peers`]) or whose `SO_PEERCRED` names a process that is
+/// not a live one of the tree ([`unix::check_peer_pids`]).
+fn check_unix(
+    tabs: &[(i32, &mut FilesSnap)],
+    tree: impl Iterator<Item = format::TreeEntry> + Clone,
+) -> Result<(), Refusal> {
+    let socks = || {
         tabs.iter().flat_map(|(pid, t)| {
             t.files.iter().filter_map(move |f| match &f.obj {
                 Some(ObjSnap::Unix(u)) => Some((*pid, f.fd, u)),
                 _ => None,
             })
         })
-    })
+    };
+    unix::check_peers(socks)?;
+    unix::check_peer_pids(socks(), tree)
 }
 
 /// Refuses a signal owner (`F_SETOWN`) that is not a task, a process or

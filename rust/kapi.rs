@@ -115,6 +115,7 @@ mod ffi {
         pub(crate) fn cr_file_user_path(f: *mut bindings::file) -> *const bindings::path;
         pub(crate) fn cr_file_dname(f: *mut bindings::file) -> *const c_uchar;
         pub(crate) fn cr_sock_family(sock: *mut bindings::socket) -> c_int;
+        pub(crate) fn cr_file_count(f: *mut bindings::file) -> c_ulong;
         pub(crate) fn cr_file_read(f: *mut bindings::file, buf: *mut u8, len: usize) -> isize;
         pub(crate) fn cr_file_write(f: *mut bindings::file, buf: *const u8, len: usize) -> isize;
         pub(crate) fn cr_file_read_iter(

@@ -63,6 +63,12 @@ fn lock_ty(pid: i32, fd: u32, ty: i32) -> Result<u32, Refusal> {
 }
 
 impl FileLocks {
+    /// Whether the description holds a flock or OFD lock (as read from its
+    /// first descriptor in the tree).
+    pub(crate) fn holds_own(&self) -> bool {
+        !self.own.is_empty()
+    }
+
     /// No lock, no owner.
     pub(crate) fn none() -> Self {
         FileLocks {

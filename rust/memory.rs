@@ -144,6 +144,10 @@ pub(crate) struct MemSnap {
     auxv: KVec<u64>,
     exe: KVec<u8>,
     vmas: KVec<VmaSnap>,
+    /// The identity of the open file description each file mapping holds a
+    /// reference to (kernel-internal, never saved), one per VMA: see
+    /// [`MemSnap::mapped_files`].
+    mapped: KVec<u64>,
 }
 
 /// A run of saved pages, all in VMA `vma`.
@@ -200,9 +204,13 @@ impl MemSnap {
             exe
         })?;
         let mut vmas = KVec::new();
+        let mut mapped = KVec::new();
         let mut addr = 0;
         while let Some(v) = g.vma_at(addr) {
             addr = v.end;
+            if let Some(f) = &v.file {
+                mapped.push(f.as_ptr() as usize as u64, GFP_KERNEL_ACCOUNT)?;
+            }
             let range = (v.start, v.end);
             if v.special == 0 && v.vm_flags & unsupported != 0 {
                 return Err(refuse!(
@@ -378,7 +386,16 @@ impl MemSnap {
             auxv,
             exe,
             vmas,
+            mapped,
         })
+    }
+
+    /// The open file descriptions the mappings hold, by identity, one entry
+    /// per VMA (a description mapped twice is there twice): each is a
+    /// reference the tree holds besides its descriptors, which
+    /// `files::check_tree` counts.
+    pub(crate) fn mapped_files(&self) -> &[u64] {
+        &self.mapped
     }
 
     /// Finds the pages to save (in the caller, while the target is parked).

@@ -92,6 +92,11 @@ impl PipeSnap {
         self.key
     }
 
+    /// The open file description it holds a reference to, by identity.
+    pub(crate) fn file_key(&self) -> u64 {
+        self.file.as_ptr() as usize as u64
+    }
+
     /// A FIFO's path, else empty.
     pub(crate) fn fifo_path(&self) -> &[u8] {
         &self.path
@@ -102,6 +107,11 @@ impl PipeSnap {
     /// the caller hands over for it (`crctl restart --inherit-fd`).
     pub(crate) fn set_external(&mut self, ino: u32) {
         self.external = ino;
+    }
+
+    /// Whether it is an external pipe ([`PipeSnap::set_external`]).
+    pub(crate) fn is_external(&self) -> bool {
+        self.external != 0
     }
 
     /// Makes it a FIFO whose path was unlinked, with permission bits `mode`:

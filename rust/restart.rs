@@ -28,7 +28,7 @@ use crate::{
     evfd,
     files::FilesPlan,
     format::{self, Record, TreeEntry},
-    kapi::{self, current, TaskRef},
+    kapi::{self, current, PeerOf, TaskRef},
     log::{fail, Log, Show},
     memory::{self, MemPlan},
     pipe, regs,
@@ -44,6 +44,7 @@ use crate::{
         CR_RESTART_OBJ_INOTIFY, CR_RESTART_OBJ_MEMFD, CR_RESTART_OBJ_PIPE, CR_RESTART_OBJ_SIGNALFD,
         CR_RESTART_OBJ_TIMERFD,
     },
+    unix,
 };
 use kernel::{
     alloc::KVec,
@@ -485,6 +486,31 @@ fn coordinate(
     ctx.wait_for(log, "every task of the tree to arrive", |st| {
         st.arrived == live
     })?;
+    // Every process of the tree exists now: `SO_PEERCRED` can name them.
+    {
+        let (mut shared, leaders) = {
+            let mut st = ctx.st.lock();
+            let mut v: KVec<(i32, TaskRef)> = KVec::with_capacity(nprocs, GFP_KERNEL)?;
+            for (p, l) in st.leaders.iter().enumerate() {
+                if let (Some(t), Some(pp)) = (l, plan.procs.get(p)) {
+                    v.push((pp.task.task.tgid, t.clone_ref()), GFP_KERNEL)?;
+                }
+            }
+            (core::mem::replace(&mut st.shared, SharedObjects::new()), v)
+        };
+        let r = unix::set_peer_creds(
+            &mut shared,
+            |n| {
+                leaders
+                    .iter()
+                    .find(|(tgid, _)| *tgid == n)
+                    .map(|(_, t)| PeerOf::Task(t))
+            },
+            log,
+        );
+        ctx.st.lock().shared = shared;
+        r?;
+    }
     // The point of no return for the tree.
     ctx.update(|st| st.step = Step::Mapping(0));
     ctx.wait_for(log, "every process to map its memory", |st| {
@@ -684,6 +710,9 @@ fn single(
     // `read_plan` checked the credentials: the reader is the caller.
     let proc_ = &plan.procs[0];
     proc_.check_here(0, log)?;
+    // The caller becomes the image's process (with its own pid).
+    let me = proc_.task.task.tgid;
+    unix::set_peer_creds(&mut shared, |n| (n == me).then_some(PeerOf::Current), log)?;
     let mems = plan.mems()?;
     if let Some(mut replay) = r.replay()? {
         memory::verify(&mems, &mut replay, log).map_err(|e| read_fail(log, e))?;

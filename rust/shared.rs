@@ -144,14 +144,17 @@ pub(crate) enum Object {
         inherited: bool,
     },
     /// A unix socket: its record, the socket (made and connected while
-    /// the image is read), a datagram whose records are still coming, and
-    /// whether a file opens it yet.
+    /// the image is read), a datagram whose records are still coming,
+    /// whether a file opens it yet, and for a client whose connection is
+    /// queued on a listener the process that connection's `SO_PEERCRED`
+    /// names ([`format::UnixQueued::peer_pid`]).
     Unix {
         rec: format::UnixSock,
         sock: NewSocket,
         partial: KVVec<u8>,
         paired: bool,
         opened: bool,
+        queued_peer_pid: i32,
     },
     /// A TCP or UDP socket: its record, until the file record that names it
     /// makes it (`opened`).

@@ -38,7 +38,7 @@
 use crate::{
     error::{eaddrinuse, eopnotsupp, refuse, Refusal},
     format::{self, Record, UnixData, UnixQueued, UnixSock, UnixState},
-    kapi::{self, NewSocket, Sk, SockRef},
+    kapi::{self, NewSocket, PeerOf, Sk, SockRef},
     log::{fail, Log, Show},
     shared::{Kind, Object, SharedIds, SharedObjects},
     stream::ImageWriter,
@@ -95,6 +95,13 @@ pub(crate) fn gather(pid: i32, fd: u32, f: &File) -> Result<UnixSnap, Refusal> {
     };
     if !matches!(i.ty, SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET) {
         return Err(nope(&"of an unknown type"));
+    }
+    // Restart gives `SO_PEERCRED` the restarting caller's credentials,
+    // which are the process's own (see `restart::ProcPlan::check`).
+    if !sk.peer_cred_is_own() {
+        return Err(nope(
+            &"whose peer credentials (SO_PEERCRED, SO_PEERGROUPS) are not the process's own (effective uid, gid or groups)",
+        ));
     }
     let addr = &i.addr[..i.addr_len];
     if addr.first().is_some_and(|&c| c != 0 && c != b'/') {
@@ -240,6 +247,11 @@ impl UnixSnap {
         self.key
     }
 
+    /// The open file description it holds a reference to, by identity.
+    pub(crate) fn file_key(&self) -> u64 {
+        self.file.as_ptr() as usize as u64
+    }
+
     /// Writes its record with id `id` (its first appearance), and, if its
     /// peer has not appeared yet, the peer's, then the queued bytes of both.
     pub(crate) fn write(&self, id: u32, w: &mut ImageWriter<'_>, ids: &mut SharedIds) -> Result {
@@ -313,6 +325,7 @@ impl UnixSnap {
                 listener: id,
                 client: cid,
                 data_records: n,
+                peer_pid: e.peer_pid(),
             };
             w.record(|b| r.encode(b))?;
             if n != 0 {
@@ -382,6 +395,8 @@ fn write_sock(
         addr_len: i.addr_len as u32,
         data_records: records,
         addr: i.addr,
+        // The caller runs this: the pid is in its namespace, as the image's.
+        peer_pid: sk.peer_pid(),
     };
     w.record(|b| rec.encode(b))
 }
@@ -452,6 +467,52 @@ fn write_queue(
 /// Refuses a socket whose peer is not a socket of the tree, or is
 /// connected elsewhere. `socks` are every unix socket of the tree with its
 /// pid and fd.
+/// Refuses a socket whose `SO_PEERCRED` names a process restart cannot
+/// name again: one that is not a live process of the tree (`tree`), such
+/// as the process that made a pair and exited. Runs in the caller, whose
+/// pid namespace the tree's ids are in.
+pub(crate) fn check_peer_pids<'a>(
+    socks: impl Iterator<Item = (i32, u32, &'a UnixSnap)>,
+    tree: impl Iterator<Item = format::TreeEntry> + Clone,
+) -> Result<(), Refusal> {
+    for (pid, fd, s) in socks {
+        let Some(sk) = Sk::of_file(&s.file) else {
+            continue;
+        };
+        // A listener's connections not accepted yet name their clients.
+        let mut embryos = 0;
+        sk.for_each_queued(|q| {
+            if let Some(e) = q.owner() {
+                let n = e.peer_pid();
+                if n != 0
+                    && !tree
+                        .clone()
+                        .any(|t| t.flags & format::TREE_ZOMBIE == 0 && t.pid == n && t.tgid == n)
+                {
+                    embryos = n;
+                }
+            }
+            Ok(())
+        })?;
+        if embryos != 0 {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: unix socket with a connection not accepted yet whose SO_PEERCRED names pid {embryos}, which is not a live process of the tree: not supported yet"
+            ));
+        }
+        let n = sk.peer_pid();
+        let live =
+            |e: &format::TreeEntry| e.flags & format::TREE_ZOMBIE == 0 && e.pid == n && e.tgid == n;
+        if n != 0 && !tree.clone().any(|e| live(&e)) {
+            return Err(refuse!(
+                eopnotsupp(),
+                "pid {pid} fd {fd}: unix socket whose SO_PEERCRED names pid {n}, which is not a live process of the tree: not supported yet"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn check_peers<'a, I>(socks: impl Fn() -> I) -> Result<(), Refusal>
 where
     I: Iterator<Item = (i32, u32, &'a UnixSnap)>,
@@ -527,6 +588,57 @@ pub(crate) fn add(rec: &Record<'_>, shared: &mut SharedObjects, log: &Log) -> Re
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Makes each unix socket's `SO_PEERCRED` name the process it named at
+/// checkpoint ([`UnixSock::peer_pid`]), with the caller's credentials,
+/// which are the tree's: `task_of` finds the restored process of an
+/// image tgid. Runs once every task of the tree exists, before the point
+/// of no return; the sockets were made by the caller (`socketpair`,
+/// `listen`, `connect`), which those calls made their peer.
+pub(crate) fn set_peer_creds<'t>(
+    shared: &mut SharedObjects,
+    task_of: impl Fn(i32) -> Option<PeerOf<'t>>,
+    log: &Log,
+) -> Result {
+    for id in 1..=shared.count(Kind::Unix) as u32 {
+        let Some(Object::Unix {
+            rec,
+            sock,
+            queued_peer_pid,
+            ..
+        }) = shared.get(Kind::Unix, id)
+        else {
+            continue;
+        };
+        let who = |n: i32| {
+            if n == 0 {
+                return Ok(PeerOf::Nobody);
+            }
+            task_of(n).ok_or_else(|| {
+                fail!(
+                    log,
+                    EINVAL,
+                    "bad image: unix socket {id}: SO_PEERCRED names pid {n}, not a process of the image"
+                )
+            })
+        };
+        let sk = sock.sk()?;
+        sk.set_peer(who(rec.peer_pid)?)
+            .map_err(|e| fail!(log, e, "unix socket {id}: cannot set its SO_PEERCRED"))?;
+        // A client's connection queued on a listener, not accepted yet.
+        if rec.state() == UnixState::Connecting {
+            let embryo = sk.peer().ok_or(EINVAL)?;
+            embryo.sk().set_peer(who(*queued_peer_pid)?).map_err(|e| {
+                fail!(
+                    log,
+                    e,
+                    "unix socket {id}: cannot set its connection's SO_PEERCRED"
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn add_sock(r: &UnixSock, shared: &mut SharedObjects, log: &Log) -> Result {
@@ -615,6 +727,7 @@ fn add_sock(r: &UnixSock, shared: &mut SharedObjects, log: &Log) -> Result {
             partial: KVVec::new(),
             paired,
             opened: false,
+            queued_peer_pid: 0,
         },
     )
 }
@@ -701,6 +814,7 @@ fn add_queued(q: &UnixQueued, shared: &mut SharedObjects, log: &Log) -> Result {
         sock,
         paired,
         opened,
+        queued_peer_pid,
         ..
     }) = shared.get(Kind::Unix, cid)
     else {
@@ -709,6 +823,7 @@ fn add_queued(q: &UnixQueued, shared: &mut SharedObjects, log: &Log) -> Result {
     if rec.state() != UnixState::Connecting || *paired || rec.ty != lsock_ty {
         return Err(bad());
     }
+    *queued_peer_pid = q.peer_pid;
     let addr = &laddr[..lty.min(laddr.len())];
     sock.connect(addr).map_err(|e| {
         fail!(
@@ -886,6 +1001,7 @@ pub(crate) fn open(
         partial,
         paired,
         opened,
+        ..
     }) = shared.get(Kind::Unix, obj)
     else {
         return Err(fail!(

@@ -230,6 +230,18 @@ TEST_F_TIMEOUT(cr, epoll_oneshot_fired_refused, TEST_TIMEOUT)
 }
 
 /*
+ * A watch whose fd was closed and reused by another description of the
+ * same inode (the other end of its pipe): the set's fdinfo names the
+ * reused fd, so the watch cannot be told from one on the new file there:
+ * refused, not restored on the wrong end.
+ */
+TEST_F_TIMEOUT(cr, epoll_fd_reused_refused, TEST_TIMEOUT)
+{
+	refused(_metadata, &self->env, "reused", NULL, 23,
+		"epoll watch on fd 24: cannot tell which open file description it watches");
+}
+
+/*
  * The checkpoint does not make an epoll_wait() with no signal to deliver
  * fail with EINTR (it did: unlike most calls, epoll_wait returns EINTR,
  * not a restart code), in the original left running nor in the copy,

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include "kselftest_harness.h"
 #include "cr_test.h"
 
@@ -451,6 +452,50 @@ TEST_F_TIMEOUT(locks, owner_outside_refused, TEST_TIMEOUT)
 		 "signal owner (F_SETOWN) process %d outside the tree: not supported",
 		 getpid());
 	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("crctl checkpoint: %s", err);
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	next(_metadata, orig, line, sizeof(line));
+	EXPECT_STREQ("OK", line);
+}
+
+/*
+ * A description the test shares with the target (taken with
+ * pidfd_getfd(), as a process it passed the fd to would hold it) cannot
+ * be shared again after a restart, and its flock would no longer be the
+ * test's too: refused at checkpoint, by name; once the test closes its
+ * copy, the checkpoint goes through.
+ */
+TEST_F_TIMEOUT(locks, shared_outside_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], path[PATH_MAX], line[256], err[4096], want[PATH_MAX + 256];
+	char *argv[] = { "crctl", "checkpoint", "-o", img, line, NULL };
+	struct proc *orig;
+	int pidfd, fd;
+
+	tmp_path(&self->env, path, "shared");
+	tmp_path(&self->env, img, "shared.img");
+	make_file(_metadata, path);
+	orig = start_prog(_metadata, &self->env, "locker", path, "", NULL);
+	next(_metadata, orig, line, sizeof(line));
+	ASSERT_STREQ("READY", line);
+	snprintf(line, sizeof(line), "%d", orig->pid);
+	pidfd = syscall(SYS_pidfd_open, orig->pid, 0);
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	/* The locker's first open, fd 3, holds its flock. */
+	fd = syscall(SYS_pidfd_getfd, pidfd, 3, 0);
+	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	EXPECT_NE(0, run(_metadata, &self->env, argv, -1, err, sizeof(err)));
+	snprintf(want, sizeof(want),
+		 "pid %d fd 3: regular %s, with a lock,: open file description shared with a process outside the tree (1 reference outside it): not supported",
+		 orig->pid, path);
+	EXPECT_NE(NULL, strstr(err, want)) TH_LOG("crctl checkpoint: %s", err);
+	EXPECT_NE(NULL, strstr(err, "EOPNOTSUPP")) TH_LOG("%s", err);
+	/* The lock is still the locker's (and the test's, through fd). */
+	EXPECT_EQ(0, flock(fd, LOCK_EX | LOCK_NB));
+	close(fd);
+	close(pidfd);
+	EXPECT_EQ(0, run(_metadata, &self->env, argv, -1, err, sizeof(err))) {
+		TH_LOG("crctl checkpoint: %s", err);
+	}
 	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
 	next(_metadata, orig, line, sizeof(line));
 	EXPECT_STREQ("OK", line);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "cr_proc.h"
 
@@ -152,6 +154,35 @@ static char snap_state(const char *dir)
 }
 
 /*
+ * What SO_PEERCRED says of socket @fd of @pid (read on a copy of its
+ * descriptor, pidfd_getfd(), closed at once): the pid "self" when it is
+ * @pid itself (a restart with a new pid changes both alike).
+ */
+static void snap_peercred(struct snap *s, const char *who, pid_t pid, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	int pidfd, copy;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	copy = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	if (copy < 0)
+		return;
+	if (!getsockopt(copy, SOL_SOCKET, SO_PEERCRED, &uc, &len)) {
+		if (uc.pid == pid)
+			snap_add(s, "%s fd %d peercred pid self uid %d gid %d\n", who, fd,
+				 (int)uc.uid, (int)uc.gid);
+		else
+			snap_add(s, "%s fd %d peercred pid %d uid %d gid %d\n", who, fd,
+				 uc.pid, (int)uc.uid, (int)uc.gid);
+	}
+	close(copy);
+}
+
+/*
  * One process: @pid, named @who in the snapshot.  Of a zombie only that
  * it is one: a restored zombie is a process crctl made that exited with
  * the saved status, with crctl's name and signal state (see the support
@@ -210,6 +241,10 @@ static void snap_process(struct snap *s, pid_t pid, const char *who)
 			if (!strncmp(line, "flags:", 6) || !strncmp(line, "pos:", 4))
 				snap_add(s, "%s fd %d %s", who, ids[i], line);
 		fclose(f);
+		snprintf(sub, sizeof(sub), "%s/fd/%d", dir, ids[i]);
+		len = readlink(sub, link, sizeof(link) - 1);
+		if (len > 7 && !strncmp(link, "socket:", 7))
+			snap_peercred(s, who, pid, ids[i]);
 	}
 }
 

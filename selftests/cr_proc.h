@@ -11,7 +11,8 @@
  * status field (ids, groups, capabilities, signal masks, NoNewPrivs,
  * Seccomp, Cpus_allowed), a limit, the pgid, sid, nice value, policy and
  * real-time priority, each thread's mask, affinity, nice value, policy and
- * name, each fd's flags and position, the working directory.
+ * name, each fd's flags and position and a socket's SO_PEERCRED, the
+ * working directory.
  *
  * What differs by design (Documentation/cr/support-matrix.rst) is left
  * out: the root's parent (crctl after a restart), fds 0-2 (a terminal or

@@ -744,6 +744,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     addr_len: 0,
                     data_records: u32::from(id == 1),
                     addr: [0; UNIX_PATH_MAX],
+                    peer_pid: 100,
                 };
                 o.push(|b| u.encode(b));
             }

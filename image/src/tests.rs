@@ -815,6 +815,7 @@ fn unix_data_records_are_counted() {
         addr_len: 0,
         data_records,
         addr: [0; UNIX_PATH_MAX],
+        peer_pid: 0,
     };
     let data = |id, d: &'static [u8]| UnixData {
         id,

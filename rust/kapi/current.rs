@@ -240,6 +240,35 @@ fn cred() -> (&'static bindings::cred, *mut bindings::user_namespace) {
     unsafe { (&*(*tf!(cur(), cred)), bindings::current_user_ns()) }
 }
 
+/// The current task's credentials, unreferenced (see [`cred`]).
+pub(super) fn cred_ptr() -> *const bindings::cred {
+    ptr::from_ref(cred().0)
+}
+
+/// Whether `c`'s effective uid and gid and supplementary groups are the
+/// current task's (what `SO_PEERCRED` and `SO_PEERGROUPS` show of them).
+pub(super) fn effective_ids_are_own(c: &bindings::cred) -> bool {
+    let (me, _) = cred();
+    if c.euid.val != me.euid.val || c.egid.val != me.egid.val {
+        return false;
+    }
+    if ptr::eq(c.group_info, me.group_info) {
+        return true;
+    }
+    // SAFETY: Both credentials hold a valid group list of `ngroups`
+    // entries.
+    unsafe {
+        let (a, b) = (&*c.group_info, &*me.group_info);
+        let n = a.ngroups.max(0) as usize;
+        a.ngroups == b.ngroups
+            && a.gid
+                .as_slice(n)
+                .iter()
+                .zip(b.gid.as_slice(n))
+                .all(|(x, y)| x.val == y.val)
+    }
+}
+
 /// Credentials (first [`MAX_GROUPS_INLINE`] groups inline; all via
 /// [`group`]).
 pub(crate) fn creds() -> Creds {

@@ -19,6 +19,8 @@ mod ffi {
         pub(super) fn cr_current_pwd(p: *mut bindings::path);
         pub(super) fn cr_current_root(p: *mut bindings::path);
         pub(super) fn cr_inotify_wd_inode(f: *mut bindings::file, wd: i32) -> *mut bindings::inode;
+        pub(super) fn cr_file_lock(f: *mut bindings::file);
+        pub(super) fn cr_file_unlock(f: *mut bindings::file);
     }
 }
 
@@ -172,6 +174,29 @@ pub(crate) fn path_is_inode(path: &CStr, sdev: u32, ino: u64) -> bool {
         Ok(f) => file_ino_dev(&f) == (ino, sdev),
         Err(_) => false,
     }
+}
+
+/// How many epoll watches, in every epoll set of the system, watch the open
+/// file description `f`: the length of its `f_ep` list.
+pub(crate) fn epoll_watch_count(f: &File) -> u32 {
+    let fp = f.as_ptr();
+    let mut n = 0;
+    // SAFETY: `f` is valid. Its `f_lock` guards `f_ep` and the list it
+    // heads (fs/eventpoll.c), which is only walked while it is held: every
+    // node is the link of an epoll watch, valid while it is linked.
+    unsafe {
+        ffi::cr_file_lock(fp);
+        let head = (*fp).f_ep;
+        if !head.is_null() {
+            let mut node = (*head).first;
+            while !node.is_null() {
+                n += 1;
+                node = (*node).next;
+            }
+        }
+        ffi::cr_file_unlock(fp);
+    }
+    n
 }
 
 /// Whether some epoll set watches `f` (its `f_ep` list is not empty: the

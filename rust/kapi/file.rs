@@ -147,6 +147,14 @@ pub(crate) const FMODE_READ: u32 = 1;
 /// `FMODE_WRITE`, in [`FileInfo::fmode`].
 pub(crate) const FMODE_WRITE: u32 = 2;
 
+/// How many references the open file description `f` has
+/// (`file_count()`): one per descriptor slot and per mapping of it, plus
+/// any held for a while by whoever is using it.
+pub(crate) fn file_count(f: &File) -> u64 {
+    // SAFETY: `f` is valid.
+    unsafe { ffi::cr_file_count(f.as_ptr()) as u64 }
+}
+
 /// `FMODE_READ` / `FMODE_WRITE` of a file.
 pub(crate) fn file_mode(f: &File) -> (bool, bool) {
     let i = file_info(f);

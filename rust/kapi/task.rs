@@ -198,7 +198,7 @@ impl TaskRef {
         TaskRef(self.0.clone())
     }
 
-    fn raw(&self) -> *mut bindings::task_struct {
+    pub(super) fn raw(&self) -> *mut bindings::task_struct {
         self.0.as_ptr()
     }
 

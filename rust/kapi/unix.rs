@@ -5,7 +5,7 @@
 //! into them again.
 
 use super::{err_ptr, errno_result, file_from_raw};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, ptr, ptr::NonNull};
 use kernel::{
     bindings,
     ffi::{c_char, c_int, c_long, c_ulong},
@@ -36,6 +36,12 @@ mod ffi {
         pub(super) fn cr_sk_peek_off(sk: *mut bindings::sock) -> c_int;
         pub(super) fn cr_sk_backlog(sk: *mut bindings::sock) -> u32;
         pub(super) fn cr_sk_dead(sk: *mut bindings::sock) -> bool;
+        pub(super) fn cr_sk_peer_lock(sk: *mut bindings::sock);
+        pub(super) fn cr_sk_peer_unlock(sk: *mut bindings::sock);
+        pub(super) fn cr_sk_peer_pid(sk: *mut bindings::sock) -> *mut bindings::pid;
+        pub(super) fn cr_sk_peer_cred(sk: *mut bindings::sock) -> *const bindings::cred;
+        pub(super) fn cr_sk_set_peer_pid(sk: *mut bindings::sock, pid: *mut bindings::pid);
+        pub(super) fn cr_sk_set_peer_cred(sk: *mut bindings::sock, cred: *const bindings::cred);
         pub(super) fn cr_sk_has_socket(sk: *mut bindings::sock) -> bool;
         pub(super) fn cr_sk_rqlen(sk: *mut bindings::sock) -> u32;
         pub(super) fn cr_sock_put(sk: *mut bindings::sock);
@@ -151,6 +157,16 @@ fn timeo_us(t: c_long) -> u64 {
     (t / hz) * 1_000_000 + (t % hz) * 1_000_000 / hz
 }
 
+/// Whom [`Sk::set_peer`] makes `SO_PEERCRED` name.
+pub(crate) enum PeerOf<'t> {
+    /// Nobody: pid 0, uid and gid -1 (an unconnected socket).
+    Nobody,
+    /// The current task's process.
+    Current,
+    /// That task's process.
+    Task(&'t super::TaskRef),
+}
+
 /// A `struct sock` borrowed for `'a`.
 #[derive(Clone, Copy)]
 pub(crate) struct Sk<'a> {
@@ -229,6 +245,79 @@ impl<'a> Sk<'a> {
             }
             i
         }
+    }
+
+    /// The process `SO_PEERCRED` names, as a pid in the current task's
+    /// pid namespace (0 for none).
+    pub(crate) fn peer_pid(&self) -> i32 {
+        let sk = self.sk.as_ptr();
+        // SAFETY: `sk` is a valid sock for `'a`; its peer pid is read under
+        // `sk_peer_lock`, which keeps it referenced while it is.
+        unsafe {
+            ffi::cr_sk_peer_lock(sk);
+            let p = ffi::cr_sk_peer_pid(sk);
+            let nr = if p.is_null() { 0 } else { bindings::pid_vnr(p) };
+            ffi::cr_sk_peer_unlock(sk);
+            nr
+        }
+    }
+
+    /// Whether the credentials `SO_PEERCRED` and `SO_PEERGROUPS` report
+    /// (the effective uid and gid, the supplementary groups) are the
+    /// current task's own, or there are none.
+    pub(crate) fn peer_cred_is_own(&self) -> bool {
+        let sk = self.sk.as_ptr();
+        // SAFETY: `sk` is a valid sock for `'a`; its credentials are read
+        // under `sk_peer_lock`, which keeps them referenced while it is.
+        unsafe {
+            ffi::cr_sk_peer_lock(sk);
+            let c = ffi::cr_sk_peer_cred(sk);
+            let own = c.is_null() || super::current::effective_ids_are_own(&*c);
+            ffi::cr_sk_peer_unlock(sk);
+            own
+        }
+    }
+
+    /// Makes `SO_PEERCRED` name `who`'s thread group, with the current
+    /// task's credentials, or nothing at all.
+    pub(crate) fn set_peer(&self, who: PeerOf<'_>) -> Result {
+        let sk = self.sk.as_ptr();
+        let tgid = bindings::pid_type_PIDTYPE_TGID;
+        let pid = match who {
+            PeerOf::Nobody => ptr::null_mut(),
+            // SAFETY: `current` is valid; a referenced pid or null comes
+            // back.
+            PeerOf::Current => unsafe { bindings::get_task_pid(super::cur(), tgid) },
+            // SAFETY: The task is referenced, so valid; as above.
+            PeerOf::Task(t) => unsafe { bindings::get_task_pid(t.raw(), tgid) },
+        };
+        if pid.is_null() && !matches!(who, PeerOf::Nobody) {
+            return Err(ESRCH);
+        }
+        // SAFETY: `sk` is valid; its peer pid and credentials are replaced
+        // under `sk_peer_lock`, as af_unix does, and the references they
+        // held are dropped after it. Ours move into the sock: `pid` from
+        // `get_task_pid` above, the credentials from `get_current_cred`
+        // (kept if there are some: they are the caller's already, see
+        // the callers).
+        unsafe {
+            let new_cred = if pid.is_null() {
+                ptr::null()
+            } else {
+                bindings::get_cred(super::current::cred_ptr())
+            };
+            ffi::cr_sk_peer_lock(sk);
+            let old_pid = ffi::cr_sk_peer_pid(sk);
+            let old_cred = ffi::cr_sk_peer_cred(sk);
+            ffi::cr_sk_set_peer_pid(sk, pid);
+            ffi::cr_sk_set_peer_cred(sk, new_cred);
+            ffi::cr_sk_peer_unlock(sk);
+            bindings::put_pid(old_pid);
+            if !old_cred.is_null() {
+                bindings::put_cred(old_cred);
+            }
+        }
+        Ok(())
     }
 
     /// A reference to the socket it is connected to.

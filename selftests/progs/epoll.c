@@ -30,6 +30,10 @@
  * "BAD ..." and exit 1.
  * epoll fired: an epoll set on fd 23 with an EPOLLONESHOT watch on an
  * eventfd (fd 24) that already fired, "READY", then sleeps.
+ * epoll reused: an epoll set on fd 23 watching a pipe's read end added
+ * as fd 24 and its write end as fd 25; the read end moves to fd 26 and
+ * fd 24 is reused for the write end (the set's fdinfo still says tfd 24
+ * for the read end's watch), "READY", then sleeps.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -317,6 +321,22 @@ int main(int argc, char **argv)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, 24, &ev) || write(e, &one, 8) != 8 ||
 		    epoll_wait(ep, &ev, 1, 1000) != 1)
 			bad("oneshot");
+		say("READY\n");
+		sleep_forever();
+	}
+	if (!strcmp(mode, "reused")) {
+		struct epoll_event in = { .events = EPOLLIN }, out = { .events = EPOLLOUT };
+		int ep = at(epoll_create1(0), 23), p[2];
+
+		if (pipe(p))
+			bad("pipe");
+		at(p[0], 24);
+		at(p[1], 25);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, 24, &in) ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, 25, &out))
+			bad("epoll_ctl");
+		if (dup2(24, 26) != 26 || dup2(25, 24) != 24)
+			bad("dup2");
 		say("READY\n");
 		sleep_forever();
 	}

@@ -60,7 +60,8 @@
  *	byte it accepts both and prints "QUEUED <name of the first accepted>
  *	<its bytes> <its recv after them> <the second's bytes> <reply>",
  *	reply being what the first client receives of "back" sent on the
- *	first accepted socket (want "QUEUED ADDR one 0 two back").
+ *	first accepted socket (want "QUEUED ADDR one 0 two back"); "BAD ..."
+ *	if the first accepted socket's SO_PEERCRED does not name it.
  *
  * dgram ADDR
  *	A datagram socket bound to ADDR.  READY; on its byte "NAME ...", then
@@ -507,6 +508,14 @@ static int queued(const char *addr)
 	a2 = accept(l, NULL, NULL);
 	if (a1 < 0 || a2 < 0)
 		die("accept");
+	/* Both connections were made by this process: SO_PEERCRED says so. */
+	{
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+
+		if (getsockopt(a1, SOL_SOCKET, SO_PEERCRED, &uc, &ul) || uc.pid != getpid())
+			die("SO_PEERCRED of the accepted connection is not this process");
+	}
 	nl = sizeof(n);
 	if (getsockname(a1, (void *)&n, &nl))
 		die("getsockname");

@@ -123,7 +123,11 @@ wire_struct! {
         pub data_records: u32,
         /// The address the socket is bound to; zero past `addr_len`.
         pub addr: [u8; UNIX_PATH_MAX],
-        pad pad1,
+        /// The process `SO_PEERCRED` names (the peer that connected, the
+        /// process that made the pair, or for a listening socket the one
+        /// that called `listen()`): its tgid, a process of the image; 0 for
+        /// none (`SO_PEERCRED` gives pid 0, uid and gid -1).
+        pub peer_pid: i32,
     }
 }
 
@@ -164,6 +168,7 @@ impl UnixSock {
             || s.rcvbuf > i32::MAX as u32
             || s.sndbuf > i32::MAX as u32
             || s.peek_off < -1
+            || s.peer_pid < 0
             || s.backlog > 1 << 20
             || s.rcvtimeo_us > MAX_TIMEO_US
             || s.sndtimeo_us > MAX_TIMEO_US
@@ -264,7 +269,9 @@ wire_struct! {
         pub client: u32,
         /// The [`UnixData`] records that follow.
         pub data_records: u32,
-        pad pad0,
+        /// The process the connection's `SO_PEERCRED` names (the one that
+        /// connected), as [`UnixSock::peer_pid`].
+        pub peer_pid: i32,
     }
 }
 
@@ -280,7 +287,7 @@ impl UnixQueued {
     /// Decodes the payload.
     pub fn decode(p: &[u8]) -> FResult<Self> {
         let q: UnixQueued = decode_whole(p)?;
-        if q.listener == 0 || q.client == 0 || q.listener == q.client {
+        if q.listener == 0 || q.client == 0 || q.listener == q.client || q.peer_pid < 0 {
             return Err(FormatError::BadField);
         }
         Ok(q)
@@ -331,6 +338,7 @@ mod show {
         rcvtimeo_us: u64,
         sndtimeo_us: u64,
         data_records: u32,
+        peer_pid: i32,
     }
 
     impl Info for UnixSock {
@@ -356,6 +364,9 @@ mod show {
             }
             if s.data_records != 0 {
                 t += &format!(" queued {} records", s.data_records);
+            }
+            if s.peer_pid != 0 {
+                t += &format!(" peercred pid {}", s.peer_pid);
             }
             for (bit, name) in [
                 (UNIX_PASSCRED, " passcred"),
@@ -397,6 +408,7 @@ mod show {
                     rcvtimeo_us: s.rcvtimeo_us,
                     sndtimeo_us: s.sndtimeo_us,
                     data_records: s.data_records,
+                    peer_pid: s.peer_pid,
                 },
             )
         }
@@ -405,8 +417,8 @@ mod show {
     impl Info for UnixQueued {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
             l.push(format!(
-                "  unix connection queued on socket {} from socket {}: {} data records",
-                self.listener, self.client, self.data_records
+                "  unix connection queued on socket {} from socket {}: {} data records, peercred pid {}",
+                self.listener, self.client, self.data_records, self.peer_pid
             ));
         }
 
@@ -456,6 +468,7 @@ mod tests {
             addr_len: 0,
             data_records: 0,
             addr: [0; UNIX_PATH_MAX],
+            peer_pid: 42,
         }
     }
 
@@ -478,8 +491,9 @@ mod tests {
         abs.addr[..3].copy_from_slice(b"\0ab");
         abs.addr_len = 3;
         assert_eq!(round(&abs), Ok(abs));
-        let bad: [fn(&mut UnixSock); 10] = [
+        let bad: [fn(&mut UnixSock); 11] = [
             |s| s.id = 0,
+            |s| s.peer_pid = -1,
             |s| s.ty = 3,
             |s| s.peer = 1,
             |s| s.peer = 0,
