@@ -43,8 +43,9 @@ use kernel::{alloc::KVec, prelude::*};
 /// Names of the timers, in `ITIMER_*` order.
 const NAMES: [&str; 3] = ["ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF"];
 
-fn to_record(t: &timer::Itimers) -> format::Itimers {
+fn to_record(t: &timer::Itimers, posix_next_id: u32) -> format::Itimers {
     format::Itimers {
+        posix_next_id,
         real_value: t[0].value,
         real_interval: t[0].interval,
         virt_value: t[1].value,
@@ -158,7 +159,7 @@ impl TimerSnap {
             ptimers.insert_within_capacity(at, r).map_err(|_| ENOMEM)?;
         }
         Ok(TimerSnap {
-            itimers: to_record(&timer::itimers()),
+            itimers: to_record(&timer::itimers(), next_id),
             ptimers,
         })
     }
@@ -181,6 +182,8 @@ impl TimerSnap {
 /// The timers of a restart plan.
 pub(crate) struct TimerPlan {
     itimers: timer::Itimers,
+    /// The next POSIX timer id, from the itimers record (0 without one).
+    next_id: u32,
     /// The POSIX timers, by ascending id (the validator checked).
     ptimers: KVec<format::PosixTimer>,
 }
@@ -190,6 +193,7 @@ impl TimerPlan {
     pub(crate) fn new() -> Self {
         TimerPlan {
             itimers: Default::default(),
+            next_id: 0,
             ptimers: KVec::new(),
         }
     }
@@ -198,7 +202,10 @@ impl TimerPlan {
     /// any other).
     pub(crate) fn add(&mut self, rec: &Record<'_>) -> Result<bool> {
         match rec {
-            Record::Itimers(t) => self.itimers = from_record(t),
+            Record::Itimers(t) => {
+                self.itimers = from_record(t);
+                self.next_id = t.posix_next_id;
+            }
             Record::PosixTimer(t) => self.ptimers.push(*t, GFP_KERNEL_ACCOUNT)?,
             _ => return Ok(false),
         }
@@ -274,6 +281,9 @@ impl TimerPlan {
     /// Sets the timers (the leader, after the signal dispositions).
     pub(crate) fn restore(&self, log: &Log) -> Result {
         timer::set_itimers(&self.itimers);
+        // A process whose timers were all deleted still has its next id
+        // (the timers' records set it too, below).
+        timer::set_next_posix_timer_id(self.next_id);
         for r in self.ptimers.iter() {
             let overrun = (r.overrun as i64).saturating_sub(1);
             timer::arm_posix_timer(

@@ -123,6 +123,16 @@ TEST_F_TIMEOUT(timers, posix_timers_kill, TEST_TIMEOUT)
 	round_trip(_metadata, self, "ptimers", false);
 }
 
+/*
+ * A process whose POSIX timers were all deleted has no timer record but
+ * keeps its next id: after the restart a new timer gets the id the
+ * original would have given it (it restarted from 0).
+ */
+TEST_F_TIMEOUT(timers, posix_next_id_without_timers, TEST_TIMEOUT)
+{
+	round_trip(_metadata, self, "deleted", false);
+}
+
 /* A POSIX timer on a CPU-time clock is refused by name. */
 TEST_F_TIMEOUT(timers, posix_timer_cpu_refused, TEST_TIMEOUT)
 {

@@ -28,6 +28,8 @@
  *            2 with their siginfo, and that a new timer gets id 6.
  *   ptimer-cpu  a CLOCK_PROCESS_CPUTIME_ID timer (refused): says READY
  *            and waits for SIGUSR1
+ *   deleted  POSIX timers 0, 1 and 2 made and deleted before READY (no
+ *            timer left); then a new timer must get id 3
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -375,6 +377,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "ptimer-cpu")) {
 		if (mk_timer(CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGRTMIN, 1, 0) || arm(0, 100 * S, 0))
 			return 1;
+	} else if (!strcmp(mode, "deleted")) {
+		timer_t t[3];
+
+		for (int i = 0; i < 3; i++)
+			if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &t[i]))
+				return 1;
+		for (int i = 0; i < 3; i++)
+			syscall(SYS_timer_delete, t[i]);
 	} else if (!strcmp(mode, "alarm")) {
 		alarm(10);
 	} else if (!strcmp(mode, "rlimit")) {
@@ -423,6 +433,12 @@ int main(int argc, char **argv)
 		ptimers();
 	else if (!strcmp(mode, "rlimit"))
 		rlimit_mode();
+	else if (!strcmp(mode, "deleted")) {
+		timer_t id = 0;	/* the kernel writes an int */
+
+		if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id) || (long)id != 3)
+			fail("new timer id after all were deleted", (long)id, 3);
+	}
 	if (!failed)
 		say("OK\n");
 	return failed;

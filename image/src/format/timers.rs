@@ -37,6 +37,11 @@ wire_struct! {
         pub prof_value: u64,
         /// `ITIMER_PROF`: interval.
         pub prof_interval: u64,
+        /// The process's next POSIX timer id (its `next_posix_timer_id`),
+        /// 0 for a process that never made one (version 6). A process
+        /// with timers has it in their records too ([`PosixTimer::next_id`]).
+        pub posix_next_id: u32,
+        pad pad0,
     }
 }
 
@@ -50,9 +55,10 @@ impl Itimers {
         ]
     }
 
-    /// Whether any timer is armed or has an interval (a record is written).
+    /// Whether any timer is armed or has an interval, or the next POSIX
+    /// timer id is not 0 (a record is written).
     pub fn any(&self) -> bool {
-        self.timers().iter().any(|&(v, i)| v != 0 || i != 0)
+        self.posix_next_id != 0 || self.timers().iter().any(|&(v, i)| v != 0 || i != 0)
     }
 
     /// Encodes the record.
@@ -68,14 +74,14 @@ impl Itimers {
             .timers()
             .iter()
             .any(|&(v, i)| v > ITIMER_MAX_NS || i > ITIMER_MAX_NS);
-        if big || !t.any() {
+        if big || !t.any() || t.posix_next_id > i32::MAX as u32 {
             return Err(FormatError::BadField);
         }
         Ok(t)
     }
 }
 
-const _: () = assert!(ITIMERS_PAYLOAD == 48);
+const _: () = assert!(ITIMERS_PAYLOAD == 56);
 
 /// Size of the [`PosixTimer`] payload.
 pub const POSIX_TIMER_PAYLOAD: usize = wire_size::<PosixTimer>();
@@ -328,6 +334,23 @@ mod tests {
             Err(FormatError::BadField)
         );
         assert!(Itimers::decode(&p[..ITIMERS_PAYLOAD - 1]).is_err());
+        // Only a next POSIX timer id (every timer deleted): a record.
+        let ids = Itimers {
+            posix_next_id: 3,
+            ..Default::default()
+        };
+        let n = ids.encode(&mut b).unwrap();
+        assert_eq!(Itimers::decode(&b[RECORD_HEADER_SIZE..n]), Ok(ids));
+        let n = Itimers {
+            posix_next_id: 1 << 31,
+            ..ids
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert_eq!(
+            Itimers::decode(&b[RECORD_HEADER_SIZE..n]),
+            Err(FormatError::BadField)
+        );
     }
     #[test]
     fn posix_timer_round_trip_and_checks() {
