@@ -3,7 +3,8 @@
  * Mutation testing of CR_IOC_RESTART: hostile images.
  *
  * The test makes valid images itself, by starting real programs of progs/
- * (counter, fpu, files) and checkpointing them with crctl, has
+ * (counter, fpu, files and the programs of the newer records: see progs[])
+ * and checkpointing them with crctl, has
  * cr_hostile_gen (tools/hostile: the cr-image crate, the very format code
  * the kernel runs) write mutated copies of them, in batches, with a
  * manifest that says how to deliver each and what may come of it, then
@@ -23,11 +24,14 @@
  * predecessor, moved past the image's TASK_SIZE, across the 47-bit
  * boundary (user space only with 5-level paging) or to kernel addresses;
  * inconsistent page counts; absurd sizes (groups count, path lengths,
- * xstate size, ...); and absurd prefix arguments of the ioctl struct.
+ * xstate size, ...); the task record's job-control stop flags; and absurd
+ * prefix arguments of the ioctl struct.
  * About half of the image mutations get their checksums recomputed
  * (meta-end and tail, with the crate's Checksum, which the generator first
  * checks against the real images' own), so that they reach the semantic
- * checks.  This file has no knowledge of the image format.
+ * checks.  This file has no knowledge of the image format: what crctl would
+ * make for an image (restart objects, POSIX timers, CPU itimers) it makes
+ * from the generator's "setup" lines, for the original image.
  *
  * Every attempt ends in one of:
  *  - an errno (EINVAL, EPERM, EOPNOTSUPP, ...) with a log line: refused
@@ -36,7 +40,8 @@
  *  - restored: the child became the program.  Acceptable only for an image
  *    that is valid (unchanged bytes, or a consistent change with fixed
  *    checksums): "restored-ok" if the program then behaves (counter counts
- *    on, fpu ticks, files passes its self check), "restored-altered" if an
+ *    on, fpu ticks, files passes its self check, ...: enum judge),
+ *    "restored-altered" if an
  *    image made valid by the checksum fix-up holds changed program state
  *    (registers, memory) and the program misbehaves, which is no fault of
  *    the kernel.  Restoring an image with an uncorrected corruption, or one
@@ -407,6 +412,7 @@ struct image {
 	char cwd[PATH_MAX];
 	struct setup setups[MAX_SETUPS];
 	int nsetups;
+	char types[1024];		/* its record types and counts */
 };
 
 /* One hostile image ("attempt" line of the manifest) and its delivery. */
@@ -463,7 +469,7 @@ static bool generate(struct __test_metadata *_metadata, struct cr_env *env,
 		     size_t size)
 {
 	char exe[PATH_MAX + 32], seedstr[32], firststr[16], countstr[16], err[2048], how[64];
-	char path[PATH_MAX + 32], line[1024];
+	char path[PATH_MAX + 32], line[2048];
 	char *argv[12 + NPROGS];
 	unsigned int u[9];
 	int i, k, n = 0, status, off;
@@ -518,6 +524,12 @@ static bool generate(struct __test_metadata *_metadata, struct cr_env *env,
 				   &x->vdso_lo, &x->vdso_hi, x->cwd) != 8)
 				goto bad;
 			x->nsetups = 0;
+			continue;
+		}
+		if (!strncmp(line, "types ", 6)) {
+			if (sscanf(line, "types %d%n", &k, &off) != 1 || k < 0 || k >= nimg)
+				goto bad;
+			snprintf(im[k].types, sizeof(im[k].types), "%s", line + off + 1);
 			continue;
 		}
 		if (!strncmp(line, "setup ", 6)) {
@@ -1677,6 +1689,8 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 		ksft_print_msg("%s image: %zu bytes, %d records, %d vmas, %" PRIu64 " pages, task size %#" PRIx64 ", vdso %#" PRIx64 ", cwd %s; checksums verified\n",
 			       prog_names[i], im->len, im->nrecs, im->nvmas, im->pages,
 			       im->task_size, im->vdso_lo, im->cwd);
+		ksft_print_msg("%s records: %s; %d objects made for it\n", prog_names[i],
+			       im->types, im->nsetups);
 		self->nimg++;
 	}
 

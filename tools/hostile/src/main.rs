@@ -14,8 +14,10 @@
 //!
 //! writes `DIR/manifest` and, for attempts `I..I+N`, `DIR/<attempt>.img`.
 //! The manifest has one line per mutation class (`class C NAME`), per
-//! image (`image K LEN RECORDS VMAS PAGES TASK_SIZE VDSO_LO VDSO_HI CWD`)
-//! and per attempt (`attempt IDX IMAGE CLASS LEN FIRST_DIFF FIXED
+//! image (`image K LEN RECORDS VMAS PAGES TASK_SIZE VDSO_LO VDSO_HI CWD`,
+//! then `types K TYPE:NAMExCOUNT...` and one `setup K KIND ID N1..N6 PATH`
+//! per object the restoring process must make, as crctl would: a restart
+//! object, a POSIX timer or a CPU itimer) and per attempt (`attempt IDX IMAGE CLASS LEN FIRST_DIFF FIXED
 //! EXPECT_REJECT MUST_RESTORE PREFIX USE_PIPE RAW_PREFIX PTR_ABS PTR_OFF
 //! PREFIX_LEN DESCRIPTION`), numbers in decimal. The first attempts
 //! truncate each image at each of its record boundaries in turn, the
@@ -774,8 +776,29 @@ fn pick_any_type(im: &Image, rng: &mut Rng) -> usize {
     0
 }
 
-/// A weighted random class.
-fn random_class(rng: &mut Rng) -> usize {
+/// The first of `REC_TYPES` that are the newer records: the file table's
+/// objects, pending signals and timers.
+const NEWER_TYPES: usize = 16;
+const _: () = assert!(REC_TYPES[NEWER_TYPES] as u32 == RecordType::Pipe as u32);
+
+/// A record type of `im` (its index in `REC_TYPES`) for a byte or field
+/// class: half of the time one of the newer records, if it has any.
+fn pick_type(im: &Image, rng: &mut Rng) -> usize {
+    let has: Vec<usize> = (0..NTYPES)
+        .filter(|&k| !im.records_of(REC_TYPES[k]).is_empty())
+        .collect();
+    let newer: Vec<usize> = has.iter().copied().filter(|&k| k >= NEWER_TYPES).collect();
+    if !newer.is_empty() && rng.chance(50) {
+        newer[rng.below_usize(newer.len())]
+    } else if has.is_empty() {
+        0
+    } else {
+        has[rng.below_usize(has.len())]
+    }
+}
+
+/// A weighted random class for image `im`.
+fn random_class(im: &Image, rng: &mut Rng) -> usize {
     const W: [(usize, u64); 26] = [
         (C_BITFLIP, 14),
         (C_BYTE, 18),
@@ -812,7 +835,7 @@ fn random_class(rng: &mut Rng) -> usize {
         k += 1;
     }
     match W[k].0 {
-        c @ (C_BYTE | C_FIELD) => c + rng.below_usize(NTYPES),
+        c @ (C_BYTE | C_FIELD) => c + pick_type(im, rng),
         c => c,
     }
 }
@@ -1569,7 +1592,7 @@ fn attempt(images: &[Image], seed: u64, idx: usize, tree_format: bool) -> Result
     }
     for _ in 0..1000 {
         let img = rng.below_usize(images.len());
-        let cls = random_class(&mut rng);
+        let cls = random_class(&images[img], &mut rng);
         if let Some(mut m) = make_mutation(&images[img], &mut rng, cls, 0, tree_format) {
             m.img = img;
             finish(&images[img], &mut rng, &mut m);
@@ -1654,6 +1677,20 @@ fn run() -> Result<(), String> {
             im.vdso.1,
             String::from_utf8_lossy(&im.cwd)
         );
+        // Its record types, with their counts, in the order they come.
+        let mut types: Vec<(u32, usize)> = vec![];
+        for r in &im.recs {
+            match types.iter_mut().find(|t| t.0 == r.ty) {
+                Some(t) => t.1 += 1,
+                None => types.push((r.ty, 1)),
+            }
+        }
+        let _ = write!(man, "types {k}");
+        for (t, n) in types {
+            let name = RecordType::from_u32(t).map_or("?", |t| t.name());
+            let _ = write!(man, " {t}:{name}x{n}");
+        }
+        let _ = writeln!(man);
         for u in &im.setups {
             let _ = writeln!(
                 man,
