@@ -747,7 +747,7 @@ fn assemble_same(im: &Image) -> Mutation {
 fn meta_singleton(t: u32, tree_format: bool) -> bool {
     match RecordType::from_u32(t) {
         Some(RecordType::Groups | RecordType::Cwd | RecordType::Rlimits)
-        | Some(RecordType::Signals | RecordType::Mm) => true,
+        | Some(RecordType::Signals | RecordType::Mm | RecordType::Itimers) => true,
         Some(RecordType::Task | RecordType::Regs | RecordType::Xstate) => !tree_format,
         _ => false,
     }
@@ -1060,10 +1060,13 @@ fn make_mutation(
             order.swap(i, i + 1);
             m = assemble(im, &order);
             m.fix = rng.chance(50);
-            // Singleton metadata records may come in any order; so may a
-            // lock or signal owner and an object record of the file table
-            // (a lock belongs to the last file record before it, which the
-            // swap keeps).
+            // Singleton metadata records may come in any order, and POSIX
+            // timers among them (but not two of them: they come in id
+            // order); so may a lock or signal owner and an object record
+            // of the file table (a lock belongs to the last file record
+            // before it, which the swap keeps), and a file record and the
+            // object record after it (an object comes before the first
+            // file record that names it, which is not the one before it).
             let (a, b) = (&im.recs[i], &im.recs[i + 1]);
             let owned = |r: &Rec| r.is(RecordType::Lock) || r.is(RecordType::FileOwner);
             let object = |r: &Rec| {
@@ -1076,14 +1079,24 @@ fn make_mutation(
                     RecordType::Memfd,
                     RecordType::Deleted,
                     RecordType::FileData,
+                    RecordType::UnixQueued,
+                    RecordType::Eventfd,
+                    RecordType::Timerfd,
+                    RecordType::Signalfd,
+                    RecordType::Epoll,
+                    RecordType::EpollWatch,
+                    RecordType::Inotify,
+                    RecordType::InotifyWatch,
                 ]
                 .iter()
                 .any(|&t| r.is(t))
             };
-            m.expect_reject = !((meta_singleton(a.ty, tree_format)
-                && meta_singleton(b.ty, tree_format))
+            let meta = |r: &Rec| meta_singleton(r.ty, tree_format) || r.is(RecordType::PosixTimer);
+            let timers = a.is(RecordType::PosixTimer) && b.is(RecordType::PosixTimer);
+            m.expect_reject = !((meta(a) && meta(b) && !timers)
                 || (owned(a) && (object(b) || owned(b)))
-                || (object(a) && owned(b)));
+                || (object(a) && owned(b))
+                || (a.is(RecordType::File) && object(b)));
             m.say(&format!(
                 "swap records {i} ({}) and {} ({})",
                 im.type_name(i),
@@ -1097,11 +1110,11 @@ fn make_mutation(
             order.insert(i, i);
             m = assemble(im, &order);
             m.fix = rng.chance(50);
-            // A second tail after the tail is never read. A lock twice is a
-            // state an image may hold (lock records carry no count); a unix
-            // socket's queued message twice is not (its socket record
-            // counts them).
-            m.expect_reject = ![RecordType::Tail, RecordType::Lock]
+            // A second tail after the tail is never read. A lock or a
+            // pending signal twice is a state an image may hold (no count
+            // names them); a unix socket's queued message twice is not (its
+            // socket record counts them).
+            m.expect_reject = ![RecordType::Tail, RecordType::Lock, RecordType::PendingSig]
                 .iter()
                 .any(|&t| im.recs[i].is(t));
             m.fix_counts = m.expect_reject;
@@ -1113,12 +1126,22 @@ fn make_mutation(
             m = assemble(im, &order);
             m.fix = rng.chance(50);
             m.fix_counts = true;
-            // Without an fd record, a lock or a signal owner, the image is
-            // still valid (no count names them); without a queued unix
-            // message it is not (its socket record counts them).
-            m.expect_reject = ![RecordType::File, RecordType::Lock, RecordType::FileOwner]
-                .iter()
-                .any(|&t| im.recs[i].is(t));
+            // Without an fd record, a lock, a signal owner, a pending
+            // signal, the itimers or a POSIX timer, the image is still valid
+            // (no count names them; the restoring process then has a timer
+            // the image lacks, which the kernel may refuse); without a
+            // queued unix message it is not (its socket record counts
+            // them).
+            m.expect_reject = ![
+                RecordType::File,
+                RecordType::Lock,
+                RecordType::FileOwner,
+                RecordType::PendingSig,
+                RecordType::Itimers,
+                RecordType::PosixTimer,
+            ]
+            .iter()
+            .any(|&t| im.recs[i].is(t));
             m.say(&format!("drop record {i} ({})", im.type_name(i)));
         }
         C_VMA_OVERLAP => {
