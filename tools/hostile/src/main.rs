@@ -1066,7 +1066,10 @@ fn make_mutation(
             // of the file table (a lock belongs to the last file record
             // before it, which the swap keeps), and a file record and the
             // object record after it (an object comes before the first
-            // file record that names it, which is not the one before it).
+            // file record that names it, which is not the one before it),
+            // and two pipe or unix data records (the bytes queued change
+            // order, which no count tells; file data has offsets).
+
             let (a, b) = (&im.recs[i], &im.recs[i + 1]);
             let owned = |r: &Rec| r.is(RecordType::Lock) || r.is(RecordType::FileOwner);
             let object = |r: &Rec| {
@@ -1096,7 +1099,15 @@ fn make_mutation(
             m.expect_reject = !((meta(a) && meta(b) && !timers)
                 || (owned(a) && (object(b) || owned(b)))
                 || (object(a) && owned(b))
-                || (a.is(RecordType::File) && object(b)));
+                || (a.is(RecordType::File) && object(b))
+                || (a.ty == b.ty
+                    && [
+                        RecordType::PipeData,
+                        RecordType::UnixData,
+                        RecordType::FileData,
+                    ]
+                    .iter()
+                    .any(|&t| a.is(t))));
             m.say(&format!(
                 "swap records {i} ({}) and {} ({})",
                 im.type_name(i),
