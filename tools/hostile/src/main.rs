@@ -1069,7 +1069,6 @@ fn make_mutation(
             // file record that names it, which is not the one before it),
             // and two pipe or unix data records (the bytes queued change
             // order, which no count tells; file data has offsets).
-
             let (a, b) = (&im.recs[i], &im.recs[i + 1]);
             let owned = |r: &Rec| r.is(RecordType::Lock) || r.is(RecordType::FileOwner);
             let object = |r: &Rec| {
