@@ -3,7 +3,8 @@
  * Mutation testing of CR_IOC_RESTART: hostile images.
  *
  * The test makes valid images itself, by starting real programs of progs/
- * (counter, fpu, files) and checkpointing them with crctl, has
+ * (counter, fpu, files and the programs of the newer records: see progs[])
+ * and checkpointing them with crctl, has
  * cr_hostile_gen (tools/hostile: the cr-image crate, the very format code
  * the kernel runs) write mutated copies of them, in batches, with a
  * manifest that says how to deliver each and what may come of it, then
@@ -23,11 +24,14 @@
  * predecessor, moved past the image's TASK_SIZE, across the 47-bit
  * boundary (user space only with 5-level paging) or to kernel addresses;
  * inconsistent page counts; absurd sizes (groups count, path lengths,
- * xstate size, ...); and absurd prefix arguments of the ioctl struct.
+ * xstate size, ...); the task record's job-control stop flags; and absurd
+ * prefix arguments of the ioctl struct.
  * About half of the image mutations get their checksums recomputed
  * (meta-end and tail, with the crate's Checksum, which the generator first
  * checks against the real images' own), so that they reach the semantic
- * checks.  This file has no knowledge of the image format.
+ * checks.  This file has no knowledge of the image format: what crctl would
+ * make for an image (restart objects, POSIX timers, CPU itimers) it makes
+ * from the generator's "setup" lines, for the original image.
  *
  * Every attempt ends in one of:
  *  - an errno (EINVAL, EPERM, EOPNOTSUPP, ...) with a log line: refused
@@ -36,7 +40,8 @@
  *  - restored: the child became the program.  Acceptable only for an image
  *    that is valid (unchanged bytes, or a consistent change with fixed
  *    checksums): "restored-ok" if the program then behaves (counter counts
- *    on, fpu ticks, files passes its self check), "restored-altered" if an
+ *    on, fpu ticks, files passes its self check, ...: enum judge),
+ *    "restored-altered" if an
  *    image made valid by the checksum fix-up holds changed program state
  *    (registers, memory) and the program misbehaves, which is no fault of
  *    the kernel.  Restoring an image with an uncorrected corruption, or one
@@ -67,8 +72,14 @@
 #define CR_TEST_IOCTL
 #include <endian.h>
 #include <inttypes.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
 #include <linux/cr.h>
 #include "kselftest_harness.h"
 #include "cr_test.h"
@@ -79,7 +90,7 @@
 #define MAX_JOBS		4
 #define KILL_WAIT		5000	/* ms: a SIGKILLed child must be gone by then */
 #define BATCH			100	/* hostile images generated at a time */
-#define MAX_CLASSES		64
+#define MAX_CLASSES		128
 #define CHILD_MARK		"crh-child"	/* comm of a child before its ioctl */
 
 /* Our comm: a child has it until it renames itself CHILD_MARK. */
@@ -260,17 +271,20 @@ struct prog {
 	pid_t pid;
 	struct lbuf out;
 	int err;
+	int in;		/* the write end of its stdin, or -1 */
 };
 
 /*
- * Starts @argv in the scratch directory, stdout on a pipe, stdin and
- * stderr /dev/null.
+ * Starts @argv in the scratch directory, stdout on a pipe, stdin (a pipe
+ * that stays empty with @stdin_pipe) and stderr /dev/null.
  */
-static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
+static bool spawn(struct cr_env *env, struct prog *p, char *const argv[],
+		  bool stdin_pipe)
 {
-	int out[2], null;
+	int out[2], in[2] = { -1, -1 }, null;
 
-	if (pipe2(out, O_CLOEXEC))
+	p->in = -1;
+	if (pipe2(out, O_CLOEXEC) || (stdin_pipe && pipe2(in, O_CLOEXEC)))
 		return false;
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
@@ -281,7 +295,7 @@ static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
 	if (p->pid < 0)
 		return false;
 	if (p->pid == 0) {
-		child_stdio(null, out[1], null);
+		child_stdio(in[0] >= 0 ? in[0] : null, out[1], null);
 		if (chdir(env->dir))
 			_exit(125);
 		execv(argv[0], argv);
@@ -290,6 +304,9 @@ static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
 	kid_add(env, p->pid);
 	close(out[1]);
 	close(null);
+	if (in[0] >= 0)
+		close(in[0]);
+	p->in = in[1];
 	p->out.fd = out[0];
 	p->out.len = 0;
 	fcntl(p->out.fd, F_SETFL, O_NONBLOCK);
@@ -298,8 +315,89 @@ static bool spawn(struct cr_env *env, struct prog *p, char *const argv[])
 
 /* ------------------------------------------------------------ images */
 
-enum { P_COUNTER, P_FPU, P_FILES, NPROGS };
-static const char *prog_names[NPROGS] = { "counter", "fpu", "files" };
+enum {
+	P_COUNTER, P_FPU, P_FILES, P_STOPPED, P_PIPE, P_UNIX, P_EVFD, P_SIGPEND,
+	P_ITIMERS, P_PTIMERS, P_INOTIFY, P_INET, NPROGS
+};
+
+/* How a restored program shows that it behaves. */
+enum judge {
+	J_COUNT,	/* 1, 2, 3, ... on: three consecutive numbers */
+	J_TICK,		/* lines starting with the word: two of them */
+	J_LINE,		/* the word, as a line, after any number of others */
+	J_ALIVE,	/* silent and alive for ALIVE_MS */
+};
+
+/*
+ * The programs checkpointed for the images: a program of progs/ with its
+ * arguments, what it prints when it is ready to be checkpointed (a line
+ * starting with @ready, after which @want more lines), and how the
+ * restored copy is judged.  @usr1: it checks itself on SIGUSR1, sent once
+ * it catches it; @stdin_pipe: its stdin is a pipe, the other end open
+ * (inet ends at end of file), holding one byte with @stdin_byte (unix
+ * waits for it); @sig: sent to the original after @ready (a blocked signal that
+ * stays pending: the image has a pending-signal record), @stop: stopped
+ * (SIGSTOP) when checkpointed; @excl: one attempt at a time (a shared file,
+ * a port).  Each holds records of the newer kinds: pipes (a pipe to itself),
+ * unix sockets with queued data, eventfds, timerfds and a signalfd, a
+ * pending signal, itimers, POSIX timers, inotify watches, inet sockets and
+ * a job-control stop.  The objects of their images that crctl would make
+ * (pipes, event descriptors, inotify instances, POSIX timers, CPU itimers)
+ * the attempt child makes from the original image's "setup" lines.
+ */
+struct progdef {
+	const char *name;		/* image name */
+	const char *exe;		/* in progs/ */
+	const char *args[6];
+	const char *ready;
+	int want;
+	enum judge judge;
+	const char *word;
+	bool usr1, stdin_pipe, stdin_byte, stop, excl;
+	int sig;
+};
+
+static const struct progdef progs[NPROGS] = {
+	[P_COUNTER] = { "counter", "counter", { NULL }, NULL, 3, J_COUNT },
+	/* Endless chunks of little work: a tick every few ms. */
+	[P_FPU] = { "fpu", "fpu", { "1000000000", "2000", "20000" }, "START", 3,
+		    J_TICK, "tick" },
+	/* Arguments filled in by make_image(). */
+	[P_FILES] = { "files", "files", { NULL }, "READY", 0, J_LINE, "OK",
+		      .usr1 = true, .excl = true },
+	[P_STOPPED] = { "stopped", "counter", { NULL }, NULL, 3, J_COUNT, .stop = true },
+	[P_PIPE] = { "pipe", "pipes", { "self" }, "READY", 0, J_LINE, "SELF OK",
+		     .usr1 = true },
+	[P_UNIX] = { "unix", "unix", { "pair", "stream", "0" }, "READY A", 0, J_LINE,
+		     "ALIVE A", .stdin_pipe = true, .stdin_byte = true },
+	[P_EVFD] = { "evfd", "evfd", { "all" }, "READY", 0, J_TICK, "TICK" },
+	[P_SIGPEND] = { "sigpend", "timers", { "sleep" }, "READY", 0, J_LINE, "OK",
+			.sig = SIGUSR1 },
+	[P_ITIMERS] = { "itimers", "timers", { "itimers" }, "READY", 0, J_ALIVE },
+	[P_PTIMERS] = { "ptimers", "timers", { "ptimers" }, "READY", 0, J_ALIVE },
+	/* Arguments filled in by make_image(). */
+	[P_INOTIFY] = { "inotify", "epoll", { NULL }, "READY", 0, J_ALIVE },
+	[P_INET] = { "inet", "inet", { "tcp,127.0.0.1,0", "udp,127.0.0.1,0" },
+		     "READY", 0, J_ALIVE, .stdin_pipe = true, .excl = true },
+};
+static const char *prog_names[NPROGS];
+
+#define MAX_SETUPS	32
+#define ALIVE_MS	1500
+
+/*
+ * What the restoring process makes for an image ("setup" lines of the
+ * manifest): a restart object of kind @kind (CR_RESTART_OBJ_*), or
+ * SETUP_PTIMER / SETUP_ITIMER / SETUP_INOTIFY_WATCH.
+ */
+#define SETUP_PTIMER		100
+#define SETUP_ITIMER		101
+#define SETUP_INOTIFY_WATCH	108
+struct setup {
+	unsigned int kind, id;
+	uint64_t n[6];
+	char path[PATH_MAX];
+};
 
 /* A valid image, as checkpointed, and what cr_hostile_gen says of it. */
 struct image {
@@ -312,6 +410,9 @@ struct image {
 	uint64_t pages, task_size;
 	uint64_t vdso_lo, vdso_hi;
 	char cwd[PATH_MAX];
+	struct setup setups[MAX_SETUPS];
+	int nsetups;
+	char types[1024];		/* its record types and counts */
 };
 
 /* One hostile image ("attempt" line of the manifest) and its delivery. */
@@ -368,7 +469,7 @@ static bool generate(struct __test_metadata *_metadata, struct cr_env *env,
 		     size_t size)
 {
 	char exe[PATH_MAX + 32], seedstr[32], firststr[16], countstr[16], err[2048], how[64];
-	char path[PATH_MAX + 32], line[1024];
+	char path[PATH_MAX + 32], line[2048];
 	char *argv[12 + NPROGS];
 	unsigned int u[9];
 	int i, k, n = 0, status, off;
@@ -422,6 +523,29 @@ static bool generate(struct __test_metadata *_metadata, struct cr_env *env,
 				   &x->len, &x->nrecs, &x->nvmas, &x->pages, &x->task_size,
 				   &x->vdso_lo, &x->vdso_hi, x->cwd) != 8)
 				goto bad;
+			x->nsetups = 0;
+			continue;
+		}
+		if (!strncmp(line, "types ", 6)) {
+			if (sscanf(line, "types %d%n", &k, &off) != 1 || k < 0 || k >= nimg)
+				goto bad;
+			snprintf(im[k].types, sizeof(im[k].types), "%s", line + off + 1);
+			continue;
+		}
+		if (!strncmp(line, "setup ", 6)) {
+			struct setup *u;
+
+			if (sscanf(line, "setup %d%n", &k, &off) != 1 || k < 0 || k >= nimg ||
+			    im[k].nsetups >= MAX_SETUPS)
+				goto bad;
+			u = &im[k].setups[im[k].nsetups];
+			if (sscanf(line + off, "%u %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %4095s",
+				   &u->kind, &u->id, &u->n[0], &u->n[1], &u->n[2], &u->n[3],
+				   &u->n[4], &u->n[5], u->path) != 9)
+				goto bad;
+			if (!strcmp(u->path, "-"))
+				u->path[0] = 0;
+			im[k].nsetups++;
 			continue;
 		}
 		if (strncmp(line, "attempt ", 8))
@@ -483,7 +607,9 @@ struct slot {
 	char log[2048], err[1024];
 	size_t loglen, errlen;
 	long long t0, deadline;
-	bool restored, behaved, bad, usr1;
+	int infd;			/* the write end of its stdin, or -1 */
+	bool restored, behaved, bad, usr1, cont;
+	long long restored_at;
 	int good;
 	long last;
 	char why[160];			/* what the restored program did */
@@ -520,16 +646,193 @@ FIXTURE(hostile) {
 	int queued, left;		/* in the batch, not taken yet */
 };
 
+#define CRH_TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#endif
+
+/* An inotify instance as setup @u (with its watches) describes. */
+static int make_inotify(const struct image *im, const struct setup *u)
+{
+	char gap[64], buf[4096];
+	unsigned int next = 1, wd;
+	int fd, g, i, w;
+
+	fd = inotify_init1(IN_NONBLOCK);
+	g = memfd_create("crh-inotify-gap", 0);
+	if (fd < 0 || g < 0)
+		return -1;
+	snprintf(gap, sizeof(gap), "/proc/self/fd/%d", g);
+	/* The watches in wd order (the generator lists them so), with gaps. */
+	for (wd = 1; wd < u->n[0]; wd++) {
+		const struct setup *x = NULL;
+
+		for (i = 0; i < im->nsetups; i++)
+			if (im->setups[i].kind == SETUP_INOTIFY_WATCH &&
+			    im->setups[i].id == u->id && im->setups[i].n[0] == wd)
+				x = &im->setups[i];
+		if (x) {
+			w = inotify_add_watch(fd, x->path, (uint32_t)x->n[1] | IN_DONT_FOLLOW);
+		} else {
+			w = inotify_add_watch(fd, gap, IN_ATTRIB);
+			if (w >= 0 && inotify_rm_watch(fd, w))
+				return -1;
+		}
+		if (w != (int)wd)
+			return -1;
+		next = wd + 1;
+	}
+	if (next != u->n[0])
+		return -1;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;	/* the IN_IGNORED events of the gaps */
+	close(g);
+	return fd;
+}
+
+static int make_timerfd(const struct setup *u)
+{
+	uint64_t value = u->n[3] ? u->n[3] : u->n[4], ticks = u->n[2], v;
+	bool abs = u->n[1] & 1;
+	struct itimerspec its = { 0 };
+	struct timespec now;
+	int fd, flags = 0;
+
+	fd = timerfd_create((clockid_t)u->n[0], 0);
+	if (fd < 0)
+		return -1;
+	if (abs)
+		flags |= TFD_TIMER_ABSTIME;
+	if (u->n[1] & 2)
+		flags |= TFD_TIMER_CANCEL_ON_SET;
+	v = value;
+	if (value && abs) {
+		if (u->n[5]) {
+			v = u->n[5];
+		} else {
+			clock_gettime((clockid_t)u->n[0], &now);
+			v = now.tv_sec * 1000000000ULL + now.tv_nsec + value;
+		}
+	}
+	its.it_value.tv_sec = v / 1000000000ULL;
+	its.it_value.tv_nsec = v % 1000000000ULL;
+	its.it_interval.tv_sec = u->n[4] / 1000000000ULL;
+	its.it_interval.tv_nsec = u->n[4] % 1000000000ULL;
+	if (timerfd_settime(fd, flags, &its, NULL))
+		return -1;
+	if (ticks && ioctl(fd, CRH_TFD_IOC_SET_TICKS, &ticks))
+		return -1;
+	return fd;
+}
+
+static bool make_ptimer(const struct setup *u)
+{
+	struct sigevent ev;
+	int id = (int)u->id;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = (int)u->n[1];
+	ev.sigev_signo = (int)u->n[2];
+	ev.sigev_value.sival_ptr = (void *)(uintptr_t)u->n[3];
+	if (ev.sigev_notify == SIGEV_THREAD_ID)
+		ev._sigev_un._tid = gettid();
+	return syscall(SYS_timer_create, (clockid_t)u->n[0], &ev, &id) == 0;
+}
+
+/*
+ * In the child: makes what crctl would make for the image (from the
+ * original image's setup lines: a mutated image is not asked): the restart
+ * objects into @objs, the POSIX timers and CPU itimers in itself.  False on
+ * a failure (a setup failure: the unchanged image must restore).
+ */
+static bool make_setups(const struct image *im, struct cr_restart_obj *objs, int *nobjs)
+{
+	bool ptimers = false;
+	int i, fd, p[2];
+
+	*nobjs = 0;
+	for (i = 0; i < im->nsetups; i++) {
+		const struct setup *u = &im->setups[i];
+
+		fd = -1;
+		switch (u->kind) {
+		case CR_RESTART_OBJ_PIPE:
+			if (pipe2(p, 0))
+				return false;
+			if (fcntl(p[0], F_GETPIPE_SZ) != (int)u->n[0] &&
+			    fcntl(p[0], F_SETPIPE_SZ, (int)u->n[0]) < 0)
+				return false;
+			if (fcntl(p[0], F_GETPIPE_SZ) != (int)u->n[0])
+				return false;
+			close(p[1]);
+			fd = p[0];
+			break;
+		case CR_RESTART_OBJ_EVENTFD:
+			fd = eventfd(0, u->n[1] & 1 ? EFD_SEMAPHORE : 0);
+			if (fd < 0 || (u->n[0] && write(fd, &u->n[0], 8) != 8))
+				return false;
+			break;
+		case CR_RESTART_OBJ_TIMERFD:
+			fd = make_timerfd(u);
+			break;
+		case CR_RESTART_OBJ_SIGNALFD: {
+			sigset_t set;
+			int sig;
+
+			sigemptyset(&set);
+			for (sig = 1; sig <= 64; sig++)
+				if (u->n[0] >> (sig - 1) & 1)
+					sigaddset(&set, sig);
+			fd = signalfd(-1, &set, 0);
+			break;
+		}
+		case CR_RESTART_OBJ_INOTIFY:
+			fd = make_inotify(im, u);
+			break;
+		case SETUP_INOTIFY_WATCH:
+			continue;
+		case SETUP_PTIMER:
+			if (!ptimers && prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0))
+				return false;
+			ptimers = true;
+			if (!make_ptimer(u))
+				return false;
+			continue;
+		case SETUP_ITIMER: {
+			/* Armed far away; the module sets the time left. */
+			struct itimerval it = { .it_value = { 1000, 0 } };
+
+			if (setitimer(u->id == 1 ? ITIMER_VIRTUAL : ITIMER_PROF, &it, NULL))
+				return false;
+			continue;
+		}
+		default:
+			return false;
+		}
+		if (fd < 0)
+			return false;
+		objs[*nobjs].kind = u->kind;
+		objs[*nobjs].id = u->id;
+		objs[*nobjs].fd = fd;
+		objs[*nobjs].__pad = 0;
+		(*nobjs)++;
+	}
+	if (ptimers)
+		prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+	return true;
+}
+
 /* In the child: what crctl restart does, then the ioctl. */
 static void attempt_child(FIXTURE_DATA(hostile) *self, const struct image *im,
 			  const struct mutation *m, int imgfd, int logfd,
-			  int outfd, int errfd)
+			  int infd, int outfd, int errfd)
 {
+	struct cr_restart_obj objs[MAX_SETUPS];
 	struct cr_restart_args args;
-	int null, dev;
+	int null, dev, nobjs;
 
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	child_stdio(null, outfd, errfd);
+	child_stdio(infd >= 0 ? infd : null, outfd, errfd);
 	prctl(PR_SET_NAME, CHILD_MARK);
 	if (chdir(im->cwd)) {
 		dprintf(2, "chdir %s: %m\n", im->cwd);
@@ -542,10 +845,18 @@ static void attempt_child(FIXTURE_DATA(hostile) *self, const struct image *im,
 	}
 	if (move_vdso(im->vdso_lo, im->vdso_hi))
 		_exit(202);
+	if (!make_setups(im, objs, &nobjs)) {
+		dprintf(2, "making the image's objects: %m\n");
+		_exit(205);
+	}
 	memset(&args, 0, sizeof(args));
 	args.size = sizeof(args);
 	args.fd = imgfd;
 	args.logfd = logfd;
+	if (nobjs) {
+		args.objs = (uintptr_t)objs;
+		args.nr_objs = nobjs;
+	}
 	if (m->raw_prefix) {
 		args.prefix = m->prefix_ptr_abs ? m->prefix_ptr_off :
 			      (uint64_t)(uintptr_t)(m->buf + m->prefix_ptr_off);
@@ -594,10 +905,11 @@ static bool start_attempt(struct __test_metadata *_metadata,
 			  struct mutation *m)
 {
 	const struct image *im = &self->img[m->img];
-	int out[2], logp[2], errp[2], imgfd, pfd[2] = { -1, -1 };
+	int out[2], logp[2], errp[2], imgfd, pfd[2] = { -1, -1 }, in[2] = { -1, -1 };
 	size_t from = m->prefix, rest;
 
 	memset(s, 0, sizeof(*s));
+	s->infd = -1;
 	s->m = *m;
 	s->idx = idx;
 	if (m->raw_prefix)
@@ -628,6 +940,11 @@ static bool start_attempt(struct __test_metadata *_metadata,
 	}
 	if (pipe2(out, O_CLOEXEC) || pipe2(logp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
 		return false;
+	/* Its stdin: the byte it waits for, there from the start. */
+	if (progs[im->prog].stdin_pipe && pipe2(in, O_CLOEXEC))
+		return false;
+	if (progs[im->prog].stdin_byte && write(in[1], "x", 1) != 1)
+		return false;
 	fflush(stdout);
 	fflush(stderr);
 	s->pid = fork();
@@ -637,9 +954,12 @@ static bool start_attempt(struct __test_metadata *_metadata,
 		/* Keep the image and log fds across the ioctl only. */
 		if (fcntl(imgfd, F_SETFD, 0) || fcntl(logp[1], F_SETFD, 0))
 			_exit(204);
-		attempt_child(self, im, m, imgfd, logp[1], out[1], errp[1]);
+		attempt_child(self, im, m, imgfd, logp[1], in[0], out[1], errp[1]);
 	}
 	kid_add(&self->env, s->pid);
+	if (in[0] >= 0)
+		close(in[0]);
+	s->infd = in[1];	/* open until the attempt is over */
 	close(imgfd);
 	close(out[1]);
 	close(logp[1]);
@@ -672,8 +992,8 @@ static void judge_line(const struct image *im, struct slot *s, const char *line)
 		snprintf(s->first, sizeof(s->first), "%.60s", line);
 	if (s->behaved || s->bad)
 		return;
-	switch (im->prog) {
-	case P_COUNTER:
+	switch (progs[im->prog].judge) {
+	case J_COUNT:
 		errno = 0;
 		v = strtol(line, &end, 10);
 		if (end == line || *end || errno || v <= 0 ||
@@ -686,8 +1006,11 @@ static void judge_line(const struct image *im, struct slot *s, const char *line)
 		if (++s->good >= 3)
 			s->behaved = true;
 		return;
-	case P_FPU:
-		if (strcmp(line, "tick")) {
+	case J_TICK: {
+		const char *w = progs[im->prog].word;
+		size_t n = strlen(w);
+
+		if (strncmp(line, w, n) || (line[n] && line[n] != ' ')) {
 			s->bad = true;
 			snprintf(s->why, sizeof(s->why), "printed \"%.40s\"", line);
 			return;
@@ -695,13 +1018,19 @@ static void judge_line(const struct image *im, struct slot *s, const char *line)
 		if (++s->good >= 2)
 			s->behaved = true;
 		return;
-	case P_FILES:
-		if (strcmp(line, "OK")) {
+	}
+	case J_LINE:
+		if (!strncmp(line, "BAD", 3) || !strncmp(line, "FAIL", 4)) {
 			s->bad = true;
 			snprintf(s->why, sizeof(s->why), "printed \"%.60s\"", line);
 			return;
 		}
-		s->behaved = true;
+		if (!strcmp(line, progs[im->prog].word))
+			s->behaved = true;
+		return;
+	case J_ALIVE:
+		s->bad = true;
+		snprintf(s->why, sizeof(s->why), "printed \"%.60s\"", line);
 		return;
 	}
 }
@@ -772,6 +1101,8 @@ static void conclude(FIXTURE_DATA(hostile) *self, struct slot *s, int o,
 	close(s->out.fd);
 	close(s->logfd);
 	close(s->errfd);
+	if (s->infd >= 0)
+		close(s->infd);
 	free(s->m.buf);
 	s->busy = false;
 }
@@ -882,11 +1213,24 @@ static void step(FIXTURE_DATA(hostile) *self, struct slot *s)
 	if (!s->restored && proc_comm(s->pid, comm, sizeof(comm)) &&
 	    !own_comm(comm))
 		s->restored = true;
-	if (s->restored && im->prog == P_FILES && !s->usr1 &&
+	if (s->restored && !s->restored_at)
+		s->restored_at = now_ms();
+	if (s->restored && progs[im->prog].usr1 && !s->usr1 &&
 	    catches(s->pid, SIGUSR1)) {
 		/* Its handler is in place: the restored program checks itself. */
 		kill(s->pid, SIGUSR1);
 		s->usr1 = true;
+	}
+	if (s->restored && !s->cont && proc_state(s->pid) == 'T') {
+		/* Restored in a job-control stop (as the image says): resume it. */
+		kill(s->pid, SIGCONT);
+		s->cont = true;
+	}
+	if (s->restored && progs[im->prog].judge == J_ALIVE && !s->bad &&
+	    now_ms() - s->restored_at >= ALIVE_MS &&
+	    proc_state(s->pid) != 'T' && proc_state(s->pid) != 'Z') {
+		s->behaved = true;
+		snprintf(s->why, sizeof(s->why), "silent and alive for %d ms", ALIVE_MS);
 	}
 	if (s->restored && (s->behaved || s->bad)) {
 		int o = restored_verdict(self, s);
@@ -991,28 +1335,22 @@ static bool make_image(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(hostile) *self, int prog, const char *path,
 		       char *why, size_t size)
 {
+	const struct progdef *d = &progs[prog];
 	char exe[PATH_MAX + 32], rfile[PATH_MAX + 32], line[256], err[2048], how[64];
+	char dirs[3][PATH_MAX + 32];
 	char pidstr[16], *ckpt[] = { "crctl", "checkpoint", "-o", (char *)path,
 				     pidstr, NULL };
-	char *argv[6];
+	char *argv[8];
 	struct prog p;
-	int i, status, want;
-	const char *ready;
+	int i, k, status;
+	long long end;
 
-	snprintf(exe, sizeof(exe), "%s/%s", self->env.bin, prog_names[prog]);
+	snprintf(exe, sizeof(exe), "%s/%s", self->env.bin, d->exe);
 	argv[0] = exe;
-	argv[1] = NULL;
-	want = 3;
-	ready = NULL;
-	if (prog == P_FPU) {
-		/* Endless chunks of little work: a tick every few ms. */
-		argv[1] = "1000000000";
-		argv[2] = "2000";
-		argv[3] = "20000";
-		argv[4] = NULL;
-		ready = "START";
-		want = 3;
-	} else if (prog == P_FILES) {
+	for (k = 0; k < 6 && d->args[k]; k++)
+		argv[1 + k] = (char *)d->args[k];
+	argv[1 + k] = NULL;
+	if (prog == P_FILES) {
 		snprintf(rfile, sizeof(rfile), "%s/files.read", self->env.dir);
 		snprintf(self->afile, sizeof(self->afile), "%s/files.append", self->env.dir);
 		if (!write_pattern(rfile, 10001)) {
@@ -1022,16 +1360,27 @@ static bool make_image(struct __test_metadata *_metadata,
 		argv[1] = rfile;
 		argv[2] = self->afile;
 		argv[3] = NULL;
-		ready = "READY";
-		want = 0;
+	} else if (prog == P_INOTIFY) {
+		/* Watches on three directories, the second one removed: a gap. */
+		argv[1] = "inotify";
+		for (i = 0; i < 3; i++) {
+			snprintf(dirs[i], sizeof(dirs[i]), "%s/inotify%d", self->env.dir, i + 1);
+			if (mkdir(dirs[i], 0755) && errno != EEXIST) {
+				snprintf(why, size, "mkdir %.200s: %s", dirs[i], strerror(errno));
+				return false;
+			}
+			argv[2 + i] = dirs[i];
+		}
+		argv[5] = NULL;
 	}
-	if (!spawn(&self->env, &p, argv)) {
+	if (!spawn(&self->env, &p, argv, d->stdin_pipe)) {
 		snprintf(why, size, "cannot start %.200s", exe);
 		return false;
 	}
-	for (i = 0; i < want + !!ready; i++) {
-		if (read_line(&p.out, line, sizeof(line), START_TIMEOUT) != 1) {
-			snprintf(why, size, "%s: no output", prog_names[prog]);
+	/* Its ready line (any lines before it), then @want more. */
+	for (i = 0, k = -1; k < d->want; i++) {
+		if (i > 64 || read_line(&p.out, line, sizeof(line), START_TIMEOUT) != 1) {
+			snprintf(why, size, "%s: no output", d->name);
 			goto fail;
 		}
 		if (!strcmp(line, "NOAVX")) {
@@ -1039,24 +1388,46 @@ static bool make_image(struct __test_metadata *_metadata,
 			close(p.out.fd);
 			return true;	/* no image: skipped */
 		}
-		if (i == 0 && ready && strcmp(line, ready)) {
-			snprintf(why, size, "%s printed \"%s\"", prog_names[prog], line);
+		if (!strncmp(line, "BAD", 3) || !strncmp(line, "FAIL", 4)) {
+			snprintf(why, size, "%s printed \"%s\"", d->name, line);
 			goto fail;
+		}
+		if (k >= 0 || !d->ready || !strncmp(line, d->ready, strlen(d->ready)))
+			k++;
+	}
+	if (d->sig) {
+		/* Blocked: it stays pending until the program takes it. */
+		kill(p.pid, d->sig);
+		usleep(100000);
+	}
+	if (d->stop) {
+		kill(p.pid, SIGSTOP);
+		end = now_ms() + START_TIMEOUT;
+		while (proc_state(p.pid) != 'T') {
+			if (now_ms() > end) {
+				snprintf(why, size, "%s: not stopped", d->name);
+				goto fail;
+			}
+			usleep(10000);
 		}
 	}
 	snprintf(pidstr, sizeof(pidstr), "%d", p.pid);
 	status = run(_metadata, &self->env, ckpt, -1, err, sizeof(err));
 	if (status != 0) {
-		snprintf(why, size, "crctl checkpoint %s: %s: %s", prog_names[prog],
+		snprintf(why, size, "crctl checkpoint %s: %s: %s", d->name,
 			 status < 0 ? "timeout" : describe(status, how, sizeof(how)), err);
 		goto fail;
 	}
 	kill_kid(&self->env, p.pid, NULL, KILL_WAIT);
 	close(p.out.fd);
+	if (p.in >= 0)
+		close(p.in);
 	return true;
 fail:
 	kill_kid(&self->env, p.pid, NULL, KILL_WAIT);
 	close(p.out.fd);
+	if (p.in >= 0)
+		close(p.in);
 	return false;
 }
 
@@ -1318,6 +1689,8 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 		ksft_print_msg("%s image: %zu bytes, %d records, %d vmas, %" PRIu64 " pages, task size %#" PRIx64 ", vdso %#" PRIx64 ", cwd %s; checksums verified\n",
 			       prog_names[i], im->len, im->nrecs, im->nvmas, im->pages,
 			       im->task_size, im->vdso_lo, im->cwd);
+		ksft_print_msg("%s records: %s; %d objects made for it\n", prog_names[i],
+			       im->types, im->nsetups);
 		self->nimg++;
 	}
 
@@ -1364,19 +1737,22 @@ TEST_F_TIMEOUT(hostile, mutations, 3600)
 		}
 		for (j = 0; j < self->jobs && self->left; j++) {
 			struct slot *sl = &self->slots[j];
-			bool files_busy = false;
+			bool busy[NPROGS] = { false };
 			struct mutation *m = NULL;
+			int pr;
 
 			if (sl->busy)
 				continue;
 			for (k = 0; k < self->jobs; k++)
-				if (self->slots[k].busy &&
-				    self->img[self->slots[k].m.img].prog == P_FILES)
-					files_busy = true;
-			/* One files image at a time: they share the append file. */
+				if (self->slots[k].busy)
+					busy[self->img[self->slots[k].m.img].prog] = true;
+			/*
+			 * One attempt at a time of an exclusive program's images:
+			 * files share the append file, inet its ports.
+			 */
 			for (k = 0; k < self->queued && !m; k++) {
-				if (!self->taken[k] &&
-				    !(self->img[self->queue[k].img].prog == P_FILES && files_busy))
+				pr = self->img[self->queue[k].img].prog;
+				if (!self->taken[k] && !(progs[pr].excl && busy[pr]))
 					m = &self->queue[k];
 			}
 			if (!m)
@@ -1442,6 +1818,10 @@ int main(int argc, char **argv)
 {
 	int n = env_int("CR_HOSTILE_N", DEFAULT_N);
 	int t = env_int("CR_HOSTILE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
+	int i;
+
+	for (i = 0; i < NPROGS; i++)
+		prog_names[i] = progs[i].name;
 
 	/*
 	 * The harness timeout follows the number of attempts: every attempt

@@ -382,7 +382,12 @@ fn main() {
     // first) records, and the shared anonymous VMAs.
     let h = test_header();
     let mut seen = HashSet::new();
-    for (prefix, img, h) in [("", sample_img, h), ("tree-", &tree_img, here())] {
+    let files_img = &valid.iter().find(|v| v.0 == "several-files.img").unwrap().1;
+    for (prefix, img, h) in [
+        ("", sample_img, h),
+        ("tree-", &tree_img, here()),
+        ("files-", files_img, h),
+    ] {
         let mut per_type = std::collections::HashMap::new();
         for (i, (ty, start)) in record_starts(img).into_iter().enumerate() {
             let len = u32::from_le_bytes(img[start + 4..start + 8].try_into().unwrap()) as usize;
@@ -393,6 +398,31 @@ fn main() {
                 let n = per_type.entry(ty as u32).or_insert(0);
                 let word = |k: usize| u32::from_le_bytes(p[k..k + 4].try_into().unwrap());
                 let wanted = match ty {
+                    // From the tree and files images: one of each
+                    // record of the file table's objects (and signals,
+                    // timers) the sample image lacks.
+                    _ if !matches!(
+                        ty,
+                        RecordType::Header
+                            | RecordType::Tree
+                            | RecordType::Task
+                            | RecordType::Groups
+                            | RecordType::Cwd
+                            | RecordType::Rlimits
+                            | RecordType::Thread
+                            | RecordType::Regs
+                            | RecordType::Xstate
+                            | RecordType::Signals
+                            | RecordType::Mm
+                            | RecordType::Vma
+                            | RecordType::Pages
+                            | RecordType::MetaEnd
+                            | RecordType::Tail
+                    ) =>
+                    {
+                        *n < 1
+                    }
+                    _ if prefix == "files-" => false,
                     RecordType::Tree => true,
                     RecordType::Task | RecordType::Thread => *n < 2,
                     RecordType::Pages => *n < 2 && word(12) != 0,
@@ -427,13 +457,15 @@ fn main() {
                     9
                 }
                 RecordType::File => 10,
-                // No single-record decoder of their own in the fuzz target yet.
-                RecordType::Lock
-                | RecordType::FileOwner
-                | RecordType::PendingSig
-                | RecordType::Itimers => continue,
-                RecordType::Inotify | RecordType::InotifyWatch => continue,
-                RecordType::Epoll | RecordType::EpollWatch | RecordType::PosixTimer => continue,
+                RecordType::Lock => 38,
+                RecordType::FileOwner => 39,
+                RecordType::PendingSig => 35,
+                RecordType::Itimers => 36,
+                RecordType::Inotify => 33,
+                RecordType::InotifyWatch => 34,
+                RecordType::Epoll => 31,
+                RecordType::EpollWatch => 32,
+                RecordType::PosixTimer => 37,
                 RecordType::MetaEnd => 11,
                 RecordType::Pages => {
                     seed.push(0);
@@ -443,16 +475,18 @@ fn main() {
                 RecordType::Tail => 13,
                 RecordType::Tree => 17,
                 RecordType::Thread => 18,
-                // Not in the one-record decode target yet (its selector
-                // table is shared): the whole-image targets cover them.
-                RecordType::Pipe
-                | RecordType::PipeData
-                | RecordType::UnixSock
-                | RecordType::UnixData
-                | RecordType::UnixQueued
-                | RecordType::Eventfd
-                | RecordType::Timerfd
-                | RecordType::Signalfd => continue,
+                RecordType::Pipe => {
+                    // Bytes::page_size: 4096 << (byte % 5).
+                    seed.push((h.page_size / 4096).trailing_zeros() as u8);
+                    23
+                }
+                RecordType::PipeData => 24,
+                RecordType::UnixSock => 25,
+                RecordType::UnixData => 26,
+                RecordType::UnixQueued => 27,
+                RecordType::Eventfd => 28,
+                RecordType::Timerfd => 29,
+                RecordType::Signalfd => 30,
                 RecordType::Inet => 19,
                 RecordType::Memfd => 20,
                 RecordType::Deleted => 21,

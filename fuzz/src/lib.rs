@@ -536,7 +536,19 @@ pub fn records(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 23 {
+    // Decodes with `$t::decode`, re-encodes, decodes to the same value.
+    macro_rules! round_trip {
+        ($t:ident, $ty:expr) => {
+            round_trip!($t, $ty, rest)
+        };
+        ($t:ident, $ty:expr, $p:expr $(, $arg:expr)*) => {
+            if let Ok(r) = $t::decode($p $(, $arg)*) {
+                let p = reencode($ty, |b| r.encode(b));
+                assert_eq!($t::decode(&p $(, $arg)*), Ok(r));
+            }
+        };
+    }
+    match sel % 40 {
         0 => {
             if let Ok(h) = Header::decode(rest) {
                 let p = reencode(RecordType::Header, |b| h.encode(b));
@@ -763,6 +775,27 @@ pub fn records(data: &[u8]) {
                 assert_eq!(FileData::decode(&p), Ok(d));
             }
         }
+        23 => {
+            let mut b = Bytes(rest);
+            let ps = b.page_size();
+            round_trip!(Pipe, RecordType::Pipe, b.0, ps);
+        }
+        24 => round_trip!(PipeData, RecordType::PipeData),
+        25 => round_trip!(UnixSock, RecordType::UnixSock),
+        26 => round_trip!(UnixData, RecordType::UnixData),
+        27 => round_trip!(UnixQueued, RecordType::UnixQueued),
+        28 => round_trip!(EventfdRec, RecordType::Eventfd),
+        29 => round_trip!(TimerfdRec, RecordType::Timerfd),
+        30 => round_trip!(SignalfdRec, RecordType::Signalfd),
+        31 => round_trip!(Epoll, RecordType::Epoll),
+        32 => round_trip!(EpollWatch, RecordType::EpollWatch),
+        33 => round_trip!(Inotify, RecordType::Inotify),
+        34 => round_trip!(InotifyWatch, RecordType::InotifyWatch),
+        35 => round_trip!(PendingSig, RecordType::PendingSig),
+        36 => round_trip!(Itimers, RecordType::Itimers),
+        37 => round_trip!(PosixTimer, RecordType::PosixTimer),
+        38 => round_trip!(LockRec, RecordType::Lock),
+        39 => round_trip!(FileOwner, RecordType::FileOwner),
         _ => {
             // pages_in as the kernel calls it: a VMA from a decoded record
             // (page aligned, nr_pages within its span) and a count so far
