@@ -19,7 +19,8 @@
  *    within 2x; cost grows with touched memory, not mapped size).
  * 6. 1,000 and 10,000 VMAs (untouched pages of alternating protections,
  *    so that they do not merge): checkpoint and restart, and the cost of
- *    one more VMA from 2 to 1,000 and from 1,000 to 10,000 (linear: equal).
+ *    one more VMA from 1,000 to 10,000 and from 10,000 to 20,000 (linear:
+ *    equal).
  * 7. Trees of 100 and 1,000 processes (a root and its children): tree
  *    checkpoint and restart (--detach), and the cost of one more process
  *    from 1 to 100 and from 100 to 1,000; a tree of 32 sharing 64 MiB.
@@ -513,18 +514,23 @@ int main(int argc, char **argv)
 	}
 
 	/* 6. VMAs */
-	/* 6. VMAs, best of 3 each; 2 VMAs is the base of the slopes */
-	v_ok = !round_trip(vmas_target, 2, 3, &v0_ck, &v0_rs, &v0_sz) &&
-	       !round_trip(vmas_target, 1000, 3, &v1_ck, &v1_rs, &v1_sz) &&
-	       !round_trip(vmas_target, 10000, 3, &v2_ck, &v2_rs, &v2_sz);
+	/*
+	 * 6. VMAs, best of 3 each. The slopes are from 1,000 to 10,000 and
+	 * from 10,000 to 20,000: the cost of 1,000 VMAs is within the noise
+	 * of the fixed cost under TCG.
+	 */
+	v_ok = !round_trip(vmas_target, 1000, 3, &v1_ck, &v1_rs, &v1_sz) &&
+	       !round_trip(vmas_target, 10000, 3, &v2_ck, &v2_rs, &v2_sz) &&
+	       !round_trip(vmas_target, 20000, 3, &v0_ck, &v0_rs, &v0_sz);
 	printf("VMAs: untouched pages of alternating protections (goal: linear)\n");
 	if (v_ok) {
-		printf("  %-44s %8.1f / %.1f MiB\n", "images of 1,000 / 10,000 VMAs:",
-		       v1_sz / 1048576.0, v2_sz / 1048576.0);
+		printf("  %-44s %8.1f / %.1f / %.1f MiB\n", "images of 1,000 / 10,000 / 20,000 VMAs:",
+		       v1_sz / 1048576.0, v2_sz / 1048576.0, v0_sz / 1048576.0);
 		versus_small("1,000 VMAs", v1_ck, v1_rs, t_small_ck, t_small_rs);
 		versus_small("10,000 VMAs", v2_ck, v2_rs, t_small_ck, t_small_rs);
-		per_unit("VMA", "checkpoint", 2, v0_ck, 1000, v1_ck, 10000, v2_ck);
-		per_unit("VMA", "restart", 2, v0_rs, 1000, v1_rs, 10000, v2_rs);
+		versus_small("20,000 VMAs", v0_ck, v0_rs, t_small_ck, t_small_rs);
+		per_unit("VMA", "checkpoint", 1000, v1_ck, 10000, v2_ck, 20000, v0_ck);
+		per_unit("VMA", "restart", 1000, v1_rs, 10000, v2_rs, 20000, v0_rs);
 	} else {
 		failed("VMAs checkpoint + restart:");
 	}
