@@ -296,11 +296,11 @@ static void wait_gone(const pid_t *pids, int n)
 }
 
 /*
- * Waits (up to 120 s) until none of @pids is still in the restart ioctl
- * (system call 16 in /proc/PID/syscall): `restart --detach` returns when
- * the tree is restored, a moment before every task is back in user space,
- * and a SIGKILL then makes a task log a failure after the point of no
- * return.
+ * Waits (up to 120 s) until every one of @pids is back in pause() (system
+ * call 34 in /proc/PID/syscall; a task woken but not yet run shows
+ * "running"): `restart --detach` returns when the tree is restored, a
+ * moment before every task is back in user space, and a SIGKILL then
+ * makes a task log a failure after the point of no return.
  */
 static void settle(const pid_t *pids, int n)
 {
@@ -317,7 +317,7 @@ static void settle(const pid_t *pids, int n)
 			fd = open(path, O_RDONLY);
 			if (fd < 0)
 				continue;
-			if (read(fd, buf, sizeof(buf) - 1) > 0 && !strncmp(buf, "16 ", 3))
+			if (read(fd, buf, sizeof(buf) - 1) > 0 && strncmp(buf, "34 ", 3))
 				busy = 1;
 			close(fd);
 		}
