@@ -13,11 +13,11 @@
  * 3. Restart from the image (exec-style with --new-pid, --stopped, timed
  *    until the restored task stops): restart throughput.
  * 4. Checkpoint + restart of a ~1 MiB process: total latency (the
- *    baseline of 5 and 6).
+ *    baseline of 5-7).
  * 5. A 64 GiB MAP_NORESERVE mapping with 1 MiB touched (one page every
  *    256 MiB): checkpoint and restart against the 1 MiB process (goal:
  *    within 2x; cost grows with touched memory, not mapped size).
- * 6. 1,000 and 10,000 VMAs (untouched pages of alternating protections,
+ * 6. 1,000, 10,000 and 20,000 VMAs (untouched pages of alternating protections,
  *    so that they do not merge): checkpoint and restart, and the cost of
  *    one more VMA from 1,000 to 10,000 and from 10,000 to 20,000 (linear:
  *    equal).
