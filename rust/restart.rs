@@ -373,8 +373,30 @@ impl RestartCtx {
     /// on the coordinator streaming the image, however long that takes, and
     /// a coordinator that fails or is killed fails the restart).
     fn wait_for(&self, log: &Log, what: &str, ok: impl Fn(&CtxState) -> bool) -> Result {
+        self.wait_bounded(log, what, ok, true)
+    }
+
+    /// Waits, without a step's timeout, for what only the coordinator
+    /// does (reading and checking the metadata, which grows with the
+    /// image): a coordinator that fails or is killed fails the restart.
+    fn wait_for_coordinator(
+        &self,
+        log: &Log,
+        what: &str,
+        ok: impl Fn(&CtxState) -> bool,
+    ) -> Result {
+        self.wait_bounded(log, what, ok, false)
+    }
+
+    fn wait_bounded(
+        &self,
+        log: &Log,
+        what: &str,
+        ok: impl Fn(&CtxState) -> bool,
+        bounded: bool,
+    ) -> Result {
         let committed = self.st.lock().step >= Step::Mapping(0);
-        let deadline = if committed {
+        let deadline = if committed || !bounded {
             u64::MAX
         } else {
             kapi::jiffies_ms() + STEP_TIMEOUT_MS
@@ -626,7 +648,7 @@ pub(crate) fn epoll_sets(slot: &RestartSlot, arg: usize) -> Result<isize> {
 
 /// A task of the tree: find itself, check, map (leaders), restore.
 fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
-    ctx.wait_for(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
+    ctx.wait_for_coordinator(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
     let plan = ctx.st.lock().plan.clone().ok_or(EINVAL)?;
     let tid = kapi::current_tid();
     let (p, t) = plan

@@ -20,7 +20,7 @@ pub enum ImageError {
 
 /// Reads up to `buf.len()` bytes with read(2), stopping early only at the
 /// end of file: returns how many it read.
-fn read_exact_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_exact_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match rustix::io::read(fd, &mut buf[done..]) {

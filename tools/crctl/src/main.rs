@@ -11,6 +11,7 @@ mod info;
 mod json;
 mod memfd;
 mod pipes;
+mod stats;
 mod timers;
 mod tree;
 mod uapi;
@@ -79,6 +80,11 @@ struct CheckpointArgs {
     /// a pipe. Repeatable.
     #[arg(long = "external", value_name = "pipe:[INO]", value_parser = pipes::parse_external)]
     external: Vec<u64>,
+    /// Print on stderr where the time went (total, in the kernel, which
+    /// bounds the time the tree was frozen), tasks, pages, bytes and
+    /// throughput.
+    #[arg(long)]
+    stats: bool,
     /// The process (the root of the tree) to checkpoint.
     #[arg(value_parser = parse_pid)]
     pid: i32,
@@ -124,6 +130,11 @@ struct RestartArgs {
     /// from FD's pipe. Repeatable.
     #[arg(long = "inherit-fd", value_name = "FD:pipe:[INO]", value_parser = pipes::parse_inherit)]
     inherit_fd: Vec<(i32, u64)>,
+    /// Print on stderr where the time went (total, reading the metadata
+    /// and creating the tasks, in the kernel), tasks, pages, bytes and
+    /// throughput, once the tree is restored.
+    #[arg(long)]
+    stats: bool,
     /// The image ('-' for stdin).
     #[arg(
         short = 'i',
@@ -159,10 +170,11 @@ fn parse_pid(s: &str) -> core::result::Result<i32, Error> {
 }
 
 fn main() -> ExitCode {
+    let clock = stats::Clock::new();
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
-        Command::Checkpoint(a) => checkpoint(&a).map_err(Into::into),
-        Command::Restart(a) => restart(&a).map_err(Into::into),
+        Command::Checkpoint(a) => checkpoint(&a, clock).map_err(Into::into),
+        Command::Restart(a) => restart(&a, clock).map_err(Into::into),
         Command::Info(a) => info::run(&a).map_err(Into::into),
         Command::InfoModule(_) => info_module().map_err(Into::into),
     };
@@ -272,7 +284,7 @@ fn relay(from: BorrowedFd<'_>) {
     }
 }
 
-fn checkpoint(o: &CheckpointArgs) -> Result<()> {
+fn checkpoint(o: &CheckpointArgs, clock: stats::Clock) -> Result<()> {
     let pid = o.pid;
     let dev = open_device()?;
     let logfd = log_fd(o.log.as_deref())?;
@@ -307,9 +319,14 @@ fn checkpoint(o: &CheckpointArgs) -> Result<()> {
     // forking) fails with EAGAIN: try again, as long as the image can be
     // rewritten from its start (a regular file, not a pipe).
     let rewindable = regular_file_at_start(out);
+    let start_off = stats::regular_offset(out);
+    let prepare = clock.elapsed();
+    let mut kernel = std::time::Duration::ZERO;
     let mut tries = 1;
     let r = loop {
+        let k0 = stats::mono();
         let r = uapi::checkpoint(dev.as_fd(), &a);
+        kernel += stats::mono().saturating_sub(k0);
         let again = r == Err(Errno::AGAIN);
         if !again || !rewindable || tries >= CHECKPOINT_TRIES || !rewind(out) {
             break r;
@@ -326,6 +343,27 @@ fn checkpoint(o: &CheckpointArgs) -> Result<()> {
             pid,
             errno: ErrnoText(errno),
         });
+    }
+    if o.stats {
+        let total = clock.elapsed();
+        // After a retry the image starts at 0 (rewound).
+        let start = if tries > 1 { Some(0) } else { start_off };
+        let end = stats::regular_offset(out);
+        let counts = start.and_then(|s| stats::written_counts(out, s));
+        stats::Report {
+            what: "checkpoint",
+            total,
+            prepare,
+            kernel,
+            tries,
+            tasks: counts.map(|c| c.0),
+            processes: counts.map(|c| c.1),
+            pages: counts.map(|c| c.2),
+            page_size: counts.map_or(4096, |c| c.3),
+            bytes: start.zip(end).map(|(s, e)| e.saturating_sub(s)),
+            how: None,
+        }
+        .print();
     }
     Ok(())
 }
@@ -469,7 +507,7 @@ pub(crate) fn enter_cwd(cwd: &[u8]) -> Result<()> {
     })
 }
 
-fn restart(o: &RestartArgs) -> Result<()> {
+fn restart(o: &RestartArgs, clock: stats::Clock) -> Result<()> {
     let pidns = o.pidns;
     let new_pid = o.new_pid;
     let verbose = o.verbose;
@@ -483,6 +521,9 @@ fn restart(o: &RestartArgs) -> Result<()> {
     };
     let stdin = std::io::stdin();
     let input = file.as_ref().map_or(stdin.as_fd(), |f| f.as_fd());
+    // What the kernel will have read: the rest of a regular file.
+    let image_bytes = stats::regular_left(input);
+    let mut total_pages = None;
 
     // Read (and validate) the metadata prefix, exactly up to the end of the
     // meta-end record, so the kernel continues from the fd where we stop.
@@ -565,10 +606,14 @@ fn restart(o: &RestartArgs) -> Result<()> {
                     });
                 }
             }
-            Record::MetaEnd(_) => break,
+            Record::MetaEnd(m) => {
+                total_pages = Some(m.total_pages);
+                break;
+            }
             _ => {}
         }
     }
+    let page_size = w.page_size();
     let prefix = w.keep.take().unwrap_or_default();
     let mut pipes = pipes::Pipes::make(&pipes)?;
     pipes.inherit(&external, &o.inherit_fd)?;
@@ -595,6 +640,15 @@ fn restart(o: &RestartArgs) -> Result<()> {
         return Err(Error::NewPidTree(t.entries.len()));
     }
     let me = rustix::process::getpid().as_raw_nonzero().get();
+    let report = o.stats.then(|| stats::Report {
+        what: "restart",
+        tasks: Some(t.entries.len()),
+        processes: Some(t.procs.len()),
+        pages: total_pages,
+        page_size,
+        bytes: image_bytes,
+        ..Default::default()
+    });
 
     // A tree, and by default one process too, through the tree machinery,
     // with the original pids; a process whose pid is crctl's own gets it
@@ -604,6 +658,7 @@ fn restart(o: &RestartArgs) -> Result<()> {
             detach: o.detach,
             pidns,
             verbose,
+            stats: report.clone().map(|r| (r, clock)),
         };
         let fds = tree::Fds {
             dev: dev.as_fd(),
@@ -631,6 +686,15 @@ fn restart(o: &RestartArgs) -> Result<()> {
 
     // Exec-style: become it, in place.
     let p = t.procs.first().ok_or(Error::NoProcess)?;
+    // Started before crctl takes on the image's limits, credentials and
+    // vdso, which the watcher keeps out of.
+    let watch = report.as_ref().and_then(|r| {
+        let r = stats::Report {
+            how: Some("exec-style"),
+            ..r.clone()
+        };
+        stats::ExecWatch::start(&r, clock)
+    });
     enter_cwd(&p.cwd)?;
     if let Err(e) = p.timers.apply() {
         // The kernel refuses by name: it checks them.
@@ -655,10 +719,16 @@ fn restart(o: &RestartArgs) -> Result<()> {
         nr_objs: pipes.objs.len() as u32,
         pad: 0,
     };
+    if let Some(w) = &watch {
+        w.ioctl_starts();
+    }
     // On success this does not return: this process is the restored
     // program.
     if let Err(e) = uapi::restart(dev.as_fd(), &a) {
         // Only raw system calls from here: the vdso may have moved.
+        if let Some(w) = &watch {
+            w.failed();
+        }
         let msg = format!("crctl: {}\n", Error::Restart(ErrnoText(e)));
         let _ = rustix::io::write(std::io::stderr().as_fd(), msg.as_bytes());
         // SAFETY: Exits without running anything that may use the vdso
@@ -736,7 +806,11 @@ mod tests {
         let Command::Checkpoint(c) = parse(&["checkpoint", "7"]).unwrap().command else {
             panic!()
         };
-        assert_eq!(c.output, None);
+        assert!(c.output.is_none() && !c.stats);
+        let Command::Checkpoint(c) = parse(&["checkpoint", "--stats", "7"]).unwrap().command else {
+            panic!()
+        };
+        assert!(c.stats);
         for opt in [
             "-v",
             "--verbose",
@@ -744,6 +818,7 @@ mod tests {
             "--new-pid",
             "--stopped",
             "--detach",
+            "--stats",
         ] {
             let Command::Restart(r) = parse(&["restart", opt, "-i", "img"]).unwrap().command else {
                 panic!()

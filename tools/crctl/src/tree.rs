@@ -359,6 +359,9 @@ pub struct Launch {
     pub pidns: bool,
     /// Say on stderr how the restart went.
     pub verbose: bool,
+    /// `--stats`: the report to complete and print once the tree is
+    /// restored, and crctl's clock.
+    pub stats: Option<(crate::stats::Report, crate::stats::Clock)>,
 }
 
 /// What became of a launch.
@@ -594,7 +597,9 @@ pub fn launch(
     if fds.epoll {
         crate::epoll::spawn_helper(fds.dev)?;
     }
+    let k0 = crate::stats::mono();
     let r = uapi::restart(fds.dev, &a);
+    let k1 = crate::stats::mono();
     let forward = single && !how.pidns && !how.detach;
     if !forward {
         // The launcher itself is interruptible again (the tree has its masks).
@@ -607,6 +612,20 @@ pub fn launch(
         // the kernel refused before the point of no return).
         let _ = rustix::process::kill_process(root_pid, Signal::KILL);
         return Err(Error::Restart(ErrnoText(e)));
+    }
+    if let Some((rep, clock)) = &how.stats {
+        crate::stats::Report {
+            total: k1.saturating_sub(clock.start),
+            prepare: k0.saturating_sub(clock.start),
+            kernel: k1.saturating_sub(k0),
+            how: Some(if how.pidns {
+                "with the original pids, in a new pid namespace"
+            } else {
+                "with the original pids"
+            }),
+            ..rep.clone()
+        }
+        .print();
     }
     if how.verbose {
         let ns = if how.pidns {
