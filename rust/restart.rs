@@ -28,7 +28,7 @@ use crate::{
     evfd,
     files::FilesPlan,
     format::{self, Record, TreeEntry},
-    kapi::{self, current, PeerOf, TaskRef},
+    kapi::{self, current, KCompletion, PeerOf, TaskRef},
     log::{fail, Log, Show},
     memory::{self, MemPlan},
     pipe, regs,
@@ -317,6 +317,9 @@ struct CtxState {
     restored: u32,
     /// Leader of each process, registered on arrival.
     leaders: KVec<Option<TaskRef>>,
+    /// Each process's turn to map ([`Step::Mapping`]): only its leader
+    /// waits for it, so handing the turn on wakes one task, not the tree.
+    turns: KVec<Arc<KCompletion>>,
     /// The objects the processes share, created by the first to map them.
     shared: SharedObjects,
     /// The exchange with crctl's epoll helper.
@@ -349,6 +352,7 @@ impl RestartCtx {
                     arrived: 0,
                     restored: 0,
                     leaders: KVec::new(),
+                    turns: KVec::new(),
                     shared: SharedObjects::new(),
                     epoll: epoll::Handover::default(),
                 }),
@@ -363,6 +367,9 @@ impl RestartCtx {
         let mut st = self.st.lock();
         if st.failed.is_none() {
             st.failed = Some(e);
+        }
+        for t in st.turns.iter() {
+            t.complete_all();
         }
         drop(st);
         self.cv.notify_all();
@@ -437,6 +444,16 @@ impl RestartCtx {
         f(&mut self.st.lock());
         self.cv.notify_all();
     }
+
+    /// As [`RestartCtx::update`], waking the waiters only if `f` says a
+    /// wait may end (a count only the coordinator waits for reached its
+    /// total, a step others wait for): each task's arrival waking every
+    /// waiting task made a restart quadratic in the tree's size.
+    fn update_if(&self, f: impl FnOnce(&mut CtxState) -> bool) {
+        if f(&mut self.st.lock()) {
+            self.cv.notify_all();
+        }
+    }
 }
 
 /// Per open `/dev/cr` file: the tree restart it coordinates, if any.
@@ -500,6 +517,8 @@ fn coordinate(
         st.shared = shared;
         for _ in 0..nprocs {
             st.leaders.push(None, GFP_KERNEL)?;
+            st.turns
+                .push(Arc::pin_init(KCompletion::new(), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         st.plan = Some(plan.clone());
         st.step = Step::Arriving;
@@ -534,7 +553,12 @@ fn coordinate(
         r?;
     }
     // The point of no return for the tree.
-    ctx.update(|st| st.step = Step::Mapping(0));
+    ctx.update(|st| {
+        st.step = Step::Mapping(0);
+        if let Some(t) = st.turns.first() {
+            t.complete_all();
+        }
+    });
     ctx.wait_for(log, "every process to map its memory", |st| {
         st.step == Step::Filling
     })?;
@@ -658,19 +682,28 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     let leader = t == 0;
     proc_.task.check_creds(log)?;
     proc_.check_here(t, log)?;
-    ctx.update(|st| {
+    ctx.update_if(|st| {
         if leader {
             if let Some(slot) = st.leaders.get_mut(p) {
                 *slot = Some(TaskRef::by_vpid_current());
             }
         }
         st.arrived += 1;
+        st.plan
+            .as_ref()
+            .is_some_and(|pl| st.arrived == pl.live_tasks)
     });
     // Past here a failure kills the whole tree.
     ctx.wait_for(log, "the point of no return", |st| {
         st.step >= Step::Mapping(0)
     })?;
     if leader {
+        let turn = ctx.st.lock().turns.get(p).cloned().ok_or(EINVAL)?;
+        if let Err(e) = turn.wait_killable() {
+            ctx.fail(e);
+            return Err(e);
+        }
+        // Completed for its turn, or because the restart failed.
         ctx.wait_for(log, "this process's turn to map", |st| {
             st.step >= Step::Mapping(p)
         })?;
@@ -682,17 +715,27 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
         };
         r?;
         let n = plan.procs.len();
-        ctx.update(|st| {
-            st.step = if p + 1 == n {
-                Step::Filling
-            } else {
-                Step::Mapping(p + 1)
+        ctx.update_if(|st| {
+            if p + 1 == n {
+                // The coordinator waits for it.
+                st.step = Step::Filling;
+                return true;
             }
+            st.step = Step::Mapping(p + 1);
+            if let Some(t) = st.turns.get(p + 1) {
+                t.complete_all();
+            }
+            false
         });
     }
     ctx.wait_for(log, "the memory contents", |st| st.step >= Step::Restoring)?;
     proc_.restore(t, log, dev)?;
-    ctx.update(|st| st.restored += 1);
+    ctx.update_if(|st| {
+        st.restored += 1;
+        st.plan
+            .as_ref()
+            .is_some_and(|pl| st.restored == pl.live_tasks)
+    });
     ctx.wait_for(log, "every task to be restored", |st| st.step == Step::Done)?;
     proc_.finish(t, log)
 }

@@ -529,8 +529,14 @@ void fidelity_check(struct __test_metadata *_metadata,
 			return;		/* crctl is gone: the restart failed */
 		n = 0;
 		cand[n++] = orig;
-		cand[n++] = p->pid;
-		{
+		/*
+		 * A tree restart restores the root's pid: then only it will
+		 * do (a child of a forked root has the same first maps line,
+		 * and may be restored first).
+		 */
+		if (!fidelity_under(orig, p->pid))
+			cand[n++] = p->pid;
+		if (n > 1) {
 			int ids[1024], k, m = snap_ids("/proc", ids, 1024);
 
 			for (k = 0; k < m && n < 64; k++)

@@ -535,7 +535,6 @@ int main(int argc, char **argv)
 		failed("VMAs checkpoint + restart:");
 	}
 
-	/* 7. trees */
 	/* 7. trees; one process (the same path) is the base of the slopes */
 	t_ok = !bench_tree(1, 0, &t0_ck, &t0_rs, &t0_sz) &&
 	       !bench_tree(100, 0, &t1_ck, &t1_rs, &t1_sz) &&
