@@ -475,35 +475,34 @@ pub(crate) fn check_peer_pids<'a>(
     socks: impl Iterator<Item = (i32, u32, &'a UnixSnap)>,
     tree: impl Iterator<Item = format::TreeEntry> + Clone,
 ) -> Result<(), Refusal> {
+    // Whether SO_PEERCRED's pid `n` can be named again: none, or a live
+    // process of the tree.
+    let nameable = |n: i32| {
+        n == 0
+            || tree
+                .clone()
+                .any(|e| e.flags & format::TREE_ZOMBIE == 0 && e.pid == n && e.tgid == n)
+    };
     for (pid, fd, s) in socks {
         let Some(sk) = Sk::of_file(&s.file) else {
             continue;
         };
         // A listener's connections not accepted yet name their clients.
-        let mut embryos = 0;
+        let mut embryo = 0;
         sk.for_each_queued(|q| {
-            if let Some(e) = q.owner() {
-                let n = e.peer_pid();
-                if n != 0
-                    && !tree
-                        .clone()
-                        .any(|t| t.flags & format::TREE_ZOMBIE == 0 && t.pid == n && t.tgid == n)
-                {
-                    embryos = n;
-                }
+            if let Some(n) = q.owner().map(|e| e.peer_pid()).filter(|&n| !nameable(n)) {
+                embryo = n;
             }
             Ok(())
         })?;
-        if embryos != 0 {
+        if embryo != 0 {
             return Err(refuse!(
                 eopnotsupp(),
-                "pid {pid} fd {fd}: unix socket with a connection not accepted yet whose SO_PEERCRED names pid {embryos}, which is not a live process of the tree: not supported yet"
+                "pid {pid} fd {fd}: unix socket with a connection not accepted yet whose SO_PEERCRED names pid {embryo}, which is not a live process of the tree: not supported yet"
             ));
         }
         let n = sk.peer_pid();
-        let live =
-            |e: &format::TreeEntry| e.flags & format::TREE_ZOMBIE == 0 && e.pid == n && e.tgid == n;
-        if n != 0 && !tree.clone().any(|e| live(&e)) {
+        if !nameable(n) {
             return Err(refuse!(
                 eopnotsupp(),
                 "pid {pid} fd {fd}: unix socket whose SO_PEERCRED names pid {n}, which is not a live process of the tree: not supported yet"

@@ -295,11 +295,12 @@ impl<'a> Sk<'a> {
             return Err(ESRCH);
         }
         // SAFETY: `sk` is valid; its peer pid and credentials are replaced
-        // under `sk_peer_lock`, as af_unix does, and the references they
-        // held are dropped after it. Ours move into the sock: `pid` from
-        // `get_task_pid` above, the credentials from `get_current_cred`
-        // (kept if there are some: they are the caller's already, see
-        // the callers).
+        // under `sk_peer_lock`, as af_unix's `update_peercred()` does, and
+        // the references the old ones held are dropped after it (both may
+        // be null, which `put_pid` accepts and the check skips). The new
+        // references move into the sock: `pid` from `get_task_pid` above,
+        // the credentials from `get_cred` on the current task's own, which
+        // are valid while it runs.
         unsafe {
             let new_cred = if pid.is_null() {
                 ptr::null()
