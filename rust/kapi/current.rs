@@ -255,8 +255,10 @@ pub(super) fn effective_ids_are_own(c: &bindings::cred) -> bool {
     if ptr::eq(c.group_info, me.group_info) {
         return true;
     }
-    // SAFETY: Both credentials hold a valid group list of `ngroups`
-    // entries.
+    // SAFETY: Both credentials are valid (the caller's `c` is borrowed,
+    // the current task's are stable while it runs) and each holds a valid
+    // group list of its `ngroups` entries; `b`'s is read for `n` entries
+    // only once its count is known to be `n` too (`&&`).
     unsafe {
         let (a, b) = (&*c.group_info, &*me.group_info);
         let n = a.ngroups.max(0) as usize;
