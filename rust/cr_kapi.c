@@ -181,6 +181,51 @@ void cr_page_put(struct page *page)
 	put_page(page);
 }
 
+pgd_t *cr_pgd_offset(struct mm_struct *mm, unsigned long addr)
+{
+	return pgd_offset(mm, addr);
+}
+
+bool cr_pgd_none(pgd_t *pgd)
+{
+	return pgd_none(pgdp_get(pgd));
+}
+
+p4d_t *cr_p4d_offset(pgd_t *pgd, unsigned long addr)
+{
+	return p4d_offset(pgd, addr);
+}
+
+bool cr_p4d_none(p4d_t *p4d)
+{
+	return p4d_none(p4dp_get(p4d));
+}
+
+pud_t *cr_pud_offset(p4d_t *p4d, unsigned long addr)
+{
+	return pud_offset(p4d, addr);
+}
+
+bool cr_pud_none(pud_t *pud)
+{
+	return pud_none(pudp_get(pud));
+}
+
+bool cr_pud_leaf(pud_t *pud)
+{
+	return pud_leaf(pudp_get(pud));
+}
+
+pmd_t *cr_pmd_offset(pud_t *pud, unsigned long addr)
+{
+	return pmd_offset(pud, addr);
+}
+
+bool cr_pmd_none(pmd_t *pmd)
+{
+	return pmd_none(pmdp_get_lockless(pmd));
+}
+
 const struct path *cr_file_user_path(struct file *f)
 {
 	return file_user_path(f);

@@ -112,6 +112,27 @@ mod ffi {
         pub(crate) fn cr_mm_flags_clear(mm: *mut bindings::mm_struct, flag: c_int);
         pub(crate) fn cr_page_is_anon(page: *mut bindings::page) -> bool;
         pub(crate) fn cr_page_put(page: *mut bindings::page);
+        pub(crate) fn cr_pgd_offset(
+            mm: *mut bindings::mm_struct,
+            addr: c_ulong,
+        ) -> *mut bindings::pgd_t;
+        pub(crate) fn cr_pgd_none(pgd: *mut bindings::pgd_t) -> bool;
+        pub(crate) fn cr_p4d_offset(
+            pgd: *mut bindings::pgd_t,
+            addr: c_ulong,
+        ) -> *mut bindings::p4d_t;
+        pub(crate) fn cr_p4d_none(p4d: *mut bindings::p4d_t) -> bool;
+        pub(crate) fn cr_pud_offset(
+            p4d: *mut bindings::p4d_t,
+            addr: c_ulong,
+        ) -> *mut bindings::pud_t;
+        pub(crate) fn cr_pud_none(pud: *mut bindings::pud_t) -> bool;
+        pub(crate) fn cr_pud_leaf(pud: *mut bindings::pud_t) -> bool;
+        pub(crate) fn cr_pmd_offset(
+            pud: *mut bindings::pud_t,
+            addr: c_ulong,
+        ) -> *mut bindings::pmd_t;
+        pub(crate) fn cr_pmd_none(pmd: *mut bindings::pmd_t) -> bool;
         pub(crate) fn cr_file_user_path(f: *mut bindings::file) -> *const bindings::path;
         pub(crate) fn cr_file_dname(f: *mut bindings::file) -> *const c_uchar;
         pub(crate) fn cr_sock_family(sock: *mut bindings::socket) -> c_int;

@@ -434,6 +434,11 @@ impl MemSnap {
                 let n = g.dump_pages(addr, &mut pages[..want])?;
                 if n == 0 {
                     addr += PS;
+                    // Anonymous pages need a page table: a sparse mapping
+                    // is crossed table by table, not page by page.
+                    if scan == Scan::Anon {
+                        addr = g.next_mapped(addr, v.end);
+                    }
                     continue;
                 }
                 for p in pages.iter().take(n) {

@@ -518,7 +518,8 @@ static void vma_ticks(struct __test_metadata *_metadata, struct proc *p, int n,
 }
 
 /*
- * A 16 GiB MAP_NORESERVE mapping with 4 pages written (the VM has 2 GiB:
+ * A 16 GiB MAP_NORESERVE mapping with 7 pages written, around the 2 MiB
+ * and 1 GiB ranges checkpoint crosses without a page table (the VM has 2 GiB:
  * without MAP_NORESERVE restart cannot map it again), and 4 MiB regions
  * with madvise() MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP,
  * MADV_HUGEPAGE and MADV_NOHUGEPAGE (and one without): after restart each

@@ -318,6 +318,52 @@ impl MmReadGuard<'_> {
         path_in(buf, p.cast())
     }
 
+    /// The first address in `addr..end` that a page table could map
+    /// (`end` if none): past the 2 MiB and 1 GiB ranges that have no page
+    /// table at all, which therefore hold no anonymous page, present or
+    /// swapped out. A huge entry counts as mapped.
+    pub(crate) fn next_mapped(&self, mut addr: u64, end: u64) -> u64 {
+        const PMD: u64 = 1 << bindings::PMD_SHIFT;
+        const PUD: u64 = 1 << bindings::PUD_SHIFT;
+        let next = |a: u64, size: u64| (a | (size - 1)).saturating_add(1);
+        while addr < end {
+            let a = addr as kernel::ffi::c_ulong;
+            // SAFETY: The mmap lock is held (invariant), so no page table
+            // above the PTE level is freed while it is read: that takes
+            // the write lock, or unmapping a VMA, which the caller's parked
+            // target does not do. Each level is entered only when its
+            // entry is neither empty nor a huge leaf; the PMD entry is only
+            // read, never followed.
+            let empty = unsafe {
+                let pgd = ffi::cr_pgd_offset(self.mm(), a);
+                if ffi::cr_pgd_none(pgd) {
+                    Some(PUD)
+                } else {
+                    let p4d = ffi::cr_p4d_offset(pgd, a);
+                    if ffi::cr_p4d_none(p4d) {
+                        Some(PUD)
+                    } else {
+                        let pud = ffi::cr_pud_offset(p4d, a);
+                        if ffi::cr_pud_none(pud) {
+                            Some(PUD)
+                        } else if ffi::cr_pud_leaf(pud) {
+                            None
+                        } else if ffi::cr_pmd_none(ffi::cr_pmd_offset(pud, a)) {
+                            Some(PMD)
+                        } else {
+                            None
+                        }
+                    }
+                }
+            };
+            match empty {
+                Some(size) => addr = next(addr, size),
+                None => return addr,
+            }
+        }
+        end
+    }
+
     /// Pins the pages from `addr` that a core dump would save (no holes, no
     /// zero page: `FOLL_DUMP`), up to `out.len()`; returns how many (0 at a
     /// hole).

@@ -35,7 +35,7 @@
  *	far>".
  *
  * vma
- *	Maps 16 GiB MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE and writes to 4 of
+ *	Maps 16 GiB MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE and writes to 7 of
  *	its pages, and six 4 MiB anonymous regions 2 MiB aligned inside a
  *	PROT_NONE reservation (PROT_NONE gaps between them, so that no two
  *	merge): one plain, the others with madvise() MADV_DONTFORK,
@@ -246,6 +246,7 @@ static int pipe_mode(void)
 /* ---- vma ---- */
 
 #define BIG		(16UL << 30)
+#define VMA_MAXPAGES	7
 #define REG		(4UL << 20)
 #define ALIGN		(2UL << 20)
 #define NREG		6
@@ -267,11 +268,20 @@ static unsigned char vma_byte(int r, unsigned long off)
 static int vma_pages(const struct region *rg, unsigned long *off)
 {
 	if (rg->len == BIG) {
+		/*
+		 * Around the 2 MiB and 1 GiB ranges that checkpoint crosses
+		 * without a page table (relative to the mapping's start,
+		 * which is only page aligned: each page still has empty
+		 * tables before and after it).
+		 */
 		off[0] = 0;
-		off[1] = 4UL << 30;
-		off[2] = 8UL << 30;
-		off[3] = BIG - 4096;
-		return 4;
+		off[1] = (2UL << 20) + 3 * 4096;
+		off[2] = (1UL << 30) - 4096;
+		off[3] = (1UL << 30) + (2UL << 20);
+		off[4] = 4UL << 30;
+		off[5] = 8UL << 30;
+		off[6] = BIG - 4096;
+		return 7;
 	}
 	off[0] = 0;
 	off[1] = rg->len / 2;
@@ -280,7 +290,7 @@ static int vma_pages(const struct region *rg, unsigned long *off)
 
 static void vma_fill(int r, struct region *rg)
 {
-	unsigned long off[4], i;
+	unsigned long off[VMA_MAXPAGES], i;
 	int k, n = vma_pages(rg, off);
 
 	for (k = 0; k < n; k++)
@@ -291,7 +301,7 @@ static void vma_fill(int r, struct region *rg)
 /* Whether the pages of @rg are intact; says BAD for each that is not. */
 static bool vma_check(int r, const struct region *rg, bool *said)
 {
-	unsigned long off[4], i;
+	unsigned long off[VMA_MAXPAGES], i;
 	int k, n = vma_pages(rg, off);
 	bool ok = true;
 
@@ -322,7 +332,7 @@ static int vma(void)
 		{ "hugepage", MADV_HUGEPAGE },
 		{ "nohugepage", MADV_NOHUGEPAGE },
 	};
-	bool said[NREG + 1][4] = { 0 };
+	bool said[NREG + 1][VMA_MAXPAGES] = { 0 };
 	unsigned long base;
 	long tick = 0;
 	char *res;
