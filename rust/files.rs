@@ -579,7 +579,8 @@ fn count_outside(tabs: &mut [(i32, &mut FilesSnap)], mapped: &[u64]) -> Result {
 /// tree is saved as a pipe; one with a party outside the tree is the
 /// caller's on fds 0-2 ([`FileKind::Inherit`]) and refused on any other fd,
 /// unless it is an anonymous pipe whose inode number is in `external`: it
-/// is then saved as an external pipe ([`pipe::PipeSnap::set_external`]).
+/// is then saved as an external pipe ([`pipe::PipeSnap::set_external`]);
+/// a name in `external` that no such pipe has is refused (`EINVAL`).
 /// A pipe or FIFO inherited on fds 0-2 with both a reading and a writing
 /// description in the tree is refused: restoring it as the caller's stdio
 /// would connect those processes to crctl instead of to each other.
@@ -623,6 +624,9 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
         }
     }
     let mut name = [0u8; 256];
+    // The names of `external` that were used: a name used by no pipe (a
+    // typo, or a pipe since closed) is the caller's mistake, said now.
+    let mut used: KVec<u64> = KVec::new();
     for (pid, t) in tabs.iter_mut() {
         for f in t.files.iter_mut() {
             let Some(key) = pipe_key(f) else { continue };
@@ -634,6 +638,9 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
                     if let Some(ino) = pipe::pipe_ino(&f.file) {
                         if external.contains(&u64::from(ino)) {
                             p.set_external(ino);
+                            if !used.contains(&u64::from(ino)) {
+                                used.push(u64::from(ino), GFP_KERNEL)?;
+                            }
                             continue;
                         }
                     }
@@ -656,6 +663,12 @@ fn check_pipes(tabs: &mut [(i32, &mut FilesSnap)], external: &[u64]) -> Result<(
             f.kind = FileKind::Inherit;
             f.obj = None;
         }
+    }
+    if let Some(ino) = external.iter().find(|i| !used.contains(i)) {
+        return Err(refuse!(
+            EINVAL,
+            "--external pipe:[{ino}]: no process of the tree has that pipe open beyond fd 2 with its other end outside the tree"
+        ));
     }
     // A FIFO whose every end is in the tree is reopened by its path; one
     // whose path was unlinked is made again there and unlinked again.

@@ -196,14 +196,21 @@ TEST_F_TIMEOUT(pipe, outside_end_refused, TEST_TIMEOUT)
  * restart without --inherit-fd for it fails before anything is restored,
  * saying so; with --inherit-fd N:pipe:[INO] on a new pipe, the restored
  * program reads what the test writes into that pipe, then its EOF.
+ * A name that is not the tree's is the caller's mistake and said so, at
+ * checkpoint (the target runs on) and at restart (nothing restored).
  */
 TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
 {
 	char img[PATH_MAX], err[4096], line[256], pidstr[16], ext[64], map[96], want[128];
+	char bogus_map[96];
 	char *ck[] = { "crctl", "checkpoint", "--kill", "--external", ext, "-o", img,
 		       pidstr, NULL };
+	char *ck_bogus[] = { "crctl", "checkpoint", "--external", ext, "--external",
+			     "pipe:[1]", "-o", img, pidstr, NULL };
 	char *bare[] = { "crctl", "restart", "-i", img, NULL };
 	char *rs[] = { "crctl", "restart", "--inherit-fd", map, "-i", img, NULL };
+	char *rs_bogus[] = { "crctl", "restart", "--inherit-fd", map, "--inherit-fd",
+			     bogus_map, "-i", img, NULL };
 	struct proc *orig, *copy;
 	struct stat st;
 	int status, q[2];
@@ -218,6 +225,12 @@ TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
 	expect_line(_metadata, orig, "GOT one", START_TIMEOUT);
 	snprintf(pidstr, sizeof(pidstr), "%d", pid);
 	tmp_path(&self->env, img, "external.img");
+	/* A name no pipe of the tree has: refused, and the target runs on. */
+	status = run(_metadata, &self->env, ck_bogus, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "--external pipe:[1]: no process of the tree")) TH_LOG("%s", err);
+	ASSERT_EQ(6, write(orig->in, "one.5\n", 6));
+	expect_line(_metadata, orig, "GOT one.5", START_TIMEOUT);
 	fidelity_snapshot(&self->env, pid, img);
 	status = run(_metadata, &self->env, ck, -1, err, sizeof(err));
 	ASSERT_EQ(0, status) TH_LOG("crctl checkpoint --external %s: %s", ext, err);
@@ -234,6 +247,12 @@ TEST_F_TIMEOUT(pipe, external_inherit_fd, TEST_TIMEOUT)
 	ASSERT_EQ(0, pipe(q));
 	ASSERT_EQ(0, fcntl(q[1], F_SETFD, FD_CLOEXEC));
 	snprintf(map, sizeof(map), "%d:%s", q[0], ext);
+	/* One more mapping, for a pipe the image does not have: said so. */
+	snprintf(bogus_map, sizeof(bogus_map), "%d:pipe:[1]", q[0]);
+	status = run(_metadata, &self->env, rs_bogus, -1, err, sizeof(err));
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "the image has no external pipe pipe:[1]")) TH_LOG("%s", err);
+	EXPECT_TRUE(wait_gone(pid, 0));
 	copy = start(_metadata, &self->env, rs, -1, -1);
 	close(q[0]);
 	fidelity_check(_metadata, &self->env, img, copy);

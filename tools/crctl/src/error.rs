@@ -88,6 +88,9 @@ pub(crate) enum Error {
     /// An `--inherit-fd` fd that cannot be used.
     #[error("restart: --inherit-fd {0}: {1}")]
     InheritFd(i32, ErrnoText),
+    /// An `--inherit-fd` naming a pipe the image does not have.
+    #[error("restart: --inherit-fd {0}:pipe:[{1}]: the image has no external pipe pipe:[{1}]")]
+    UnusedInheritFd(i32, u64),
     /// Making an eventfd, timerfd or signalfd of the image.
     #[error("restart: {what} {id}: cannot make it: {errno}")]
     Evfd {

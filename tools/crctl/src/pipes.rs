@@ -76,8 +76,14 @@ impl Pipes {
     /// Hands over, for each external pipe `(id, inode number)` of the
     /// image, the fd the command line maps to it (`--inherit-fd
     /// FD:pipe:[INO]`), as a copy the kernel takes: every external pipe
-    /// needs one.
+    /// needs one, and every mapping must name one of them.
     pub fn inherit(&mut self, external: &[(u32, u32)], map: &[(i32, u64)]) -> Result<()> {
+        if let Some(&(fd, ino)) = map
+            .iter()
+            .find(|(_, i)| !external.iter().any(|(_, e)| u64::from(*e) == *i))
+        {
+            return Err(Error::UnusedInheritFd(fd, ino));
+        }
         for &(id, ino) in external {
             let Some(&(fd, _)) = map.iter().find(|(_, i)| u64::from(ino) == *i) else {
                 return Err(Error::NeedInheritFd(ino));
