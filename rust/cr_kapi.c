@@ -742,6 +742,11 @@ void cr_flc_read(struct file_lock_core *c, void **owner, struct file **file,
 	*type = c->flc_type;
 }
 
+/* The holder's number in the current pid namespace (0: none), under the lock context's lock. */
+pid_t cr_flc_pid_vnr(struct file_lock_core *c) { return pid_vnr(find_pid_ns(c->flc_pid, &init_pid_ns)); }
+/* Names task @t's process as the holder, as if it had taken the lock. */
+void cr_flc_set_pid(struct file_lock_core *c, struct task_struct *t) { c->flc_pid = task_tgid_nr(t); }
+
 /* The range of a lock of the flock or posix list (not a lease). */
 void cr_fl_range(struct file_lock_core *c, s64 *start, s64 *end)
 {

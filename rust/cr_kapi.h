@@ -196,6 +196,8 @@ struct list_head *cr_flctx_lease(struct file_lock_context *ctx);
 struct file_lock_core *cr_flc_entry(struct list_head *l);
 void cr_flc_read(struct file_lock_core *c, void **owner, struct file **file,
 		 unsigned int *flags, int *type);
+pid_t cr_flc_pid_vnr(struct file_lock_core *c);
+void cr_flc_set_pid(struct file_lock_core *c, struct task_struct *t);
 void cr_fl_range(struct file_lock_core *c, s64 *start, s64 *end);
 struct file_lock *cr_lock_alloc(void);
 void cr_lock_free(struct file_lock *fl);

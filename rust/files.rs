@@ -1098,6 +1098,11 @@ impl FilesPlan {
         Ok(())
     }
 
+    /// See [`LocksPlan::name_flock_holders`].
+    pub(crate) fn name_flock_holders<'t>(&self, find: impl Fn(i32) -> Option<&'t kapi::TaskRef>) {
+        self.locks.name_flock_holders(find)
+    }
+
     /// Takes the process's POSIX locks and sets its descriptions' signal
     /// owners, once its file table is installed (see [`LocksPlan::restore`]).
     pub(crate) fn restore_locks(&self, tgid: i32, log: &Log) -> Result {

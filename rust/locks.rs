@@ -167,6 +167,11 @@ impl FileLocks {
                 file: 0,
                 kind: kind as u32,
                 ty: lock_ty(pid, fd, l.ty)?,
+                pid: if kind == LockKind::Flock {
+                    l.pid.max(0)
+                } else {
+                    0
+                },
                 start: l.start as u64,
                 end: l.end as u64,
             };
@@ -320,6 +325,9 @@ pub(crate) struct LocksPlan {
     posix: KVec<(ARefFile, i32, i64, i64)>,
     /// Owners the process sets on descriptions it installs first.
     owners: KVec<(ARefFile, format::FileOwner)>,
+    /// The flock locks taken, with the process `/proc/locks` names as their
+    /// holder (its pid in the image).
+    flock_holders: KVec<(ARefFile, i32)>,
 }
 
 type ARefFile = kernel::sync::aref::ARef<File>;
@@ -347,6 +355,7 @@ impl LocksPlan {
         LocksPlan {
             posix: KVec::new(),
             owners: KVec::new(),
+            flock_holders: KVec::new(),
         }
     }
 
@@ -409,7 +418,14 @@ impl LocksPlan {
             }
         };
         match kind {
-            LockKind::Flock => kl::flock(f, ty).map_err(busy),
+            LockKind::Flock => {
+                kl::flock(f, ty).map_err(busy)?;
+                if l.pid != 0 {
+                    self.flock_holders
+                        .push((f.clone(), l.pid), GFP_KERNEL_ACCOUNT)?;
+                }
+                Ok(())
+            }
             LockKind::Ofd => kl::posix_lock(f, true, ty, start, end).map_err(busy),
             LockKind::Posix => {
                 if !kl::posix_lock_free(f, ty, start, end).map_err(busy)? {
@@ -447,6 +463,19 @@ impl LocksPlan {
         }
         self.owners.push((f.clone(), *o), GFP_KERNEL_ACCOUNT)?;
         Ok(())
+    }
+
+    /// Names the holder of each flock lock taken, as `/proc/locks` shows
+    /// it: `find(pid)` is the restored process of the image's `pid`, once
+    /// every process of the tree exists (by the coordinator, which took the
+    /// locks). A holder that is not a process of the tree stays the
+    /// coordinator.
+    pub(crate) fn name_flock_holders<'t>(&self, find: impl Fn(i32) -> Option<&'t kapi::TaskRef>) {
+        for (f, pid) in self.flock_holders.iter() {
+            if let Some(t) = find(*pid) {
+                kl::set_flock_holder(f, t);
+            }
+        }
     }
 
     /// Takes the process's POSIX locks and sets its descriptions' owners,

@@ -539,6 +539,12 @@ fn coordinate(
             }
             (core::mem::replace(&mut st.shared, SharedObjects::new()), v)
         };
+        // And /proc/locks can name the holders of flock locks.
+        for pp in plan.procs.iter() {
+            pp.files.name_flock_holders(|n| {
+                leaders.iter().find(|(tgid, _)| *tgid == n).map(|(_, t)| t)
+            });
+        }
         let r = unix::set_peer_creds(
             &mut shared,
             |n| {

@@ -91,6 +91,33 @@ static void probe(struct __test_metadata *_metadata, const char *path,
 	close(fd);
 }
 
+/*
+ * The pid /proc/locks names as the holder of the flock lock on @path (0:
+ * none): the process that called flock(), which restart must name again.
+ */
+static pid_t flock_holder(struct __test_metadata *_metadata, const char *path)
+{
+	char line[512], kind[32];
+	unsigned long ino;
+	struct stat st;
+	pid_t pid = 0;
+	FILE *f;
+	int p;
+
+	if (stat(path, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d: %31s %*s %*s %d %*x:%*x:%lu", kind, &p, &ino) == 3 &&
+		    !strcmp(kind, "FLOCK") && ino == st.st_ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
 /* The restored locker's output to its end must be "OK", and it exits 0. */
 static void expect_ok(struct __test_metadata *_metadata, struct proc *p)
 {
@@ -115,7 +142,7 @@ static void round_trip(struct __test_metadata *_metadata,
 {
 	char img[PATH_MAX], path[PATH_MAX], line[256];
 	struct proc *orig, *copy;
-	pid_t kid = 0;
+	pid_t kid = 0, holder;
 
 	tmp_path(&self->env, path, "locked");
 	tmp_path(&self->env, img, "locks.img");
@@ -126,6 +153,8 @@ static void round_trip(struct __test_metadata *_metadata,
 		next(_metadata, orig, line, sizeof(line));
 	ASSERT_STREQ("READY", line);
 	probe(_metadata, path, orig->pid, kid);
+	holder = flock_holder(_metadata, path);
+	ASSERT_NE(0, holder) TH_LOG("no FLOCK line for %s in /proc/locks", path);
 	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY);
 	expect_sigkill(_metadata, orig);
 	if (kid)
@@ -159,6 +188,8 @@ static void round_trip(struct __test_metadata *_metadata,
 	/* The POSIX locks are taken just after the flock one: wait for them. */
 	usleep(200000);
 	probe(_metadata, path, orig->pid, kid);
+	/* /proc/locks names the same holder (it used to name crctl). */
+	EXPECT_EQ(holder, flock_holder(_metadata, path));
 	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
 	if (kid)
 		ASSERT_EQ(0, kill(kid, SIGUSR1));

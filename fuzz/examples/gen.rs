@@ -752,6 +752,7 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
                     file: file_id,
                     kind: LockKind::Posix as u32,
                     ty: LOCK_READ,
+                    pid: 0,
                     start: 10,
                     end: 19,
                 };

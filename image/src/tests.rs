@@ -165,6 +165,7 @@ pub(crate) fn sample_image() -> (Vec<u8>, Vec<usize>) {
         file: 2,
         kind: LockKind::Posix as u32,
         ty: LOCK_WRITE,
+        pid: 0,
         start: 100,
         end: LOCK_TO_EOF,
     };
@@ -648,6 +649,7 @@ fn lock_and_owner_records_are_checked() {
         file: 1,
         kind: kind as u32,
         ty,
+        pid: 0,
         start,
         end,
     };
@@ -671,6 +673,27 @@ fn lock_and_owner_records_are_checked() {
             LockRec {
                 kind: 4,
                 ..l(LockKind::Posix, LOCK_READ, 1, 2)
+            },
+            false,
+        ),
+        (
+            LockRec {
+                pid: 42,
+                ..l(LockKind::Flock, LOCK_WRITE, 0, LOCK_TO_EOF)
+            },
+            true,
+        ),
+        (
+            LockRec {
+                pid: -1,
+                ..l(LockKind::Flock, LOCK_WRITE, 0, LOCK_TO_EOF)
+            },
+            false,
+        ),
+        (
+            LockRec {
+                pid: 42,
+                ..l(LockKind::Ofd, LOCK_WRITE, 0, 1)
             },
             false,
         ),

@@ -30,6 +30,8 @@ mod ffi {
             ty: *mut c_int,
         );
         pub(super) fn cr_fl_range(c: *mut c_void, start: *mut i64, end: *mut i64);
+        pub(super) fn cr_flc_pid_vnr(c: *mut c_void) -> c_int;
+        pub(super) fn cr_flc_set_pid(c: *mut c_void, t: *mut bindings::task_struct);
         pub(super) fn cr_lock_alloc() -> *mut c_void;
         pub(super) fn cr_lock_free(fl: *mut c_void);
         pub(super) fn cr_lock_set(
@@ -92,6 +94,9 @@ pub(crate) struct HeldLock {
     /// Range, inclusive (0 for leases).
     pub(crate) start: i64,
     pub(crate) end: i64,
+    /// `flc_pid`, the holder, as numbered in the current pid namespace (0:
+    /// none there).
+    pub(crate) pid: i32,
 }
 
 /// The identity of the current process's file table, the owner of its
@@ -144,6 +149,7 @@ pub(crate) fn inode_locks(f: &File, cap: usize) -> Result<KVec<HeldLock>> {
                     ty,
                     start,
                     end,
+                    pid: ffi::cr_flc_pid_vnr(c),
                 };
                 full = out.push_within_capacity(l).is_err();
                 p = (*p).next;
@@ -155,6 +161,40 @@ pub(crate) fn inode_locks(f: &File, cap: usize) -> Result<KVec<HeldLock>> {
         return Err(E2BIG);
     }
     Ok(out)
+}
+
+/// Names the process of `t` as the holder of the flock lock of `f` (the
+/// one whose owner is `f`), as `/proc/locks` shows it: as if that process
+/// had taken it. Nothing if `f` holds none.
+pub(crate) fn set_flock_holder(f: &File, t: &super::TaskRef) {
+    let fp = f.as_ptr();
+    // SAFETY: `f` is valid; its inode's lock context, once set, lives as
+    // long as the inode.
+    let ctx = unsafe { ffi::cr_file_flctx(fp) };
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: `ctx` is a valid lock context; its flock list is walked
+    // under its spinlock, which keeps every entry alive and linked; its
+    // `flc_pid` is a plain number that readers (`/proc/locks`) take as it
+    // is, old or new; `t` is a valid task.
+    unsafe {
+        ffi::cr_flctx_lock(ctx);
+        let head = ffi::cr_flctx_flock(ctx);
+        let mut p = (*head).next;
+        while p != head {
+            let c = ffi::cr_flc_entry(p);
+            let mut owner = ptr::null_mut();
+            let mut file = ptr::null_mut();
+            let (mut flags, mut ty) = (0, 0);
+            ffi::cr_flc_read(c, &mut owner, &mut file, &mut flags, &mut ty);
+            if ptr::eq(owner, fp.cast()) {
+                ffi::cr_flc_set_pid(c, t.raw());
+            }
+            p = (*p).next;
+        }
+        ffi::cr_flctx_unlock(ctx);
+    }
 }
 
 /// A lock request, freed when dropped.

@@ -58,7 +58,12 @@ wire_struct! {
         pub kind: u32,
         /// [`LOCK_READ`] or [`LOCK_WRITE`].
         pub ty: u32,
-        pad pad0,
+        /// Flock locks: the process `/proc/locks` names as the holder (the
+        /// one that called `flock()`), by its number in the checkpointer's
+        /// pid namespace (0: it has none there). Restart names it again
+        /// when it is a live process of the restored tree, else the
+        /// restarting coordinator. 0 for other kinds.
+        pub pid: i32,
         /// First byte locked.
         pub start: u64,
         /// Last byte locked, inclusive ([`LOCK_TO_EOF`]: to the end of the
@@ -86,6 +91,9 @@ impl LockRec {
             return Err(FormatError::BadField);
         }
         if kind == LockKind::Flock && (l.start != 0 || l.end != LOCK_TO_EOF) {
+            return Err(FormatError::BadField);
+        }
+        if l.pid < 0 || (kind != LockKind::Flock && l.pid != 0) {
             return Err(FormatError::BadField);
         }
         Ok(l)
@@ -180,12 +188,20 @@ mod show {
         start: u64,
         /// `null`: to the end of the file.
         end: Option<u64>,
+        /// Flock locks: the holder `/proc/locks` names (`null`: none saved).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
     }
 
     impl Info for LockRec {
         fn text(&self, _at: u64, l: &mut Vec<String>) {
+            let by = if self.pid != 0 {
+                format!(" (held by pid {})", self.pid)
+            } else {
+                String::new()
+            };
             l.push(format!(
-                "    lock: file {} {} {} {}",
+                "    lock: file {} {} {} {}{by}",
                 self.file,
                 self.lock_kind().name(),
                 ty_name(self),
@@ -202,6 +218,7 @@ mod show {
                     ty: ty_name(self),
                     start: self.start,
                     end: (self.end != LOCK_TO_EOF).then_some(self.end),
+                    pid: (self.pid != 0).then_some(self.pid),
                 },
             )
         }
