@@ -472,7 +472,53 @@ pub(crate) fn check_tree<'a>(
     check_unix(&tabs, tree.clone())?;
     check_owners(&tabs, tree)?;
     check_epoll_targets(&tabs)?;
-    check_shared(&tabs)
+    check_shared(&tabs)?;
+    check_anon_writers(&tabs)
+}
+
+/// Refuses a memfd or deleted file that a description outside the tree
+/// has open for writing (one opened through `/proc/PID/fd/N`, say):
+/// restart makes the tree a new inode, and the outside writer's changes
+/// would no longer reach it, nor the tree's reach the writer. Found by the
+/// inode's count of writing descriptions (`i_writecount`) against the
+/// tree's own that it counts (`FMODE_WRITER`: each counted once, however
+/// many fds share it).
+fn check_anon_writers(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
+    let anon = |f: &FileSnap| matches!(f.obj, Some(ObjSnap::Anon(_)));
+    let mut name = KVec::from_elem(0u8, 512, GFP_KERNEL)?;
+    let mut done: KVec<u64> = KVec::new();
+    for (pid, t) in tabs.iter() {
+        for f in t.files.iter().filter(|f| anon(f)) {
+            let inode = kapi::file_info(&f.file).inode;
+            if done.contains(&inode) {
+                continue;
+            }
+            done.push(inode, GFP_KERNEL)?;
+            let mut seen: KVec<usize> = KVec::new();
+            for (_, u) in tabs.iter() {
+                for g in u.files.iter().filter(|g| anon(g)) {
+                    let i = kapi::file_info(&g.file);
+                    let a = g.file.as_ptr() as usize;
+                    if i.inode == inode && i.fmode & kapi::FMODE_WRITER != 0 && !seen.contains(&a) {
+                        seen.push(a, GFP_KERNEL)?;
+                    }
+                }
+            }
+            let outside = i64::from(kapi::inode_writers(&f.file)) - seen.len() as i64;
+            if outside > 0 {
+                let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"?");
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {}: {} {}: open for writing by {outside} open file description{} outside the tree: not supported",
+                    f.fd,
+                    f.kind.name(),
+                    Show(n),
+                    if outside == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an epoll watch whose watched description is not certain. A

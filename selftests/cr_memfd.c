@@ -10,6 +10,7 @@
  * native: every wait has a generous timeout and nothing waits forever.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include "kselftest_harness.h"
 #include "cr_test.h"
 
@@ -202,6 +203,54 @@ TEST_F_TIMEOUT(cr, deleted_over_limit_refused, TEST_TIMEOUT)
 		n2 = atol(line);
 	} while (n2 < n1 + 3);
 	EXPECT_FALSE(reap(orig, 0));
+}
+
+/*
+ * A memfd that a process outside the tree has open for writing through a
+ * description of its own (here the test, through /proc/PID/fd) is refused
+ * by name: restart would give the tree a new memfd, and the two would no
+ * longer see each other's writes. The target runs on; once the outside
+ * description is closed, the checkpoint goes through.
+ */
+TEST_F_TIMEOUT(cr, memfd_writer_outside_refused, TEST_TIMEOUT)
+{
+	char img[PATH_MAX], path[PATH_MAX], link[PATH_MAX], err[4096];
+	struct proc *orig;
+	struct dirent *d;
+	int fd = -1, n = -1;
+	DIR *dir;
+	ssize_t l;
+
+	tmp_path(&self->env, img, "writer.img");
+	orig = start_prog(_metadata, &self->env, "memfd", "memfd", NULL);
+	expect_line(_metadata, orig, "READY", START_TIMEOUT);
+	snprintf(path, sizeof(path), "/proc/%d/fd", orig->pid);
+	dir = opendir(path);
+	ASSERT_NE(NULL, dir);
+	while ((d = readdir(dir)) && n < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", orig->pid, d->d_name);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l > 0) {
+			link[l] = 0;
+			if (!strcmp(link, "/memfd:shared (deleted)"))
+				n = atoi(d->d_name);
+		}
+	}
+	closedir(dir);
+	ASSERT_LE(0, n) TH_LOG("no /memfd:shared in the target's fds");
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", orig->pid, n);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+
+	checkpoint_refused(_metadata, &self->env, orig->pid, img, err, sizeof(err));
+	EXPECT_TRUE(strstr(err, "memfd /memfd:shared (deleted): open for writing by 1 open file description outside the tree") &&
+		    strstr(err, "EOPNOTSUPP")) {
+		TH_LOG("crctl checkpoint stderr: %s", err);
+	}
+	close(fd);
+	checkpoint_ex(_metadata, &self->env, orig->pid, img, NO_RETRY | LEAVE_RUNNING);
+	ASSERT_EQ(0, kill(orig->pid, SIGUSR1));
+	expect_ok_exit(_metadata, orig);
 }
 
 TEST_HARNESS_MAIN

@@ -29,6 +29,15 @@ pub(crate) struct FileInfo {
     pub(crate) size: i64,
 }
 
+/// How many open file descriptions have `f`'s inode open for writing
+/// (`i_writecount`, each counted from its open to its last close; negative
+/// while the inode is denied writing, as an executable being run).
+pub(crate) fn inode_writers(f: &File) -> i32 {
+    // SAFETY: `f` is a valid file, which keeps its inode; the counter is
+    // an atomic read as `atomic_read()` reads it.
+    unsafe { ptr::read_volatile(&raw const (*(*f.as_ptr()).f_inode).i_writecount.counter) }
+}
+
 /// `MINORBITS` of a `dev_t`.
 const MINORBITS: u32 = 20;
 
@@ -146,6 +155,10 @@ pub(crate) fn fget(fd: i32) -> Result<ARef<File>> {
 pub(crate) const FMODE_READ: u32 = 1;
 /// `FMODE_WRITE`, in [`FileInfo::fmode`].
 pub(crate) const FMODE_WRITE: u32 = 2;
+/// `FMODE_WRITER`, in [`FileInfo::fmode`]: the description counts in its
+/// inode's [`inode_writers`] (an open for writing through a path; a file
+/// made by `memfd_create()` does not).
+pub(crate) const FMODE_WRITER: u32 = 1 << 16;
 
 /// How many references the open file description `f` has
 /// (`file_count()`): one per descriptor slot and per mapping of it, plus
