@@ -687,6 +687,7 @@ impl ProcOut {
         w: &mut ImageWriter<'_>,
         shared: &mut SharedIds,
         shared_seen: &mut KVec<(u64, u64, u64)>,
+        parent: Option<(u32, &memory::MemSnap)>,
     ) -> Result<memory::PagePlan, WriteError> {
         let io = |w: &ImageWriter<'_>, e: Error| WriteError::Io(e, w.written());
         let ps = &self.proc_;
@@ -701,7 +702,7 @@ impl ProcOut {
             .write(w, leader.blocked, leader.altstack)
             .map_err(|e| io(w, e))?;
         ps.timers.write(w).map_err(|e| io(w, e))?;
-        let plan = ps.mem.plan_pages(shared_seen)?;
+        let plan = ps.mem.plan_pages(shared_seen, parent)?;
         ps.mem.write_meta(w, &plan, shared).map_err(|e| io(w, e))?;
         ps.files.write(w, shared).map_err(|e| io(w, e))?;
         for t in self.threads.iter() {
@@ -783,8 +784,15 @@ fn write_image(
     let mut shared = SharedIds::new();
     let mut plans = KVec::new();
     let mut shared_seen = KVec::new();
-    for p in procs.iter() {
-        let plan = p.write_meta(&mut w, &mut shared, &mut shared_seen)?;
+    for (idx, p) in procs.iter().enumerate() {
+        // Its parent, if in the tree: it comes first (tree order), and the
+        // pages they still share since the fork are saved there.
+        let ppid = p.proc_.task.ids.ppid;
+        let parent = procs[..idx]
+            .iter()
+            .position(|q| q.proc_.task.ids.pid == ppid)
+            .map(|j| (j as u32, &procs[j].proc_.mem));
+        let plan = p.write_meta(&mut w, &mut shared, &mut shared_seen, parent)?;
         plans
             .push(plan, GFP_KERNEL)
             .map_err(|_| WriteError::Io(ENOMEM, w.written()))?;

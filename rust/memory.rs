@@ -31,6 +31,8 @@ use kernel::{
 const PS: u64 = kernel::page::PAGE_SIZE as u64;
 /// Pages handled per GUP call and per copy.
 const BATCH: usize = kapi::WRITE_PAGES_MAX;
+/// Bytes copied at a time between two processes' memory (inherited runs).
+pub(crate) const COPY_BYTES: usize = BATCH * PS as usize;
 /// Batches of at least this many private pages are written straight from
 /// the target's pages ([`ImageWriter::pages_direct`]); shorter ones are
 /// gathered in the writer's buffer, fewer writes for scattered pages.
@@ -155,6 +157,9 @@ struct Run {
     vma: usize,
     addr: u64,
     npages: u32,
+    /// The pages are the very ones this process (the parent, by its index)
+    /// has at the same addresses: saved there, not here.
+    from: Option<u32>,
 }
 
 /// Which pages will be written: computed once, before the metadata, so that
@@ -398,21 +403,34 @@ impl MemSnap {
         &self.mapped
     }
 
+    /// The VMA of this snapshot with exactly the span and kind of `v`: the
+    /// one a child's VMA came from when it was forked.
+    fn same_vma(&self, v: &VmaSnap) -> Option<&VmaSnap> {
+        let i = self.vmas.binary_search_by_key(&v.start, |w| w.start).ok()?;
+        let w = &self.vmas[i];
+        (w.end == v.end && w.kind == v.kind && w.pgoff == v.pgoff).then_some(w)
+    }
+
     /// Finds the pages to save (in the caller, while the target is parked).
     ///
     /// Shared anonymous memory is saved once: a mapping of the same object
     /// at the same offset and length as one already in `shared_seen` (an
     /// earlier process's, typically its parent's before `fork()`) saves no
     /// pages; restart maps the same object, filled through the first.
+    ///
+    /// Private pages a process still shares copy-on-write with `parent`
+    /// (its index and snapshot, planned before it), the very pages at the
+    /// same addresses in a VMA of the same span, are saved once too, in the
+    /// parent: they become inherited runs.
     pub(crate) fn plan_pages(
         &self,
         shared_seen: &mut KVec<(u64, u64, u64)>,
+        parent: Option<(u32, &MemSnap)>,
     ) -> Result<PagePlan, Refusal> {
         let mut plan = PagePlan {
             runs: KVVec::new(),
             per_vma: KVec::new(),
         };
-        let g = self.mm.read_lock();
         for (i, v) in self.vmas.iter().enumerate() {
             let mut count = 0u64;
             let mut addr = v.start;
@@ -425,12 +443,19 @@ impl MemSnap {
                     shared_seen.push(key, GFP_KERNEL)?;
                 }
             }
+            let from = match parent {
+                Some((idx, p)) if scan == Scan::Anon => p.same_vma(v).map(|_| (idx, p)),
+                _ => None,
+            };
             while scan != Scan::None && addr < v.end {
                 if current::fatal_signal_pending() {
                     return Err(refuse!(EINTR, "interrupted"));
                 }
                 let want = (((v.end - addr) / PS) as usize).min(BATCH);
                 let mut pages: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
+                // One mmap lock at a time: the parent's is taken below, and
+                // never inside the child's.
+                let g = self.mm.read_lock();
                 let n = g.dump_pages(addr, &mut pages[..want])?;
                 if n == 0 {
                     addr += PS;
@@ -441,15 +466,31 @@ impl MemSnap {
                     }
                     continue;
                 }
-                for p in pages.iter().take(n) {
+                drop(g);
+                let mut theirs: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
+                if let Some((_, p)) = from {
+                    let pg = p.mm.read_lock();
+                    let mut off = 0;
+                    while off < n {
+                        let k = pg.dump_pages(addr + off as u64 * PS, &mut theirs[off..n])?;
+                        off += k.max(1);
+                    }
+                }
+                for (p, q) in pages.iter().zip(theirs.iter()).take(n) {
                     let keep = p
                         .as_ref()
                         .is_some_and(|p| v.scan == Scan::All || p.is_anon());
                     if keep {
                         count += 1;
+                        let shared = match (p, q) {
+                            (Some(p), Some(q)) => p.same(q),
+                            _ => false,
+                        };
+                        let run_from = from.filter(|_| shared).map(|(idx, _)| idx);
                         match plan.runs.last_mut() {
                             Some(r)
                                 if r.vma == i
+                                    && r.from == run_from
                                     && r.addr + u64::from(r.npages) * PS == addr
                                     && r.npages < format::MAX_PAGES_PER_RECORD =>
                             {
@@ -460,6 +501,7 @@ impl MemSnap {
                                     vma: i,
                                     addr,
                                     npages: 1,
+                                    from: run_from,
                                 },
                                 GFP_KERNEL_ACCOUNT,
                             )?,
@@ -521,6 +563,17 @@ impl MemSnap {
         proc_idx: u32,
     ) -> Result<(), WriteError> {
         for run in plan.runs.iter() {
+            if let Some(from_idx) = run.from {
+                let r = format::Inherited {
+                    addr: run.addr,
+                    npages: run.npages,
+                    proc_idx,
+                    from_idx,
+                };
+                w.record(|b| r.encode(b))
+                    .map_err(|e| WriteError::Io(e, w.written()))?;
+                continue;
+            }
             w.pages_header(run.addr, run.npages, proc_idx)
                 .map_err(|e| WriteError::Io(e, w.written()))?;
             let scan = self.vmas[run.vma].scan;
@@ -984,15 +1037,22 @@ fn shm_file(shared: &mut SharedObjects, id: u32) -> Result<ARef<File>> {
 /// Where page contents go: `(process index, VMA writable, address, data)`.
 pub(crate) type PageSink<'a> = dyn FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + 'a;
 
+/// Where inherited runs go: `(from process, to process, VMA writable,
+/// address, length)`: the pages process `to` shares with process `from`, at
+/// the same addresses, whose contents the image saved in `from`.
+pub(crate) type InheritSink<'a> = dyn FnMut(u32, u32, bool, u64, u64) -> Result<(), ReadError> + 'a;
+
 /// Reads the page records up to the tail and hands each run's contents to
-/// `sink`, checking each run against its process's VMAs
-/// ([`format::PageWalk`]), as every reader of the format does.
+/// `sink`, and each inherited run to `inherit`, checking each run against
+/// its process's VMAs ([`format::PageWalk`]), as every reader of the format
+/// does.
 pub(crate) fn fill(
     procs: &[&MemPlan],
     r: &mut ImageReader<'_>,
     sink: &mut PageSink<'_>,
+    inherit: &mut InheritSink<'_>,
 ) -> Result<(), ReadError> {
-    fill_into(procs, r, sink, false)
+    fill_into(procs, r, sink, inherit, false)
 }
 
 /// [`fill`], for a process restoring itself (`procs` is the caller alone):
@@ -1004,13 +1064,17 @@ pub(crate) fn fill_local(
     r: &mut ImageReader<'_>,
     sink: &mut PageSink<'_>,
 ) -> Result<(), ReadError> {
-    fill_into(procs, r, sink, true)
+    // One process has no earlier one to inherit from: the walk refuses
+    // an inherited run before this is called.
+    let mut none = |_, _, _, _, _| Err(ReadError::Io(EINVAL));
+    fill_into(procs, r, sink, &mut none, true)
 }
 
 fn fill_into(
     procs: &[&MemPlan],
     r: &mut ImageReader<'_>,
     sink: &mut PageSink<'_>,
+    inherit: &mut InheritSink<'_>,
     direct: bool,
 ) -> Result<(), ReadError> {
     let mut buf = KVVec::from_elem(0u8, BATCH * PS as usize, GFP_KERNEL_ACCOUNT)?;
@@ -1018,6 +1082,15 @@ fn fill_into(
     loop {
         let ph = match r.next()? {
             format::Record::Pages(ph) => ph,
+            format::Record::Inherited(ir) => {
+                let vma = walk
+                    .inherited(procs, &ir, PS as u32)
+                    .map_err(|e| ReadError::Format(e, r.offset()))?;
+                let writable = procs[ir.proc_idx as usize].vmas[vma].prot & format::PROT_WRITE != 0;
+                let len = u64::from(ir.npages) * PS;
+                inherit(ir.from_idx, ir.proc_idx, writable, ir.addr, len)?;
+                continue;
+            }
             format::Record::Tail(_) => break,
             _ => return Err(ReadError::Format(format::FormatError::BadOrder, r.offset())),
         };
@@ -1078,7 +1151,7 @@ pub(crate) fn verify(
 ) -> Result<(), ReadError> {
     r.magic()?;
     while !matches!(r.next()?, format::Record::MetaEnd(_)) {}
-    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| {
+    let in_file = |p: u32, a: u64, len: u64| {
         let Some(v) = procs
             .get(p as usize)
             .and_then(|m| m.vmas.iter().find(|v| v.start <= a && a < v.end))
@@ -1087,7 +1160,7 @@ pub(crate) fn verify(
         };
         if let (VmaKind::FilePrivate, Some(f)) = (v.kind, &v.file) {
             let size = (kapi::file_info(f).size.max(0) as u64).next_multiple_of(PS);
-            let end = v.pgoff * PS + (a - v.start) + data.len() as u64;
+            let end = v.pgoff * PS + (a - v.start) + len;
             if end > size {
                 return Err(ReadError::Logged(fail!(
                     log,
@@ -1098,7 +1171,9 @@ pub(crate) fn verify(
         }
         Ok(())
     };
-    fill(procs, r, &mut sink)
+    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| in_file(p, a, data.len() as u64);
+    let mut inherit = |_from: u32, p: u32, _w: bool, a: u64, len: u64| in_file(p, a, len);
+    fill(procs, r, &mut sink, &mut inherit)
 }
 
 /// The sink for a process restoring itself: writes into the current mm.

@@ -47,7 +47,7 @@ use crate::{
     unix,
 };
 use kernel::{
-    alloc::KVec,
+    alloc::{KVVec, KVec},
     bindings,
     fs::File,
     new_condvar, new_mutex,
@@ -262,7 +262,7 @@ fn read_plan(r: &mut ImageReader<'_>, log: &Log, shared: &mut SharedObjects) -> 
                 continue;
             }
             Record::MetaEnd(_) => break,
-            Record::Pages(_) | Record::Tail(_) => {
+            Record::Pages(_) | Record::Inherited(_) | Record::Tail(_) => {
                 return Err(fail!(log, EINVAL, "bad image: record out of place"))
             }
             Record::Thread(t) => {
@@ -586,7 +586,28 @@ fn coordinate(
             ))
         })
     };
-    memory::fill(&mems, r, &mut sink).map_err(|e| read_fail(log, e))?;
+    // Pages a process shares with its parent: copied from the parent's
+    // memory, filled before (its pages come first).
+    let mut buf = KVVec::from_elem(0u8, memory::COPY_BYTES, GFP_KERNEL)?;
+    let mut inherit = |from: u32, to: u32, _w: bool, mut a: u64, mut left: u64| {
+        while left > 0 {
+            let n = (left as usize).min(buf.len());
+            leaders[from as usize]
+                .peek(a, &mut buf[..n])
+                .and_then(|()| leaders[to as usize].poke(a, &buf[..n]))
+                .map_err(|e| {
+                    ReadError::Logged(fail!(
+                        log,
+                        e,
+                        "copying memory of process {from} at {a:#x} to process {to} failed"
+                    ))
+                })?;
+            a += n as u64;
+            left -= n as u64;
+        }
+        Ok(())
+    };
+    memory::fill(&mems, r, &mut sink, &mut inherit).map_err(|e| read_fail(log, e))?;
     ctx.update(|st| st.step = Step::Restoring);
     ctx.wait_for(log, "every task to restore itself", |st| {
         st.restored == live

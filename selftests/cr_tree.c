@@ -251,6 +251,75 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 	check_dmesg(_metadata);
 }
 
+/* ---- cow_pages: pages shared copy-on-write since fork() ---- */
+
+#define COW_N		3
+#define COW_PAGES	2048	/* progs/cowmem.c's NPAGES */
+
+/*
+ * A parent and two children that still share half of their private pages
+ * since the fork (progs/cowmem.c): the image saves those pages once, in the
+ * parent, and says which pages of each child are the parent's (inherited
+ * runs); after the restart every process finds every word of its memory
+ * as it left it, the children's own pages and the inherited ones alike.
+ */
+TEST_F_TIMEOUT(tree, cow_pages, TEST_TIMEOUT)
+{
+	pid_t pid[COW_N] = { 0 };
+	uint64_t pages = 0, inherited = 0;
+	struct proc *orig, *copy;
+	char img[PATH_MAX], line[512];
+	bool ok[COW_N] = { false };
+	struct json j;
+	struct tree t;
+	int k, p, i;
+
+	orig = start_prog(_metadata, &self->env, "cowmem", NULL);
+	for (i = 0; i < COW_N; i++) {
+		next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
+		ASSERT_EQ(2, sscanf(line, "R %d %d", &k, &p)) TH_LOG("\"%s\"", line);
+		ASSERT_TRUE(k >= 0 && k < COW_N);
+		pid[k] = p;
+	}
+	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "cow.img"));
+	expect_sigkill(_metadata, orig);
+
+	/*
+	 * Each child shares 1024 pages of the region with the parent (and
+	 * more of libc's data and its stack): saved once, all three copies
+	 * of the region would be 6144 pages.
+	 */
+	crctl_info(_metadata, &self->env, img, &j);
+	EXPECT_TRUE(json_num(&j, 0, "pages", &pages));
+	EXPECT_TRUE(json_num(&j, 0, "inherited_pages", &inherited));
+	json_free(&j);
+	TH_LOG("image: %llu pages saved, %llu inherited",
+	       (unsigned long long)pages, (unsigned long long)inherited);
+	EXPECT_LE(2 * COW_PAGES / 2, inherited);
+	EXPECT_GT(COW_PAGES * 2 + COW_PAGES / 2, pages);
+
+	read_tree(_metadata, &self->env, img, &t);
+	ASSERT_EQ(COW_N, t.n);
+	tree_gone(_metadata, &t);
+	copy = restart(_metadata, &self->env, img, 0);
+	for (k = 0; k < COW_N; k++) {
+		p = pid[k];
+		ASSERT_EQ(0, kill(p, SIGUSR1)) TH_LOG("pid %d", p);
+	}
+	for (i = 0; i < COW_N; i++) {
+		char what[64];
+
+		next_line(_metadata, copy, line, sizeof(line), START_TIMEOUT);
+		ASSERT_EQ(2, sscanf(line, "V %d %63[a-z ]", &k, what)) TH_LOG("\"%s\"", line);
+		ASSERT_TRUE(k >= 0 && k < COW_N);
+		EXPECT_STREQ("ok", what) TH_LOG("process %d: \"%s\"", k, line);
+		ok[k] = true;
+	}
+	for (k = 0; k < COW_N; k++)
+		EXPECT_TRUE(ok[k]) TH_LOG("process %d did not check its memory", k);
+	check_dmesg(_metadata);
+}
+
 /* ---- zombie: unreaped children keep their exit status ---- */
 
 /*

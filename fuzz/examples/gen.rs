@@ -140,7 +140,8 @@ fn tree() -> ImageSpec {
         threads: vec![],
         groups: vec![7],
         vmas: vec![
-            vma(0x400000, 0x402000, VmaKind::FilePrivate, 0, b"/bin/tree"),
+            // Its page is the root's (an inherited run).
+            vma(0x400000, 0x402000, VmaKind::FilePrivate, 1, b"/bin/tree"),
             vma(0x600000, 0x603000, VmaKind::Anon, 1, b""),
             vma(0x7fff_f000, 0x8000_0000, VmaKind::Vdso, 0, b""),
             shared(0x7f00_0001_0000, 3, 1, 2, 1),
@@ -491,6 +492,7 @@ fn main() {
                 RecordType::Memfd => 20,
                 RecordType::Deleted => 21,
                 RecordType::FileData => 22,
+                RecordType::Inherited => 40,
             };
             seed.insert(0, sel);
             seed.extend_from_slice(p);
@@ -1034,11 +1036,33 @@ fn build_image(s: &ImageSpec) -> Vec<u8> {
     };
     o.push(|b| me.encode(b));
     for (idx, p) in s.procs.iter().enumerate() {
+        // The pages of a private file mapping whose span the parent maps
+        // too are inherited from it.
+        let parent = s.procs[..idx].iter().position(|q| q.pid == p.ppid);
         for v in &p.vmas {
             let mut left = v.nr_pages;
             let mut addr = v.start;
+            let from = parent.filter(|&j| {
+                v.kind == VmaKind::FilePrivate
+                    && s.procs[j]
+                        .vmas
+                        .iter()
+                        .any(|w| w.start == v.start && w.end == v.end)
+            });
             while left > 0 {
                 let n = left.min(u64::from(s.run)) as u32;
+                if let Some(j) = from {
+                    let r = Inherited {
+                        addr,
+                        npages: n,
+                        proc_idx: idx as u32,
+                        from_idx: j as u32,
+                    };
+                    o.push(|b| r.encode(b));
+                    addr += u64::from(n) * ps;
+                    left -= u64::from(n);
+                    continue;
+                }
                 let ph = PagesHeader {
                     addr,
                     npages: n,

@@ -400,6 +400,21 @@ fn drive_inner(
                 // The reader refuses more than what is left.
                 assert!(v.page_data(&[0]).is_err());
             }
+            Record::Inherited(r) => {
+                assert!(r.from_idx < r.proc_idx && (r.proc_idx as usize) < procs.len());
+                let vma = check!(walk.inherited(&procs[..], &r, page_size));
+                let (m, len) = (
+                    &procs[r.proc_idx as usize].vmas[vma],
+                    u64::from(r.npages) * u64::from(page_size),
+                );
+                assert!(m.start <= r.addr && r.addr + len <= m.end);
+                assert!(procs[r.from_idx as usize]
+                    .vmas
+                    .iter()
+                    .any(|w| w.start == m.start && w.end == m.end));
+                // No contents follow.
+                assert_eq!(v.page_bytes_left(), 0);
+            }
             Record::Tail(t) => {
                 check!(walk.finish(&procs[..]));
                 assert!(v.done());
@@ -796,6 +811,7 @@ pub fn records(data: &[u8]) {
         37 => round_trip!(PosixTimer, RecordType::PosixTimer),
         38 => round_trip!(LockRec, RecordType::Lock),
         39 => round_trip!(FileOwner, RecordType::FileOwner),
+        40 => round_trip!(Inherited, RecordType::Inherited),
         _ => {
             // pages_in as the kernel calls it: a VMA from a decoded record
             // (page aligned, nr_pages within its span) and a count so far

@@ -369,6 +369,7 @@ fn reencode(rec: &Record<'_>, hdr: Option<&Header>) -> Vec<u8> {
         Record::InotifyWatch(w) => w.encode(&mut buf),
         Record::MetaEnd(m) => m.encode(&mut buf),
         Record::Pages(ph) => ph.encode(&mut buf, hdr.unwrap().page_size),
+        Record::Inherited(r) => r.encode(&mut buf),
         Record::Tail(t) => t.encode(&mut buf),
     };
     buf.truncate(n.unwrap());
@@ -1081,4 +1082,52 @@ fn tree_of_max_tasks_checks_in_n_log_n() {
         assert!(Tree::decode_indexed(&p, &mut index).is_err());
         assert!(Tree::decode(&p).is_err());
     }
+}
+
+/// An inherited run lies in a VMA of its process whose span the earlier
+/// process has too, and counts toward that VMA's pages.
+#[test]
+fn inherited_runs_need_the_same_span_in_an_earlier_process() {
+    let span = |start, end, nr_pages| VmaSpan {
+        start,
+        end,
+        nr_pages,
+    };
+    let run = |addr, npages, proc_idx, from_idx| Inherited {
+        addr,
+        npages,
+        proc_idx,
+        from_idx,
+    };
+    let parent = vec![span(0x1000, 0x5000, 2)];
+    let ok = [parent.clone(), vec![span(0x1000, 0x5000, 3)]];
+    let mut w = PageWalk::new();
+    let pages = PagesHeader {
+        addr: 0x1000,
+        npages: 2,
+        proc_idx: 0,
+    };
+    w.run(&ok[..], &pages, 4096).unwrap();
+    assert_eq!(w.inherited(&ok[..], &run(0x1000, 2, 1, 0), 4096), Ok(0));
+    let own = PagesHeader {
+        addr: 0x3000,
+        npages: 1,
+        proc_idx: 1,
+    };
+    w.run(&ok[..], &own, 4096).unwrap();
+    w.finish(&ok[..]).unwrap();
+    // The parent's VMA is shorter.
+    let bad = [vec![span(0x1000, 0x4000, 0)], vec![span(0x1000, 0x5000, 1)]];
+    let mut w = PageWalk::new();
+    assert_eq!(
+        w.inherited(&bad[..], &run(0x1000, 1, 1, 0), 4096),
+        Err(FormatError::BadPages)
+    );
+    // Not from an earlier process.
+    let mut b = vec![0u8; 64];
+    let n = run(0x1000, 1, 1, 1).encode(&mut b).unwrap();
+    assert_eq!(
+        Inherited::decode(&b[RECORD_HEADER_SIZE..n]),
+        Err(FormatError::BadPages)
+    );
 }

@@ -418,6 +418,12 @@ impl PinnedPage {
         unsafe { ffi::cr_page_is_anon(self.0.as_ptr()) }
     }
 
+    /// Whether both are the same page (a page shared copy-on-write between
+    /// two processes since a `fork()`).
+    pub(crate) fn same(&self, other: &PinnedPage) -> bool {
+        self.0 == other.0
+    }
+
     /// Copies the page into `dst`, which must be one page long.
     pub(crate) fn copy_to(&self, dst: &mut [u8]) {
         assert_eq!(dst.len(), kernel::page::PAGE_SIZE);

@@ -343,6 +343,27 @@ impl TaskRef {
         poke(self.raw(), addr, buf)
     }
 
+    /// Reads `buf.len()` bytes at `addr` of the task's memory, readable or
+    /// not (as ptrace's PEEK does).
+    pub(crate) fn peek(&self, addr: u64, buf: &mut [u8]) -> Result {
+        let flags = bindings::FOLL_FORCE;
+        // SAFETY: The task is valid (invariant); `buf` is valid for writes
+        // of its length.
+        let n = unsafe {
+            bindings::access_process_vm(
+                self.raw(),
+                addr as usize,
+                buf.as_mut_ptr().cast(),
+                buf.len() as i32,
+                flags,
+            )
+        };
+        if n as usize != buf.len() {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
     /// Whether it is a thread group leader.
     pub(crate) fn is_leader(&self) -> bool {
         // SAFETY: The task is valid.

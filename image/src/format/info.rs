@@ -44,6 +44,9 @@ pub enum Json {
     /// A pages record of this many pages, counted into `pages` and
     /// `page_records`.
     Pages(u64),
+    /// An inherited-pages record of this many pages, counted into
+    /// `inherited_pages`.
+    Inherited(u64),
 }
 
 impl Json {

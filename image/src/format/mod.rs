@@ -101,7 +101,7 @@ pub use validate::Validator;
 pub use walk::{PageWalk, TreeWalk, VmaSpan, VmaTable};
 
 /// Version of the image format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 
 /// First 8 bytes of every image.
 pub const MAGIC: [u8; 8] = *b"\x7fCRIMG\r\n";

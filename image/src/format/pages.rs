@@ -45,6 +45,64 @@ impl PagesHeader {
     }
 }
 
+wire_struct! {
+    /// A run of pages a process shares copy-on-write with an earlier one
+    /// (its parent, which forked it): `npages` pages at `addr` that are the
+    /// very pages process `from_idx` has at the same addresses, in a VMA of
+    /// the same span. No contents follow: they are the other process's.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Inherited, wire InheritedWire {
+        /// Address of the first page.
+        pub addr: u64,
+        /// Number of pages.
+        pub npages: u32,
+        /// The process the pages belong to (as [`PagesHeader::proc_idx`]).
+        pub proc_idx: u32,
+        /// The process whose pages they are, before `proc_idx`.
+        pub from_idx: u32,
+        pad pad0,
+    }
+}
+
+/// Size of an inherited-pages record's payload.
+pub const INHERITED_PAYLOAD: usize = wire_size::<Inherited>();
+const _: () = assert!(INHERITED_PAYLOAD == 24);
+
+impl Inherited {
+    /// Encodes the whole record.
+    pub fn encode(&self, buf: &mut [u8]) -> Option<usize> {
+        encode_record(buf, RecordType::Inherited, |w| w.wire(&self.to_le()))
+    }
+
+    /// Decodes and checks the payload on its own.
+    pub fn decode(p: &[u8]) -> FResult<Self> {
+        let r: Inherited = decode_whole(p)?;
+        if r.npages == 0 || r.npages > MAX_PAGES_PER_RECORD || r.from_idx >= r.proc_idx {
+            return Err(FormatError::BadPages);
+        }
+        Ok(r)
+    }
+
+    /// The same run as a pages header (for [`PageWalk`]).
+    pub fn run(&self) -> PagesHeader {
+        PagesHeader {
+            addr: self.addr,
+            npages: self.npages,
+            proc_idx: self.proc_idx,
+        }
+    }
+}
+
+#[cfg(feature = "info")]
+impl super::info::Info for Inherited {
+    /// Counted, not listed, as pages are.
+    fn text(&self, _at: u64, _out: &mut Vec<String>) {}
+
+    fn json(&self) -> super::info::Json {
+        super::info::Json::Inherited(u64::from(self.npages))
+    }
+}
+
 /// Checks that a run of `npages` pages at `addr` lies inside `vma` and that
 /// the VMA may hold saved pages; `counted` is how many pages of this VMA were
 /// seen before. Returns the new count. [`PageWalk`] ties each page run to

@@ -114,6 +114,8 @@ record_types! {
     Vma = 401, "vma", padded(VMA_FIXED + 4 + MAX_PATH);
     /// [`PagesHeader`] then page contents.
     Pages = 402, "pages", PAGES_FIXED;
+    /// [`Inherited`]: pages shared with an earlier process; no contents.
+    Inherited = 403, "inherited", INHERITED_PAYLOAD;
     /// [`Signals`]: handlers, blocked mask, alternate stack.
     Signals = 600, "signals", SIGNALS_PAYLOAD;
     /// [`PendingSig`]: a pending signal of the thread before it or of the process.
@@ -242,6 +244,8 @@ pub enum Record<'a> {
     /// [`PagesHeader`]: its page data (`npages * page_size` bytes) follows
     /// and must be fed to [`Validator::page_data`].
     Pages(PagesHeader),
+    /// [`Inherited`].
+    Inherited(Inherited),
     /// [`Tail`].
     Tail(Tail),
 }
@@ -297,6 +301,7 @@ impl<'a> Record<'a> {
             RecordType::InotifyWatch => Record::InotifyWatch(InotifyWatch::decode(p)?),
             RecordType::MetaEnd => Record::MetaEnd(MetaEnd::decode(p)?),
             RecordType::Pages => Record::Pages(PagesHeader::decode(p)?),
+            RecordType::Inherited => Record::Inherited(Inherited::decode(p)?),
             RecordType::Tail => Record::Tail(Tail::decode(p)?),
         })
     }
@@ -355,6 +360,7 @@ impl Record<'_> {
             Record::InotifyWatch(w) => f(w),
             Record::MetaEnd(m) => f(m),
             Record::Pages(p) => f(p),
+            Record::Inherited(i) => f(i),
             Record::Tail(t) => f(t),
         }
     }

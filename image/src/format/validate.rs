@@ -443,7 +443,7 @@ impl Validator {
                 }
                 true
             }
-            (Phase::Pages, T::Pages | T::Tail) => true,
+            (Phase::Pages, T::Pages | T::Inherited | T::Tail) => true,
             (Phase::Meta | Phase::Vmas | Phase::Files | Phase::Process, T::MetaEnd) => {
                 return Err(FormatError::Missing)
             }
@@ -775,6 +775,26 @@ impl Validator {
                     return Err(FormatError::BadPages);
                 }
                 Record::Pages(ph)
+            }
+            RecordType::Inherited => {
+                let r = Inherited::decode(p)?;
+                let len = u64::from(r.npages) * u64::from(page_size);
+                if page_offset(r.addr, u64::from(page_size)) != 0 {
+                    return Err(FormatError::BadPages);
+                }
+                if r.proc_idx >= self.procs_expected || (r.proc_idx, r.addr) < self.last_page {
+                    return Err(FormatError::BadPages);
+                }
+                let end = r.addr.checked_add(len).ok_or(FormatError::BadPages)?;
+                if end > task_size {
+                    return Err(FormatError::BadPages);
+                }
+                self.last_page = (r.proc_idx, end);
+                self.pages_seen += u64::from(r.npages);
+                if self.pages_seen > self.pages_declared {
+                    return Err(FormatError::BadPages);
+                }
+                Record::Inherited(r)
             }
             RecordType::Tail => {
                 let t = Tail::decode(p)?;

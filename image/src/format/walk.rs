@@ -231,6 +231,37 @@ impl PageWalk {
         Ok(self.cur)
     }
 
+    /// An inherited run ([`Inherited`]): a page run as [`PageWalk::run`]
+    /// checks it, whose VMA process `from_idx` (an earlier one) has too,
+    /// with the same span. Returns the VMA's index in its process.
+    pub fn inherited<T: VmaTable + ?Sized>(
+        &mut self,
+        t: &T,
+        r: &Inherited,
+        page_size: u32,
+    ) -> FResult<usize> {
+        let i = self.run(t, &r.run(), page_size)?;
+        let v = t.vma(r.proc_idx as usize, i);
+        let from = r.from_idx as usize;
+        if from >= r.proc_idx as usize {
+            return Err(FormatError::BadPages);
+        }
+        // VMAs come in address order: a binary search finds the span.
+        let (mut lo, mut hi) = (0, t.vmas(from));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if t.vma(from, mid).start < v.start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match (lo < t.vmas(from)).then(|| t.vma(from, lo)) {
+            Some(w) if w.start == v.start && w.end == v.end => Ok(i),
+            _ => Err(FormatError::BadPages),
+        }
+    }
+
     /// The tail: every process got all its pages.
     pub fn finish<T: VmaTable + ?Sized>(&mut self, t: &T) -> FResult<()> {
         while self.p < t.processes() {

@@ -62,7 +62,7 @@ struct cr_info {
 #define CR_INFO_SIZE_VER0 32
 
 /* The image format version (struct cr_info's format_version) of this header. */
-#define CR_FORMAT_VERSION 7
+#define CR_FORMAT_VERSION 8
 
 /* Flags of struct cr_checkpoint_args. */
 #define CR_CHECKPOINT_KILL	(1U << 0) /* SIGKILL the target after a complete dump */

@@ -120,6 +120,12 @@ impl<'fd> Walker<'fd> {
                     .map_err(|e| ImageError::Format(e, off))?;
                 true
             }
+            Ok(Record::Inherited(r)) => {
+                self.pages
+                    .inherited(&self.procs[..], &r, ps)
+                    .map_err(|e| ImageError::Format(e, off))?;
+                false
+            }
             Ok(Record::Tail(_)) => {
                 self.pages
                     .finish(&self.procs[..])

@@ -89,6 +89,12 @@ pub(crate) fn run(args: &crate::InfoArgs) -> Result<()> {
             j.page_records,
             j.pages * d.page_size
         );
+        if j.inherited_pages != 0 {
+            println!(
+                "inherited: {} pages shared copy-on-write with a parent process",
+                j.inherited_pages
+            );
+        }
         println!("image is complete and valid: {} bytes", d.total);
     }
     Ok(d.result?)
@@ -171,7 +177,7 @@ mod tests {
             "mm", "regs", "xstate", "tail",
         ];
         want.extend_from_slice(&cr_image::format::info::LISTS);
-        want.extend_from_slice(&["pages", "page_records", "bytes", "valid"]);
+        want.extend_from_slice(&["pages", "page_records", "inherited_pages", "bytes", "valid"]);
         assert_eq!(names, want);
         let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
         assert_eq!(v["schema"], json::SCHEMA);

@@ -44,6 +44,8 @@ pub struct Report {
     pub lists: Vec<(&'static str, Vec<Value>)>,
     pub pages: u64,
     pub page_records: u64,
+    /// Pages shared with an earlier process ([`Json::Inherited`]).
+    pub inherited_pages: u64,
     pub bytes: u64,
     pub error: Option<ImageError>,
 }
@@ -56,6 +58,7 @@ impl Default for Report {
             lists: LISTS.iter().map(|&l| (l, vec![])).collect(),
             pages: 0,
             page_records: 0,
+            inherited_pages: 0,
             bytes: 0,
             error: None,
         }
@@ -77,6 +80,7 @@ impl Report {
                 self.pages += n;
                 self.page_records += 1;
             }
+            Json::Inherited(n) => self.inherited_pages += n,
         }
     }
 }
@@ -94,6 +98,7 @@ impl Serialize for Report {
         }
         m.serialize_entry("pages", &self.pages)?;
         m.serialize_entry("page_records", &self.page_records)?;
+        m.serialize_entry("inherited_pages", &self.inherited_pages)?;
         m.serialize_entry("bytes", &self.bytes)?;
         m.serialize_entry("valid", &self.error.is_none())?;
         if let Some(e) = &self.error {
@@ -131,7 +136,7 @@ mod tests {
                 concat!(
                     r#"{{"schema":1,"file":"a\"b\n","groups":[4,24],"rlimits":[[1,18446744073709551615]],"#,
                     r#""regs":{{"r15":1,"r14":2,"flags":3}},{}"pages":0,"#,
-                    r#""page_records":0,"bytes":0,"valid":false,"error":{{"offset":8,"reason":"bad"}}}}"#
+                    r#""page_records":0,"inherited_pages":0,"bytes":0,"valid":false,"error":{{"offset":8,"reason":"bad"}}}}"#
                 ),
                 lists
             )
