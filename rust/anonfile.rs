@@ -45,6 +45,14 @@ const MEMFD: &[u8] = b"/memfd:";
 
 // ------------------------------------------------------------ checkpoint
 
+impl AnonSnap {
+    /// Checkpoint's own description of the file (it counts among the
+    /// dentry's references).
+    pub(crate) fn reader(&self) -> &File {
+        &self.reader
+    }
+}
+
 /// A memfd or deleted file, as checkpoint saves it.
 pub(crate) struct AnonSnap {
     kind: FileKind,

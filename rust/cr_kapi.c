@@ -171,6 +171,11 @@ const char *cr_uts_release(void)
 	return init_utsname()->release;
 }
 
+int cr_file_dentry_count(struct file *f)
+{
+	return d_count(f->f_path.dentry);
+}
+
 bool cr_page_is_anon(struct page *page)
 {
 	return PageAnon(page);

@@ -102,6 +102,7 @@ bool cr_mm_flags_test(struct mm_struct *mm, int flag);
 void cr_mm_flags_set(struct mm_struct *mm, int flag);
 void cr_mm_flags_clear(struct mm_struct *mm, int flag);
 const char *cr_uts_release(void);
+int cr_file_dentry_count(struct file *f);
 bool cr_page_is_anon(struct page *page);
 void cr_page_put(struct page *page);
 pgd_t *cr_pgd_offset(struct mm_struct *mm, unsigned long addr);

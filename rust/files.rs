@@ -482,7 +482,10 @@ pub(crate) fn check_tree<'a>(
 /// would no longer reach it, nor the tree's reach the writer. Found by the
 /// inode's count of writing descriptions (`i_writecount`) against the
 /// tree's own that it counts (`FMODE_WRITER`: each counted once, however
-/// many fds share it).
+/// many fds share it). A memfd that an outside description has open for
+/// reading, or maps, is refused too: found by its dentry's references
+/// (one per description) against the tree's descriptions and checkpoint's
+/// own reader.
 fn check_anon_writers(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
     let anon = |f: &FileSnap| matches!(f.obj, Some(ObjSnap::Anon(_)));
     let mut name = KVec::from_elem(0u8, 512, GFP_KERNEL)?;
@@ -510,6 +513,41 @@ fn check_anon_writers(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
                 return Err(refuse!(
                     eopnotsupp(),
                     "pid {pid} fd {}: {} {}: open for writing by {outside} open file description{} outside the tree: not supported",
+                    f.fd,
+                    f.kind.name(),
+                    Show(n),
+                    if outside == 1 { "" } else { "s" }
+                ));
+            }
+            // Readers of a memfd too: each description holds its dentry,
+            // and nothing else does (a pseudo file's, never in the dcache;
+            // a deleted file's dentry may have other references, an
+            // overlay's say).
+            if f.kind != FileKind::Memfd {
+                continue;
+            }
+            let (dentry, refs) = kapi::dentry_refs(&f.file);
+            // The tree's descriptions, and checkpoint's own readers.
+            let mut ours: KVec<usize> = KVec::new();
+            for (_, u) in tabs.iter() {
+                for g in u.files.iter() {
+                    let Some(ObjSnap::Anon(snap)) = &g.obj else {
+                        continue;
+                    };
+                    for h in [&*g.file, snap.reader()] {
+                        let a = h.as_ptr() as usize;
+                        if kapi::dentry_refs(h).0 == dentry && !ours.contains(&a) {
+                            ours.push(a, GFP_KERNEL)?;
+                        }
+                    }
+                }
+            }
+            let outside = i64::from(refs) - ours.len() as i64;
+            if outside > 0 {
+                let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"?");
+                return Err(refuse!(
+                    eopnotsupp(),
+                    "pid {pid} fd {}: {} {}: open by {outside} open file description{} outside the tree (another process has it open or mapped): not supported",
                     f.fd,
                     f.kind.name(),
                     Show(n),

@@ -110,6 +110,7 @@ mod ffi {
         pub(crate) fn cr_mm_flags_test(mm: *mut bindings::mm_struct, flag: c_int) -> bool;
         pub(crate) fn cr_mm_flags_set(mm: *mut bindings::mm_struct, flag: c_int);
         pub(crate) fn cr_mm_flags_clear(mm: *mut bindings::mm_struct, flag: c_int);
+        pub(crate) fn cr_file_dentry_count(f: *mut bindings::file) -> c_int;
         pub(crate) fn cr_page_is_anon(page: *mut bindings::page) -> bool;
         pub(crate) fn cr_page_put(page: *mut bindings::page);
         pub(crate) fn cr_pgd_offset(

@@ -209,8 +209,9 @@ TEST_F_TIMEOUT(cr, deleted_over_limit_refused, TEST_TIMEOUT)
  * A memfd that a process outside the tree has open for writing through a
  * description of its own (here the test, through /proc/PID/fd) is refused
  * by name: restart would give the tree a new memfd, and the two would no
- * longer see each other's writes. The target runs on; once the outside
- * description is closed, the checkpoint goes through.
+ * longer see each other's writes. So is one it has open for reading only.
+ * The target runs on; once the outside description is closed, the
+ * checkpoint goes through.
  */
 TEST_F_TIMEOUT(cr, memfd_writer_outside_refused, TEST_TIMEOUT)
 {
@@ -244,6 +245,15 @@ TEST_F_TIMEOUT(cr, memfd_writer_outside_refused, TEST_TIMEOUT)
 
 	checkpoint_refused(_metadata, &self->env, orig->pid, img, err, sizeof(err));
 	EXPECT_TRUE(strstr(err, "memfd /memfd:shared (deleted): open for writing by 1 open file description outside the tree") &&
+		    strstr(err, "EOPNOTSUPP")) {
+		TH_LOG("crctl checkpoint stderr: %s", err);
+	}
+	close(fd);
+	/* A reader outside is refused too: it would not see the tree's writes. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	checkpoint_refused(_metadata, &self->env, orig->pid, img, err, sizeof(err));
+	EXPECT_TRUE(strstr(err, "memfd /memfd:shared (deleted): open by 1 open file description outside the tree") &&
 		    strstr(err, "EOPNOTSUPP")) {
 		TH_LOG("crctl checkpoint stderr: %s", err);
 	}

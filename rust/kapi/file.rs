@@ -38,6 +38,21 @@ pub(crate) fn inode_writers(f: &File) -> i32 {
     unsafe { ptr::read_volatile(&raw const (*(*f.as_ptr()).f_inode).i_writecount.counter) }
 }
 
+/// The file's dentry, as an identity, and its reference count: every open
+/// file description of it holds one (`d_count()`), and nothing else but
+/// transient path walks.
+pub(crate) fn dentry_refs(f: &File) -> (u64, i32) {
+    let f = f.as_ptr();
+    // SAFETY: `f` is a valid file, which keeps its dentry; the count is
+    // read under nothing, as `d_count()` callers do for a hint.
+    unsafe {
+        (
+            (*f).__bindgen_anon_1.f_path.dentry as u64,
+            super::ffi::cr_file_dentry_count(f),
+        )
+    }
+}
+
 /// `MINORBITS` of a `dev_t`.
 const MINORBITS: u32 = 20;
 
