@@ -41,6 +41,7 @@ const DIRECT_MIN: usize = 16;
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
 const MAP_FIXED: u32 = 0x10;
+const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 const MAP_ANONYMOUS: u32 = 0x20;
 const MAP_GROWSDOWN: u32 = 0x100;
 const MAP_NORESERVE: u32 = 0x4000;
@@ -810,8 +811,13 @@ impl MemPlan {
     /// Checks that the kernel-provided mappings ([vvar], [vdso]) of the
     /// caller are exactly where the image has them: programs keep pointers
     /// into the vdso. crctl moves them before calling RESTART.
-    pub(crate) fn check(&self, log: &Log) -> Result {
-        self.check_commit(log)?;
+    ///
+    /// With `commit`, also that this machine can commit the memory
+    /// ([`MemPlan::check_commit`]; not once it is mapped).
+    pub(crate) fn check(&self, log: &Log, commit: bool) -> Result {
+        if commit {
+            self.check_commit(log)?;
+        }
         // Collected under the mmap lock, compared (and logged) without it:
         // a log line is a write to a file.
         let mut own = KVec::new();
@@ -902,9 +908,20 @@ impl MemPlan {
         }
     }
 
-    /// Replaces the caller's memory by the image's mappings (past the point
-    /// of no return). Page contents follow with [`MemPlan::fill`].
-    pub(crate) fn map(&self, log: &Log, shared: &mut SharedObjects) -> Result {
+    /// Number of VMAs.
+    pub(crate) fn nr_vmas(&self) -> usize {
+        self.vmas.len()
+    }
+
+    /// Start and end of VMA `i`.
+    pub(crate) fn vma_span(&self, i: usize) -> (u64, u64) {
+        (self.vmas[i].start, self.vmas[i].end)
+    }
+
+    /// The caller's mappings but the kernel-provided ones, and sets the
+    /// image's THP state: before any page is faulted in, so that none
+    /// becomes huge where the original had none.
+    fn own_ranges(&self) -> Result<KVec<(u64, u64)>> {
         let mm = current::mm().ok_or(EINVAL)?;
         let mut ranges = KVec::new();
         {
@@ -917,26 +934,118 @@ impl MemPlan {
                 }
             }
         }
-        // Before any page is faulted in, so that none becomes huge where
-        // the original had none.
         mm.set_thp_disabled(match self.flags {
             format::MM_THP_DISABLED => kapi::ThpDisabled::Completely,
             format::MM_THP_EXCEPT_ADVISED => kapi::ThpDisabled::ExceptAdvised,
             _ => kapi::ThpDisabled::No,
         });
-        drop(mm);
-        for (s, e) in ranges {
+        Ok(ranges)
+    }
+
+    /// Replaces the caller's memory by the image's mappings (past the point
+    /// of no return). Page contents follow with [`MemPlan::fill`].
+    pub(crate) fn map(&self, log: &Log, shared: &mut SharedObjects) -> Result {
+        for (s, e) in self.own_ranges()? {
             current::vm_munmap(s, e - s)
                 .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
         }
+        self.map_vmas(log, shared, &[], MAP_FIXED)
+    }
+
+    /// Whether VMA `i` of this process is one its parent (`parent`) has
+    /// too, as `fork()` copies it: same span, kind, offset, protection and
+    /// flags, private. Such a VMA, already in the caller's memory (its
+    /// parent's copy-on-write since the caller was forked), is kept.
+    fn forked_from(&self, i: usize, parent: &MemPlan) -> bool {
+        let v = &self.vmas[i];
+        if !matches!(v.kind, VmaKind::Anon | VmaKind::FilePrivate)
+            || v.flags & (format::VMA_DONTFORK | format::VMA_WIPEONFORK) != 0
+        {
+            return false;
+        }
+        parent.vmas.iter().any(|w| {
+            w.start == v.start
+                && w.end == v.end
+                && w.kind == v.kind
+                && w.pgoff == v.pgoff
+                && w.prot == v.prot
+                && w.flags == v.flags
+        })
+    }
+
+    /// Maps the image's mappings beside crctl's own, before the point of
+    /// no return, so that the caller's children, forked next, share their
+    /// private pages copy-on-write. A mapping of `parent` (the process
+    /// this one was forked from, whose mappings it holds) that this
+    /// process has too is kept; its other mappings are removed. Any other
+    /// mapping in the way is crctl's own: refused. Returns which VMAs were
+    /// kept.
+    pub(crate) fn premap(
+        &self,
+        parent: Option<&MemPlan>,
+        log: &Log,
+        shared: &mut SharedObjects,
+    ) -> Result<KVec<bool>> {
+        let ranges = self.own_ranges()?;
+        let mut kept = KVec::from_elem(false, self.vmas.len(), GFP_KERNEL)?;
+        if let Some(pp) = parent {
+            for (i, v) in self.vmas.iter().enumerate() {
+                kept[i] = self.forked_from(i, pp) && ranges.contains(&(v.start, v.end));
+            }
+            // The parent's other mappings, which its fork left here (it
+            // mapped them where crctl had nothing).
+            for w in pp.vmas.iter().filter(|w| !w.kind.is_special()) {
+                let keep = self
+                    .vmas
+                    .iter()
+                    .zip(kept.iter())
+                    .any(|(v, &k)| k && v.start == w.start && v.end == w.end);
+                if !keep {
+                    let (s, e) = (w.start, w.end);
+                    current::vm_munmap(s, e - s)
+                        .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
+                }
+            }
+        }
+        self.map_vmas(log, shared, &kept, MAP_FIXED_NOREPLACE)?;
+        Ok(kept)
+    }
+
+    /// At the point of no return, after [`MemPlan::premap`]: removes every
+    /// mapping but the image's (crctl's own).
+    pub(crate) fn drop_others(&self, log: &Log) -> Result {
+        for (s, e) in self.own_ranges()? {
+            let ours = self
+                .vmas
+                .iter()
+                .any(|v| !v.kind.is_special() && v.start <= s && e <= v.end);
+            if !ours {
+                current::vm_munmap(s, e - s)
+                    .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps the image's VMAs but those `skip` marks, with `fixed`
+    /// (`MAP_FIXED`, or `MAP_FIXED_NOREPLACE` where other mappings stay).
+    fn map_vmas(&self, log: &Log, shared: &mut SharedObjects, skip: &[bool], fixed: u32) -> Result {
         // Mappings with madvise state first, each given its flags before
         // the next is mapped, so that no plain neighbour merges with one
         // and shares its flags.
-        let advised = |v: &VmaPlan| v.flags & format::VMA_ADVICE != 0 || v.adjusted() != 0;
-        let first = self.vmas.iter().filter(|v| advised(v));
-        let then = self.vmas.iter().filter(|v| !advised(v));
-        for v in Iterator::chain(first, then).filter(|v| !v.kind.is_special()) {
-            let mut flags = MAP_FIXED;
+        let advised = |i: &usize| {
+            let v = &self.vmas[*i];
+            v.flags & format::VMA_ADVICE != 0 || v.adjusted() != 0
+        };
+        let n = self.vmas.len();
+        let first = (0..n).filter(advised);
+        let then = (0..n).filter(|i| !advised(i));
+        for i in Iterator::chain(first, then) {
+            let v = &self.vmas[i];
+            if v.kind.is_special() || skip.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut flags = fixed;
             if v.flags & format::VMA_NORESERVE != 0 {
                 flags |= MAP_NORESERVE;
             }
@@ -971,14 +1080,25 @@ impl MemPlan {
             };
             let got = current::vm_mmap(file, v.start, v.end - v.start, prot, flags, v.pgoff * PS)
                 .map_err(|e| {
-                fail!(
-                    log,
-                    e,
-                    "mapping {:#x}-{:#x} ({}) failed",
-                    v.start,
-                    v.end,
-                    v.kind.name()
-                )
+                if e == EEXIST {
+                    fail!(
+                        log,
+                        e,
+                        "mapping {:#x}-{:#x} ({}) overlaps crctl's own memory",
+                        v.start,
+                        v.end,
+                        v.kind.name()
+                    )
+                } else {
+                    fail!(
+                        log,
+                        e,
+                        "mapping {:#x}-{:#x} ({}) failed",
+                        v.start,
+                        v.end,
+                        v.kind.name()
+                    )
+                }
             })?;
             if got != v.start {
                 return Err(fail!(
@@ -1034,13 +1154,16 @@ fn shm_file(shared: &mut SharedObjects, id: u32) -> Result<ARef<File>> {
     file.clone().ok_or(EINVAL)
 }
 
-/// Where page contents go: `(process index, VMA writable, address, data)`.
-pub(crate) type PageSink<'a> = dyn FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + 'a;
+/// Where page contents go: `(process index, VMA index, VMA writable,
+/// address, data)`.
+pub(crate) type PageSink<'a> =
+    dyn FnMut(u32, usize, bool, u64, &[u8]) -> Result<(), ReadError> + 'a;
 
-/// Where inherited runs go: `(from process, to process, VMA writable,
-/// address, length)`: the pages process `to` shares with process `from`, at
-/// the same addresses, whose contents the image saved in `from`.
-pub(crate) type InheritSink<'a> = dyn FnMut(u32, u32, bool, u64, u64) -> Result<(), ReadError> + 'a;
+/// Where inherited runs go: `(from process, to process, VMA index, VMA
+/// writable, address, length)`: the pages process `to` shares with process
+/// `from`, at the same addresses, whose contents the image saved in `from`.
+pub(crate) type InheritSink<'a> =
+    dyn FnMut(u32, u32, usize, bool, u64, u64) -> Result<(), ReadError> + 'a;
 
 /// Reads the page records up to the tail and hands each run's contents to
 /// `sink`, and each inherited run to `inherit`, checking each run against
@@ -1066,7 +1189,7 @@ pub(crate) fn fill_local(
 ) -> Result<(), ReadError> {
     // One process has no earlier one to inherit from: the walk refuses
     // an inherited run before this is called.
-    let mut none = |_, _, _, _, _| Err(ReadError::Io(EINVAL));
+    let mut none = |_, _, _, _, _, _| Err(ReadError::Io(EINVAL));
     fill_into(procs, r, sink, &mut none, true)
 }
 
@@ -1088,7 +1211,7 @@ fn fill_into(
                     .map_err(|e| ReadError::Format(e, r.offset()))?;
                 let writable = procs[ir.proc_idx as usize].vmas[vma].prot & format::PROT_WRITE != 0;
                 let len = u64::from(ir.npages) * PS;
-                inherit(ir.from_idx, ir.proc_idx, writable, ir.addr, len)?;
+                inherit(ir.from_idx, ir.proc_idx, vma, writable, ir.addr, len)?;
                 continue;
             }
             format::Record::Tail(_) => break,
@@ -1107,7 +1230,7 @@ fn fill_into(
                 r.page_data_to_user(a, n, &mut buf)?;
             } else {
                 r.page_data(&mut buf[..n])?;
-                sink(p as u32, writable, a, &buf[..n])?;
+                sink(p as u32, vma, writable, a, &buf[..n])?;
             }
             a += n as u64;
             left -= n as u64;
@@ -1171,16 +1294,16 @@ pub(crate) fn verify(
         }
         Ok(())
     };
-    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| in_file(p, a, data.len() as u64);
-    let mut inherit = |_from: u32, p: u32, _w: bool, a: u64, len: u64| in_file(p, a, len);
+    let mut sink = |p: u32, _v, _w, a: u64, data: &[u8]| in_file(p, a, data.len() as u64);
+    let mut inherit = |_from, p: u32, _v, _w, a: u64, len: u64| in_file(p, a, len);
     fill(procs, r, &mut sink, &mut inherit)
 }
 
 /// The sink for a process restoring itself: writes into the current mm.
 pub(crate) fn local_sink(
     log: &Log,
-) -> impl FnMut(u32, bool, u64, &[u8]) -> Result<(), ReadError> + '_ {
-    move |_, writable, a, data| {
+) -> impl FnMut(u32, usize, bool, u64, &[u8]) -> Result<(), ReadError> + '_ {
+    move |_, _, writable, a, data| {
         if writable {
             UserSlice::new(UserPtr::from_addr(a as usize), data.len())
                 .writer()

@@ -21,6 +21,12 @@
 //!   return to user space together. A failure before (3) returns an error to
 //!   everyone; after it, every task of the tree is killed. No task returns
 //!   to user space until all are restored.
+//!
+//!   With `CR_RESTART_PREMAP` (crctl's way for several processes), (3) and
+//!   (4) come first, process by process, before each process's children
+//!   are forked ([`premap`]): they inherit its private pages copy-on-write,
+//!   as the originals shared them. The point of no return then only
+//!   removes crctl's own mappings.
 
 use crate::{
     anonfile, epoll,
@@ -120,13 +126,14 @@ impl ProcPlan {
     /// What only the task that becomes thread `t` can check, before the
     /// point of no return: its scheduling rights and, for the leader, the
     /// working directory and the kernel-provided mappings.
-    fn check_here(&self, t: usize, log: &Log) -> Result {
+    /// `premapped`: the memory is mapped already ([`premap`]).
+    fn check_here(&self, t: usize, log: &Log, premapped: bool) -> Result {
         self.threads.list[t].check_sched(log)?;
         if t == 0 {
             self.task.check_cwd(log)?;
             self.task.check_cpu_limit(log)?;
             self.timers.check_here(log)?;
-            self.mem.check(log)?;
+            self.mem.check(log, !premapped)?;
         }
         Ok(())
     }
@@ -182,6 +189,16 @@ impl Plan {
             }
         }
         None
+    }
+
+    /// The process process `p` was forked from: its parent, if in the
+    /// image (parents come first).
+    fn parent_of(&self, p: usize) -> Option<usize> {
+        let tgid = self.procs.get(p)?.task.task.tgid;
+        let ppid = self.tree.iter().find(|e| e.pid == tgid)?.ppid;
+        self.procs[..p]
+            .iter()
+            .position(|q| q.task.task.tgid == ppid)
     }
 
     /// The memory plan of each process, in image order.
@@ -324,6 +341,14 @@ struct CtxState {
     shared: SharedObjects,
     /// The exchange with crctl's epoll helper.
     epoll: epoll::Handover,
+    /// `CR_RESTART_PREMAP`: each process maps its memory and has it filled
+    /// before its children are forked ([`premap`]).
+    premap: bool,
+    /// Processes whose memory is filled, in image order (premap).
+    filled: usize,
+    /// Which VMAs of each process were kept from its parent's (premap),
+    /// once it mapped its memory.
+    kept: KVec<Option<KVec<bool>>>,
 }
 
 /// A tree restart in flight, shared by the launcher and every task through
@@ -355,6 +380,9 @@ impl RestartCtx {
                     turns: KVec::new(),
                     shared: SharedObjects::new(),
                     epoll: epoll::Handover::default(),
+                    premap: false,
+                    filled: 0,
+                    kept: KVec::new(),
                 }),
                 cv <- new_condvar!(),
             }),
@@ -500,6 +528,7 @@ fn coordinate(
     r: &mut ImageReader<'_>,
     log: &Log,
     stopped: bool,
+    premap: bool,
     mut shared: SharedObjects,
 ) -> Result {
     let mut plan = read_plan(r, log, &mut shared)?;
@@ -519,11 +548,19 @@ fn coordinate(
             st.leaders.push(None, GFP_KERNEL)?;
             st.turns
                 .push(Arc::pin_init(KCompletion::new(), GFP_KERNEL)?, GFP_KERNEL)?;
+            st.kept.push(None, GFP_KERNEL)?;
         }
         st.plan = Some(plan.clone());
+        st.premap = premap;
         st.step = Step::Arriving;
     }
     ctx.cv.notify_all();
+    if premap {
+        // Before the point of no return, process by process as each maps
+        // its memory and before it forks its children.
+        let mut f = PremapFill::new(ctx, &plan, log);
+        f.fill(r)?;
+    }
     ctx.wait_for(log, "every task of the tree to arrive", |st| {
         st.arrived == live
     })?;
@@ -576,8 +613,13 @@ fn coordinate(
         }
         v
     };
+    if premap {
+        // Filled already.
+        ctx.update(|st| st.step = Step::Restoring);
+        return finish_coordinate(ctx, log, stopped, live, &leaders);
+    }
     let mems = plan.mems()?;
-    let mut sink = |p: u32, _w: bool, a: u64, data: &[u8]| {
+    let mut sink = |p: u32, _v, _w, a: u64, data: &[u8]| {
         leaders[p as usize].poke(a, data).map_err(|e| {
             ReadError::Logged(fail!(
                 log,
@@ -589,7 +631,7 @@ fn coordinate(
     // Pages a process shares with its parent: copied from the parent's
     // memory, filled before (its pages come first).
     let mut buf = KVVec::from_elem(0u8, memory::COPY_BYTES, GFP_KERNEL)?;
-    let mut inherit = |from: u32, to: u32, _w: bool, mut a: u64, mut left: u64| {
+    let mut inherit = |from: u32, to: u32, _v, _w, mut a: u64, mut left: u64| {
         while left > 0 {
             let n = (left as usize).min(buf.len());
             leaders[from as usize]
@@ -609,6 +651,18 @@ fn coordinate(
     };
     memory::fill(&mems, r, &mut sink, &mut inherit).map_err(|e| read_fail(log, e))?;
     ctx.update(|st| st.step = Step::Restoring);
+    finish_coordinate(ctx, log, stopped, live, &leaders)
+}
+
+/// The coordinator's last steps: every task restores itself, then all
+/// return together.
+fn finish_coordinate(
+    ctx: &RestartCtx,
+    log: &Log,
+    stopped: bool,
+    live: u32,
+    leaders: &[TaskRef],
+) -> Result {
     ctx.wait_for(log, "every task to restore itself", |st| {
         st.restored == live
     })?;
@@ -697,6 +751,270 @@ pub(crate) fn epoll_sets(slot: &RestartSlot, arg: usize) -> Result<isize> {
     }
 }
 
+/// `CR_RESTART_JOIN` with `CR_RESTART_PREMAP`: a process's leader, before
+/// crctl forks its children, maps the image's memory beside crctl's own
+/// (keeping what its parent's fork left of the same mappings) when the
+/// processes before it are filled, and waits until the coordinator filled
+/// it. Its children, forked next, share its private pages copy-on-write.
+fn premap(ctx: &RestartCtx, log: &Log) -> Result {
+    ctx.wait_for_coordinator(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
+    let (plan, on) = {
+        let st = ctx.st.lock();
+        (st.plan.clone().ok_or(EINVAL)?, st.premap)
+    };
+    let tid = kapi::current_tid();
+    let (p, t) = plan
+        .find(tid)
+        .ok_or_else(|| fail!(log, EINVAL, "pid {tid} is not a task of the image"))?;
+    if !on || t != 0 {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pid {tid}: premap without a premap restart, or not a process's leader"
+        ));
+    }
+    let proc_ = &plan.procs[p];
+    proc_.task.check_creds(log)?;
+    // One process at a time maps (the shared objects are the plan's), in
+    // image order, as the coordinator fills them.
+    ctx.wait_for_coordinator(log, "the processes before it to be filled", |st| {
+        st.filled >= p
+    })?;
+    if ctx.st.lock().filled != p {
+        return Err(fail!(
+            log,
+            EINVAL,
+            "pid {tid}: its memory is mapped already"
+        ));
+    }
+    let parent = plan.parent_of(p).map(|q| &plan.procs[q].mem);
+    let kept = {
+        let mut shared = core::mem::replace(&mut ctx.st.lock().shared, SharedObjects::new());
+        let r = proc_.mem.premap(parent, log, &mut shared);
+        ctx.st.lock().shared = shared;
+        r?
+    };
+    ctx.update(|st| {
+        if let Some(slot) = st.leaders.get_mut(p) {
+            *slot = Some(TaskRef::by_vpid_current());
+        }
+        if let Some(k) = st.kept.get_mut(p) {
+            *k = Some(kept);
+        }
+    });
+    ctx.wait_for_coordinator(log, "its memory contents", |st| st.filled > p)
+}
+
+/// The coordinator's part of a premap restart: the page records, process
+/// by process, each once it mapped its memory ([`premap`]). A VMA kept
+/// from the parent holds the parent's pages since the fork: its inherited
+/// runs are there already, its own pages are written over them, and the
+/// rest is dropped (the child did not have those pages).
+struct PremapFill<'a> {
+    ctx: &'a RestartCtx,
+    plan: &'a Plan,
+    log: &'a Log,
+    /// The process being filled: its index, leader and kept VMAs.
+    cur: Option<(usize, TaskRef, KVec<bool>)>,
+    /// In a kept VMA of it: its index and the first address not covered.
+    cursor: Option<(usize, u64)>,
+    /// The VMAs of `cur` before this one are done.
+    next_vma: usize,
+}
+
+impl<'a> PremapFill<'a> {
+    fn new(ctx: &'a RestartCtx, plan: &'a Plan, log: &'a Log) -> Self {
+        PremapFill {
+            ctx,
+            plan,
+            log,
+            cur: None,
+            cursor: None,
+            next_vma: 0,
+        }
+    }
+
+    /// Reads the page records to the tail.
+    fn fill(&mut self, r: &mut ImageReader<'_>) -> Result {
+        let plan = self.plan;
+        let mems = plan.mems()?;
+        let log = self.log;
+        let this = core::cell::RefCell::new(self);
+        let mut buf = KVVec::from_elem(0u8, memory::COPY_BYTES, GFP_KERNEL)?;
+        let mut sink = |p: u32, v: usize, _w, a: u64, data: &[u8]| {
+            let mut f = this.borrow_mut();
+            f.cover(p as usize, v, a, data.len() as u64)?;
+            f.leader().poke(a, data).map_err(|e| {
+                ReadError::Logged(fail!(
+                    log,
+                    e,
+                    "writing memory of process {p} at {a:#x} failed"
+                ))
+            })
+        };
+        let mut inherit = |from: u32, to: u32, v: usize, _w, mut a: u64, mut left: u64| {
+            let mut f = this.borrow_mut();
+            f.cover(to as usize, v, a, left)?;
+            if f.kept(v) && f.plan.parent_of(to as usize) == Some(from as usize) {
+                // Shared since the fork.
+                return Ok(());
+            }
+            let src = {
+                let st = f.ctx.st.lock();
+                st.leaders
+                    .get(from as usize)
+                    .and_then(|l| l.as_ref().map(|t| t.clone_ref()))
+            };
+            let src = src.ok_or(ReadError::Io(EINVAL))?;
+            while left > 0 {
+                let n = (left as usize).min(buf.len());
+                src.peek(a, &mut buf[..n])
+                    .and_then(|()| f.leader().poke(a, &buf[..n]))
+                    .map_err(|e| {
+                        ReadError::Logged(fail!(
+                            log,
+                            e,
+                            "copying memory of process {from} at {a:#x} to process {to} failed"
+                        ))
+                    })?;
+                a += n as u64;
+                left -= n as u64;
+            }
+            Ok(())
+        };
+        memory::fill(&mems, r, &mut sink, &mut inherit).map_err(|e| read_fail(log, e))?;
+        let mut f = this.borrow_mut();
+        let n = f.plan.procs.len();
+        f.enter(n).map_err(|e| read_fail(log, e))
+    }
+
+    /// The current process's leader.
+    fn leader(&self) -> &TaskRef {
+        // `cover` entered a process before any page is written.
+        &self.cur.as_ref().expect("a process was entered").1
+    }
+
+    fn kept(&self, v: usize) -> bool {
+        self.cur
+            .as_ref()
+            .and_then(|c| c.2.get(v).copied())
+            .unwrap_or(false)
+    }
+
+    /// Finishes the processes before `p` and starts `p` (once it mapped
+    /// its memory); `p` = the number of processes finishes them all.
+    fn enter(&mut self, p: usize) -> Result<(), ReadError> {
+        let n = self.plan.procs.len();
+        loop {
+            let next = match &self.cur {
+                Some((c, _, _)) if *c == p => return Ok(()),
+                Some((c, _, _)) if *c > p => return Err(ReadError::Io(EINVAL)),
+                Some((c, _, _)) => {
+                    let c = *c;
+                    self.finish_cur()?;
+                    c + 1
+                }
+                None => self.ctx.st.lock().filled,
+            };
+            if next >= n || next > p {
+                return Ok(());
+            }
+            self.ctx
+                .wait_for(self.log, "a process to map its memory", |st| {
+                    st.kept.get(next).is_some_and(|k| k.is_some())
+                })
+                .map_err(ReadError::Logged)?;
+            let (leader, kept) = {
+                let mut st = self.ctx.st.lock();
+                let leader = st
+                    .leaders
+                    .get(next)
+                    .and_then(|l| l.as_ref().map(|t| t.clone_ref()));
+                let kept = st.kept.get_mut(next).and_then(|k| k.take());
+                (leader, kept)
+            };
+            let (Some(leader), Some(kept)) = (leader, kept) else {
+                return Err(ReadError::Io(EINVAL));
+            };
+            self.cur = Some((next, leader, kept));
+            self.cursor = None;
+            self.next_vma = 0;
+        }
+    }
+
+    /// Drops the pages of `start..end` of the current process.
+    fn zap(&self, start: u64, end: u64) -> Result<(), ReadError> {
+        if start >= end {
+            return Ok(());
+        }
+        let mm = self.leader().mm().ok_or(ReadError::Io(ESRCH))?;
+        let r = mm.read_lock().zap(start, end);
+        r.map_err(|e| {
+            ReadError::Logged(fail!(
+                self.log,
+                e,
+                "dropping memory at {start:#x}-{end:#x} failed"
+            ))
+        })
+    }
+
+    /// Moves to VMA `v` of the current process (`v` = its number of VMAs:
+    /// past the last): what the kept VMAs before it did not get is dropped.
+    fn move_to_vma(&mut self, v: usize) -> Result<(), ReadError> {
+        let Some((p, _, _)) = &self.cur else {
+            return Ok(());
+        };
+        let mem = &self.plan.procs[*p].mem;
+        if let Some((cv, c)) = self.cursor {
+            if cv == v {
+                return Ok(());
+            }
+            self.zap(c, mem.vma_span(cv).1)?;
+            self.cursor = None;
+        }
+        for i in self.next_vma..v.min(mem.nr_vmas()) {
+            if self.kept(i) {
+                let (s, e) = mem.vma_span(i);
+                self.zap(s, e)?;
+            }
+        }
+        if v >= self.next_vma && v < mem.nr_vmas() {
+            self.next_vma = v + 1;
+            if self.kept(v) {
+                self.cursor = Some((v, mem.vma_span(v).0));
+            }
+        }
+        Ok(())
+    }
+
+    /// A run of `len` bytes at `a` in VMA `v` of process `p`.
+    fn cover(&mut self, p: usize, v: usize, a: u64, len: u64) -> Result<(), ReadError> {
+        self.enter(p)?;
+        self.move_to_vma(v)?;
+        if let Some((cv, c)) = self.cursor {
+            if cv == v {
+                self.zap(c, a)?;
+                self.cursor = Some((v, a + len));
+            }
+        }
+        Ok(())
+    }
+
+    /// The current process is complete: the rest of its kept VMAs goes,
+    /// and it may go on (fork its children).
+    fn finish_cur(&mut self) -> Result<(), ReadError> {
+        let n = match &self.cur {
+            Some((p, _, _)) => self.plan.procs[*p].mem.nr_vmas(),
+            None => return Ok(()),
+        };
+        self.move_to_vma(n)?;
+        if let Some((p, _, _)) = self.cur.take() {
+            self.ctx.update(|st| st.filled = p + 1);
+        }
+        Ok(())
+    }
+}
+
 /// A task of the tree: find itself, check, map (leaders), restore.
 fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     ctx.wait_for_coordinator(log, "the image's metadata", |st| st.step >= Step::Arriving)?;
@@ -708,7 +1026,8 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
     let proc_ = &plan.procs[p];
     let leader = t == 0;
     proc_.task.check_creds(log)?;
-    proc_.check_here(t, log)?;
+    let premapped = ctx.st.lock().premap;
+    proc_.check_here(t, log, premapped)?;
     ctx.update_if(|st| {
         if leader {
             if let Some(slot) = st.leaders.get_mut(p) {
@@ -734,7 +1053,11 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
         ctx.wait_for(log, "this process's turn to map", |st| {
             st.step >= Step::Mapping(p)
         })?;
-        let r = {
+        let r = if ctx.st.lock().premap {
+            // Mapped and filled before its children were forked: only
+            // crctl's own memory goes.
+            proc_.mem.drop_others(log)
+        } else {
             let mut shared = core::mem::replace(&mut ctx.st.lock().shared, SharedObjects::new());
             let r = proc_.mem.map(log, &mut shared);
             ctx.st.lock().shared = shared;
@@ -801,7 +1124,7 @@ fn single(
     }
     // `read_plan` checked the credentials: the reader is the caller.
     let proc_ = &plan.procs[0];
-    proc_.check_here(0, log)?;
+    proc_.check_here(0, log, false)?;
     // The caller becomes the image's process (with its own pid).
     let me = proc_.task.task.tgid;
     unix::set_peer_creds(&mut shared, |n| (n == me).then_some(PeerOf::Current), log)?;
@@ -884,7 +1207,7 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         let mut reader = ImageReader::new(&file, args.prefix, args.prefix_len)
             .map_err(|e| fail!(log, e, "cannot read the prefix ({} bytes)", args.prefix_len));
         let r = match reader.as_mut() {
-            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped(), shared),
+            Ok(reader) => coordinate(&ctx, reader, &log, args.stopped(), args.premap(), shared),
             Err(e) => Err(*e),
         };
         if let Err(e) = r {
@@ -908,6 +1231,10 @@ pub(crate) fn ioctl(slot: &RestartSlot, dev: &File, arg: usize) -> Result<isize>
         }
         let committed = |c: &RestartCtx| c.st.lock().step >= Step::Mapping(0);
         let log = ctx.log.share();
+        if args.premap() {
+            // Before the point of no return.
+            return premap(&ctx, &log).map(|()| 0).inspect_err(|&e| ctx.fail(e));
+        }
         return match join(&ctx, &log, &dev) {
             Ok(()) => Ok(0),
             Err(e) => {

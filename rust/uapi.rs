@@ -49,7 +49,13 @@ pub(crate) const CR_RESTART_STOPPED: u32 = 1 << 0;
 pub(crate) const CR_RESTART_COORDINATE: u32 = 1 << 1;
 /// `CR_RESTART_JOIN`: become a task of the tree being coordinated.
 pub(crate) const CR_RESTART_JOIN: u32 = 1 << 2;
-const CR_RESTART_KNOWN: u32 = CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN;
+/// `CR_RESTART_PREMAP`: with `CR_RESTART_COORDINATE`, each process maps
+/// its memory and has it filled before its children are forked, which
+/// then share its private pages copy-on-write; with `CR_RESTART_JOIN`, a
+/// process's leader does so now.
+pub(crate) const CR_RESTART_PREMAP: u32 = 1 << 3;
+const CR_RESTART_KNOWN: u32 =
+    CR_RESTART_STOPPED | CR_RESTART_COORDINATE | CR_RESTART_JOIN | CR_RESTART_PREMAP;
 
 /// Largest argument struct a caller may pass.
 const MAX_ARGS_SIZE: usize = PAGE_SIZE;
@@ -351,6 +357,11 @@ impl RestartArgs {
     /// `CR_RESTART_JOIN`.
     pub(crate) fn join(&self) -> bool {
         self.flags & CR_RESTART_JOIN != 0
+    }
+
+    /// `CR_RESTART_PREMAP`.
+    pub(crate) fn premap(&self) -> bool {
+        self.flags & CR_RESTART_PREMAP != 0
     }
 }
 

@@ -256,16 +256,48 @@ TEST_F_TIMEOUT(tree, family, TEST_TIMEOUT)
 #define COW_N		3
 #define COW_PAGES	2048	/* progs/cowmem.c's NPAGES */
 
+/* The page frame of @addr in @pid (/proc/PID/pagemap), 0 if not present. */
+static uint64_t pfn_of(pid_t pid, unsigned long addr)
+{
+	char path[64];
+	uint64_t e = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), addr / 4096 * sizeof(e)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/* How many pages of the region child @c shares (same frame) with @parent. */
+static int cow_shared(pid_t c, pid_t parent, unsigned long addr)
+{
+	int i, n = 0;
+
+	for (i = 0; i < COW_PAGES; i++) {
+		uint64_t a = pfn_of(c, addr + i * 4096UL);
+
+		n += a && a == pfn_of(parent, addr + i * 4096UL);
+	}
+	return n;
+}
+
 /*
  * A parent and two children that still share half of their private pages
  * since the fork (progs/cowmem.c): the image saves those pages once, in the
  * parent, and says which pages of each child are the parent's (inherited
- * runs); after the restart every process finds every word of its memory
- * as it left it, the children's own pages and the inherited ones alike.
+ * runs); after the restart the children share those pages with the parent
+ * again (the same page frames, /proc/PID/pagemap), and every process finds
+ * every word of its memory as it left it.
  */
 TEST_F_TIMEOUT(tree, cow_pages, TEST_TIMEOUT)
 {
 	pid_t pid[COW_N] = { 0 };
+	unsigned long addr = 0, a;
 	uint64_t pages = 0, inherited = 0;
 	struct proc *orig, *copy;
 	char img[PATH_MAX], line[512];
@@ -277,10 +309,15 @@ TEST_F_TIMEOUT(tree, cow_pages, TEST_TIMEOUT)
 	orig = start_prog(_metadata, &self->env, "cowmem", NULL);
 	for (i = 0; i < COW_N; i++) {
 		next_line(_metadata, orig, line, sizeof(line), START_TIMEOUT);
-		ASSERT_EQ(2, sscanf(line, "R %d %d", &k, &p)) TH_LOG("\"%s\"", line);
+		ASSERT_EQ(3, sscanf(line, "R %d %d %lx", &k, &p, &a)) TH_LOG("\"%s\"", line);
 		ASSERT_TRUE(k >= 0 && k < COW_N);
+		ASSERT_TRUE(!addr || addr == a);
 		pid[k] = p;
+		addr = a;
 	}
+	/* Each child shares the pages i % 4 in {0, 1, 2} but its own. */
+	for (k = 1; k < COW_N; k++)
+		ASSERT_EQ(COW_PAGES / 2, cow_shared(pid[k], pid[0], addr)) TH_LOG("child %d before", k);
 	checkpoint(_metadata, &self->env, orig->pid, tmp_path(&self->env, img, "cow.img"));
 	expect_sigkill(_metadata, orig);
 
@@ -317,6 +354,12 @@ TEST_F_TIMEOUT(tree, cow_pages, TEST_TIMEOUT)
 	}
 	for (k = 0; k < COW_N; k++)
 		EXPECT_TRUE(ok[k]) TH_LOG("process %d did not check its memory", k);
+	/* Restored: the children share those pages with the parent again. */
+	for (k = 1; k < COW_N; k++) {
+		i = cow_shared(pid[k], pid[0], addr);
+		TH_LOG("after the restart, child %d shares %d pages with its parent", k, i);
+		EXPECT_EQ(COW_PAGES / 2, i);
+	}
 	check_dmesg(_metadata);
 }
 

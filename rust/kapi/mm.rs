@@ -364,6 +364,27 @@ impl MmReadGuard<'_> {
         end
     }
 
+    /// Drops the pages of `start..end`, which must lie inside one VMA, as
+    /// `MADV_DONTNEED` does: the range reads as zeros again (anonymous) or
+    /// as the file (private file mappings).
+    pub(crate) fn zap(&self, start: u64, end: u64) -> Result {
+        // SAFETY: The lock is held (invariant), which keeps the VMA valid;
+        // the range is checked to lie inside it, as `zap_vma_range()`
+        // requires (it takes the lock held for reading, as madvise does).
+        unsafe {
+            let vma = bindings::find_vma(self.mm(), start as usize);
+            if vma.is_null() {
+                return Err(EFAULT);
+            }
+            let range = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+            if (range.vm_start as u64) > start || end > range.vm_end as u64 || start >= end {
+                return Err(EFAULT);
+            }
+            bindings::zap_vma_range(vma, start as usize, (end - start) as usize);
+        }
+        Ok(())
+    }
+
     /// Pins the pages from `addr` that a core dump would save (no holes, no
     /// zero page: `FOLL_DUMP`), up to `out.len()`; returns how many (0 at a
     /// hole).

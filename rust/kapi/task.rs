@@ -343,6 +343,11 @@ impl TaskRef {
         poke(self.raw(), addr, buf)
     }
 
+    /// The task's mm, referenced, if it has one.
+    pub(crate) fn mm(&self) -> Option<super::MmRef> {
+        super::MmRef::of(self.raw())
+    }
+
     /// Reads `buf.len()` bytes at `addr` of the task's memory, readable or
     /// not (as ptrace's PEEK does).
     pub(crate) fn peek(&self, addr: u64, buf: &mut [u8]) -> Result {

@@ -9,7 +9,7 @@
  * pages with i % 4 == 3 after the forks: child k still shares the pages
  * with i % 4 in {0, 1, 2} but k (1024 pages) with the parent.  Each process prints
  *
- *   R <k> <pid>
+ *   R <k> <pid> <address of the pages, hex>
  *
  * when its memory is ready, and on SIGUSR1 checks every word of its pages
  * against what it wrote and prints "V <k> ok" or "V <k> bad page <i>".
@@ -59,7 +59,7 @@ static void run(int k)
 {
 	int i, w;
 
-	say("R %d %d\n", k, getpid());
+	say("R %d %d %lx\n", k, getpid(), (unsigned long)mem);
 	for (;;) {
 		nap(10000);
 		if (!usr1)

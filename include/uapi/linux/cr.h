@@ -110,6 +110,11 @@ struct cr_checkpoint_args {
 #define CR_RESTART_JOIN		(1U << 2) /* become a task of the tree that the
 					   * coordinator on this /dev/cr file
 					   * is restoring (found by pid) */
+#define CR_RESTART_PREMAP	(1U << 3) /* with COORDINATE: each process maps
+					   * and fills its memory before its
+					   * children are forked (they share
+					   * its pages copy-on-write); with
+					   * JOIN: a leader does so now */
 
 /**
  * struct cr_restart_args - become the program saved in an image

@@ -417,7 +417,7 @@ fn own_specials() -> Result<Vec<Special>> {
 }
 
 /// All mappings of this process, as ranges.
-fn own_ranges() -> Result<Vec<(u64, u64)>> {
+pub(crate) fn own_ranges() -> Result<Vec<(u64, u64)>> {
     let maps = std::fs::read_to_string("/proc/self/maps").map_err(Error::Maps)?;
     let mut v = vec![];
     for line in maps.lines() {
@@ -604,6 +604,11 @@ fn restart(o: &RestartArgs, clock: stats::Clock) -> Result<()> {
                         start: v.start,
                         end: v.end,
                     });
+                }
+            }
+            Record::Vma(v, _) => {
+                if let Some(pi) = t.procs.last_mut() {
+                    pi.maps.push((v.start, v.end));
                 }
             }
             Record::MetaEnd(m) => {

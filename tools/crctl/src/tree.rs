@@ -5,6 +5,10 @@
 //! `set_tid`, which needs `CAP_CHECKPOINT_RESTORE` and the pids to be free),
 //! takes its session and process group, changes to its working directory,
 //! moves its vdso, and asks the kernel to restore it (`CR_RESTART_JOIN`).
+//! With several processes, each first has the kernel map and fill its
+//! memory (`CR_RESTART_PREMAP`) and only then forks its children, which so
+//! share its private pages copy-on-write, as the originals did; unless a
+//! mapping of the image lies where crctl has one.
 //! Zombies are created and exit at once with their status. The launcher
 //! (crctl itself) reads the image for the kernel (`CR_RESTART_COORDINATE`)
 //! and then waits for the tree's root.
@@ -39,6 +43,8 @@ pub struct ProcInfo {
     pub creds: crate::creds::Creds,
     /// Its CPU limit and CPU-time timers, which it sets before it joins.
     pub timers: crate::timers::Prep,
+    /// The spans of its mappings but the kernel-provided ones.
+    pub maps: Vec<(u64, u64)>,
 }
 
 /// The image's tree and per-process facts.
@@ -241,6 +247,7 @@ pub fn block_signals() -> libc::sigset_t {
 /// the tree and joins the restart. Never returns.
 fn become_process(t: &TreeInfo, i: usize, fds: &Fds<'_>, flags: u32) -> ! {
     let e = t.entries[i];
+    let premap = flags & uapi::CR_RESTART_PREMAP != 0;
     let fail = |what: &dyn std::fmt::Display| -> ! {
         eprintln!("crctl: restoring pid {}: {what}", e.pid);
         // SAFETY: Plain exit.
@@ -258,6 +265,22 @@ fn become_process(t: &TreeInfo, i: usize, fds: &Fds<'_>, flags: u32) -> ! {
         let _ = rustix::process::setpgid(None, None);
     } else if t.entries.iter().any(|x| x.pid == e.pgid) {
         let _ = rustix::process::setpgid(None, Pid::from_raw(e.pgid));
+    }
+    if premap {
+        // The image's memory, mapped and filled now, before the children
+        // are forked: they share its private pages copy-on-write.
+        let r = uapi::CrRestartArgs {
+            size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
+            flags: uapi::CR_RESTART_JOIN | uapi::CR_RESTART_PREMAP,
+            fd: fds.image.as_raw_fd(),
+            logfd: -1,
+            ..Default::default()
+        };
+        if uapi::restart(fds.dev, &r).is_err() {
+            // The coordinator reports why.
+            // SAFETY: Plain exit.
+            unsafe { libc::_exit(1) }
+        }
     }
     for (k, c) in t.entries.iter().enumerate() {
         if !c.is_leader() || c.ppid != e.pid || k == i || c.tgid == e.tgid {
@@ -279,7 +302,7 @@ fn become_process(t: &TreeInfo, i: usize, fds: &Fds<'_>, flags: u32) -> ! {
     let args = Box::leak(Box::new(JoinArgs {
         dev: fds.dev,
         image: fds.image.as_raw_fd(),
-        flags,
+        flags: flags & !uapi::CR_RESTART_PREMAP,
         creds,
     }));
     for c in t
@@ -492,6 +515,17 @@ fn exit_code(status: i32) -> i32 {
     }
 }
 
+/// Whether a mapping of the image lies where crctl has one (or cannot tell).
+fn overlaps_crctl(t: &TreeInfo) -> bool {
+    let Ok(own) = crate::own_ranges() else {
+        return true;
+    };
+    t.procs
+        .iter()
+        .flat_map(|p| p.maps.iter())
+        .any(|&(s, e)| own.iter().any(|&(os, oe)| s < oe && os < e))
+}
+
 /// The launcher: creates the tree, coordinates the restart, and waits for
 /// the root (unless `detach`). Returns the exit status for crctl, or, for
 /// an image of one process (without `pidns`) whose pid cannot be had,
@@ -530,6 +564,17 @@ pub fn launch(
             root.pid
         )));
     }
+    // Several processes: each maps its memory before its children are
+    // forked, so that they share its pages as they did, unless a mapping
+    // of the image lies where crctl has one (their pages are then copied).
+    let flags = if t.procs.len() > 1 && !overlaps_crctl(t) {
+        flags | uapi::CR_RESTART_PREMAP
+    } else {
+        if t.procs.len() > 1 && how.verbose {
+            eprintln!("crctl: restart: crctl's memory lies where the image has some: pages the processes shared copy-on-write are restored as copies");
+        }
+        flags
+    };
     // A SIGCHLD ignored by whoever ran crctl would reap the root unseen.
     // SAFETY: Restores the default action of SIGCHLD.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
@@ -585,7 +630,8 @@ pub fn launch(
     }
     let a = uapi::CrRestartArgs {
         size: std::mem::size_of::<uapi::CrRestartArgs>() as u32,
-        flags: uapi::CR_RESTART_COORDINATE | (flags & uapi::CR_RESTART_STOPPED),
+        flags: uapi::CR_RESTART_COORDINATE
+            | (flags & (uapi::CR_RESTART_STOPPED | uapi::CR_RESTART_PREMAP)),
         fd: fds.image.as_raw_fd(),
         logfd: fds.log.raw(),
         prefix: prefix.as_ptr() as u64,

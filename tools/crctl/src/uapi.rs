@@ -16,6 +16,10 @@ pub const CR_CHECKPOINT_KILL: u32 = 1 << 0;
 pub const CR_RESTART_STOPPED: u32 = 1 << 0;
 pub const CR_RESTART_COORDINATE: u32 = 1 << 1;
 pub const CR_RESTART_JOIN: u32 = 1 << 2;
+/// Each process maps its memory and has it filled before its children are
+/// forked (with `CR_RESTART_JOIN`: now), so that they share its private
+/// pages copy-on-write.
+pub const CR_RESTART_PREMAP: u32 = 1 << 3;
 pub const CR_FEATURE_TREE: u64 = 1 << 3;
 
 #[repr(C)]
