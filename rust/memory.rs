@@ -1012,16 +1012,28 @@ impl MemPlan {
     }
 
     /// At the point of no return, after [`MemPlan::premap`]: removes every
-    /// mapping but the image's (crctl's own).
+    /// mapping but the image's (crctl's own), also the part of a VMA the
+    /// kernel merged from one of crctl's and one of the image's.
     pub(crate) fn drop_others(&self, log: &Log) -> Result {
+        let unmap = |s: u64, e: u64| {
+            current::vm_munmap(s, e - s)
+                .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))
+        };
         for (s, e) in self.own_ranges()? {
-            let ours = self
+            // The image's VMAs are in address order.
+            let mut at = s;
+            for v in self
                 .vmas
                 .iter()
-                .any(|v| !v.kind.is_special() && v.start <= s && e <= v.end);
-            if !ours {
-                current::vm_munmap(s, e - s)
-                    .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
+                .filter(|v| !v.kind.is_special() && v.end > s && v.start < e)
+            {
+                if v.start > at {
+                    unmap(at, v.start)?;
+                }
+                at = at.max(v.end);
+            }
+            if at < e {
+                unmap(at, e)?;
             }
         }
         Ok(())

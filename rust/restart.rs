@@ -631,27 +631,44 @@ fn coordinate(
     // Pages a process shares with its parent: copied from the parent's
     // memory, filled before (its pages come first).
     let mut buf = KVVec::from_elem(0u8, memory::COPY_BYTES, GFP_KERNEL)?;
-    let mut inherit = |from: u32, to: u32, _v, _w, mut a: u64, mut left: u64| {
-        while left > 0 {
-            let n = (left as usize).min(buf.len());
-            leaders[from as usize]
-                .peek(a, &mut buf[..n])
-                .and_then(|()| leaders[to as usize].poke(a, &buf[..n]))
-                .map_err(|e| {
-                    ReadError::Logged(fail!(
-                        log,
-                        e,
-                        "copying memory of process {from} at {a:#x} to process {to} failed"
-                    ))
-                })?;
-            a += n as u64;
-            left -= n as u64;
-        }
-        Ok(())
+    let mut inherit = |from: u32, to: u32, _v, _w, a: u64, len: u64| {
+        let ends = (&leaders[from as usize], &leaders[to as usize]);
+        copy_memory(ends, (from, to), a, len, &mut buf, log)
     };
     memory::fill(&mems, r, &mut sink, &mut inherit).map_err(|e| read_fail(log, e))?;
     ctx.update(|st| st.step = Step::Restoring);
     finish_coordinate(ctx, log, stopped, live, &leaders)
+}
+
+/// Copies `len` bytes at `a` from one process's memory to another's
+/// (`ends`: their leaders; `idx`: their indexes, for the log), through
+/// `buf`.
+fn copy_memory(
+    ends: (&TaskRef, &TaskRef),
+    idx: (u32, u32),
+    mut a: u64,
+    mut left: u64,
+    buf: &mut [u8],
+    log: &Log,
+) -> Result<(), ReadError> {
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        ends.0
+            .peek(a, &mut buf[..n])
+            .and_then(|()| ends.1.poke(a, &buf[..n]))
+            .map_err(|e| {
+                ReadError::Logged(fail!(
+                    log,
+                    e,
+                    "copying memory of process {} at {a:#x} to process {} failed",
+                    idx.0,
+                    idx.1
+                ))
+            })?;
+        a += n as u64;
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// The coordinator's last steps: every task restores itself, then all
@@ -852,7 +869,7 @@ impl<'a> PremapFill<'a> {
                 ))
             })
         };
-        let mut inherit = |from: u32, to: u32, v: usize, _w, mut a: u64, mut left: u64| {
+        let mut inherit = |from: u32, to: u32, v: usize, _w, a: u64, left: u64| {
             let mut f = this.borrow_mut();
             f.cover(to as usize, v, a, left)?;
             if f.kept(v) && f.plan.parent_of(to as usize) == Some(from as usize) {
@@ -866,21 +883,7 @@ impl<'a> PremapFill<'a> {
                     .and_then(|l| l.as_ref().map(|t| t.clone_ref()))
             };
             let src = src.ok_or(ReadError::Io(EINVAL))?;
-            while left > 0 {
-                let n = (left as usize).min(buf.len());
-                src.peek(a, &mut buf[..n])
-                    .and_then(|()| f.leader().poke(a, &buf[..n]))
-                    .map_err(|e| {
-                        ReadError::Logged(fail!(
-                            log,
-                            e,
-                            "copying memory of process {from} at {a:#x} to process {to} failed"
-                        ))
-                    })?;
-                a += n as u64;
-                left -= n as u64;
-            }
-            Ok(())
+            copy_memory((&src, f.leader()), (from, to), a, left, &mut buf, log)
         };
         memory::fill(&mems, r, &mut sink, &mut inherit).map_err(|e| read_fail(log, e))?;
         let mut f = this.borrow_mut();

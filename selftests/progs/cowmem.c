@@ -7,7 +7,9 @@
  * of i, then forks children 1 and 2.  Child k rewrites every page i with
  * i % 4 == k with a pattern of its own, and each of the three rewrites the
  * pages with i % 4 == 3 after the forks: child k still shares the pages
- * with i % 4 in {0, 1, 2} but k (1024 pages) with the parent.  Each process prints
+ * with i % 4 in {0, 1, 2} but k (1024 pages) with the parent.  Child 2
+ * then makes its mapping read-only: still shared, but no longer the very
+ * mapping its fork copied.  Each process prints
  *
  *   R <k> <pid> <address of the pages, hex>
  *
@@ -94,6 +96,9 @@ int main(void)
 		if (pid == 0) {
 			fill(k, k);
 			fill(k, 3);
+			/* Child 2's mapping no longer is the parent's. */
+			if (k == 2 && mprotect(mem, NPAGES * PAGE, PROT_READ))
+				return 1;
 			run(k);
 		}
 	}
