@@ -349,7 +349,17 @@ struct CtxState {
     /// Which VMAs of each process were kept from its parent's (premap),
     /// once it mapped its memory.
     kept: KVec<Option<KVec<bool>>>,
+    /// Per process, for premap: its turn to map (the ones before it are
+    /// filled), it mapped, it is filled. Each has one waiter, so handing on
+    /// wakes one task, not the tree (which waits on the condition
+    /// variable).
+    premap_steps: KVec<[Arc<KCompletion>; 3]>,
 }
+
+/// Indexes of [`CtxState::premap_steps`].
+const PREMAP_TURN: usize = 0;
+const PREMAP_MAPPED: usize = 1;
+const PREMAP_FILLED: usize = 2;
 
 /// A tree restart in flight, shared by the launcher and every task through
 /// their common `/dev/cr` file.
@@ -383,6 +393,7 @@ impl RestartCtx {
                     premap: false,
                     filled: 0,
                     kept: KVec::new(),
+                    premap_steps: KVec::new(),
                 }),
                 cv <- new_condvar!(),
             }),
@@ -397,6 +408,9 @@ impl RestartCtx {
             st.failed = Some(e);
         }
         for t in st.turns.iter() {
+            t.complete_all();
+        }
+        for t in st.premap_steps.iter().flatten() {
             t.complete_all();
         }
         drop(st);
@@ -466,6 +480,28 @@ impl RestartCtx {
                 return Err(EINTR);
             }
         }
+    }
+
+    /// Waits for one step of the premap handshake: without a limit (the
+    /// coordinator's work ends it, or the restart's failure), or, with
+    /// `bounded` (what is waited for, for the log), a step's limit.
+    fn wait_step(&self, c: &KCompletion, bounded: Option<(&Log, &str)>) -> Result {
+        let r = match bounded {
+            Some(_) => c.wait_killable_timeout(STEP_TIMEOUT_MS),
+            None => c.wait_killable(),
+        };
+        if let Some(e) = self.st.lock().failed {
+            return Err(e);
+        }
+        let e = match (r, bounded) {
+            (Ok(()), _) => return Ok(()),
+            (Err(e), Some((log, what))) if e == ETIMEDOUT => {
+                fail!(log, ETIMEDOUT, "gave up waiting for {what}")
+            }
+            (Err(e), _) => e,
+        };
+        self.fail(e);
+        Err(e)
     }
 
     fn update(&self, f: impl FnOnce(&mut CtxState)) {
@@ -549,6 +585,12 @@ fn coordinate(
             st.turns
                 .push(Arc::pin_init(KCompletion::new(), GFP_KERNEL)?, GFP_KERNEL)?;
             st.kept.push(None, GFP_KERNEL)?;
+            let step = || Arc::pin_init(KCompletion::new(), GFP_KERNEL);
+            st.premap_steps
+                .push([step()?, step()?, step()?], GFP_KERNEL)?;
+        }
+        if let Some(s) = st.premap_steps.first() {
+            s[PREMAP_TURN].complete_all();
         }
         st.plan = Some(plan.clone());
         st.premap = premap;
@@ -794,15 +836,17 @@ fn premap(ctx: &RestartCtx, log: &Log) -> Result {
     proc_.task.check_creds(log)?;
     // One process at a time maps (the shared objects are the plan's), in
     // image order, as the coordinator fills them.
-    ctx.wait_for_coordinator(log, "the processes before it to be filled", |st| {
-        st.filled >= p
-    })?;
-    if ctx.st.lock().filled != p {
-        return Err(fail!(
-            log,
-            EINVAL,
-            "pid {tid}: its memory is mapped already"
-        ));
+    let steps = ctx.st.lock().premap_steps.get(p).cloned().ok_or(EINVAL)?;
+    ctx.wait_step(&steps[PREMAP_TURN], None)?;
+    {
+        let st = ctx.st.lock();
+        if st.filled != p || st.kept.get(p).is_some_and(|k| k.is_some()) {
+            return Err(fail!(
+                log,
+                EINVAL,
+                "pid {tid}: its memory is mapped already"
+            ));
+        }
     }
     let parent = plan.parent_of(p).map(|q| &plan.procs[q].mem);
     let kept = {
@@ -811,15 +855,17 @@ fn premap(ctx: &RestartCtx, log: &Log) -> Result {
         ctx.st.lock().shared = shared;
         r?
     };
-    ctx.update(|st| {
+    {
+        let mut st = ctx.st.lock();
         if let Some(slot) = st.leaders.get_mut(p) {
             *slot = Some(TaskRef::by_vpid_current());
         }
         if let Some(k) = st.kept.get_mut(p) {
             *k = Some(kept);
         }
-    });
-    ctx.wait_for_coordinator(log, "its memory contents", |st| st.filled > p)
+    }
+    steps[PREMAP_MAPPED].complete_all();
+    ctx.wait_step(&steps[PREMAP_FILLED], None)
 }
 
 /// The coordinator's part of a premap restart: the page records, process
@@ -922,10 +968,13 @@ impl<'a> PremapFill<'a> {
             if next >= n || next > p {
                 return Ok(());
             }
+            let steps = self.ctx.st.lock().premap_steps.get(next).cloned();
+            let steps = steps.ok_or(ReadError::Io(EINVAL))?;
             self.ctx
-                .wait_for(self.log, "a process to map its memory", |st| {
-                    st.kept.get(next).is_some_and(|k| k.is_some())
-                })
+                .wait_step(
+                    &steps[PREMAP_MAPPED],
+                    Some((self.log, "a process to map its memory")),
+                )
                 .map_err(ReadError::Logged)?;
             let (leader, kept) = {
                 let mut st = self.ctx.st.lock();
@@ -1012,7 +1061,13 @@ impl<'a> PremapFill<'a> {
         };
         self.move_to_vma(n)?;
         if let Some((p, _, _)) = self.cur.take() {
-            self.ctx.update(|st| st.filled = p + 1);
+            let mut st = self.ctx.st.lock();
+            st.filled = p + 1;
+            for (i, step) in [(p, PREMAP_FILLED), (p + 1, PREMAP_TURN)] {
+                if let Some(s) = st.premap_steps.get(i) {
+                    s[step].complete_all();
+                }
+            }
         }
         Ok(())
     }
@@ -1042,10 +1097,15 @@ fn join(ctx: &RestartCtx, log: &Log, dev: &File) -> Result {
             .as_ref()
             .is_some_and(|pl| st.arrived == pl.live_tasks)
     });
-    // Past here a failure kills the whole tree.
-    ctx.wait_for(log, "the point of no return", |st| {
-        st.step >= Step::Mapping(0)
-    })?;
+    // Past here a failure kills the whole tree. With premap, the
+    // coordinator may still be filling the processes after this one: that
+    // wait has no step limit.
+    let at_ponr = |st: &CtxState| st.step >= Step::Mapping(0);
+    if premapped {
+        ctx.wait_for_coordinator(log, "the point of no return", at_ponr)?;
+    } else {
+        ctx.wait_for(log, "the point of no return", at_ponr)?;
+    }
     if leader {
         let turn = ctx.st.lock().turns.get(p).cloned().ok_or(EINVAL)?;
         if let Err(e) = turn.wait_killable() {
