@@ -507,17 +507,22 @@ fn check_anon_writers(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
                     }
                 }
             }
-            let outside = i64::from(kapi::inode_writers(&f.file)) - seen.len() as i64;
-            if outside > 0 {
+            // `how` opens it `outside` descriptions outside the tree.
+            let mut refuse_outside = |outside: i64, how: &str| {
                 let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"?");
-                return Err(refuse!(
+                refuse!(
                     eopnotsupp(),
-                    "pid {pid} fd {}: {} {}: open for writing by {outside} open file description{} outside the tree: not supported",
+                    "pid {pid} fd {}: {} {}: open{how} by {outside} open file description{} outside the tree{}: not supported",
                     f.fd,
                     f.kind.name(),
                     Show(n),
-                    if outside == 1 { "" } else { "s" }
-                ));
+                    if outside == 1 { "" } else { "s" },
+                    if how.is_empty() { " (another process has it open or mapped)" } else { "" }
+                )
+            };
+            let outside = i64::from(kapi::inode_writers(&f.file)) - seen.len() as i64;
+            if outside > 0 {
+                return Err(refuse_outside(outside, " for writing"));
             }
             // Readers of a memfd too: each description holds its dentry,
             // and nothing else does (a pseudo file's, never in the dcache;
@@ -544,15 +549,7 @@ fn check_anon_writers(tabs: &[(i32, &mut FilesSnap)]) -> Result<(), Refusal> {
             }
             let outside = i64::from(refs) - ours.len() as i64;
             if outside > 0 {
-                let n = kapi::file_path(&f.file, &mut name).unwrap_or(b"?");
-                return Err(refuse!(
-                    eopnotsupp(),
-                    "pid {pid} fd {}: {} {}: open by {outside} open file description{} outside the tree (another process has it open or mapped): not supported",
-                    f.fd,
-                    f.kind.name(),
-                    Show(n),
-                    if outside == 1 { "" } else { "s" }
-                ));
+                return Err(refuse_outside(outside, ""));
             }
         }
     }

@@ -404,12 +404,15 @@ impl MemSnap {
         &self.mapped
     }
 
-    /// The VMA of this snapshot with exactly the span and kind of `v`: the
-    /// one a child's VMA came from when it was forked.
-    fn same_vma(&self, v: &VmaSnap) -> Option<&VmaSnap> {
-        let i = self.vmas.binary_search_by_key(&v.start, |w| w.start).ok()?;
-        let w = &self.vmas[i];
-        (w.end == v.end && w.kind == v.kind && w.pgoff == v.pgoff).then_some(w)
+    /// Whether this snapshot has a VMA of exactly the span, kind and offset
+    /// of `v`: the one a child's VMA came from when it was forked.
+    fn has_same_vma(&self, v: &VmaSnap) -> bool {
+        self.vmas
+            .binary_search_by_key(&v.start, |w| w.start)
+            .is_ok_and(|i| {
+                let w = &self.vmas[i];
+                w.end == v.end && w.kind == v.kind && w.pgoff == v.pgoff
+            })
     }
 
     /// Finds the pages to save (in the caller, while the target is parked).
@@ -445,7 +448,7 @@ impl MemSnap {
                 }
             }
             let from = match parent {
-                Some((idx, p)) if scan == Scan::Anon => p.same_vma(v).map(|_| (idx, p)),
+                Some((idx, p)) if scan == Scan::Anon && p.has_same_vma(v) => Some((idx, p)),
                 _ => None,
             };
             while scan != Scan::None && addr < v.end {
@@ -918,34 +921,40 @@ impl MemPlan {
         (self.vmas[i].start, self.vmas[i].end)
     }
 
-    /// The caller's mappings but the kernel-provided ones, and sets the
-    /// image's THP state: before any page is faulted in, so that none
-    /// becomes huge where the original had none.
-    fn own_ranges(&self) -> Result<KVec<(u64, u64)>> {
+    /// The caller's mappings but the kernel-provided ones.
+    fn own_ranges() -> Result<KVec<(u64, u64)>> {
         let mm = current::mm().ok_or(EINVAL)?;
         let mut ranges = KVec::new();
-        {
-            let g = mm.read_lock();
-            let mut addr = 0;
-            while let Some(v) = g.vma_at(addr) {
-                addr = v.end;
-                if v.special == 0 {
-                    ranges.push((v.start, v.end), GFP_KERNEL)?;
-                }
+        let g = mm.read_lock();
+        let mut addr = 0;
+        while let Some(v) = g.vma_at(addr) {
+            addr = v.end;
+            if v.special == 0 {
+                ranges.push((v.start, v.end), GFP_KERNEL)?;
             }
         }
-        mm.set_thp_disabled(match self.flags {
-            format::MM_THP_DISABLED => kapi::ThpDisabled::Completely,
-            format::MM_THP_EXCEPT_ADVISED => kapi::ThpDisabled::ExceptAdvised,
-            _ => kapi::ThpDisabled::No,
-        });
         Ok(ranges)
+    }
+
+    /// Sets the image's THP state: before any page is faulted in, so that
+    /// none becomes huge where the original had none.
+    fn set_thp(&self) -> Result {
+        current::mm()
+            .ok_or(EINVAL)?
+            .set_thp_disabled(match self.flags {
+                format::MM_THP_DISABLED => kapi::ThpDisabled::Completely,
+                format::MM_THP_EXCEPT_ADVISED => kapi::ThpDisabled::ExceptAdvised,
+                _ => kapi::ThpDisabled::No,
+            });
+        Ok(())
     }
 
     /// Replaces the caller's memory by the image's mappings (past the point
     /// of no return). Page contents follow with [`MemPlan::fill`].
     pub(crate) fn map(&self, log: &Log, shared: &mut SharedObjects) -> Result {
-        for (s, e) in self.own_ranges()? {
+        let ranges = Self::own_ranges()?;
+        self.set_thp()?;
+        for (s, e) in ranges {
             current::vm_munmap(s, e - s)
                 .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))?;
         }
@@ -986,7 +995,8 @@ impl MemPlan {
         log: &Log,
         shared: &mut SharedObjects,
     ) -> Result<KVec<bool>> {
-        let ranges = self.own_ranges()?;
+        let ranges = Self::own_ranges()?;
+        self.set_thp()?;
         let mut kept = KVec::from_elem(false, self.vmas.len(), GFP_KERNEL)?;
         if let Some(pp) = parent {
             for (i, v) in self.vmas.iter().enumerate() {
@@ -1019,7 +1029,7 @@ impl MemPlan {
             current::vm_munmap(s, e - s)
                 .map_err(|err| fail!(log, err, "unmapping {s:#x}-{e:#x} failed"))
         };
-        for (s, e) in self.own_ranges()? {
+        for (s, e) in Self::own_ranges()? {
             // The image's VMAs are in address order.
             let mut at = s;
             for v in self

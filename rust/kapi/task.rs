@@ -351,22 +351,17 @@ impl TaskRef {
     /// Reads `buf.len()` bytes at `addr` of the task's memory, readable or
     /// not (as ptrace's PEEK does).
     pub(crate) fn peek(&self, addr: u64, buf: &mut [u8]) -> Result {
-        let flags = bindings::FOLL_FORCE;
         // SAFETY: The task is valid (invariant); `buf` is valid for writes
-        // of its length.
-        let n = unsafe {
-            bindings::access_process_vm(
+        // of its length, which a read without `FOLL_WRITE` does.
+        unsafe {
+            access_vm(
                 self.raw(),
-                addr as usize,
-                buf.as_mut_ptr().cast(),
-                buf.len() as i32,
-                flags,
+                addr,
+                buf.as_mut_ptr(),
+                buf.len(),
+                bindings::FOLL_FORCE,
             )
-        };
-        if n as usize != buf.len() {
-            return Err(EFAULT);
         }
-        Ok(())
     }
 
     /// Whether it is a thread group leader.
@@ -475,17 +470,28 @@ impl TaskRef {
 pub(super) fn poke(t: *mut bindings::task_struct, addr: u64, buf: &[u8]) -> Result {
     let flags = bindings::FOLL_FORCE | bindings::FOLL_WRITE;
     // SAFETY: `t` is a valid task (callers); `buf` is valid for reads of its
-    // length, and the function only reads it despite the pointer type.
-    let n = unsafe {
-        bindings::access_process_vm(
-            t,
-            addr as usize,
-            buf.as_ptr().cast_mut().cast(),
-            buf.len() as i32,
-            flags,
-        )
-    };
-    if n as usize != buf.len() {
+    // length, and a write (`FOLL_WRITE`) only reads it despite the pointer
+    // type.
+    unsafe { access_vm(t, addr, buf.as_ptr().cast_mut(), buf.len(), flags) }
+}
+
+/// `access_process_vm()` of `len` bytes at `addr`, all or `EFAULT`.
+///
+/// # Safety
+///
+/// `t` is a valid task; `buf` is valid for `len` bytes: for writes if
+/// `flags` lacks `FOLL_WRITE` (the memory is read into it), for reads if
+/// it has it.
+unsafe fn access_vm(
+    t: *mut bindings::task_struct,
+    addr: u64,
+    buf: *mut u8,
+    len: usize,
+    flags: u32,
+) -> Result {
+    // SAFETY: As the caller guarantees.
+    let n = unsafe { bindings::access_process_vm(t, addr as usize, buf.cast(), len as i32, flags) };
+    if n as usize != len {
         return Err(EFAULT);
     }
     Ok(())
